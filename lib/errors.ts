@@ -1,0 +1,147 @@
+/**
+ * The closed set of errors this product raises. Every class says when it is thrown and whether
+ * the work that raised it may succeed if tried again (`retryable`). Callers match with
+ * `instanceof`, never on messages. Messages never carry clinical data (names, emails, dates of
+ * birth, phone numbers) or secrets: only partner ids, Upheal ids, field names and status codes.
+ */
+
+/** One field-level problem found while validating input. */
+export interface FieldIssue {
+  /** Dotted path of the field, e.g. `data.email` or `providerPartnerUserIds.0`. */
+  readonly field: string;
+  /** Why it was rejected, without echoing the value. */
+  readonly reason: string;
+}
+
+/** Base of every error this product throws on purpose. */
+export abstract class AppError extends Error {
+  /** Whether trying the same work again may succeed. */
+  abstract readonly retryable: boolean;
+  override readonly name: string = this.constructor.name;
+}
+
+/** Input (an event, an import row, a CLI argument) failed validation; never retryable. */
+export class ValidationError extends AppError {
+  readonly retryable = false;
+  constructor(
+    readonly issues: readonly FieldIssue[],
+    /** Where the input came from, e.g. `line 12` or `event 3`; prefixed to the message. */
+    readonly location?: string,
+  ) {
+    const detail = issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ');
+    super(location ? `${location}: ${detail}` : detail);
+  }
+}
+
+/** A configuration variable is missing or malformed; start-up stops naming it. */
+export class ConfigError extends AppError {
+  readonly retryable = false;
+}
+
+/** Something Upheal answered or failed to answer. Carries diagnostics, never request bodies. */
+export abstract class UpstreamError extends AppError {
+  constructor(
+    message: string,
+    /** HTTP status, or undefined for transport failures. */
+    readonly status: number | undefined,
+    /** The upstream request id header, when Upheal sent one. */
+    readonly requestId: string | undefined,
+    /** The raw response body (Upheal's own text; kept for diagnostics, not for control flow). */
+    readonly body: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** 400: Upheal rejected the request as invalid (also its answer to some duplicates). */
+export class BadRequestError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/** 401: the API key is missing or invalid. */
+export class UnauthorizedError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/** 403: the API key may not act on this user or these parameters. */
+export class ForbiddenError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/** 404: the user does not exist (or is not reachable with this key). */
+export class NotFoundError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/** 409: a user with this email or partner id already exists. */
+export class ConflictError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/** 429: the shared per-key rate limit was exceeded; `retryAfterMs` is Upheal's hint, if any. */
+export class RateLimitedError extends UpstreamError {
+  readonly retryable = true;
+  constructor(
+    message: string,
+    status: number,
+    requestId: string | undefined,
+    body: string | undefined,
+    /** Milliseconds Upheal asked us to wait (from `Retry-After`), when it said. */
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message, status, requestId, body);
+  }
+}
+
+/** 5xx: Upheal failed; the request may or may not have taken effect. */
+export class ServerError extends UpstreamError {
+  readonly retryable = true;
+}
+
+/** Any other unexpected status (e.g. 3xx, 405); treated as permanent. */
+export class UnexpectedStatusError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/** The connection failed or was reset before a full answer arrived. */
+export class ConnectionError extends UpstreamError {
+  readonly retryable = true;
+}
+
+/** Upheal did not answer in time; the request may or may not have taken effect. */
+export class TimeoutError extends UpstreamError {
+  readonly retryable = true;
+}
+
+/** Upheal answered 2xx with a body that does not match the documented schema. */
+export class UnexpectedResponseError extends UpstreamError {
+  readonly retryable = false;
+}
+
+/**
+ * Work cannot proceed yet because something it depends on is not ready (a provider not yet
+ * mapped, a claim held by another worker). Retried without counting towards the dead-letter limit
+ * until its own deadline passes.
+ */
+export class NotReadyError extends AppError {
+  readonly retryable = true;
+  constructor(
+    message: string,
+    /** Milliseconds after which trying again makes sense. */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The rate limiter has no slot within the caller's horizon; the message is deferred, not failed. */
+export class SlotUnavailableError extends AppError {
+  readonly retryable = true;
+  constructor(
+    /** Milliseconds until a slot is expected to be free. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`no rate-limit slot within the horizon; next in ${retryAfterMs} ms`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Builds one minified ESM bundle per Lambda handler in `functions/` with esbuild, for the
+ * `nodejs24.x` runtime. The local stack runs these same files, so what is tested is what deploys.
+ *
+ * Output: `dist/functions/<name>/index.mjs` (+ source map), handler export `handler`.
+ */
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { build } from 'esbuild';
+
+/** Where the bundles go; `serverless.yml` and the local runner read from here. */
+export const BUNDLE_DIR = 'dist/functions';
+
+/** Lambda's Node runtime this project targets (SPEC §9). */
+const NODE_TARGET = 'node24';
+
+/**
+ * ESM bundles that contain CommonJS dependencies need a `require`; esbuild leaves calls to it in
+ * place, so the banner provides one.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
+/** The handler entry points: every `functions/*.ts` file. */
+export function functionNames(dir = 'functions'): string[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => basename(file, '.ts'))
+    .sort();
+}
+
+/** Bundles every function; resolves with the list of bundle paths. */
+export async function buildAll(): Promise<string[]> {
+  const names = functionNames();
+  await Promise.all(
+    names.map((name) =>
+      build({
+        entryPoints: [join('functions', `${name}.ts`)],
+        outfile: join(BUNDLE_DIR, name, 'index.mjs'),
+        bundle: true,
+        minify: true,
+        sourcemap: true,
+        platform: 'node',
+        format: 'esm',
+        target: NODE_TARGET,
+        banner: { js: ESM_REQUIRE_BANNER },
+        logLevel: 'warning',
+      }),
+    ),
+  );
+  return names.map((name) => join(BUNDLE_DIR, name, 'index.mjs'));
+}
+
+if (import.meta.main) {
+  const bundles = await buildAll();
+  console.log(`built ${bundles.length} bundle(s): ${bundles.join(', ')}`);
+}
