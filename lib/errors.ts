@@ -23,13 +23,15 @@ export abstract class AppError extends Error {
 /** Input (an event, an import row, a CLI argument) failed validation; never retryable. */
 export class ValidationError extends AppError {
   readonly retryable = false;
-  constructor(
-    readonly issues: readonly FieldIssue[],
-    /** Where the input came from, e.g. `line 12` or `event 3`; prefixed to the message. */
-    readonly location?: string,
-  ) {
+  /** Every problem found, each naming its field. */
+  readonly issues: readonly FieldIssue[];
+  /** Where the input came from, e.g. `line 12` or `event 3`; prefixed to the message. */
+  readonly location: string | undefined;
+  constructor(issues: readonly FieldIssue[], location?: string) {
     const detail = issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ');
     super(location ? `${location}: ${detail}` : detail);
+    this.issues = issues;
+    this.location = location;
   }
 }
 
@@ -40,17 +42,23 @@ export class ConfigError extends AppError {
 
 /** Something Upheal answered or failed to answer. Carries diagnostics, never request bodies. */
 export abstract class UpstreamError extends AppError {
+  /** HTTP status, or undefined for transport failures. */
+  readonly status: number | undefined;
+  /** The upstream request id header, when Upheal sent one. */
+  readonly requestId: string | undefined;
+  /** The raw response body (Upheal's own text; kept for diagnostics, not for control flow). */
+  readonly body: string | undefined;
   constructor(
     message: string,
-    /** HTTP status, or undefined for transport failures. */
-    readonly status: number | undefined,
-    /** The upstream request id header, when Upheal sent one. */
-    readonly requestId: string | undefined,
-    /** The raw response body (Upheal's own text; kept for diagnostics, not for control flow). */
-    readonly body: string | undefined,
+    status: number | undefined,
+    requestId: string | undefined,
+    body: string | undefined,
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.status = status;
+    this.requestId = requestId;
+    this.body = body;
   }
 }
 
@@ -82,15 +90,17 @@ export class ConflictError extends UpstreamError {
 /** 429: the shared per-key rate limit was exceeded; `retryAfterMs` is Upheal's hint, if any. */
 export class RateLimitedError extends UpstreamError {
   readonly retryable = true;
+  /** Milliseconds Upheal asked us to wait (from `Retry-After`), when it said. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     message: string,
     status: number,
     requestId: string | undefined,
     body: string | undefined,
-    /** Milliseconds Upheal asked us to wait (from `Retry-After`), when it said. */
-    readonly retryAfterMs: number | undefined,
+    retryAfterMs: number | undefined,
   ) {
     super(message, status, requestId, body);
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -126,22 +136,21 @@ export class UnexpectedResponseError extends UpstreamError {
  */
 export class NotReadyError extends AppError {
   readonly retryable = true;
-  constructor(
-    message: string,
-    /** Milliseconds after which trying again makes sense. */
-    readonly retryAfterMs: number,
-  ) {
+  /** Milliseconds after which trying again makes sense. */
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
     super(message);
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
 /** The rate limiter has no slot within the caller's horizon; the message is deferred, not failed. */
 export class SlotUnavailableError extends AppError {
   readonly retryable = true;
-  constructor(
-    /** Milliseconds until a slot is expected to be free. */
-    readonly retryAfterMs: number,
-  ) {
+  /** Milliseconds until a slot is expected to be free. */
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number) {
     super(`no rate-limit slot within the horizon; next in ${retryAfterMs} ms`);
+    this.retryAfterMs = retryAfterMs;
   }
 }

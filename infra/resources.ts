@@ -1,0 +1,137 @@
+/**
+ * The one definition of the infrastructure (issue: local stack). `serverless.yml` takes its
+ * resources from here (through `infra/cloudformation.ts`) and the local stack creates the same
+ * queues and table from here, so there is no second hand-written copy.
+ *
+ * Table layout (single table, string keys `pk`/`sk`):
+ *
+ * | item                | pk                          | sk                 |
+ * |---------------------|-----------------------------|--------------------|
+ * | user mapping        | `USER#<partnerUserId>`      | `MAPPING`          |
+ * | user claim (lease)  | `USER#<partnerUserId>`      | `CLAIM`            |
+ * | rate limiter        | `LIMITER#<apiKeyId>`        | `STATE`            |
+ * | import job          | `JOB#<jobId>`               | `JOB`              |
+ * | job row failure     | `JOB#<jobId>`               | `FAIL#<line>`      |
+ * | event failure       | `FAILURES`                  | `<time>#<eventId>` |
+ * | staged delete       | `DELETES`                   | `<partnerUserId>`  |
+ * | delete-guard window | `DELETEGUARD`               | `<windowStart>`    |
+ *
+ * Reverse lookup by Upheal id: index `byUphealId` on `uphealUserId` (sparse: only mappings have it).
+ * TTL attribute `expiresAt` (epoch seconds) removes claims, windows and old failures.
+ */
+
+/** The product's name; resource names are `<service>-<stage>-<name>`. */
+export const SERVICE = 'upheal-sync';
+
+/** The DynamoDB table. */
+export const TABLE = {
+  logicalId: 'SyncTable',
+  suffix: 'state',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+  reverseIndex: { name: 'byUphealId', partitionKey: 'uphealUserId' },
+} as const;
+
+/** Function timeouts in seconds; SQS visibility is at least 6× the consumer's timeout (AWS guidance). */
+export const FUNCTION_TIMEOUT_SECONDS = {
+  'sync-user': 30,
+  'assign-providers': 30,
+  'initial-sync': 900,
+  ingest: 10,
+} as const;
+
+/** A Lambda function of this product. */
+export type FunctionName = keyof typeof FUNCTION_TIMEOUT_SECONDS;
+
+/** How a function consumes a queue: Lambda's SQS event source mapping settings. */
+export interface QueueConsumer {
+  readonly functionName: FunctionName;
+  readonly batchSize: number;
+  /** ScalingConfig.MaximumConcurrency (2–1000 on AWS). */
+  readonly maximumConcurrency: number;
+}
+
+/** One FIFO queue and its dead-letter queue. */
+export interface QueueDefinition {
+  readonly logicalId: string;
+  /** Name suffix without `.fifo`. */
+  readonly suffix: string;
+  /** Environment variable through which functions receive the queue URL. */
+  readonly urlEnv: string;
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the DLQ. Deferrals do not count (they re-send). */
+  readonly maxReceiveCount: number;
+  readonly consumer?: QueueConsumer;
+}
+
+/** Visibility for a consumer with the given function timeout (6×, per AWS guidance). */
+const visibilityFor = (functionName: FunctionName): number =>
+  FUNCTION_TIMEOUT_SECONDS[functionName] * 6;
+
+/**
+ * The queues. All are FIFO: the message group is the partner user id, so one user's events are
+ * applied in order by one worker at a time, while different users run in parallel.
+ */
+export const QUEUES = {
+  /** Live partner events (ingest or partners' own producers) → sync-user. The live lane. */
+  userEvents: {
+    logicalId: 'UserEventsQueue',
+    suffix: 'user-events',
+    urlEnv: 'USER_EVENTS_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('sync-user'),
+    maxReceiveCount: 5,
+    consumer: { functionName: 'sync-user', batchSize: 10, maximumConcurrency: 3 },
+  },
+  /** Initial-sync user commands → sync-user. The bulk lane. */
+  imports: {
+    logicalId: 'ImportQueue',
+    suffix: 'import-users',
+    urlEnv: 'IMPORT_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('sync-user'),
+    maxReceiveCount: 5,
+    consumer: { functionName: 'sync-user', batchSize: 10, maximumConcurrency: 3 },
+  },
+  /** Desired provider lists of clients → assign-providers. */
+  assignments: {
+    logicalId: 'AssignmentsQueue',
+    suffix: 'assignments',
+    urlEnv: 'ASSIGNMENTS_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('assign-providers'),
+    maxReceiveCount: 5,
+    consumer: { functionName: 'assign-providers', batchSize: 10, maximumConcurrency: 2 },
+  },
+  /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */
+  outbound: {
+    logicalId: 'OutboundQueue',
+    suffix: 'outbound',
+    urlEnv: 'OUTBOUND_QUEUE_URL',
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 10,
+  },
+} as const satisfies Record<string, QueueDefinition>;
+
+/** Key of a queue in QUEUES. */
+export type QueueKey = keyof typeof QUEUES;
+
+/** The S3 bucket operators upload import files to. */
+export const IMPORT_BUCKET = {
+  logicalId: 'ImportBucket',
+  suffix: 'imports',
+  nameEnv: 'IMPORT_BUCKET',
+} as const;
+
+/** Full resource name for a stage, e.g. `upheal-sync-dev-user-events`. */
+export function resourceName(stage: string, suffix: string): string {
+  return `${SERVICE}-${stage}-${suffix}`;
+}
+
+/** FIFO queue name for a stage (SQS requires the `.fifo` suffix). */
+export function queueName(stage: string, queue: QueueDefinition): string {
+  return `${resourceName(stage, queue.suffix)}.fifo`;
+}
+
+/** Its dead-letter queue's name. */
+export function deadLetterQueueName(stage: string, queue: QueueDefinition): string {
+  return `${resourceName(stage, `${queue.suffix}-dlq`)}.fifo`;
+}
