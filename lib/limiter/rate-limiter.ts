@@ -1,0 +1,26 @@
+/**
+ * The port every Upheal call goes through (SPEC §3.2). Implementations share their state across
+ * processes (DynamoDB in production and on the local stack), so the per-key limit holds across
+ * every Lambda instance.
+ */
+
+/** Traffic classes: live events are served before the bulk import. */
+export const LANES = { live: 'live', bulk: 'bulk' } as const;
+
+/** A traffic class. */
+export type Lane = (typeof LANES)[keyof typeof LANES];
+
+/** Obtains permission to send one request to Upheal. */
+export interface RateLimiter {
+  /**
+   * Resolves when the caller may send one request now. Waits in-process only up to the
+   * configured horizon; beyond it throws SlotUnavailableError (from `#lib/errors.ts`) carrying the
+   * expected wait, so the caller defers its SQS message instead of sleeping.
+   */
+  acquire(lane: Lane): Promise<void>;
+  /**
+   * Reports a 429 from Upheal: lowers the shared rate and pauses every worker until
+   * `retryAfterMs` (or a default backoff when Upheal gave none).
+   */
+  rateLimited(retryAfterMs: number | undefined): Promise<void>;
+}
