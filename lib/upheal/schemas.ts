@@ -140,12 +140,20 @@ export const LenientString = z.union([
 /** A non-empty id, tolerant of numbers. */
 const LenientId = LenientString.pipe(z.string().min(1));
 
+/**
+ * An optional response field: absent, `null` (common in JSON APIs, undocumented here) and
+ * missing all decode as `undefined`.
+ */
+function optional<Schema extends z.ZodType>(schema: Schema) {
+  return schema.nullish().transform((value) => value ?? undefined);
+}
+
 /** 200 of `POST /users/check`: `userId`/`isActive` are absent when the user does not exist. */
 export const CheckUserResponseSchema = z.object({
   isUserExists: LenientBoolean,
-  userId: LenientId.optional(),
-  email: z.string().optional(),
-  isActive: LenientBoolean.optional(),
+  userId: optional(LenientId),
+  email: optional(z.string()),
+  isActive: optional(LenientBoolean),
 });
 
 /** Decoded `POST /users/check` response. */
@@ -154,12 +162,12 @@ export type CheckUserResponse = z.output<typeof CheckUserResponseSchema>;
 /** 200 of `POST /users/providers` (V2). `inviteUrl` is a credential: never log it. */
 export const CreateProviderResponseSchema = z.object({
   userId: LenientId,
-  inviteUrl: z.string().optional(),
-  privateRoomLink: z.string().optional(),
-  partnerUserId: LenientString.optional(),
-  organizationId: LenientString.optional(),
-  defaultNoteTemplateIds: z.array(LenientString).optional(),
-  noteIdentifier: z.string().optional(),
+  inviteUrl: optional(z.string()),
+  privateRoomLink: optional(z.string()),
+  partnerUserId: optional(LenientString),
+  organizationId: optional(LenientString),
+  defaultNoteTemplateIds: optional(z.array(LenientString)),
+  noteIdentifier: optional(z.string()),
 });
 
 /** Decoded `POST /users/providers` response. */
@@ -168,11 +176,11 @@ export type CreateProviderResponse = z.output<typeof CreateProviderResponseSchem
 /** 200 of `POST /users/clients` (V2). Session URLs are optional here: this product needs none. */
 export const CreateClientResponseSchema = z.object({
   userId: LenientId,
-  clientSessionUrl: z.string().optional(),
-  therapistSessionUrl: z.string().optional(),
-  partnerUserId: LenientString.optional(),
-  organizationId: LenientString.optional(),
-  defaultNoteTemplateIds: z.array(LenientString).optional(),
+  clientSessionUrl: optional(z.string()),
+  therapistSessionUrl: optional(z.string()),
+  partnerUserId: optional(LenientString),
+  organizationId: optional(LenientString),
+  defaultNoteTemplateIds: optional(z.array(LenientString)),
 });
 
 /** Decoded `POST /users/clients` response. */
@@ -180,23 +188,24 @@ export type CreateClientResponse = z.output<typeof CreateClientResponseSchema>;
 
 /**
  * 200 of `PUT /users/{userId}` (the U8 user shape). Nothing in it is needed, and no field is
- * documented as required, so any JSON object (or an empty body) is accepted.
+ * documented as required: only the types of the fields named here are checked, and an empty
+ * body is accepted.
  */
 export const UpdateUserResponseSchema = z.object({
-  userId: LenientString.optional(),
-  phoneNumber: LenientString.optional(),
-  partnerUserId: LenientString.optional(),
-  organizationId: LenientString.optional(),
+  userId: optional(LenientString),
+  phoneNumber: optional(LenientString),
+  partnerUserId: optional(LenientString),
+  organizationId: optional(LenientString),
 });
 
 /** 200 of `PUT /users/providers/{providerUserId}` (the U9 shape); tolerated, not needed. */
 export const UpdateProviderResponseSchema = z.object({
-  userId: LenientString.optional(),
-  nationalProviderIdentifier: LenientString.optional(),
-  phoneNumber: LenientString.optional(),
-  partnerUserId: LenientString.optional(),
-  organizationId: LenientString.optional(),
-  defaultNoteTemplateIds: z.array(LenientString).optional(),
+  userId: optional(LenientString),
+  nationalProviderIdentifier: optional(LenientString),
+  phoneNumber: optional(LenientString),
+  partnerUserId: optional(LenientString),
+  organizationId: optional(LenientString),
+  defaultNoteTemplateIds: optional(z.array(LenientString)),
 });
 
 /** 200 of `POST /users/{userId}/providers`: the providers now assigned. */
