@@ -100,6 +100,8 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   const text = value?.trim();
   if (!text) return undefined;
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * MS_PER_SECOND);
+  // Every HTTP-date form names a month; without letters, Date.parse would read '-5' as a year.
+  if (!/[A-Za-z]{3}/.test(text)) return undefined;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
