@@ -1,0 +1,130 @@
+/**
+ * The simulator's options, validated with zod (at start, on runtime changes over `/__sim/…`, and
+ * from the command line). Defaults encode the assumptions of upheal-api.md §8.
+ */
+import { z } from 'zod';
+import { ConfigError } from '#lib/errors.ts';
+
+/** How the simulated per-key limiter counts requests (research/rate-limiting.md §6.2). */
+export const LIMIT_MODES = {
+  /** Exact sliding log: never more than `limit` counted arrivals in any `windowMs` span. */
+  sliding: 'sliding',
+  /** Windows aligned to the clock (multiples of `windowMs`): up to 2× across a boundary. */
+  fixed: 'fixed',
+  /** Bucket of `limit` tokens refilled continuously at `limit` per `windowMs`. */
+  tokenBucket: 'token-bucket',
+} as const;
+
+/** One of LIMIT_MODES. */
+export type LimitMode = (typeof LIMIT_MODES)[keyof typeof LIMIT_MODES];
+
+/** Whether and how a 429 carries `Retry-After` (Upheal documents none: upheal-api.md §8 row 12). */
+export const RETRY_AFTER_FORMS = {
+  none: 'none',
+  seconds: 'seconds',
+  httpDate: 'http-date',
+} as const;
+
+/** One of RETRY_AFTER_FORMS. */
+export type RetryAfterForm = (typeof RETRY_AFTER_FORMS)[keyof typeof RETRY_AFTER_FORMS];
+
+/** Upheal's documented default: 300 requests per minute per API key. */
+export const DEFAULT_LIMIT = 300;
+/** One minute. */
+export const DEFAULT_WINDOW_MS = 60_000;
+/** The key the local stack and tests use unless told otherwise. */
+export const DEFAULT_API_KEY = 'local-dev-key';
+/** Seed of the fault PRNG when none is given. */
+export const DEFAULT_SEED = 1;
+/** Loopback only: the simulator is a test double, never a public service. */
+export const DEFAULT_HOST = '127.0.0.1';
+/** The highest TCP port. */
+const MAX_PORT = 65_535;
+
+const probability = z.number().min(0).max(1);
+
+/** The rate-limit options; every field has a default. */
+export const RateLimitOptionsSchema = z.object({
+  limit: z.number().int().positive().default(DEFAULT_LIMIT),
+  windowMs: z.number().positive().default(DEFAULT_WINDOW_MS),
+  mode: z
+    .enum([LIMIT_MODES.sliding, LIMIT_MODES.fixed, LIMIT_MODES.tokenBucket])
+    .default('sliding'),
+  count429s: z.boolean().default(false),
+  retryAfter: z
+    .enum([RETRY_AFTER_FORMS.none, RETRY_AFTER_FORMS.seconds, RETRY_AFTER_FORMS.httpDate])
+    .default('none'),
+  foreignShare: probability.default(0),
+});
+
+/** Validated rate-limit options. */
+export type RateLimitOptions = z.infer<typeof RateLimitOptionsSchema>;
+
+/** Added latency per request, uniform in [min, max] ms. */
+export const LatencySchema = z
+  .object({
+    min: z.number().nonnegative().default(0),
+    max: z.number().nonnegative().default(0),
+  })
+  .refine((latency) => latency.max >= latency.min, {
+    path: ['max'],
+    message: 'must be at least min',
+  });
+
+/** The fault options: per-request probabilities (their sum at most 1), latency and the seed. */
+export const FaultOptionsSchema = z
+  .object({
+    seed: z.number().int().default(DEFAULT_SEED),
+    serverError: probability.default(0),
+    createdButFailed: probability.default(0),
+    hang: probability.default(0),
+    reset: probability.default(0),
+    latencyMs: LatencySchema.default({ min: 0, max: 0 }),
+  })
+  .refine(
+    (faults) => faults.serverError + faults.createdButFailed + faults.hang + faults.reset <= 1,
+    { path: ['serverError'], message: 'fault probabilities must sum to at most 1' },
+  );
+
+/** Validated fault options. */
+export type FaultOptions = z.infer<typeof FaultOptionsSchema>;
+
+/** Every option of the simulator, with defaults. */
+export const SimulatorOptionsSchema = z.object({
+  port: z.number().int().min(0).max(MAX_PORT).default(0),
+  host: z.string().min(1).default(DEFAULT_HOST),
+  apiKeys: z.array(z.string().min(1)).min(1).default([DEFAULT_API_KEY]),
+  rateLimit: RateLimitOptionsSchema.default(RateLimitOptionsSchema.parse({})),
+  /** Upheal documents no 409 for provider create, so a duplicate answers 400 unless switched. */
+  duplicateProviderStatus: z.union([z.literal(400), z.literal(409)]).default(400),
+  /** Status for an unknown user id (upheal-api.md §8 row 9). */
+  notFoundStatus: z.union([z.literal(404), z.literal(403), z.literal(400)]).default(404),
+  faults: FaultOptionsSchema.default(FaultOptionsSchema.parse({})),
+});
+
+/** Validated simulator options. */
+export type SimulatorOptions = z.infer<typeof SimulatorOptionsSchema>;
+
+/** Input accepted by `startSimulator`: any subset, nested objects partial too. */
+export type SimulatorOptionsInput = z.input<typeof SimulatorOptionsSchema>;
+
+/** Formats zod issues as `field: reason; …` without echoing values. */
+export function describeIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${field || '(body)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Parses options with `schema`, throwing ConfigError naming the bad fields (never values). */
+export function parseOptions<Schema extends z.ZodType>(
+  schema: Schema,
+  input: unknown,
+  prefix = '',
+): z.infer<Schema> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ConfigError(describeIssues(result.error, prefix));
+  return result.data;
+}

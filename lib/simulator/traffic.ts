@@ -1,0 +1,222 @@
+/**
+ * The simulated Upheal traffic gate: one limiter per API key over every `/users` route, the
+ * optional foreign client sharing the first key, and the arrival log from which every statistic
+ * is computed (research/rate-limiting.md §6.2: "all metrics come from that log").
+ */
+import type { RateLimitOptions } from './options.ts';
+import {
+  type Clock,
+  createWindowLimiter,
+  type LimitDecision,
+  peakInWindow,
+  type WindowLimiter,
+} from './window-limiter.ts';
+
+/** An answer that never came: the request hung or its connection was reset. */
+export type NoAnswer = 'hang' | 'reset';
+
+/** One request as the server saw it arrive. */
+export interface Arrival {
+  /** Arrival time, ms on a monotonic clock aligned to the Unix epoch at process start. */
+  at: number;
+  /** The route name (see UPHEAL_ROUTES), or `unknown`. */
+  route: string;
+  /** The status answered, `hang`/`reset` when none was, 0 while still in flight. */
+  status: number | NoAnswer;
+  /** Whether the foreign client (another user of the same key) sent it. */
+  foreign: boolean;
+  /** Whether it counted against the limit (admitted, or rejected with count429s on). */
+  counted: boolean;
+  /** Index of the API key in the configured list (never the key itself); -1 when unauthenticated. */
+  key: number;
+}
+
+/** Counts read by tests and the benchmark (`GET /__sim/stats`). */
+export interface TrafficStats {
+  /** Requests from real clients to Upheal routes (the foreign client excluded). */
+  totalCalls: number;
+  /** Per route, per answered status (or `hang`/`reset`), real clients only. */
+  byRoute: Record<string, Record<string, number>>;
+  /** 429s answered to real clients. */
+  rateLimited: number;
+  /** Arrivals of the foreign client, and how many of them it got a 429 for. */
+  foreignArrivals: number;
+  foreignRateLimited: number;
+  /** Entries in the arrival log (real and foreign). */
+  arrivals: number;
+  /** Most counted arrivals (real and foreign) of one key in any span shorter than windowMs. */
+  peakInWindow: number;
+  /** The same for real clients' admitted requests only. */
+  peakOwnInWindow: number;
+  firstArrivalAt: number | null;
+  lastArrivalAt: number | null;
+  limit: number;
+  windowMs: number;
+  mode: string;
+}
+
+/** Bound on foreign arrivals generated in one catch-up, so a long idle gap cannot stall a request. */
+const MAX_FOREIGN_CATCH_UP = 100_000;
+/** The foreign client uses the first configured key. */
+const FOREIGN_KEY = 0;
+/** Foreign arrivals fall in the middle of their slot, half an interval after its start. */
+const FOREIGN_PHASE = 0.5;
+/** Status answered when the limit is exceeded. */
+const TOO_MANY_REQUESTS = 429;
+
+/** Per-key limiting, the foreign client and the arrival log. */
+export class Traffic {
+  readonly #clock: Clock;
+  readonly #keyCount: number;
+  #options: RateLimitOptions;
+  #limiters: WindowLimiter[] = [];
+  #log: Arrival[] = [];
+  #byRoute = new Map<string, Map<string, number>>();
+  #foreignEpoch = 0;
+  #foreignNext = 0;
+
+  constructor(options: RateLimitOptions, keyCount: number, clock: Clock) {
+    this.#clock = clock;
+    this.#keyCount = keyCount;
+    this.#options = options;
+    this.#restart();
+  }
+
+  /** The current rate-limit options. */
+  get options(): RateLimitOptions {
+    return this.#options;
+  }
+
+  /** Replaces the options; limiter state and the foreign client start afresh (the log is kept). */
+  configure(options: RateLimitOptions): void {
+    this.#options = options;
+    this.#restart();
+  }
+
+  /** Clears the log and counts and restarts limiters and the foreign client. */
+  reset(): void {
+    this.#log = [];
+    this.#byRoute.clear();
+    this.#restart();
+  }
+
+  /** The current time on the simulator's clock. */
+  now(): number {
+    return this.#clock();
+  }
+
+  /** Records an unauthenticated arrival (it never reaches a key's limiter). */
+  arriveUnauthenticated(route: string, at: number): Arrival {
+    this.catchUp(at);
+    return this.#append({ at, route, status: 0, foreign: false, counted: false, key: -1 });
+  }
+
+  /** Records an arrival for a key and decides it at that key's limiter. */
+  arrive(key: number, route: string, at: number): { arrival: Arrival; decision: LimitDecision } {
+    this.catchUp(at);
+    const decision = this.#limiters[key]!.tryAcquire(at);
+    const counted = decision.allowed || this.#options.count429s;
+    const arrival = this.#append({ at, route, status: 0, foreign: false, counted, key });
+    return { arrival, decision };
+  }
+
+  /** Records the answer (or its absence) of a real client's request. */
+  answer(arrival: Arrival, status: number | NoAnswer): void {
+    arrival.status = status;
+    let statuses = this.#byRoute.get(arrival.route);
+    if (!statuses) {
+      statuses = new Map();
+      this.#byRoute.set(arrival.route, statuses);
+    }
+    const name = String(status);
+    statuses.set(name, (statuses.get(name) ?? 0) + 1);
+  }
+
+  /**
+   * Generates the foreign client's arrivals up to `until`: evenly spaced at `foreignShare · limit`
+   * per window, decided by the first key's limiter in time order with everyone else's.
+   */
+  catchUp(until: number = this.#clock()): void {
+    const { foreignShare, limit, windowMs } = this.#options;
+    if (foreignShare <= 0) return;
+    const interval = windowMs / (foreignShare * limit);
+    const due = Math.floor((until - this.#foreignEpoch) / interval - FOREIGN_PHASE) + 1;
+    if (due - this.#foreignNext > MAX_FOREIGN_CATCH_UP)
+      this.#foreignNext = due - MAX_FOREIGN_CATCH_UP;
+    for (; this.#foreignNext < due; this.#foreignNext += 1) {
+      const at = this.#foreignEpoch + (this.#foreignNext + FOREIGN_PHASE) * interval;
+      const decision = this.#limiters[FOREIGN_KEY]!.tryAcquire(at);
+      this.#append({
+        at,
+        route: 'foreign',
+        status: decision.allowed ? 200 : TOO_MANY_REQUESTS,
+        foreign: true,
+        counted: decision.allowed || this.#options.count429s,
+        key: FOREIGN_KEY,
+      });
+    }
+  }
+
+  /** The arrival log from index `from` on (copies). */
+  arrivals(from = 0): Arrival[] {
+    this.catchUp();
+    return this.#log.slice(from).map((arrival) => ({ ...arrival }));
+  }
+
+  /** Counts computed from the log. */
+  stats(): TrafficStats {
+    this.catchUp();
+    const byRoute: Record<string, Record<string, number>> = {};
+    for (const [route, statuses] of this.#byRoute) byRoute[route] = Object.fromEntries(statuses);
+    let totalCalls = 0;
+    let rateLimited = 0;
+    let foreignArrivals = 0;
+    let foreignRateLimited = 0;
+    const counted: number[][] = Array.from({ length: this.#keyCount }, () => []);
+    const own: number[][] = Array.from({ length: this.#keyCount }, () => []);
+    for (const arrival of this.#log) {
+      if (arrival.foreign) {
+        foreignArrivals += 1;
+        if (arrival.status === TOO_MANY_REQUESTS) foreignRateLimited += 1;
+      } else {
+        totalCalls += 1;
+        if (arrival.status === TOO_MANY_REQUESTS) rateLimited += 1;
+        if (arrival.key >= 0 && arrival.counted && arrival.status !== TOO_MANY_REQUESTS) {
+          own[arrival.key]!.push(arrival.at);
+        }
+      }
+      if (arrival.counted && arrival.key >= 0) counted[arrival.key]!.push(arrival.at);
+    }
+    const { windowMs, limit, mode } = this.#options;
+    const peak = (lists: number[][]) =>
+      Math.max(0, ...lists.map((times) => peakInWindow(times, windowMs)));
+    return {
+      totalCalls,
+      byRoute,
+      rateLimited,
+      foreignArrivals,
+      foreignRateLimited,
+      arrivals: this.#log.length,
+      peakInWindow: peak(counted),
+      peakOwnInWindow: peak(own),
+      firstArrivalAt: this.#log[0]?.at ?? null,
+      lastArrivalAt: this.#log.at(-1)?.at ?? null,
+      limit,
+      windowMs,
+      mode,
+    };
+  }
+
+  #append(arrival: Arrival): Arrival {
+    this.#log.push(arrival);
+    return arrival;
+  }
+
+  #restart(): void {
+    this.#limiters = Array.from({ length: this.#keyCount }, () =>
+      createWindowLimiter(this.#options, this.#clock),
+    );
+    this.#foreignEpoch = this.#clock();
+    this.#foreignNext = 0;
+  }
+}
