@@ -189,7 +189,7 @@ export class UphealClient {
   }
 
   /** Replaces the full list of a client's providers (V1); returns the list Upheal now holds. */
-  async replaceProviders(userId: string, providerUserIds: string[]): Promise<string[]> {
+  async replaceProviders(userId: string, providerUserIds: readonly string[]): Promise<string[]> {
     const valid = this.#validate('replaceProviders', ReplaceProvidersBodySchema, {
       providerUserIds,
     });
