@@ -1,0 +1,453 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EVENT_FIELD,
+  INGEST_REASONS,
+  INGEST_STATUS,
+  type IngestDependencies,
+  type IngestRequest,
+  ingestEvents,
+  MAX_EVENTS_PER_REQUEST,
+} from '#lib/ingest/ingest-events.ts';
+import { cachedSecrets, staticSecrets } from '#lib/ingest/secrets.ts';
+import { SIGNATURE_HEADERS, sign, VERIFY_FAILURES } from '#lib/signing.ts';
+import {
+  memoryNonceStore,
+  providerCreated,
+  providersChanged,
+  recordingQueue,
+  userDeleted,
+} from './fakes.ts';
+
+const SECRET = 'ingest-secret-0123456789';
+const NOW = 1_795_770_000_000;
+const WINDOW_MS = 300_000;
+const MAX_BODY_BYTES = 64 * 1024;
+
+function dependencies(overrides: Partial<IngestDependencies> = {}) {
+  const nonces = memoryNonceStore();
+  const queue = recordingQueue();
+  return {
+    nonces,
+    queue,
+    deps: {
+      secrets: staticSecrets(SECRET),
+      nonces,
+      queue,
+      limits: { maxBodyBytes: MAX_BODY_BYTES, replayWindowMs: WINDOW_MS },
+      now: () => NOW,
+      ...overrides,
+    } satisfies IngestDependencies,
+  };
+}
+
+/** A POST of `payload` as JSON, signed with SECRET at NOW unless told otherwise. */
+function signedRequest(
+  payload: unknown,
+  options: { secret?: string; at?: number; headers?: Record<string, string>; raw?: string } = {},
+): IngestRequest {
+  const text = options.raw ?? JSON.stringify(payload);
+  const body = Buffer.from(text, 'utf8');
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...sign(options.secret ?? SECRET, body, options.at ?? NOW),
+      ...options.headers,
+    },
+    body,
+  };
+}
+
+describe('ingestEvents', () => {
+  describe('a valid request', () => {
+    it('accepts a single event object with 202 and enqueues it with its ids and its own JSON', async () => {
+      const { deps, queue } = dependencies();
+      const event = providerCreated('e-1', 'p-7');
+
+      const outcome = await ingestEvents(signedRequest(event), deps);
+
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(outcome.body).toEqual({ accepted: ['e-1'], rejected: [] });
+      expect(queue.sent).toEqual([
+        { eventId: 'e-1', partnerUserId: 'p-7', body: JSON.stringify(event) },
+      ]);
+      expect(outcome.enqueued).toEqual([{ eventId: 'e-1', partnerUserId: 'p-7' }]);
+    });
+
+    it('accepts an array of events of every kind, in request order', async () => {
+      const { deps, queue } = dependencies();
+      const events = [
+        providerCreated('e-1', 'p-7'),
+        providersChanged('e-2', 'c-1', ['p-7']),
+        userDeleted('e-3', 'c-2'),
+      ];
+
+      const outcome = await ingestEvents(signedRequest(events), deps);
+
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(outcome.body).toEqual({ accepted: ['e-1', 'e-2', 'e-3'], rejected: [] });
+      expect(queue.sent.map((sent) => sent.eventId)).toEqual(['e-1', 'e-2', 'e-3']);
+    });
+
+    it.each([
+      'application/json',
+      'application/json; charset=utf-8',
+      'Application/JSON;charset="UTF-8"',
+    ])('accepts content type %j', async (contentType) => {
+      const { deps } = dependencies();
+      const request = signedRequest(userDeleted('e-1', 'c-1'), {
+        headers: { 'content-type': contentType },
+      });
+      expect((await ingestEvents(request, deps)).status).toBe(INGEST_STATUS.accepted);
+    });
+
+    it('accepts exactly the maximum number of events', async () => {
+      const { deps, queue } = dependencies();
+      const events = Array.from({ length: MAX_EVENTS_PER_REQUEST }, (_, i) =>
+        userDeleted(`e-${i}`, `c-${i}`),
+      );
+      const outcome = await ingestEvents(signedRequest(events), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(queue.sent).toHaveLength(MAX_EVENTS_PER_REQUEST);
+    });
+  });
+
+  describe('refusing the whole request', () => {
+    it('answers 405 to anything but POST', async () => {
+      const { deps, queue } = dependencies();
+      const outcome = await ingestEvents(
+        { ...signedRequest(userDeleted('e-1', 'c-1')), method: 'GET' },
+        deps,
+      );
+      expect(outcome).toMatchObject({
+        status: INGEST_STATUS.methodNotAllowed,
+        headers: { allow: 'POST' },
+        body: { error: INGEST_REASONS.methodNotAllowed },
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it.each([
+      ['text/plain', INGEST_REASONS.unsupportedMediaType],
+      ['application/x-www-form-urlencoded', INGEST_REASONS.unsupportedMediaType],
+      ['application/jsonp', INGEST_REASONS.unsupportedMediaType],
+      ['application/json; charset=latin1', INGEST_REASONS.unsupportedCharset],
+    ])('answers 415 to content type %j', async (contentType, reason) => {
+      const { deps, queue } = dependencies();
+      const request = signedRequest(userDeleted('e-1', 'c-1'), {
+        headers: { 'content-type': contentType },
+      });
+      const outcome = await ingestEvents(request, deps);
+      expect(outcome).toMatchObject({
+        status: INGEST_STATUS.unsupportedMediaType,
+        body: { error: reason },
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it('answers 415 when the content type is missing', async () => {
+      const { deps } = dependencies();
+      const request = signedRequest(userDeleted('e-1', 'c-1'));
+      const { 'content-type': _, ...headers } = request.headers;
+      const outcome = await ingestEvents({ ...request, headers }, deps);
+      expect(outcome.status).toBe(INGEST_STATUS.unsupportedMediaType);
+    });
+
+    it('answers 413 to a body over the byte limit, counting bytes, not characters', async () => {
+      const { deps, queue } = dependencies({
+        limits: { maxBodyBytes: 10, replayWindowMs: WINDOW_MS },
+      });
+      const outcome = await ingestEvents(signedRequest(null, { raw: '"ééééé"' }), deps);
+      expect(outcome).toMatchObject({
+        status: INGEST_STATUS.payloadTooLarge,
+        body: { error: INGEST_REASONS.bodyTooLarge },
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it('answers 413 to more events than allowed per request, and enqueues none of them', async () => {
+      const { deps, queue } = dependencies();
+      const events = Array.from({ length: MAX_EVENTS_PER_REQUEST + 1 }, (_, i) =>
+        userDeleted(`e-${i}`, `c-${i}`),
+      );
+      const outcome = await ingestEvents(signedRequest(events), deps);
+      expect(outcome).toMatchObject({
+        status: INGEST_STATUS.payloadTooLarge,
+        body: { error: INGEST_REASONS.tooManyEvents },
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it('answers 400 malformed JSON without echoing the body', async () => {
+      const { deps } = dependencies();
+      const outcome = await ingestEvents(signedRequest(null, { raw: '{"firstName":"Ana"' }), deps);
+      expect(outcome).toEqual({
+        status: INGEST_STATUS.badRequest,
+        headers: {},
+        body: { error: INGEST_REASONS.malformedJson },
+        enqueued: [],
+      });
+    });
+
+    it('answers 400 malformed JSON to a body that is not UTF-8', async () => {
+      const { deps } = dependencies();
+      const body = Buffer.from([0x7b, 0xff, 0x7d]);
+      const request = {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...sign(SECRET, body, NOW) },
+        body,
+      };
+      const outcome = await ingestEvents(request, deps);
+      expect(outcome.body).toEqual({ error: INGEST_REASONS.malformedJson });
+    });
+
+    it('answers 400 to an empty array', async () => {
+      const { deps } = dependencies();
+      const outcome = await ingestEvents(signedRequest([]), deps);
+      expect(outcome).toMatchObject({
+        status: INGEST_STATUS.badRequest,
+        body: { error: INGEST_REASONS.noEvents },
+      });
+    });
+  });
+
+  describe('authentication', () => {
+    it.each([
+      [
+        'signed with another secret',
+        { secret: 'someone-elses-secret-0123' },
+        VERIFY_FAILURES.badSignature,
+      ],
+      ['signed too long ago', { at: NOW - WINDOW_MS - 1 }, VERIFY_FAILURES.staleTimestamp],
+      ['signed in the future', { at: NOW + WINDOW_MS + 1 }, VERIFY_FAILURES.futureTimestamp],
+      [
+        'without a signature',
+        { headers: { [SIGNATURE_HEADERS.signature]: '' } },
+        VERIFY_FAILURES.missingSignature,
+      ],
+      [
+        'with a malformed signature',
+        { headers: { [SIGNATURE_HEADERS.signature]: 'sha1=abc' } },
+        VERIFY_FAILURES.malformedSignature,
+      ],
+      [
+        'with a malformed timestamp',
+        { headers: { [SIGNATURE_HEADERS.timestamp]: 'yesterday' } },
+        VERIFY_FAILURES.malformedTimestamp,
+      ],
+    ] as const)('answers 401 to a request %s, naming the reason', async (_, options, reason) => {
+      const { deps, queue } = dependencies();
+      const outcome = await ingestEvents(signedRequest(userDeleted('e-1', 'c-1'), options), deps);
+      expect(outcome).toMatchObject({
+        status: INGEST_STATUS.unauthorized,
+        body: { error: reason },
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it('answers 401 bad signature to a body changed after signing', async () => {
+      const { deps } = dependencies();
+      const request = signedRequest(userDeleted('e-1', 'c-1'));
+      const tampered = { ...request, body: Buffer.from(JSON.stringify(userDeleted('e-1', 'c-2'))) };
+      expect((await ingestEvents(tampered, deps)).body).toEqual({
+        error: VERIFY_FAILURES.badSignature,
+      });
+    });
+
+    it('rejects the same signed request a second time as replayed', async () => {
+      const { deps, queue } = dependencies();
+      const request = signedRequest(userDeleted('e-1', 'c-1'));
+
+      expect((await ingestEvents(request, deps)).status).toBe(INGEST_STATUS.accepted);
+      const replay = await ingestEvents(request, deps);
+
+      expect(replay).toMatchObject({
+        status: INGEST_STATUS.unauthorized,
+        body: { error: INGEST_REASONS.replayed },
+      });
+      expect(queue.sent).toHaveLength(1);
+    });
+
+    it('accepts the same events again under a new signature (a partner retry)', async () => {
+      const { deps, queue } = dependencies();
+      const event = userDeleted('e-1', 'c-1');
+      await ingestEvents(signedRequest(event, { at: NOW - 1000 }), deps);
+      const retry = await ingestEvents(signedRequest(event, { at: NOW }), deps);
+      expect(retry.status).toBe(INGEST_STATUS.accepted);
+      // Both reach the queue; SQS drops the second by its deduplication id (the event id).
+      expect(queue.sent.map((sent) => sent.eventId)).toEqual(['e-1', 'e-1']);
+    });
+
+    it('remembers a request until its timestamp leaves the replay window', async () => {
+      const { deps, nonces } = dependencies();
+      await ingestEvents(signedRequest(userDeleted('e-1', 'c-1'), { at: NOW - 1000 }), deps);
+      expect([...nonces.nonces.values()]).toEqual([NOW - 1000 + WINDOW_MS]);
+    });
+
+    it('picks up a rotated secret after a miss', async () => {
+      let stored = 'old-secret-0123456789abc';
+      let reads = 0;
+      const secrets = cachedSecrets({
+        read: async () => {
+          reads++;
+          return stored;
+        },
+        now: () => NOW,
+        missRefreshIntervalMs: 0,
+      });
+      const { deps } = dependencies({ secrets });
+      expect(
+        (await ingestEvents(signedRequest(userDeleted('e-1', 'c-1'), { secret: stored }), deps))
+          .status,
+      ).toBe(INGEST_STATUS.accepted);
+
+      stored = 'new-secret-0123456789abc';
+      const outcome = await ingestEvents(
+        signedRequest(userDeleted('e-2', 'c-1'), { secret: stored }),
+        deps,
+      );
+
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(reads).toBe(2);
+    });
+  });
+
+  describe('invalid events', () => {
+    it('answers 400 naming the fields of every invalid event when none is valid', async () => {
+      const { deps, queue } = dependencies();
+      const events = [
+        { ...providerCreated('e-1', 'p-7'), type: 'provider.renamed' },
+        { ...userDeleted('e-2', 'c-1'), occurredAt: 'yesterday', extra: true },
+      ];
+
+      const outcome = await ingestEvents(signedRequest(events), deps);
+
+      expect(outcome.status).toBe(INGEST_STATUS.badRequest);
+      expect(outcome.body).toMatchObject({
+        accepted: [],
+        rejected: [
+          { index: 0, eventId: 'e-1', errors: [expect.objectContaining({ field: 'type' })] },
+          {
+            index: 1,
+            eventId: 'e-2',
+            errors: expect.arrayContaining([
+              expect.objectContaining({ field: 'occurredAt' }),
+              expect.objectContaining({ field: 'extra' }),
+            ]),
+          },
+        ],
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it('never echoes field values in the reasons', async () => {
+      const { deps } = dependencies();
+      const event = providerCreated('e-1', 'p-7');
+      const bad = { ...event, data: { ...event.data, email: 'ana.ruiz-at-clinic', firstName: 42 } };
+      const outcome = await ingestEvents(signedRequest(bad), deps);
+      const text = JSON.stringify(outcome.body);
+      expect(text).toContain('data.email');
+      expect(text).not.toContain('ana.ruiz-at-clinic');
+    });
+
+    it('answers 400 naming the event when the body is a JSON value that is not an event', async () => {
+      const { deps } = dependencies();
+      const outcome = await ingestEvents(signedRequest('hello'), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.badRequest);
+      expect(outcome.body).toMatchObject({ accepted: [], rejected: [{ index: 0 }] });
+      expect(outcome.body).not.toHaveProperty('rejected.0.eventId');
+    });
+
+    it('omits an eventId that is not a plausible id', async () => {
+      const { deps } = dependencies();
+      const outcome = await ingestEvents(
+        signedRequest([{ eventId: 42 }, { eventId: 'x'.repeat(500) }]),
+        deps,
+      );
+      expect(outcome.body).toMatchObject({ rejected: [{ index: 0 }, { index: 1 }] });
+      expect(JSON.stringify(outcome.body)).not.toContain('"eventId"');
+    });
+
+    it('rejects an event too large for one queue message, naming it, and keeps the others', async () => {
+      const big = providerCreated('e-big', 'p-7');
+      const small = userDeleted('e-2', 'c-2');
+      const { deps, queue } = dependencies({
+        limits: {
+          maxBodyBytes: MAX_BODY_BYTES,
+          replayWindowMs: WINDOW_MS,
+          maxMessageBytes: JSON.stringify(small).length,
+        },
+      });
+      const outcome = await ingestEvents(signedRequest([big, small]), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(outcome.body).toEqual({
+        accepted: ['e-2'],
+        rejected: [
+          {
+            index: 0,
+            eventId: 'e-big',
+            errors: [{ field: EVENT_FIELD, reason: INGEST_REASONS.eventTooLarge }],
+          },
+        ],
+      });
+      expect(queue.sent.map((sent) => sent.eventId)).toEqual(['e-2']);
+    });
+  });
+
+  describe('partial acceptance', () => {
+    it('enqueues every valid event of a mixed request and answers 202 listing both sides', async () => {
+      const { deps, queue } = dependencies();
+      const events = [
+        providerCreated('e-1', 'p-7'),
+        { ...userDeleted('e-2', 'c-1'), partnerUserId: '' },
+        providersChanged('e-3', 'c-1', ['p-7']),
+        { type: 'user.deleted' },
+        userDeleted('e-5', 'c-9'),
+      ];
+
+      const outcome = await ingestEvents(signedRequest(events), deps);
+
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(outcome.body).toMatchObject({
+        accepted: ['e-1', 'e-3', 'e-5'],
+        rejected: [
+          {
+            index: 1,
+            eventId: 'e-2',
+            errors: [expect.objectContaining({ field: 'partnerUserId' })],
+          },
+          {
+            index: 3,
+            errors: expect.arrayContaining([expect.objectContaining({ field: 'eventId' })]),
+          },
+        ],
+      });
+      expect(queue.sent.map((sent) => sent.eventId)).toEqual(['e-1', 'e-3', 'e-5']);
+    });
+
+    it('answers 503 naming the valid events the queue did not take, and lets the same request be retried', async () => {
+      const queue = recordingQueue(['e-2']);
+      const { deps } = dependencies({ queue });
+      const request = signedRequest([
+        userDeleted('e-1', 'c-1'),
+        userDeleted('e-2', 'c-2'),
+        { eventId: 'e-3' },
+      ]);
+
+      const outcome = await ingestEvents(request, deps);
+
+      expect(outcome.status).toBe(INGEST_STATUS.serviceUnavailable);
+      expect(outcome.headers).toEqual({ 'retry-after': '1' });
+      expect(outcome.body).toMatchObject({
+        accepted: ['e-1'],
+        rejected: [{ index: 2, eventId: 'e-3' }],
+        notAccepted: [{ index: 1, eventId: 'e-2', reason: 'SQS InternalError' }],
+      });
+      expect(outcome.enqueued).toEqual([{ eventId: 'e-1', partnerUserId: 'c-1' }]);
+      // The nonce was released: the identical signed request is not a replay.
+      expect((await ingestEvents(request, deps)).body).not.toEqual({
+        error: INGEST_REASONS.replayed,
+      });
+    });
+  });
+});
