@@ -234,7 +234,7 @@ function deleteUser({ store, options, params }: EndpointRequest): Reply {
 
 /** The behaviour behind each route of UPHEAL_ROUTES. */
 export const ENDPOINTS: Readonly<Record<UphealRouteName, (request: EndpointRequest) => Reply>> = {
-  checkUser,
+  check: checkUser,
   createProvider,
   createClient,
   updateUser,

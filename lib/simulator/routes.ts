@@ -1,47 +1,19 @@
 /**
- * The Upheal user-management routes this product uses, in one table (upheal-api.md §8 rows 1–2:
- * the V1/V2 URL scheme is undocumented, so paths live here and nowhere else). The typed client and
- * the simulator both read this table; `{name}` segments are path parameters.
+ * How the simulator finds its routes. The Upheal route table itself is the client's
+ * (`#lib/upheal/routes.ts`): one table for both sides, so a path learned from Upheal changes the
+ * client and the simulator together (upheal-api.md §8 rows 1–2: the V1/V2 URL scheme is
+ * undocumented). `{name}` segments are path parameters.
  */
+import { type Operation, ROUTES } from '#lib/upheal/routes.ts';
 
-/** HTTP methods used by the Upheal routes. */
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+/** The seven endpoints of the integration guide, as the simulator serves them. */
+export const UPHEAL_ROUTES = ROUTES;
 
-/** One Upheal endpoint: method, path template and the API version the guide names. */
-export interface UphealRoute {
-  readonly method: HttpMethod;
-  readonly path: string;
-  readonly version: 'V1' | 'V2';
-}
-
-/** The seven endpoints of the integration guide (upheal-sync-users-guide.txt). */
-export const UPHEAL_ROUTES = {
-  checkUser: { method: 'POST', path: '/users/check', version: 'V1' },
-  createProvider: { method: 'POST', path: '/users/providers', version: 'V2' },
-  createClient: { method: 'POST', path: '/users/clients', version: 'V2' },
-  updateUser: { method: 'PUT', path: '/users/{userId}', version: 'V2' },
-  updateProvider: { method: 'PUT', path: '/users/providers/{providerUserId}', version: 'V2' },
-  replaceProviders: { method: 'POST', path: '/users/{userId}/providers', version: 'V1' },
-  deleteUser: { method: 'DELETE', path: '/users/{userId}', version: 'V1' },
-} as const satisfies Record<string, UphealRoute>;
-
-/** Name of one Upheal route. */
-export type UphealRouteName = keyof typeof UPHEAL_ROUTES;
+/** Name of one Upheal route (the client's operation name). */
+export type UphealRouteName = Operation;
 
 /** Every path under this prefix shares the per-key rate limit (V1 and V2 alike). */
 export const RATE_LIMITED_PREFIX = '/users';
-
-/** Fills a route's path parameters, URL-encoding each value. */
-export function buildPath(
-  route: UphealRoute,
-  params: Readonly<Record<string, string>> = {},
-): string {
-  return route.path.replace(/\{(\w+)\}/g, (_match, name: string) => {
-    const value = params[name];
-    if (value === undefined) throw new Error(`missing path parameter ${name}`);
-    return encodeURIComponent(value);
-  });
-}
 
 /** A request matched to a route, with its decoded path parameters. */
 export interface RouteMatch<Name extends string = UphealRouteName> {
