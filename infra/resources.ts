@@ -60,10 +60,17 @@ export interface QueueDefinition {
   /** Environment variable through which functions receive the queue URL. */
   readonly urlEnv: string;
   readonly visibilityTimeoutSeconds: number;
-  /** Receives before a message moves to the DLQ. Deferrals do not count (they re-send). */
+  /**
+   * Receives before SQS itself moves a message to the DLQ. Our consumers count real failures
+   * themselves (SYNC_MAX_ATTEMPTS) and dead-letter after the last one, because waiting for a rate
+   * limit slot also counts as a receive; this limit is the backstop for crash loops.
+   */
   readonly maxReceiveCount: number;
   readonly consumer?: QueueConsumer;
 }
+
+/** SQS's own dead-letter limit on consumed queues (see QueueDefinition.maxReceiveCount). */
+const BACKSTOP_MAX_RECEIVES = 30;
 
 /** Visibility for a consumer with the given function timeout (6×, per AWS guidance). */
 const visibilityFor = (functionName: FunctionName): number =>
@@ -80,7 +87,7 @@ export const QUEUES = {
     suffix: 'user-events',
     urlEnv: 'USER_EVENTS_QUEUE_URL',
     visibilityTimeoutSeconds: visibilityFor('sync-user'),
-    maxReceiveCount: 5,
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'sync-user', batchSize: 10, maximumConcurrency: 3 },
   },
   /** Initial-sync user commands → sync-user. The bulk lane. */
@@ -89,7 +96,7 @@ export const QUEUES = {
     suffix: 'import-users',
     urlEnv: 'IMPORT_QUEUE_URL',
     visibilityTimeoutSeconds: visibilityFor('sync-user'),
-    maxReceiveCount: 5,
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'sync-user', batchSize: 10, maximumConcurrency: 3 },
   },
   /** Desired provider lists of clients → assign-providers. */
@@ -98,7 +105,7 @@ export const QUEUES = {
     suffix: 'assignments',
     urlEnv: 'ASSIGNMENTS_QUEUE_URL',
     visibilityTimeoutSeconds: visibilityFor('assign-providers'),
-    maxReceiveCount: 5,
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'assign-providers', batchSize: 10, maximumConcurrency: 2 },
   },
   /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */

@@ -34,6 +34,10 @@ const EnvSchema = z
     IMPORT_QUEUE_URL: z.url(),
     ASSIGNMENTS_QUEUE_URL: z.url(),
     OUTBOUND_QUEUE_URL: z.url().optional(),
+    /** Real (non-deferral) failed attempts of a message before it is dead-lettered. */
+    SYNC_MAX_ATTEMPTS: positiveInt.default(5),
+    /** How long an event waits for a user it depends on (e.g. an unmapped provider). */
+    DEPENDENCY_WAIT_SECONDS: positiveInt.default(900),
     /** More deletes than this within the window are staged for an operator. */
     DELETE_GUARD_MAX_COUNT: nonNegativeInt.default(20),
     /** ... or more than this share of the mapped users. */

@@ -154,3 +154,8 @@ export class SlotUnavailableError extends AppError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** A conditional write kept losing to other workers' writes; trying again later will succeed. */
+export class ContentionError extends AppError {
+  readonly retryable = true;
+}

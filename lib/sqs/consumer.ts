@@ -1,0 +1,228 @@
+/**
+ * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' FIFO batch
+ * processor (one message group's records in order; a failure skips the rest of that group only)
+ * answering with a partial batch response, plus the queue side of each record's outcome
+ * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
+ * failures and dead-lettering after the last one, and recording permanent failures.
+ *
+ * Requires `ReportBatchItemFailures` on the event source mapping (serverless.yml does it).
+ */
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type MessageAttributeValue,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Logger } from '#lib/observability/logger.ts';
+import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
+import type { FailureRecord } from '#lib/store/failure-store.ts';
+
+/** SQS accepts visibility timeouts up to 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+/** ChangeMessageVisibilityBatch takes at most 10 entries. */
+const SQS_BATCH_LIMIT = 10;
+
+/** Where failures and attempts are kept. */
+export interface FailureSink {
+  record(failure: Omit<FailureRecord, 'at'>): Promise<FailureRecord>;
+  countAttempt(messageId: string): Promise<number>;
+}
+
+/** The work a consumer does per record, and how to describe a record in failure records. */
+export interface RecordWork {
+  /** Applies one record; throws to let the outcome policy decide. */
+  run(record: SQSRecord): Promise<void>;
+  /** Ids and operation of a record, for failure records and logs (no clinical data). */
+  describe(record: SQSRecord): Omit<FailureRecord, 'at' | 'reason' | 'status'>;
+  /** Called once a record has failed for good (e.g. to tell the partner). */
+  onFailed?(failure: FailureRecord): Promise<void>;
+}
+
+/** The consumer's collaborators and limits. */
+export interface ConsumerDeps {
+  readonly sqs: SQSClient;
+  readonly failures: FailureSink;
+  readonly logger: Logger;
+  /** Real (non-deferral) failed attempts before a message is dead-lettered. */
+  readonly maxAttempts: number;
+  /** How long a record may wait for a dependency before it fails. */
+  readonly dependencyWaitMs: number;
+  readonly now?: () => number;
+}
+
+/** Builds an SQS handler that processes each record with `work`. */
+export function sqsConsumer(
+  deps: ConsumerDeps,
+  work: RecordWork,
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const now = deps.now ?? Date.now;
+  const queues = new QueueUrls(deps.sqs);
+
+  return async (event, context) => {
+    const processor = new SqsFifoPartialProcessorAsync();
+    // Records whose visibility the policy set; the others that fail were skipped by the FIFO
+    // processor behind a failed record of their group and are released right away (in order).
+    const timed = new Set<string>();
+
+    const setVisibility = async (record: SQSRecord, delayMs: number): Promise<void> => {
+      await deps.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: await queues.urlOf(record.eventSourceARN),
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: toVisibilitySeconds(delayMs),
+        }),
+      );
+      timed.add(record.messageId);
+    };
+
+    const recordHandler = async (record: SQSRecord): Promise<void> => {
+      try {
+        await work.run(record);
+      } catch (error) {
+        const ids = work.describe(record);
+        const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+        const decision = decide(error, {
+          attempt: Number(record.attributes.ApproximateReceiveCount) || 1,
+          waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
+          dependencyWaitMs: deps.dependencyWaitMs,
+        });
+        if (decision.action === 'defer') {
+          deps.logger.debug('deferred', {
+            ...ids,
+            delayMs: decision.delayMs,
+            error: describeError(error),
+          });
+          await setVisibility(record, decision.delayMs);
+          throw error;
+        }
+        if (decision.action === 'retry') {
+          const attempts = await deps.failures.countAttempt(record.messageId);
+          if (attempts < deps.maxAttempts) {
+            deps.logger.warn('retrying', { ...ids, attempts, error: describeError(error) });
+            await setVisibility(record, decision.delayMs);
+            throw error;
+          }
+          await deadLetter(deps.sqs, queues, record);
+          const failure = await deps.failures.record({
+            ...ids,
+            reason: `dead-lettered after ${attempts} attempts: ${describeError(error)}`,
+          });
+          deps.logger.error('dead-lettered', { ...ids, attempts, error: describeError(error) });
+          await work.onFailed?.(failure);
+          return;
+        }
+        const failure = await deps.failures.record({
+          ...ids,
+          reason: decision.reason,
+          status: decision.status,
+        });
+        deps.logger.error('failed', { ...ids, status: decision.status, reason: decision.reason });
+        await work.onFailed?.(failure);
+      }
+    };
+
+    const response = await processPartialResponse(event, recordHandler, processor, {
+      context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    });
+    const skipped = event.Records.filter(
+      (record) =>
+        !timed.has(record.messageId) &&
+        response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
+    );
+    await releaseNow(deps.sqs, queues, skipped);
+    return response;
+  };
+}
+
+/** Makes skipped records visible again at once; FIFO order keeps them behind the failed one. */
+async function releaseNow(sqs: SQSClient, queues: QueueUrls, records: SQSRecord[]): Promise<void> {
+  for (let start = 0; start < records.length; start += SQS_BATCH_LIMIT) {
+    const chunk = records.slice(start, start + SQS_BATCH_LIMIT);
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: await queues.urlOf(chunk[0]!.eventSourceARN),
+        Entries: chunk.map((record, index) => ({
+          Id: String(index),
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
+}
+
+/** Sends a copy of the record to its queue's DLQ (the caller then acknowledges the original). */
+async function deadLetter(sqs: SQSClient, queues: QueueUrls, record: SQSRecord): Promise<void> {
+  const messageAttributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(record.messageAttributes)) {
+    messageAttributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
+  }
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: await queues.deadLetterUrlOf(record.eventSourceARN),
+      MessageBody: record.body,
+      MessageAttributes: messageAttributes,
+      MessageGroupId: record.attributes.MessageGroupId,
+      MessageDeduplicationId: record.messageId,
+    }),
+  );
+}
+
+/** Whole seconds for ChangeMessageVisibility, within SQS's bounds. */
+export function toVisibilitySeconds(delayMs: number): number {
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
+}
+
+/** Queue URLs by ARN, and their DLQs, looked up once per process. */
+class QueueUrls {
+  readonly #sqs: SQSClient;
+  readonly #urls = new Map<string, Promise<string>>();
+  readonly #dlqUrls = new Map<string, Promise<string>>();
+
+  constructor(sqs: SQSClient) {
+    this.#sqs = sqs;
+  }
+
+  urlOf(arn: string): Promise<string> {
+    let url = this.#urls.get(arn);
+    if (!url) {
+      url = this.#sqs
+        .send(new GetQueueUrlCommand({ QueueName: queueNameOf(arn) }))
+        .then((result) => result.QueueUrl!);
+      url.catch(() => this.#urls.delete(arn));
+      this.#urls.set(arn, url);
+    }
+    return url;
+  }
+
+  deadLetterUrlOf(arn: string): Promise<string> {
+    let url = this.#dlqUrls.get(arn);
+    if (!url) {
+      url = this.urlOf(arn).then(async (queueUrl) => {
+        const { Attributes } = await this.#sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }),
+        );
+        const policy = JSON.parse(Attributes?.RedrivePolicy ?? '{}') as {
+          deadLetterTargetArn?: string;
+        };
+        if (!policy.deadLetterTargetArn) throw new Error(`queue ${queueNameOf(arn)} has no DLQ`);
+        return this.urlOf(policy.deadLetterTargetArn);
+      });
+      url.catch(() => this.#dlqUrls.delete(arn));
+      this.#dlqUrls.set(arn, url);
+    }
+    return url;
+  }
+}
+
+/** The queue name at the end of an SQS ARN (`arn:aws:sqs:region:account:name`). */
+export function queueNameOf(arn: string): string {
+  return arn.slice(arn.lastIndexOf(':') + 1);
+}

@@ -1,0 +1,84 @@
+/**
+ * The user-mapping port: partner user id → Upheal user id, with what the sync needs to apply
+ * events exactly once and in order (SPEC §3.1). No clinical data is stored: only ids, versions
+ * and hashes of the synced fields.
+ */
+
+/** Which kind of Upheal user a partner user is. */
+export const USER_KINDS = { provider: 'provider', client: 'client' } as const;
+
+/** A user kind. */
+export type UserKind = (typeof USER_KINDS)[keyof typeof USER_KINDS];
+
+/** Lifecycle of a mapping. */
+export const MAPPING_STATES = {
+  /** Known to the partner but not (yet) in Upheal, e.g. a provider list that arrived first. */
+  pending: 'pending',
+  /** Linked to an Upheal user. */
+  active: 'active',
+  /** Deleted: a tombstone, so a late create does not resurrect the user. */
+  deleted: 'deleted',
+} as const;
+
+/** A mapping state. */
+export type MappingState = (typeof MAPPING_STATES)[keyof typeof MAPPING_STATES];
+
+/** The position of an event in a user's history: its `occurredAt` and, to break ties, its id. */
+export interface Version {
+  readonly ms: number;
+  readonly eventId: string;
+}
+
+/** One partner user's mapping as stored. */
+export interface UserMapping {
+  readonly partnerUserId: string;
+  readonly kind: UserKind;
+  readonly state: MappingState;
+  readonly uphealUserId?: string | undefined;
+  /** Version of the last applied full-state event (create, update, delete). */
+  readonly version?: Version | undefined;
+  /** Version of the last applied provider list (client events and `client.providers_changed`). */
+  readonly providersVersion?: Version | undefined;
+  /** Hash of the common fields last sent to Upheal (`PUT /users/{id}`), absent when unknown. */
+  readonly commonHash?: string | undefined;
+  /** Hash of the provider-specific fields last sent (`PUT /users/providers/{id}`). */
+  readonly providerHash?: string | undefined;
+  /** A client's desired providers, as partner ids; the first is the primary. */
+  readonly desiredProviders?: readonly string[] | undefined;
+  /** The Upheal provider ids Upheal last confirmed for this client, in the order sent. */
+  readonly assignedProviders?: readonly string[] | undefined;
+  /** The same list as partner ids, to tell without lookups whether the desired list changed. */
+  readonly assignedPartnerProviders?: readonly string[] | undefined;
+  /** Per-field hashes of the fields Upheal cannot change later, as Upheal got them. */
+  readonly fixedHashes?: Readonly<Record<string, string>> | undefined;
+  /** Names of partner fields Upheal's endpoints cannot change (e.g. `email`) that differ. */
+  readonly unappliedFields?: readonly string[] | undefined;
+  /** Optimistic-concurrency revision, incremented by every save. */
+  readonly rev: number;
+  readonly updatedAt: string;
+}
+
+/** A mapping to be saved; `rev` and `updatedAt` are set by the store. */
+export type MappingDraft = Omit<UserMapping, 'rev' | 'updatedAt'>;
+
+/** Stores and reads mappings. */
+export interface MappingStore {
+  /** The mapping of a partner user (strongly consistent), if any. */
+  get(partnerUserId: string): Promise<UserMapping | undefined>;
+  /** Several mappings at once; missing ids are absent from the result. */
+  getMany(partnerUserIds: readonly string[]): Promise<Map<string, UserMapping>>;
+  /**
+   * Saves a mapping if nobody saved it since `expectedRev` was read (undefined = must not exist
+   * yet). Resolves false when another worker won the race; the caller re-reads and re-decides.
+   */
+  save(draft: MappingDraft, expectedRev: number | undefined): Promise<boolean>;
+  /**
+   * Claims the create path of a partner user for `leaseMs` (SPEC §3.3: never two creates). True
+   * when this owner holds the claim (fresh, expired or already its own).
+   */
+  claim(partnerUserId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** The partner id mapped to an Upheal user id, through the reverse index. */
+  findByUphealId(uphealUserId: string): Promise<UserMapping | undefined>;
+  /** How many users are mapped to Upheal (for the delete guard's share threshold). */
+  countActive(): Promise<number>;
+}

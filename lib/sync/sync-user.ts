@@ -1,0 +1,442 @@
+/**
+ * The `sync-user` use case: applies one partner event to Upheal, exactly once and in order
+ * (SPEC §3.3). Steps for a `created`/`updated` event (both are upserts):
+ *   1. read the mapping; drop the event if it is not newer than the last applied one;
+ *   2. mapped → update: send only the bodies whose hash changed, note fields Upheal can't change;
+ *   3. not mapped → claim the create path, check by email and link, else create (a 409 or
+ *      duplicate 400 is resolved by a check); a client waits for its primary provider's mapping;
+ *   4. save the mapping (optimistic concurrency) and, for a client whose provider list differs
+ *      from what Upheal has, queue the full-list replace.
+ * A delete is guarded (staged above the thresholds), tolerates "already gone", and leaves a
+ * tombstone. Errors are thrown for the consumer to classify (`lib/sqs/outcome-policy.ts`).
+ */
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  NotReadyError,
+  ValidationError,
+} from '#lib/errors.ts';
+import { EVENT_TYPES, type PartnerEvent, type PartnerEventOf } from '#lib/events/partner-event.ts';
+import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
+import type {
+  MappingDraft,
+  MappingStore,
+  UserKind,
+  UserMapping,
+  Version,
+} from '#lib/store/mapping-store.ts';
+import {
+  changedFixedFields,
+  commonUpdateBody,
+  createClientBody,
+  createProviderBody,
+  type FixedField,
+  fieldsHash,
+  fixedFieldHashes,
+  hasFields,
+  providerUpdateBody,
+} from '#lib/sync/fields.ts';
+import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { AssignmentQueue, DeleteGuard, OutcomeCause, StagedDeletes } from '#lib/sync/ports.ts';
+import { saveWithRetry } from '#lib/sync/save-mapping.ts';
+import { isStale, versionOf } from '#lib/sync/version.ts';
+
+/** How long a create-path claim holds off other workers (longer than one create attempt). */
+export const CLAIM_LEASE_MS = 60_000;
+/** When the claim is held elsewhere, try again after this long. */
+const CLAIM_BUSY_RETRY_MS = 5_000;
+/** When a client's primary provider is not mapped yet, look again after this long. */
+const PROVIDER_WAIT_RETRY_MS = 10_000;
+
+/** Everything the use case talks to. */
+export interface SyncUserDeps {
+  readonly mappings: MappingStore;
+  readonly upheal: UphealPort;
+  readonly assignments: AssignmentQueue;
+  readonly deleteGuard: DeleteGuard;
+  readonly stagedDeletes: StagedDeletes;
+}
+
+/** Where the event came from: its delivery (for the claim) and its cause (for outcomes). */
+export interface SyncUserContext extends OutcomeCause {
+  /** Identifies this delivery's worker for the create-path claim (the SQS message id). */
+  readonly claimOwner: string;
+}
+
+/** What applying an event did. `inviteUrl` is a credential: never log it. */
+export type SyncOutcome =
+  | {
+      readonly kind: 'created';
+      readonly partnerUserId: string;
+      readonly userKind: UserKind;
+      readonly uphealUserId: string;
+      readonly inviteUrl?: string | undefined;
+    }
+  | {
+      readonly kind: 'linked';
+      readonly partnerUserId: string;
+      readonly userKind: UserKind;
+      readonly uphealUserId: string;
+    }
+  | {
+      readonly kind: 'updated';
+      readonly partnerUserId: string;
+      readonly userKind: UserKind;
+      readonly uphealUserId: string;
+      /** False when nothing changed, so no call was made. */
+      readonly changed: boolean;
+      readonly unappliedFields: readonly FixedField[];
+    }
+  | {
+      readonly kind: 'deleted';
+      readonly partnerUserId: string;
+      readonly uphealUserId?: string | undefined;
+    }
+  | {
+      readonly kind: 'delete-staged';
+      readonly partnerUserId: string;
+      readonly uphealUserId: string;
+    }
+  | {
+      readonly kind: 'providers-recorded';
+      readonly partnerUserId: string;
+      readonly queued: boolean;
+    }
+  | { readonly kind: 'stale'; readonly partnerUserId: string };
+
+/** Applies one validated partner event. Throws for the consumer to classify. */
+export async function syncUser(
+  event: PartnerEvent,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  switch (event.type) {
+    case EVENT_TYPES.providerCreated:
+    case EVENT_TYPES.providerUpdated:
+      return upsertUser(
+        event.partnerUserId,
+        'provider',
+        event.data,
+        versionOf(event),
+        context,
+        deps,
+      );
+    case EVENT_TYPES.clientCreated:
+    case EVENT_TYPES.clientUpdated:
+      return upsertUser(event.partnerUserId, 'client', event.data, versionOf(event), context, deps);
+    case EVENT_TYPES.clientProvidersChanged:
+      return recordProviders(event, context, deps);
+    case EVENT_TYPES.userDeleted:
+      return deleteUser(event, deps);
+  }
+}
+
+/** Steps 1–4 for a full-state provider or client event. */
+async function upsertUser(
+  partnerUserId: string,
+  kind: UserKind,
+  fields: ProviderFields | ClientFields,
+  version: Version,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  const mapping = await deps.mappings.get(partnerUserId);
+  if (mapping && isStale(version, mapping.version)) return { kind: 'stale', partnerUserId };
+  if (mapping && mapping.state !== 'deleted' && mapping.kind !== kind) {
+    throw new ValidationError(
+      [
+        {
+          field: 'type',
+          reason: `partner user is a ${mapping.kind} here, the event is for a ${kind}`,
+        },
+      ],
+      `user ${partnerUserId}`,
+    );
+  }
+  if (mapping?.state === 'active' && mapping.uphealUserId) {
+    return updateUser(mapping, mapping.uphealUserId, kind, fields, version, context, deps);
+  }
+  return createOrLink(partnerUserId, kind, fields, version, mapping, context, deps);
+}
+
+/** Step 2: a mapped user; only changed bodies are sent. */
+async function updateUser(
+  mapping: UserMapping,
+  uphealUserId: string,
+  kind: UserKind,
+  fields: ProviderFields | ClientFields,
+  version: Version,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  const { partnerUserId } = mapping;
+  const isProvider = kind === 'provider';
+  const common = commonUpdateBody(fields, isProvider);
+  const commonHash = fieldsHash(partnerUserId, common);
+  let changed = false;
+  if (commonHash !== mapping.commonHash && hasFields(common)) {
+    await deps.upheal.updateUser(uphealUserId, common);
+    changed = true;
+  }
+  let providerHash = mapping.providerHash;
+  if (isProvider) {
+    const specific = providerUpdateBody(fields as ProviderFields);
+    providerHash = fieldsHash(partnerUserId, specific);
+    if (providerHash !== mapping.providerHash && hasFields(specific)) {
+      await deps.upheal.updateProvider(uphealUserId, specific);
+      changed = true;
+    }
+  }
+  const unappliedFields = changedFixedFields(
+    mapping.fixedHashes,
+    fixedFieldHashes(partnerUserId, fields),
+  );
+  const providers = isProvider
+    ? undefined
+    : newerProviderList(mapping, fields as ClientFields, version);
+  const saved = await saveWithRetry(
+    deps.mappings,
+    partnerUserId,
+    (current) => ({
+      ...mappingDraft(current ?? mapping),
+      version,
+      commonHash,
+      providerHash,
+      unappliedFields,
+      ...(providers ?? {}),
+    }),
+    { current: mapping },
+  );
+  await queueAssignmentIfNeeded(saved, context, deps);
+  return { kind: 'updated', partnerUserId, userKind: kind, uphealUserId, changed, unappliedFields };
+}
+
+/** Step 3: not mapped yet (or a tombstone older than this event). */
+async function createOrLink(
+  partnerUserId: string,
+  kind: UserKind,
+  fields: ProviderFields | ClientFields,
+  version: Version,
+  mapping: UserMapping | undefined,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  // A client needs its primary provider's Upheal id; wait (bounded by the consumer) until mapped.
+  let therapistUserId: string | undefined;
+  if (kind === 'client') {
+    const primary = (fields as ClientFields).providerPartnerUserIds[0]!;
+    const provider = await deps.mappings.get(primary);
+    if (provider?.state !== 'active' || !provider.uphealUserId) {
+      throw new NotReadyError(
+        `primary provider ${primary} of client ${partnerUserId} is not mapped to Upheal`,
+        PROVIDER_WAIT_RETRY_MS,
+      );
+    }
+    therapistUserId = provider.uphealUserId;
+  }
+  if (!(await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS))) {
+    throw new NotReadyError(
+      `create of ${partnerUserId} is claimed by another worker`,
+      CLAIM_BUSY_RETRY_MS,
+    );
+  }
+
+  // Match before create; a crash after an earlier create is healed here too.
+  const email = fields.email;
+  let uphealUserId = email ? await findByEmail(deps.upheal, email) : undefined;
+  let inviteUrl: string | undefined;
+  const linked = uphealUserId !== undefined;
+  if (!uphealUserId) {
+    try {
+      if (kind === 'provider') {
+        const created = await deps.upheal.createProvider(
+          createProviderBody(partnerUserId, fields as ProviderFields),
+        );
+        uphealUserId = created.userId;
+        inviteUrl = created.inviteUrl;
+      } else {
+        const created = await deps.upheal.createClient(
+          createClientBody(partnerUserId, fields as ClientFields, therapistUserId!),
+        );
+        uphealUserId = created.userId;
+      }
+    } catch (error) {
+      // 409, or the 400 some create endpoints answer for a duplicate: the user may exist already.
+      const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
+      const existing = maybeDuplicate && email ? await findByEmail(deps.upheal, email) : undefined;
+      if (!existing) throw error;
+      uphealUserId = existing;
+    }
+  }
+
+  const isProvider = kind === 'provider';
+  const clientFields = isProvider ? undefined : (fields as ClientFields);
+  const saved = await saveWithRetry(
+    deps.mappings,
+    partnerUserId,
+    (current) => {
+      const base = current && current.state !== 'deleted' ? mappingDraft(current) : undefined;
+      const providers = clientFields
+        ? newerProviderList(current, clientFields, version)
+        : undefined;
+      return {
+        ...base,
+        partnerUserId,
+        kind,
+        state: 'active',
+        uphealUserId,
+        version,
+        // A linked user's current Upheal fields are unknown: the next update sends them all.
+        commonHash: linked
+          ? undefined
+          : fieldsHash(partnerUserId, commonUpdateBody(fields, isProvider)),
+        providerHash:
+          linked || !isProvider
+            ? undefined
+            : fieldsHash(partnerUserId, providerUpdateBody(fields as ProviderFields)),
+        fixedHashes: fixedFieldHashes(partnerUserId, fields),
+        unappliedFields: [],
+        desiredProviders: providers?.desiredProviders ?? base?.desiredProviders,
+        providersVersion: providers?.providersVersion ?? base?.providersVersion,
+        // Creating a client assigns its primary provider (`therapistUserId`); a link tells nothing.
+        assignedProviders: linked || isProvider ? undefined : [therapistUserId!],
+        assignedPartnerProviders:
+          linked || !clientFields ? undefined : clientFields.providerPartnerUserIds.slice(0, 1),
+      };
+    },
+    { current: mapping },
+  );
+  await queueAssignmentIfNeeded(saved, context, deps);
+  return linked
+    ? { kind: 'linked', partnerUserId, userKind: kind, uphealUserId }
+    : { kind: 'created', partnerUserId, userKind: kind, uphealUserId, inviteUrl };
+}
+
+/** `client.providers_changed`: records the desired list; the assignment follows when mapped. */
+async function recordProviders(
+  event: PartnerEventOf<'client.providers_changed'>,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  const { partnerUserId } = event;
+  const version = versionOf(event);
+  const mapping = await deps.mappings.get(partnerUserId);
+  if (mapping?.state === 'deleted' && isStale(version, mapping.version)) {
+    return { kind: 'stale', partnerUserId };
+  }
+  if (mapping && isStale(version, mapping.providersVersion))
+    return { kind: 'stale', partnerUserId };
+  if (mapping && mapping.kind !== 'client') {
+    throw new ValidationError(
+      [{ field: 'type', reason: 'partner user is a provider here; only clients have providers' }],
+      `user ${partnerUserId}`,
+    );
+  }
+  const saved = await saveWithRetry(
+    deps.mappings,
+    partnerUserId,
+    (current) => {
+      if (current && isStale(version, current.providersVersion)) return undefined;
+      return {
+        ...(current ? mappingDraft(current) : { partnerUserId, kind: 'client', state: 'pending' }),
+        desiredProviders: event.data.providerPartnerUserIds,
+        providersVersion: version,
+      };
+    },
+    { current: mapping },
+  );
+  const queued = await queueAssignmentIfNeeded(saved, context, deps);
+  return { kind: 'providers-recorded', partnerUserId, queued };
+}
+
+/** `user.deleted`: guarded, idempotent, leaves a tombstone. */
+async function deleteUser(
+  event: PartnerEventOf<'user.deleted'>,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  const { partnerUserId } = event;
+  const version = versionOf(event);
+  const mapping = await deps.mappings.get(partnerUserId);
+  if (mapping && isStale(version, mapping.version)) return { kind: 'stale', partnerUserId };
+  const uphealUserId = mapping?.state === 'active' ? mapping.uphealUserId : undefined;
+  if (uphealUserId) {
+    const approved = await deps.stagedDeletes.consumeApproval(partnerUserId, event.eventId);
+    if (!approved && !(await deps.deleteGuard.admit())) {
+      await deps.stagedDeletes.stage({
+        partnerUserId,
+        uphealUserId,
+        eventId: event.eventId,
+        occurredAt: event.occurredAt,
+      });
+      return { kind: 'delete-staged', partnerUserId, uphealUserId };
+    }
+    try {
+      await deps.upheal.deleteUser(uphealUserId);
+    } catch (error) {
+      // Upheal no longer has the user: the delete has the effect asked for (SPEC §3.3).
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+  await saveWithRetry(
+    deps.mappings,
+    partnerUserId,
+    (current) => {
+      if (current && isStale(version, current.version)) return undefined;
+      return {
+        ...(current ? mappingDraft(current) : {}),
+        partnerUserId,
+        kind: current?.kind ?? 'client',
+        state: 'deleted',
+        uphealUserId: current?.uphealUserId,
+        version,
+      };
+    },
+    { current: mapping },
+  );
+  return { kind: 'deleted', partnerUserId, uphealUserId };
+}
+
+/** The Upheal id of the user with this email, if Upheal has one. */
+async function findByEmail(upheal: UphealPort, email: string): Promise<string | undefined> {
+  const result = await upheal.checkUser(email);
+  return result.exists ? result.userId : undefined;
+}
+
+/** The client's provider list from a full-state event, when it is newer than the recorded one. */
+function newerProviderList(
+  mapping: UserMapping | undefined,
+  fields: ClientFields,
+  version: Version,
+): Pick<MappingDraft, 'desiredProviders' | 'providersVersion'> | undefined {
+  if (mapping && isStale(version, mapping.providersVersion)) return undefined;
+  return { desiredProviders: fields.providerPartnerUserIds, providersVersion: version };
+}
+
+/**
+ * Queues the full-list replace when the client is in Upheal and its desired list differs from
+ * the one Upheal last confirmed (compared as partner ids; `assign-providers` compares Upheal ids
+ * again before calling, so a queued command that turns out equal costs no call).
+ */
+async function queueAssignmentIfNeeded(
+  mapping: UserMapping | undefined,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<boolean> {
+  if (mapping?.kind !== 'client' || mapping.state !== 'active') return false;
+  const desired = mapping.desiredProviders ?? [];
+  if (desired.length === 0 || sameList(desired, mapping.assignedPartnerProviders)) return false;
+  await deps.assignments.enqueue(mapping.partnerUserId, context);
+  return true;
+}
+
+/** True when both lists hold the same ids in the same order (the first is the primary). */
+export function sameList(a: readonly string[], b: readonly string[] | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((id, index) => id === b[index]);
+}
+
+/** The writable part of a stored mapping. */
+function mappingDraft(mapping: UserMapping | MappingDraft): MappingDraft {
+  const { rev: _rev, updatedAt: _updatedAt, ...draft } = mapping as UserMapping;
+  return draft;
+}
