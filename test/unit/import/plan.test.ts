@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '#lib/errors.ts';
+import { parseImport } from '#lib/import/parse-import.ts';
+import { estimateMinutes, planImport } from '#lib/import/plan.ts';
+
+/** A provider row. */
+const provider = (id: string) => ({
+  kind: 'provider',
+  partnerUserId: id,
+  email: `${id}@example.com`,
+  firstName: 'Test',
+  lastName: 'Provider',
+});
+
+/** A client row with the given providers. */
+const client = (id: string, providers: string[]) => ({
+  kind: 'client',
+  partnerUserId: id,
+  firstName: 'Test',
+  lastName: 'Client',
+  providerPartnerUserIds: providers,
+});
+
+/** NDJSON rows of a small import with one invalid row and one duplicate. */
+function rows() {
+  const lines = [
+    provider('p-1'),
+    provider('p-2'),
+    provider('p-3'),
+    client('c-1', ['p-1']),
+    client('c-2', ['p-1', 'p-2']),
+    client('c-3', ['p-2', 'p-3', 'p-1']),
+    { ...client('c-4', ['p-1']), email: 'not-an-email' },
+    provider('p-1'),
+  ];
+  return parseImport([lines.map((line) => JSON.stringify(line)).join('\n')], 'ndjson');
+}
+
+describe('planImport', () => {
+  it('counts a check and a create for every unmapped user, and an assignment for multi-provider clients', async () => {
+    expect(await planImport(rows(), async () => false)).toEqual({
+      providers: 3,
+      clients: 3,
+      invalid: 2,
+      alreadyMapped: 0,
+      toCheck: 6,
+      creates: 6,
+      assignmentCalls: 2,
+      totalCalls: 14,
+    });
+  });
+
+  it('costs nothing for users already mapped', async () => {
+    const mapped = new Set(['p-1', 'c-2']);
+    const plan = await planImport(rows(), async (id) => mapped.has(id));
+    expect(plan).toMatchObject({
+      alreadyMapped: 2,
+      toCheck: 4,
+      creates: 4,
+      assignmentCalls: 1,
+      totalCalls: 9,
+    });
+  });
+
+  it('plans zero calls when every valid user is mapped (a re-run of a finished import)', async () => {
+    const plan = await planImport(rows(), () => true);
+    expect(plan.totalCalls).toBe(0);
+    expect(plan.alreadyMapped).toBe(6);
+  });
+
+  it('never asks about invalid rows', async () => {
+    const asked: string[] = [];
+    await planImport(rows(), (id) => {
+      asked.push(id);
+      return false;
+    });
+    expect(asked).toEqual(['p-1', 'p-2', 'p-3', 'c-1', 'c-2', 'c-3']);
+  });
+});
+
+describe('estimateMinutes', () => {
+  it('uses the sustained rate (N − 1)·W/(W + J) per window', () => {
+    // 299 calls per 61 s at N = 300, W = 60 s, J = 1 s: 2 990 calls take 610 s.
+    expect(estimateMinutes(2990, 300, 60, 1000)).toBeCloseTo(610 / 60, 10);
+  });
+
+  it('takes exactly one window per N − 1 calls without jitter', () => {
+    expect(estimateMinutes(299, 300, 60, 0)).toBeCloseTo(1, 10);
+  });
+
+  it('scales with a shorter window', () => {
+    expect(estimateMinutes(2990, 300, 10, 1000)).toBeCloseTo(110 / 60, 10);
+  });
+
+  it('is zero for no calls', () => {
+    expect(estimateMinutes(0, 300, 60, 1000)).toBe(0);
+  });
+
+  it('rejects a limit below 2, a non-positive window and a negative jitter, naming each', () => {
+    let caught: unknown;
+    try {
+      estimateMinutes(10, 1, 0, -1);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues.map((issue) => issue.field)).toEqual([
+      'limit',
+      'windowSeconds',
+      'jitterMs',
+    ]);
+  });
+});
