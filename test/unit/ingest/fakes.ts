@@ -1,4 +1,5 @@
 /** Partner events and in-memory ports for the ingest tests (injected, never module mocks). */
+import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import type { EnqueueFailure, EventQueue, QueueableEvent } from '#lib/ingest/event-queue.ts';
 import type { NonceStore } from '#lib/ingest/replay-guard.ts';
 
@@ -73,4 +74,44 @@ export function recordingQueue(failEventIds: readonly string[] = []): EventQueue
       return failures;
     },
   };
+}
+
+/** A function-URL (payload 2.0) event as AWS delivers it, with only what ingest reads filled in. */
+export function functionUrlEvent(options: {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}): LambdaFunctionURLEvent {
+  const method = options.method ?? 'POST';
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers: options.headers ?? {},
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'test',
+      domainName: 'test.lambda-url.eu-west-1.on.aws',
+      domainPrefix: 'test',
+      http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: 'req-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '27/Nov/2026:10:00:00 +0000',
+      timeEpoch: 1_795_770_000_000,
+    },
+    isBase64Encoded: options.isBase64Encoded ?? false,
+    ...(options.body === undefined ? {} : { body: options.body }),
+  };
+}
+
+/** A logger that keeps every line as JSON text, for asserting what is (and is not) logged. */
+export function capturingLogger() {
+  const lines: string[] = [];
+  const write = (level: string) => (message: string, attributes: Record<string, unknown>) => {
+    lines.push(JSON.stringify({ level, message, ...attributes }));
+  };
+  return { lines, info: write('INFO'), error: write('ERROR') };
 }
