@@ -46,6 +46,12 @@ export type {
 /** How long an idle keep-alive socket is kept for the next call (warm Lambda invocations). */
 const KEEP_ALIVE_TIMEOUT_MS = 10_000;
 
+/**
+ * Largest response body read. Upheal's answers are a few hundred bytes; anything far larger is
+ * not an answer this client understands, and reading it whole would only cost Lambda memory.
+ */
+export const MAX_RESPONSE_BYTES = 1_048_576;
+
 /** What `onResponse` hears about every HTTP answer (never bodies). */
 export interface ResponseInfo {
   readonly operation: Operation;
@@ -96,6 +102,25 @@ interface Call {
   readonly operation: Operation;
   readonly params?: Readonly<Record<string, string>>;
   readonly body?: unknown;
+}
+
+/** Reads at most `limit` bytes of `body` as UTF-8; `truncated` says whether more was left. */
+async function readBounded(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (size + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - size));
+      // Leaving the loop destroys the stream, so the rest is never buffered.
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
 /** zod issues as field issues, without echoing any value. */
@@ -242,6 +267,7 @@ export class UphealClient {
     let status: number;
     let responseHeaders: Dispatcher.ResponseData['headers'];
     let text: string;
+    let truncated: boolean;
     try {
       const response = await request(url, {
         dispatcher: this.#dispatcher,
@@ -253,7 +279,7 @@ export class UphealClient {
       });
       status = response.statusCode;
       responseHeaders = response.headers;
-      text = await response.body.text();
+      ({ text, truncated } = await readBounded(response.body, MAX_RESPONSE_BYTES));
     } catch (error) {
       throw errorFromTransport(call.operation, error) ?? error;
     }
@@ -268,6 +294,13 @@ export class UphealClient {
     }
     const requestId = requestIdFrom(responseHeaders);
     if (schema === undefined) return { data: undefined as z.output<Schema>, requestId, status };
+    if (truncated) {
+      throw this.#unexpected(
+        call.operation,
+        { status, requestId },
+        `body exceeds ${MAX_RESPONSE_BYTES} bytes`,
+      );
+    }
 
     let json: unknown;
     try {

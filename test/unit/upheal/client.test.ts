@@ -17,6 +17,7 @@ import {
 import {
   type CreateClientBody,
   type CreateProviderBody,
+  MAX_RESPONSE_BYTES,
   type ResponseInfo,
   UphealClient,
 } from '#lib/upheal/client.ts';
@@ -230,6 +231,14 @@ describe('UphealClient.createClient', () => {
     await expect(client.createClient(body)).rejects.toBeInstanceOf(ConflictError);
   });
 
+  it('rejects an oversized success without buffering it whole', async () => {
+    const huge = JSON.stringify({ userId: USER_ID, padding: 'x'.repeat(MAX_RESPONSE_BYTES) });
+    upheal().intercept({ path: '/users/clients', method: 'POST' }).reply(200, huge);
+    const error = await client.createClient(body).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UnexpectedResponseError);
+    expect((error as UnexpectedResponseError).message).toContain('exceeds');
+  });
+
   it('rejects a non-JSON success as an unexpected response', async () => {
     upheal().intercept({ path: '/users/clients', method: 'POST' }).reply(200, '<html>ok</html>');
     await expect(client.createClient(body)).rejects.toBeInstanceOf(UnexpectedResponseError);
@@ -344,6 +353,15 @@ describe('UphealClient.deleteUser', () => {
 });
 
 describe('UphealClient error mapping', () => {
+  it('keeps the start of an oversized error body', async () => {
+    upheal()
+      .intercept({ path: `/users/${USER_ID}`, method: 'DELETE' })
+      .reply(500, 'e'.repeat(MAX_RESPONSE_BYTES * 2));
+    const error = await client.deleteUser(USER_ID).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ServerError);
+    expect((error as ServerError).body).toMatch(/^e+$/);
+  });
+
   it.each([
     [401, UnauthorizedError],
     [403, ForbiddenError],
