@@ -124,9 +124,9 @@ async function readBounded(
 }
 
 /** zod issues as field issues, without echoing any value. */
-function fieldIssues(error: z.ZodError, prefix: string): FieldIssue[] {
+function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({
-    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(body)',
+    field: issue.path.map(String).join('.') || '(body)',
     reason: issue.message,
   }));
 }
@@ -144,7 +144,7 @@ export class UphealClient {
   constructor(options: UphealClientOptions) {
     const parsed = OptionsSchema.safeParse(options);
     if (!parsed.success) {
-      const detail = fieldIssues(parsed.error, '')
+      const detail = fieldIssues(parsed.error)
         .map((issue) => `${issue.field}: ${issue.reason}`)
         .join('; ');
       throw new ConfigError(`invalid Upheal client options: ${detail}`);
@@ -243,7 +243,7 @@ export class UphealClient {
   ): z.output<Schema> {
     const result = schema.safeParse(input);
     if (result.success) return result.data;
-    throw new ValidationError(fieldIssues(result.error, ''), `upheal ${operation} request`);
+    throw new ValidationError(fieldIssues(result.error), `upheal ${operation} request`);
   }
 
   /**
@@ -306,14 +306,14 @@ export class UphealClient {
     try {
       json = text.trim() === '' ? {} : JSON.parse(text);
     } catch {
-      throw this.#unexpected(call.operation, { status, requestId, text }, 'body is not JSON');
+      throw this.#unexpected(call.operation, { status, requestId }, 'body is not JSON');
     }
     const decoded = schema.safeParse(json);
     if (!decoded.success) {
       const fields = [...new Set(decoded.error.issues.map((issue) => issue.path.join('.')))];
       throw this.#unexpected(
         call.operation,
-        { status, requestId, text },
+        { status, requestId },
         `unexpected fields: ${fields.join(', ') || '(body)'}`,
       );
     }
@@ -335,7 +335,7 @@ export class UphealClient {
    */
   #unexpected(
     operation: Operation,
-    response: { status: number; requestId: string | undefined; text?: string },
+    response: { status: number; requestId: string | undefined },
     detail: string,
   ): UnexpectedResponseError {
     const id = response.requestId ? ` (request id ${response.requestId})` : '';
