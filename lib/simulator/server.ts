@@ -79,8 +79,10 @@ export interface Simulator {
   reset(): void;
   /** Adds existing users (e.g. providers already in Upheal), as `POST /__sim/users`. */
   seedUsers(users: SeedUser | SeedUser[]): SimUser[];
-  /** Marks a user deactivated (updates then answer 400), as `POST /__sim/users/{id}/deactivate`. */
+  /** Marks a user deactivated or active again, as `POST /__sim/users/{id}/deactivate|activate`. */
   setActive(userId: string, isActive: boolean): SimUser;
+  /** Marks a user deactivated (updates then answer 400); `setActive(userId, false)`. */
+  deactivate(userId: string): SimUser;
   /** Closes the server and every connection, hung ones included. */
   stop(): Promise<void>;
 }
@@ -276,16 +278,6 @@ async function handleUpheal(
   }
   const { arrival, decision } = core.traffic.arrive(keyIndex, route, at);
   const draw = core.faults.draw();
-  if (!decision.allowed) {
-    request.resume();
-    send(
-      response,
-      errorReply(STATUS.tooManyRequests, 'rate limit exceeded'),
-      retryAfterHeader(core.options.rateLimit.retryAfter, decision.retryAfterMs),
-    );
-    core.traffic.answer(arrival, STATUS.tooManyRequests);
-    return;
-  }
   let text: string | undefined;
   try {
     text = await readBody(request);
@@ -294,8 +286,21 @@ async function handleUpheal(
     core.traffic.answer(arrival, STATUS.payloadTooLarge);
     return;
   }
+  // Latency delays every answer, 429s included; the limiter decided at arrival.
   await sleep(pending, draw.latencyMs);
   if (pending.stopping) return;
+  if (!decision.allowed) {
+    send(
+      response,
+      errorReply(STATUS.tooManyRequests, 'rate limit exceeded'),
+      retryAfterHeader(
+        core.options.rateLimit.retryAfter,
+        Math.max(0, decision.retryAfterMs - (core.traffic.now() - at)),
+      ),
+    );
+    core.traffic.answer(arrival, STATUS.tooManyRequests);
+    return;
+  }
   if (draw.fault === FAULT_KINDS.hang) {
     // Never answered; stop() destroys the socket.
     core.traffic.answer(arrival, 'hang');
@@ -437,6 +442,12 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
   });
   const port = await listen(server, parsed.port, parsed.host);
   let stopped: Promise<void> | undefined;
+  const setActive = (userId: string, isActive: boolean): SimUser => {
+    const user = core.setActive(userId, isActive);
+    if (!user) throw new ConfigError('userId: user not found');
+    return user;
+  };
+  // Plain closures, not methods: callers may pass `simulator.stop` around unbound.
   return {
     url: `http://${parsed.host}:${port}`,
     port,
@@ -448,11 +459,8 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     setRateLimit: (rateLimit) => core.setRateLimit(rateLimit),
     reset: () => core.reset(),
     seedUsers: (users) => core.seedUsers(users),
-    setActive: (userId, isActive) => {
-      const user = core.setActive(userId, isActive);
-      if (!user) throw new ConfigError(`userId: user not found`);
-      return user;
-    },
+    setActive,
+    deactivate: (userId) => setActive(userId, false),
     stop: () => {
       stopped ??= new Promise<void>((resolve) => {
         pending.stopping = true;

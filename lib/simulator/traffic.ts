@@ -25,6 +25,8 @@ export interface Arrival {
   status: number | NoAnswer;
   /** Whether the foreign client (another user of the same key) sent it. */
   foreign: boolean;
+  /** Whether the limiter let it through (a 429 otherwise; unauthenticated requests never are). */
+  admitted: boolean;
   /** Whether it counted against the limit (admitted, or rejected with count429s on). */
   counted: boolean;
   /** Index of the API key in the configured list (never the key itself); -1 when unauthenticated. */
@@ -37,7 +39,9 @@ export interface TrafficStats {
   totalCalls: number;
   /** Per route, per answered status (or `hang`/`reset`), real clients only. */
   byRoute: Record<string, Record<string, number>>;
-  /** 429s answered to real clients. */
+  /** Real clients' requests the limiter admitted (whatever they were answered afterwards). */
+  admitted: number;
+  /** Real clients' requests the limiter rejected (answered, or about to be answered, 429). */
   rateLimited: number;
   /** Arrivals of the foreign client, and how many of them it got a 429 for. */
   foreignArrivals: number;
@@ -108,7 +112,15 @@ export class Traffic {
   /** Records an unauthenticated arrival (it never reaches a key's limiter). */
   arriveUnauthenticated(route: string, at: number): Arrival {
     this.catchUp(at);
-    return this.#append({ at, route, status: 0, foreign: false, counted: false, key: -1 });
+    return this.#append({
+      at,
+      route,
+      status: 0,
+      foreign: false,
+      admitted: false,
+      counted: false,
+      key: -1,
+    });
   }
 
   /** Records an arrival for a key and decides it at that key's limiter. */
@@ -116,7 +128,15 @@ export class Traffic {
     this.catchUp(at);
     const decision = this.#limiters[key]!.tryAcquire(at);
     const counted = decision.allowed || this.#options.count429s;
-    const arrival = this.#append({ at, route, status: 0, foreign: false, counted, key });
+    const arrival = this.#append({
+      at,
+      route,
+      status: 0,
+      foreign: false,
+      admitted: decision.allowed,
+      counted,
+      key,
+    });
     return { arrival, decision };
   }
 
@@ -151,6 +171,7 @@ export class Traffic {
         route: 'foreign',
         status: decision.allowed ? 200 : TOO_MANY_REQUESTS,
         foreign: true,
+        admitted: decision.allowed,
         counted: decision.allowed || this.#options.count429s,
         key: FOREIGN_KEY,
       });
@@ -169,6 +190,7 @@ export class Traffic {
     const byRoute: Record<string, Record<string, number>> = {};
     for (const [route, statuses] of this.#byRoute) byRoute[route] = Object.fromEntries(statuses);
     let totalCalls = 0;
+    let admitted = 0;
     let rateLimited = 0;
     let foreignArrivals = 0;
     let foreignRateLimited = 0;
@@ -177,12 +199,14 @@ export class Traffic {
     for (const arrival of this.#log) {
       if (arrival.foreign) {
         foreignArrivals += 1;
-        if (arrival.status === TOO_MANY_REQUESTS) foreignRateLimited += 1;
+        if (!arrival.admitted) foreignRateLimited += 1;
       } else {
         totalCalls += 1;
-        if (arrival.status === TOO_MANY_REQUESTS) rateLimited += 1;
-        if (arrival.key >= 0 && arrival.counted && arrival.status !== TOO_MANY_REQUESTS) {
+        if (arrival.admitted) {
+          admitted += 1;
           own[arrival.key]!.push(arrival.at);
+        } else if (arrival.key >= 0) {
+          rateLimited += 1;
         }
       }
       if (arrival.counted && arrival.key >= 0) counted[arrival.key]!.push(arrival.at);
@@ -193,6 +217,7 @@ export class Traffic {
     return {
       totalCalls,
       byRoute,
+      admitted,
       rateLimited,
       foreignArrivals,
       foreignRateLimited,
