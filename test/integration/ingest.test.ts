@@ -1,0 +1,282 @@
+/**
+ * `ingest` end to end on the real emulators over HTTP: a signed POST goes through the local HTTP
+ * front (`startIngestServer`) into the function-URL handler, whose replay guard writes to dynalite
+ * and whose events land in the user-events FIFO queue of fauxqs. Nothing consumes the queue here;
+ * each test reads what its own event ids produced.
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createIngestHandler } from '#functions/ingest.ts';
+import { TABLE } from '#infra/resources.ts';
+import { sqsEventQueue, sqsSendBatch, toSqsId } from '#lib/ingest/event-queue.ts';
+import { type IngestServer, startIngestServer } from '#lib/ingest/http-server.ts';
+import { dynamoNonceStore, NONCE_PK_PREFIX, NONCE_SK } from '#lib/ingest/replay-guard.ts';
+import { staticSecrets } from '#lib/ingest/secrets.ts';
+import { postEvents, postSigned } from '#lib/ingest/send.ts';
+import {
+  createQueues,
+  createTable,
+  type LocalService,
+  startDynamoDb,
+  startSqsS3,
+} from '#lib/local/aws-services.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/stack.ts';
+import { signedContentDigest } from '#lib/signing.ts';
+import {
+  capturingLogger,
+  providerCreated,
+  providersChanged,
+  userDeleted,
+} from '#test/unit/ingest/fakes.ts';
+
+const SECRET = 'integration-secret-0123456789';
+const STAGE = 'ingest-it';
+const TABLE_NAME = `upheal-sync-${STAGE}-state`;
+const REPLAY_WINDOW_MS = 300_000;
+/** Small enough that a test can exceed it cheaply, large enough for every other request here. */
+const MAX_BODY_BYTES = 16_384;
+
+let sqsService: LocalService;
+let dynamoService: LocalService;
+let sqs: SQSClient;
+let queueUrl: string;
+/** Two handler instances with their own clients: Lambda instances share no memory. */
+const instances: { server: IngestServer; dynamodb: DynamoDBClient }[] = [];
+
+beforeAll(async () => {
+  [sqsService, dynamoService] = await Promise.all([startSqsS3(), startDynamoDb()]);
+  const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  sqs = new SQSClient({ ...clientConfig, endpoint: sqsService.endpoint });
+  const admin = new DynamoDBClient({ ...clientConfig, endpoint: dynamoService.endpoint });
+  await createTable(admin, TABLE_NAME);
+  admin.destroy();
+  queueUrl = (await createQueues(sqs, STAGE)).queueUrls.userEvents;
+  for (let i = 0; i < 2; i++) {
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoService.endpoint });
+    const handler = createIngestHandler({
+      secrets: staticSecrets(SECRET),
+      nonces: dynamoNonceStore(dynamodb, TABLE_NAME),
+      queue: sqsEventQueue({ sendBatch: sqsSendBatch(sqs), queueUrl }),
+      limits: { maxBodyBytes: MAX_BODY_BYTES, replayWindowMs: REPLAY_WINDOW_MS },
+      now: Date.now,
+      logger: capturingLogger(),
+    });
+    instances.push({ server: await startIngestServer({ handler }), dynamodb });
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.server.stop()));
+  for (const instance of instances) instance.dynamodb.destroy();
+  sqs?.destroy();
+  await Promise.all([sqsService?.stop(), dynamoService?.stop()]);
+});
+
+/** Ids unique to the running test, so SQS deduplication of one test never hides another's events. */
+let run: string;
+beforeEach(() => {
+  run = randomUUID().slice(0, 8);
+});
+const id = (name: string) => `${run}-${name}`;
+
+const url = () => instances[0]!.server.url;
+
+/**
+ * Receives and deletes every message currently in the queue (FIFO releases a group's next message
+ * only after the previous one is deleted), with the FIFO system attributes.
+ */
+async function drainQueue(): Promise<Message[]> {
+  const drained: Message[] = [];
+  for (let emptyReceives = 0; emptyReceives < 2; ) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['MessageGroupId', 'MessageDeduplicationId'],
+      }),
+    );
+    if (Messages.length === 0) emptyReceives++;
+    for (const message of Messages) {
+      drained.push(message);
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
+    }
+  }
+  return drained;
+}
+
+/** What a drained message says: its event id, group and deduplication id. */
+function summary(message: Message) {
+  return {
+    eventId: (JSON.parse(message.Body ?? '{}') as { eventId: string }).eventId,
+    group: message.Attributes?.MessageGroupId,
+    dedup: message.Attributes?.MessageDeduplicationId,
+  };
+}
+
+describe('ingest on the local stack', () => {
+  it('puts valid events on the FIFO queue with group = partner user id and dedup id = event id', async () => {
+    const events = [
+      providerCreated(id('e1'), 'p-7'),
+      providersChanged(id('e2'), 'c 1001', ['p-7']),
+      userDeleted(id('e3'), 'p-7'),
+    ];
+
+    const result = await postEvents(url(), SECRET, events);
+
+    expect(result).toEqual({
+      status: 202,
+      body: { accepted: events.map((e) => e.eventId), rejected: [] },
+    });
+    const messages = await drainQueue();
+    expect(messages.map(summary)).toEqual(
+      expect.arrayContaining([
+        { eventId: id('e1'), group: 'p-7', dedup: id('e1') },
+        { eventId: id('e2'), group: toSqsId('c 1001'), dedup: id('e2') },
+        { eventId: id('e3'), group: 'p-7', dedup: id('e3') },
+      ]),
+    );
+    expect(messages).toHaveLength(3);
+    // One user's events come out in the order the partner sent them.
+    const p7 = messages.map(summary).filter((message) => message.group === 'p-7');
+    expect(p7.map((message) => message.eventId)).toEqual([id('e1'), id('e3')]);
+    // The body is the partner's own JSON of the event.
+    expect(messages.map((message) => JSON.parse(message.Body!))).toContainEqual(events[1]);
+  });
+
+  it('enqueues events once when the partner POSTs them again under a new signature', async () => {
+    const events = [providerCreated(id('e1'), 'p-1'), userDeleted(id('e2'), 'c-2')];
+    const now = Date.now();
+
+    const first = await postEvents(url(), SECRET, events, { now });
+    const again = await postEvents(instances[1]!.server.url, SECRET, events, { now: now + 1 });
+
+    expect([first.status, again.status]).toEqual([202, 202]);
+    const messages = await drainQueue();
+    expect(
+      messages
+        .map(summary)
+        .map((message) => message.eventId)
+        .sort(),
+    ).toEqual([id('e1'), id('e2')]);
+  });
+
+  it('rejects a replayed request as 401 replayed, on any instance, and enqueues nothing more', async () => {
+    const body = JSON.stringify(userDeleted(id('e1'), 'c-1'));
+    const now = Date.now();
+
+    const first = await postSigned(url(), SECRET, body, { now });
+    const sameInstance = await postSigned(url(), SECRET, body, { now });
+    const otherInstance = await postSigned(instances[1]!.server.url, SECRET, body, { now });
+
+    expect(first.status).toBe(202);
+    expect(sameInstance).toEqual({ status: 401, body: { error: 'replayed' } });
+    expect(otherInstance).toEqual({ status: 401, body: { error: 'replayed' } });
+    expect(await drainQueue()).toHaveLength(1);
+  });
+
+  it('records the nonce in the table with a TTL at the end of the replay window', async () => {
+    const body = JSON.stringify(userDeleted(id('e1'), 'c-1'));
+    const now = Date.now();
+    await postSigned(url(), SECRET, body, { now });
+    await drainQueue();
+
+    const { Item } = await instances[0]!.dynamodb.send(
+      new GetItemCommand({
+        TableName: TABLE_NAME,
+        Key: {
+          [TABLE.partitionKey]: { S: `${NONCE_PK_PREFIX}${signedContentDigest(now, body)}` },
+          [TABLE.sortKey]: { S: NONCE_SK },
+        },
+      }),
+    );
+    expect(Item?.[TABLE.ttlAttribute]).toEqual({
+      N: String(Math.ceil((now + REPLAY_WINDOW_MS) / 1000)),
+    });
+  });
+
+  it('answers 400 naming the fields of invalid events and enqueues nothing', async () => {
+    const events = [
+      { ...providerCreated(id('e1'), 'p-1'), type: 'provider.archived' },
+      { ...userDeleted(id('e2'), 'c-1'), partnerUserId: '' },
+    ];
+
+    const result = await postEvents(url(), SECRET, events);
+
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual({
+      accepted: [],
+      rejected: [
+        { index: 0, eventId: id('e1'), errors: [expect.objectContaining({ field: 'type' })] },
+        {
+          index: 1,
+          eventId: id('e2'),
+          errors: [expect.objectContaining({ field: 'partnerUserId' })],
+        },
+      ],
+    });
+    expect(await drainQueue()).toEqual([]);
+  });
+
+  it('accepts the valid events of a mixed batch with 202 and enqueues exactly those', async () => {
+    const events = [
+      providerCreated(id('e1'), 'p-1'),
+      { ...providerCreated(id('e2'), 'p-2'), data: { firstName: 'Ana' } },
+      userDeleted(id('e3'), 'c-3'),
+    ];
+
+    const result = await postEvents(url(), SECRET, events);
+
+    expect(result.status).toBe(202);
+    expect(result.body).toMatchObject({
+      accepted: [id('e1'), id('e3')],
+      rejected: [
+        {
+          index: 1,
+          eventId: id('e2'),
+          errors: expect.arrayContaining([expect.objectContaining({ field: 'data.email' })]),
+        },
+      ],
+    });
+    const enqueued = (await drainQueue()).map(summary).map((message) => message.eventId);
+    expect(enqueued.sort()).toEqual([id('e1'), id('e3')]);
+  });
+
+  it('refuses an oversized body with 413 and a wrong content type with 415, enqueueing nothing', async () => {
+    const padding = 'x'.repeat(MAX_BODY_BYTES);
+    const oversized = await postSigned(
+      url(),
+      SECRET,
+      JSON.stringify([userDeleted(id('e1'), 'c-1'), padding]),
+    );
+    const textPlain = await postEvents(url(), SECRET, userDeleted(id('e2'), 'c-2'), {
+      headers: { 'content-type': 'text/plain' },
+    });
+
+    expect(oversized).toEqual({ status: 413, body: { error: 'body too large' } });
+    expect(textPlain).toEqual({
+      status: 415,
+      body: { error: 'content type must be application/json' },
+    });
+    expect(await drainQueue()).toEqual([]);
+  });
+
+  it('refuses a request signed with another secret as 401 bad signature', async () => {
+    const result = await postEvents(
+      url(),
+      'not-the-shared-secret-000',
+      userDeleted(id('e1'), 'c-1'),
+    );
+    expect(result).toEqual({ status: 401, body: { error: 'bad signature' } });
+    expect(await drainQueue()).toEqual([]);
+  });
+});
