@@ -78,6 +78,8 @@ export class Traffic {
   #byRoute = new Map<string, Map<string, number>>();
   #foreignEpoch = 0;
   #foreignNext = 0;
+  /** When the log was last cleared: answers to requests from before then are not counted. */
+  #since = Number.NEGATIVE_INFINITY;
 
   constructor(options: RateLimitOptions, keyCount: number, clock: Clock) {
     this.#clock = clock;
@@ -99,6 +101,7 @@ export class Traffic {
 
   /** Clears the log and counts and restarts limiters and the foreign client. */
   reset(): void {
+    this.#since = this.#clock();
     this.#log = [];
     this.#byRoute.clear();
     this.#restart();
@@ -143,6 +146,7 @@ export class Traffic {
   /** Records the answer (or its absence) of a real client's request. */
   answer(arrival: Arrival, status: number | NoAnswer): void {
     arrival.status = status;
+    if (arrival.at < this.#since) return;
     let statuses = this.#byRoute.get(arrival.route);
     if (!statuses) {
       statuses = new Map();

@@ -143,17 +143,19 @@ describe('429 answers', () => {
   });
 
   it('count against the limit only when count429s is on', async () => {
-    const windowMs = 1000;
+    // Long window, so the check below has a wide margin against slow timers on a busy machine.
+    const windowMs = 3000;
     const probe = async (count429s: boolean) => {
       const simulator = await startSimulator({ rateLimit: { limit: 5, windowMs, count429s } });
       try {
         await burst(simulator, 5);
         const t0 = performance.now();
-        await sleep(400);
+        await sleep(windowMs / 3);
         expect(rejected(await burst(simulator, 5))).toBe(5);
-        await sleep(Math.max(0, t0 + 1150 - performance.now()));
+        // The admitted burst has left the window; the rejected one has not (for another ~1 s).
+        await sleep(Math.max(0, t0 + windowMs + 50 - performance.now()));
         const last = await call(simulator, 'POST', '/users/check', { email: 'a@b.test' });
-        const countedRejections = simulator.arrivals().filter((a) => a.status === 429 && a.counted);
+        const countedRejections = simulator.arrivals().filter((a) => !a.admitted && a.counted);
         return { status: last.status, counted: countedRejections.length };
       } finally {
         await simulator.stop();
@@ -170,13 +172,13 @@ describe('foreign client', () => {
   it('takes roughly its share of the budget, flagged in the arrival log', async () => {
     const windowMs = 1000;
     const simulator = await start({ limit: LIMIT, windowMs, foreignShare: 0.5 });
+    const started = performance.now();
     await sleep(windowMs);
     const foreign = simulator.stats().foreignArrivals;
-    // One foreign arrival per 100 ms.
-    expect(foreign).toBeGreaterThanOrEqual(9);
-    expect(foreign).toBeLessThanOrEqual(13);
+    // One foreign arrival per 100 ms, generated from the clock, not from timers.
+    expect(Math.abs(foreign - (performance.now() - started) / 100)).toBeLessThanOrEqual(1.5);
     const statuses = await burst(simulator, LIMIT);
-    // The last window already holds about ten foreign arrivals: about half the budget is left.
+    // The last window already holds ten foreign arrivals: about half the budget is left.
     expect(admitted(statuses)).toBeGreaterThanOrEqual(8);
     expect(admitted(statuses)).toBeLessThanOrEqual(12);
     const stats = simulator.stats();
