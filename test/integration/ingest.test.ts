@@ -5,6 +5,7 @@
  * each test reads what its own event ids produced.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DeleteMessageCommand,
@@ -12,7 +13,7 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createIngestHandler } from '#functions/ingest.ts';
 import { TABLE } from '#infra/resources.ts';
 import { sqsEventQueue, sqsSendBatch, toSqsId } from '#lib/ingest/event-queue.ts';
@@ -278,5 +279,65 @@ describe('ingest on the local stack', () => {
     );
     expect(result).toEqual({ status: 401, body: { error: 'bad signature' } });
     expect(await drainQueue()).toEqual([]);
+  });
+
+  it('works as the esbuild bundle that deploys, configured from the environment, logging no event data', async () => {
+    const bundle = `${process.cwd()}/dist/functions/ingest/index.mjs`;
+    expect(existsSync(bundle), 'run npm run build first').toBe(true);
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_SQS: sqsService.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoService.endpoint,
+      TABLE_NAME,
+      USER_EVENTS_QUEUE_URL: queueUrl,
+      IMPORT_QUEUE_URL: queueUrl,
+      ASSIGNMENTS_QUEUE_URL: queueUrl,
+      UPHEAL_API_KEY: 'local-dev-key',
+      INGEST_SECRET: SECRET,
+    });
+    const { handler } = (await import(bundle)) as {
+      handler: Parameters<typeof startIngestServer>[0]['handler'];
+    };
+    const server = await startIngestServer({ handler });
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const event = providerCreated(id('e1'), 'p-bundle');
+      const result = await postEvents(server.url, SECRET, [
+        event,
+        { ...event, eventId: id('e2'), extra: 1 },
+      ]);
+
+      expect(result).toEqual({
+        status: 202,
+        body: {
+          accepted: [id('e1')],
+          rejected: [
+            { index: 1, eventId: id('e2'), errors: [expect.objectContaining({ field: 'extra' })] },
+          ],
+        },
+      });
+      expect((await drainQueue()).map(summary)).toEqual([
+        { eventId: id('e1'), group: 'p-bundle', dedup: id('e1') },
+      ]);
+      const log = written.join('');
+      expect(log).toContain(id('e1'));
+      for (const clinicalOrSecret of [
+        event.data.email,
+        event.data.firstName,
+        event.data.lastName,
+        SECRET,
+      ]) {
+        expect(log).not.toContain(clinicalOrSecret);
+      }
+    } finally {
+      spy.mockRestore();
+      await server.stop();
+    }
   });
 });
