@@ -1,0 +1,268 @@
+/**
+ * The pure rate-limiting algorithm behind the shared limiter (SPEC §3.2, docs/limits.md): GCRA in
+ * reservation mode ("virtual scheduling") with burst B = 1, two lanes and AIMD adaptation. No I/O
+ * and no clock of its own: every function takes `now` (epoch ms), so the same code runs in the
+ * DynamoDB adapter and in the virtual-time simulation that proves its bounds.
+ *
+ * The schedule is one number, `tat` (theoretical arrival time): the earliest time the next slot may
+ * be used. Booking a slot at `now` takes `slot = max(tat, now)` and moves `tat` to
+ * `slot + intervalMs`. So booked slots, in booking order, are spaced by at least the interval in
+ * force when each was booked, and AIMD never lets the interval drop below the safe interval
+ * T = (W + J) / (N − B).
+ *
+ * Window bound (why T is safe). Suppose every request reaches Upheal at a time `a` with
+ * `slot ≤ a ≤ slot + J` (the late-slot rule bounds how late a worker sends; the rest of J covers
+ * latency spread and clock skew). Take any arrivals i < j inside one window of length W, so
+ * a_j − a_i ≤ W. Then (j − i)·T ≤ s_j − s_i ≤ a_j − (a_i − J) ≤ W + J = (N − B)·T, so j − i ≤ N − 1:
+ * at most N arrivals in ANY window of length W, open or closed, sliding or fixed. Pauses and a
+ * lowered rate only widen the gaps, so the bound holds through adaptation too. The price is the
+ * sustained rate 1/T, i.e. utilisation U = (N − 1)·W / (N·(W + J)).
+ */
+import { ConfigError } from '#lib/errors.ts';
+import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
+
+/** Burst tolerance B: pure pacing (every unit of burst would cost sustained rate). */
+export const BURST = 1;
+
+/** Share of the jitter allowance J a worker may spend sending late; the rest covers latency spread. */
+export const LATE_SHARE_OF_JITTER = 0.5;
+
+/** How far ahead of now the bulk lane books, in safe intervals (the live lane books up to H). */
+export const BULK_LEAD_INTERVALS = 4;
+
+/** AIMD adaptation to other clients of the same API key. */
+export const AIMD = {
+  /** On a 429 the rate is multiplied by this (the interval divided by it). */
+  decreaseFactor: 0.8,
+  /** The rate never drops below this share of the safe cap 1/T. */
+  minRateShare: 0.1,
+  /** After each clean window the rate grows by this share of the safe cap (2 % ≈ 6/min of 294). */
+  increaseShare: 0.02,
+  /**
+   * The first clean window after a cut climbs straight back to this share of the rate the cut
+   * started from (fast recovery): the 429 showed that rate was just too much, not far too much, so
+   * the sawtooth stays near the share other clients leave instead of averaging 0.9 of it.
+   */
+  recoveryShare: 0.95,
+  /** Pause after a 429 without Retry-After, as a share of the window (15 s at W = 60 s). */
+  defaultBackoffShareOfWindow: 0.25,
+} as const;
+
+/** What the limiter is configured with (from `UPHEAL_RATE_*`, or scaled in tests). */
+export interface GcraConfig {
+  /** N: requests allowed per window. */
+  readonly limit: number;
+  /** W: the window, in ms. */
+  readonly windowMs: number;
+  /** J: allowance for the spread between a slot and Upheal's arrival time, in ms. */
+  readonly jitterMs: number;
+  /** H: longest in-process wait for a slot before the caller defers, in ms. */
+  readonly horizonMs: number;
+  /** How far ahead the bulk lane books; default BULK_LEAD_INTERVALS safe intervals, at most H. */
+  readonly bulkLeadMs?: number;
+  /** Late-slot threshold; default LATE_SHARE_OF_JITTER of J. Must not exceed J. */
+  readonly lateMs?: number;
+}
+
+/** The configuration with every derived constant of the algorithm. */
+export interface GcraParams extends Required<GcraConfig> {
+  /** T = (W + J)/(N − B): the smallest interval that keeps the window bound. */
+  readonly safeIntervalMs: number;
+  /** The interval at the AIMD floor (rate = minRateShare of the safe cap). */
+  readonly maxIntervalMs: number;
+  /** Additive increase per clean window, in requests per ms. */
+  readonly increasePerWindow: number;
+  /** Pause after a 429 when Upheal sent no Retry-After. */
+  readonly defaultBackoffMs: number;
+}
+
+/** Derives the algorithm's constants; throws ConfigError when the configuration cannot work. */
+export function deriveParams(config: GcraConfig): GcraParams {
+  const { limit, windowMs, jitterMs, horizonMs } = config;
+  if (!Number.isInteger(limit) || limit <= BURST) {
+    throw new ConfigError(`rate limit must be an integer above ${BURST}`);
+  }
+  if (!(windowMs > 0) || !(jitterMs >= 0) || !(horizonMs >= 0)) {
+    throw new ConfigError('rate window must be positive, jitter and horizon non-negative');
+  }
+  const safeIntervalMs = (windowMs + jitterMs) / (limit - BURST);
+  const lateMs = config.lateMs ?? jitterMs * LATE_SHARE_OF_JITTER;
+  if (lateMs > jitterMs)
+    throw new ConfigError('the late-slot threshold must not exceed the jitter');
+  return {
+    limit,
+    windowMs,
+    jitterMs,
+    horizonMs,
+    lateMs,
+    bulkLeadMs: Math.min(horizonMs, config.bulkLeadMs ?? BULK_LEAD_INTERVALS * safeIntervalMs),
+    safeIntervalMs,
+    maxIntervalMs: safeIntervalMs / AIMD.minRateShare,
+    increasePerWindow: AIMD.increaseShare / safeIntervalMs,
+    defaultBackoffMs: windowMs * AIMD.defaultBackoffShareOfWindow,
+  };
+}
+
+/** The shared state: one item per API key. */
+export interface LimiterState {
+  /** Epoch ms of the next free slot. */
+  readonly tat: number;
+  /** The interval in force (AIMD-controlled, between the safe and the floor interval). */
+  readonly intervalMs: number;
+  /** Until then, further 429s belong to the last congestion event: they pause but do not cut. */
+  readonly holdUntil: number;
+  /** Start of the current clean period; each full window of it adds one increase step. */
+  readonly cleanSince: number;
+  /** The interval in force when the last cut happened (fast recovery aims below its rate). */
+  readonly cutFromIntervalMs: number;
+}
+
+/** The state of a key nobody has used yet. */
+export function initialState(now: number, params: GcraParams): LimiterState {
+  const intervalMs = params.safeIntervalMs;
+  return { tat: now, intervalMs, holdUntil: 0, cleanSince: now, cutFromIntervalMs: intervalMs };
+}
+
+/**
+ * Whether a caller may decide from a view of the item it obtained at `viewAt` without reading it
+ * again. Others book all the time, so a view older than one safe interval is likely behind by a
+ * booking or more, and an idle-looking view (tat < now) is exactly the case where others may have
+ * restarted the schedule meanwhile. Acting on a stale view costs a failed conditional write (a
+ * write unit) and, worse, lets waiting bulk callers herd past their lead; a consistent read is
+ * five times cheaper than a write.
+ */
+export function viewIsFresh(
+  view: LimiterState | undefined,
+  viewAt: number,
+  now: number,
+  params: GcraParams,
+): view is LimiterState {
+  return view !== undefined && view.tat >= now && now - viewAt < params.safeIntervalMs;
+}
+
+/** What a caller should do next. */
+export type Decision =
+  | { readonly kind: 'book' }
+  | { readonly kind: 'wait'; readonly untilMs: number }
+  | { readonly kind: 'defer'; readonly retryAfterMs: number };
+
+/** The kinds of Decision. */
+export const DECISIONS = { book: 'book', wait: 'wait', defer: 'defer' } as const;
+
+/**
+ * Decides for a caller of `lane` at `now` whose in-process wait must end by `deadline`, from its
+ * view of the state (possibly stale, but `tat` only grows, so a stale view never overstates the
+ * room left). The live lane books any slot up to the deadline. The bulk lane books only when the
+ * schedule's head is within `bulkLeadMs`, and otherwise waits for that moment: bulk work therefore
+ * never holds slots far ahead, and a live request that arrives during a bulk backlog books right
+ * behind the few bulk slots already taken, ahead of every bulk caller still waiting.
+ */
+export function decide(
+  state: LimiterState | undefined,
+  lane: Lane,
+  now: number,
+  deadline: number,
+  params: GcraParams,
+): Decision {
+  const head = Math.max(state?.tat ?? now, now);
+  if (head > deadline) return { kind: DECISIONS.defer, retryAfterMs: head - now };
+  // Compared as a time, not a difference, so waking exactly at `untilMs` always books.
+  const bookableAt = head - params.bulkLeadMs;
+  if (lane === LANES.live || bookableAt <= now) return { kind: DECISIONS.book };
+  return { kind: DECISIONS.wait, untilMs: bookableAt };
+}
+
+/** How a booking changed the schedule: resumed an idle schedule at now, or took its head. */
+export const BOOKING_PATHS = { restart: 'restart', advance: 'advance' } as const;
+
+/** A booking path. */
+export type BookingPath = (typeof BOOKING_PATHS)[keyof typeof BOOKING_PATHS];
+
+/** A booked slot and the state after booking it. */
+export interface Booking {
+  readonly slot: number;
+  readonly path: BookingPath;
+  readonly state: LimiterState;
+}
+
+/** The path a booking at `now` takes on `state` (the adapter's two conditional writes). */
+export function bookingPath(state: LimiterState | undefined, now: number): BookingPath {
+  return state === undefined || state.tat < now ? BOOKING_PATHS.restart : BOOKING_PATHS.advance;
+}
+
+/**
+ * Books one slot on the TRUE current state, exactly as the adapter's conditional writes do:
+ * `restart` (tat < now: the slot is now) or `advance` (the slot is tat, allowed only up to
+ * `deadline`). Returns undefined when the head lies beyond the deadline: a caller that would defer
+ * must not book, or its slot would be wasted.
+ */
+export function bookSlot(
+  state: LimiterState | undefined,
+  now: number,
+  deadline: number,
+  params: GcraParams,
+): Booking | undefined {
+  const current = state ?? initialState(now, params);
+  const intervalMs = clampInterval(current.intervalMs, params);
+  const path = bookingPath(state, now);
+  const slot = path === BOOKING_PATHS.restart ? now : current.tat;
+  if (slot > deadline) return undefined;
+  return { slot, path, state: { ...current, intervalMs, tat: slot + intervalMs } };
+}
+
+/** Keeps an interval within [safe, floor]: a stored interval from another configuration is fixed. */
+export function clampInterval(intervalMs: number, params: GcraParams): number {
+  return Math.min(params.maxIntervalMs, Math.max(params.safeIntervalMs, intervalMs));
+}
+
+/**
+ * The late-slot rule: a worker that reaches its slot more than `lateMs` late (a freeze, a GC
+ * pause, a slow event loop) must not use it, because the window bound assumes every arrival lies
+ * within J of its slot. It drops the slot and books a new one.
+ */
+export function isLate(slot: number, now: number, params: GcraParams): boolean {
+  return now - slot > params.lateMs;
+}
+
+/**
+ * The state after Upheal answered 429 at `now` (another client uses the key). Everyone pauses:
+ * `tat` moves to at least now + Retry-After (or the default backoff) + J, so no slot is booked
+ * inside the pause. The first 429 of a congestion event also cuts the rate (interval ÷ 0.8, up to
+ * the floor) and opens a hold of at least H + J, during which the 429s of requests already booked
+ * before the pause do not cut again. Clean time is counted from the end of the hold.
+ */
+export function afterRateLimited(
+  state: LimiterState,
+  now: number,
+  retryAfterMs: number | undefined,
+  params: GcraParams,
+): LimiterState {
+  const until = now + (retryAfterMs ?? params.defaultBackoffMs) + params.jitterMs;
+  const tat = Math.max(state.tat, until);
+  if (now < state.holdUntil) return { ...state, tat };
+  const intervalMs = clampInterval(state.intervalMs / AIMD.decreaseFactor, params);
+  const holdUntil = Math.max(until, now + params.horizonMs + params.jitterMs);
+  return { tat, intervalMs, holdUntil, cleanSince: holdUntil, cutFromIntervalMs: state.intervalMs };
+}
+
+/**
+ * The state after clean windows, or undefined when nothing changes: for every full window without
+ * a 429 since `cleanSince`, the rate grows by one additive step, and at least to the fast-recovery
+ * rate, never beyond the safe cap 1/T.
+ */
+export function afterCleanWindows(
+  state: LimiterState,
+  now: number,
+  params: GcraParams,
+): LimiterState | undefined {
+  if (state.intervalMs <= params.safeIntervalMs || now < state.holdUntil) return undefined;
+  const windows = Math.floor((now - state.cleanSince) / params.windowMs);
+  if (windows < 1) return undefined;
+  const additive = 1 / state.intervalMs + windows * params.increasePerWindow;
+  const rate = Math.max(additive, AIMD.recoveryShare / state.cutFromIntervalMs);
+  return {
+    ...state,
+    intervalMs: clampInterval(1 / rate, params),
+    cleanSince: state.cleanSince + windows * params.windowMs,
+  };
+}

@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '#lib/errors.ts';
+import {
+  AIMD,
+  afterCleanWindows,
+  afterRateLimited,
+  BOOKING_PATHS,
+  bookSlot,
+  DECISIONS,
+  decide,
+  deriveParams,
+  initialState,
+  isLate,
+  type LimiterState,
+} from '#lib/limiter/gcra.ts';
+import { LANES } from '#lib/limiter/rate-limiter.ts';
+
+/** Production figures: 300 per minute, 1 s jitter allowance, 3 s horizon. */
+const params = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 3_000 });
+const T = params.safeIntervalMs;
+const NOW = 1_000_000;
+
+const state = (overrides: Partial<LimiterState> = {}): LimiterState => ({
+  ...initialState(NOW, params),
+  ...overrides,
+});
+
+describe('deriveParams', () => {
+  it('spaces slots by T = (W + J)/(N − 1), about 204 ms for 300 per minute with J = 1 s', () => {
+    expect(T).toBeCloseTo(61_000 / 299, 9);
+    expect(params.lateMs).toBe(500);
+    expect(params.bulkLeadMs).toBeCloseTo(4 * T, 9);
+    expect(params.maxIntervalMs).toBeCloseTo(T / AIMD.minRateShare, 9);
+    expect(params.defaultBackoffMs).toBe(15_000);
+  });
+
+  it('rejects a limit that leaves no room after the burst, and a late threshold above J', () => {
+    expect(() => deriveParams({ limit: 1, windowMs: 1, jitterMs: 0, horizonMs: 0 })).toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      deriveParams({ limit: 10, windowMs: 1_000, jitterMs: 10, horizonMs: 0, lateMs: 11 }),
+    ).toThrow(ConfigError);
+  });
+
+  it('never lets the bulk lead exceed the horizon', () => {
+    const tight = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 100 });
+    expect(tight.bulkLeadMs).toBe(100);
+  });
+});
+
+describe('decide', () => {
+  const deadline = NOW + params.horizonMs;
+
+  it('lets the live lane book any slot up to the deadline', () => {
+    const head = state({ tat: deadline });
+    expect(decide(head, LANES.live, NOW, deadline, params)).toEqual({ kind: DECISIONS.book });
+  });
+
+  it('defers a caller whose slot lies beyond the deadline, saying how far the head is', () => {
+    const far = state({ tat: deadline + 1 });
+    expect(decide(far, LANES.live, NOW, deadline, params)).toEqual({
+      kind: DECISIONS.defer,
+      retryAfterMs: params.horizonMs + 1,
+    });
+    expect(decide(far, LANES.bulk, NOW, deadline, params).kind).toBe(DECISIONS.defer);
+  });
+
+  it('lets the bulk lane book only within its lead, and otherwise wait for that moment', () => {
+    const near = state({ tat: NOW + params.bulkLeadMs });
+    expect(decide(near, LANES.bulk, NOW, deadline, params)).toEqual({ kind: DECISIONS.book });
+    const ahead = state({ tat: NOW + 2 * params.bulkLeadMs });
+    const decision = decide(ahead, LANES.bulk, NOW, deadline, params);
+    expect(decision.kind).toBe(DECISIONS.wait);
+    if (decision.kind === DECISIONS.wait) {
+      expect(decision.untilMs).toBeCloseTo(NOW + params.bulkLeadMs, 6);
+      // Waking exactly then books (no endless wait on rounding).
+      expect(decide(ahead, LANES.bulk, decision.untilMs, deadline, params).kind).toBe(
+        DECISIONS.book,
+      );
+    }
+  });
+
+  it('books at once on an idle or unknown schedule', () => {
+    expect(decide(undefined, LANES.bulk, NOW, deadline, params).kind).toBe(DECISIONS.book);
+    expect(decide(state({ tat: NOW - 5_000 }), LANES.bulk, NOW, deadline, params).kind).toBe(
+      DECISIONS.book,
+    );
+  });
+});
+
+describe('bookSlot', () => {
+  const deadline = NOW + params.horizonMs;
+
+  it('restarts an idle schedule at now and moves the head one interval on', () => {
+    const booking = bookSlot(state({ tat: NOW - 10_000 }), NOW, deadline, params);
+    expect(booking?.path).toBe(BOOKING_PATHS.restart);
+    expect(booking?.slot).toBe(NOW);
+    expect(booking?.state.tat).toBeCloseTo(NOW + T, 9);
+  });
+
+  it('takes the head of a busy schedule, so consecutive slots are one interval apart', () => {
+    let current: LimiterState | undefined;
+    const slots: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const booking = bookSlot(current, NOW, deadline, params);
+      slots.push(booking!.slot);
+      current = booking!.state;
+    }
+    const gaps = slots.slice(1).map((slot, i) => slot - slots[i]!);
+    for (const gap of gaps) expect(gap).toBeCloseTo(T, 9);
+  });
+
+  it('books nothing beyond the deadline (a deferring caller would waste the slot)', () => {
+    expect(bookSlot(state({ tat: deadline + 1 }), NOW, deadline, params)).toBeUndefined();
+  });
+
+  it('repairs a stored interval below the safe one (another configuration wrote it)', () => {
+    const booking = bookSlot(state({ intervalMs: T / 2 }), NOW, deadline, params);
+    expect(booking?.state.intervalMs).toBe(T);
+  });
+});
+
+describe('isLate', () => {
+  it('drops a slot reached more than lateMs after it, and keeps one reached in time', () => {
+    expect(isLate(NOW, NOW + params.lateMs, params)).toBe(false);
+    expect(isLate(NOW, NOW + params.lateMs + 1, params)).toBe(true);
+  });
+});
+
+describe('afterRateLimited', () => {
+  it('pauses everyone until Retry-After plus J and cuts the rate by the decrease factor', () => {
+    const next = afterRateLimited(state(), NOW, 5_000, params);
+    expect(next.tat).toBe(NOW + 5_000 + params.jitterMs);
+    expect(next.intervalMs).toBeCloseTo(T / AIMD.decreaseFactor, 9);
+    expect(next.holdUntil).toBeGreaterThanOrEqual(next.tat);
+  });
+
+  it('uses the default backoff when Upheal gave no Retry-After', () => {
+    const next = afterRateLimited(state(), NOW, undefined, params);
+    expect(next.tat).toBe(NOW + params.defaultBackoffMs + params.jitterMs);
+  });
+
+  it('cuts once per congestion event: a 429 during the hold only extends the pause', () => {
+    const first = afterRateLimited(state(), NOW, 1_000, params);
+    const second = afterRateLimited(first, NOW + 10, 20_000, params);
+    expect(second.intervalMs).toBe(first.intervalMs);
+    expect(second.tat).toBe(NOW + 10 + 20_000 + params.jitterMs);
+  });
+
+  it('never lowers the rate below the floor', () => {
+    let current = state();
+    for (let i = 0; i < 50; i += 1) {
+      current = afterRateLimited(current, current.holdUntil, 0, params);
+    }
+    expect(current.intervalMs).toBeCloseTo(params.maxIntervalMs, 9);
+  });
+
+  it('never moves the schedule back', () => {
+    const busy = state({ tat: NOW + 60_000 });
+    expect(afterRateLimited(busy, NOW, 1_000, params).tat).toBe(NOW + 60_000);
+  });
+});
+
+describe('afterCleanWindows', () => {
+  const cut = afterRateLimited(state(), NOW, 1_000, params);
+
+  it('changes nothing during the hold or before a full clean window', () => {
+    expect(afterCleanWindows(cut, cut.holdUntil - 1, params)).toBeUndefined();
+    expect(afterCleanWindows(cut, cut.cleanSince + params.windowMs - 1, params)).toBeUndefined();
+  });
+
+  it('climbs straight back to the recovery share of the pre-cut rate in the first clean window', () => {
+    const later = afterCleanWindows(cut, cut.cleanSince + params.windowMs, params);
+    expect(later!.intervalMs).toBeCloseTo(T / AIMD.recoveryShare, 9);
+  });
+
+  it('then adds one additive step per clean window', () => {
+    const slow = { ...cut, intervalMs: 2 * T, cutFromIntervalMs: 10 * T };
+    const later = afterCleanWindows(slow, slow.cleanSince + 2 * params.windowMs, params);
+    expect(1 / later!.intervalMs).toBeCloseTo(
+      1 / slow.intervalMs + 2 * params.increasePerWindow,
+      12,
+    );
+    expect(later!.cleanSince).toBe(slow.cleanSince + 2 * params.windowMs);
+  });
+
+  it('climbs back to the safe cap and never above it', () => {
+    const recovered = afterCleanWindows(cut, cut.cleanSince + 1_000 * params.windowMs, params);
+    expect(recovered!.intervalMs).toBe(T);
+    expect(afterCleanWindows(recovered!, NOW + 2_000 * params.windowMs, params)).toBeUndefined();
+  });
+});

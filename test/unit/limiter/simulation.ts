@@ -1,0 +1,261 @@
+/**
+ * A deterministic discrete-event simulation of the limiter in virtual time: simulated workers run
+ * the pure algorithm of `#lib/limiter/gcra.ts` with the same read/write policy as the DynamoDB
+ * adapter (a worker decides from its possibly stale view of the item, books on the true item,
+ * reads again only when its view says the schedule is idle or after a failed condition), and
+ * Upheal is the simulator's own sliding-log limiter. Nothing sleeps; one seed gives one history.
+ */
+import {
+  afterCleanWindows,
+  afterRateLimited,
+  bookSlot,
+  DECISIONS,
+  decide,
+  type GcraParams,
+  isLate,
+  type LimiterState,
+  viewIsFresh,
+} from '#lib/limiter/gcra.ts';
+import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
+import { mulberry32 } from '#lib/simulator/prng.ts';
+import { createWindowLimiter } from '#lib/simulator/window-limiter.ts';
+
+/** How late a worker wakes after its slot and how long the request then travels, in ms. */
+export interface Delay {
+  /** Lateness of the worker at its slot (timer error, event-loop lag, a freeze). */
+  readonly send: number;
+  /** Network latency spread on top of the fixed latency (Upheal sees it). */
+  readonly network: number;
+}
+
+/** Draws the delays of the request using `slot`. */
+export type Delays = (slot: number, random: () => number) => Delay;
+
+/** One simulation run. */
+export interface SimulationOptions {
+  readonly params: GcraParams;
+  readonly seed: number;
+  readonly durationMs: number;
+  /** Workers of the bulk lane; each always has another request to make (a backlog). */
+  readonly bulkWorkers: number;
+  /** Mean gap between live requests (Poisson arrivals), or none. */
+  readonly liveMeanGapMs?: number;
+  readonly delays: Delays;
+  /** Time from Upheal's arrival to the worker having the answer. */
+  readonly responseMs: number;
+  /** Requests per window a foreign client of the same key sends, evenly spaced. */
+  readonly foreignPerWindow?: number;
+  /** The lane the backlog workers use (the live lane only to show that the lanes matter). */
+  readonly backlogLane?: Lane;
+  /** Whether workers apply the late-slot rule (turned off only to show that it matters). */
+  readonly lateRule?: boolean;
+}
+
+/** One request of ours as Upheal saw it. */
+export interface Sent {
+  readonly lane: Lane;
+  /** When the caller asked the limiter. */
+  readonly requestedAt: number;
+  readonly slot: number;
+  readonly arrival: number;
+  readonly rejected: boolean;
+}
+
+/** What a run produced. */
+export interface SimulationResult {
+  readonly sent: readonly Sent[];
+  readonly foreignAccepted: number;
+  readonly foreignRejected: number;
+  readonly writes: number;
+  readonly reads: number;
+  readonly conditionalFailures: number;
+  readonly lateDrops: number;
+  /** SQS deferrals (no slot within the horizon), per lane. */
+  readonly deferrals: Record<Lane, number>;
+  /** The item at the end. */
+  readonly finalState: LimiterState | undefined;
+}
+
+/** Upper bound on events, so a bug cannot loop forever. */
+const MAX_EVENTS = 5_000_000;
+
+/** A min-heap of timed callbacks; ties run in scheduling order, so runs are deterministic. */
+class EventQueue {
+  private readonly heap: { at: number; seq: number; run: (at: number) => void }[] = [];
+  private seq = 0;
+
+  push(at: number, run: (at: number) => void): void {
+    const heap = this.heap;
+    heap.push({ at, seq: this.seq++, run });
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(i, parent)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): { at: number; run: (at: number) => void } | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && this.less(left, smallest)) smallest = left;
+      if (right < heap.length && this.less(right, smallest)) smallest = right;
+      if (smallest === i) break;
+      [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+      i = smallest;
+    }
+    return top;
+  }
+
+  private less(a: number, b: number): boolean {
+    const x = this.heap[a]!;
+    const y = this.heap[b]!;
+    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
+  }
+}
+
+/** Runs one simulation to `durationMs` and returns everything Upheal saw. */
+export function simulate(options: SimulationOptions): SimulationResult {
+  const { params, delays, durationMs } = options;
+  const random = mulberry32(options.seed);
+  const events = new EventQueue();
+  const upheal = createWindowLimiter(
+    { mode: 'sliding', limit: params.limit, windowMs: params.windowMs, count429s: false },
+    () => 0,
+  );
+  const sent: Sent[] = [];
+  const counters = { writes: 0, reads: 0, conditionalFailures: 0, lateDrops: 0 };
+  const deferrals: Record<Lane, number> = { live: 0, bulk: 0 };
+  let foreignAccepted = 0;
+  let foreignRejected = 0;
+  let item: LimiterState | undefined;
+  const lateRule = options.lateRule ?? true;
+
+  /** One caller: acquires a slot for `lane`, sends, then calls `done` with the answer time. */
+  const caller = (lane: Lane, requestedAt: number, done: (at: number) => void): void => {
+    let view: LimiterState | undefined;
+    let viewAt = Number.NEGATIVE_INFINITY;
+    let deadline = requestedAt + params.horizonMs;
+    const step = (now: number): void => {
+      if (now >= durationMs) return;
+      if (!viewIsFresh(view, viewAt, now, params)) {
+        counters.reads += 1;
+        view = item;
+        viewAt = now;
+      }
+      const decision = decide(view, lane, now, deadline, params);
+      if (decision.kind === DECISIONS.defer) {
+        // Deferred in SQS: the caller comes back later with a fresh horizon.
+        deferrals[lane] += 1;
+        const back = now + decision.retryAfterMs;
+        view = undefined;
+        deadline = back + params.horizonMs;
+        events.push(back, step);
+        return;
+      }
+      if (decision.kind === DECISIONS.wait) {
+        // Others book while this caller waits: it reads again when it wakes.
+        view = undefined;
+        events.push(decision.untilMs, step);
+        return;
+      }
+      counters.writes += 1;
+      const booking = bookSlot(item, now, deadline, params);
+      if (booking === undefined) {
+        counters.conditionalFailures += 1;
+        counters.reads += 1;
+        view = item;
+        viewAt = now;
+        events.push(now, step);
+        return;
+      }
+      item = booking.state;
+      view = item;
+      viewAt = now;
+      const increased = afterCleanWindows(item, now, params);
+      if (increased !== undefined) {
+        counters.writes += 1;
+        item = increased;
+      }
+      const slot = booking.slot;
+      const delay = delays(slot, random);
+      events.push(slot + delay.send, (woke) => {
+        if (lateRule && isLate(slot, woke, params)) {
+          counters.lateDrops += 1;
+          deadline = woke + params.horizonMs;
+          step(woke);
+          return;
+        }
+        const arrival = woke + delay.network;
+        events.push(arrival, (at) => {
+          const answer = upheal.tryAcquire(at);
+          sent.push({ lane, requestedAt, slot, arrival: at, rejected: !answer.allowed });
+          events.push(at + options.responseMs, (back) => {
+            if (!answer.allowed && item !== undefined) {
+              counters.reads += 1;
+              counters.writes += 1;
+              item = afterRateLimited(item, back, answer.retryAfterMs, params);
+            }
+            done(back);
+          });
+        });
+      });
+    };
+    step(requestedAt);
+  };
+
+  const backlogLane = options.backlogLane ?? LANES.bulk;
+  const bulkLoop = (at: number): void => caller(backlogLane, at, bulkLoop);
+  for (let worker = 0; worker < options.bulkWorkers; worker += 1) bulkLoop(0);
+
+  const liveGap = options.liveMeanGapMs;
+  if (liveGap !== undefined) {
+    const nextLive = (at: number): void => {
+      caller(LANES.live, at, () => {});
+      events.push(at - liveGap * Math.log(1 - random()), nextLive);
+    };
+    events.push(liveGap, nextLive);
+  }
+
+  const foreign = options.foreignPerWindow;
+  if (foreign !== undefined && foreign > 0) {
+    const gap = params.windowMs / foreign;
+    const nextForeign = (at: number): void => {
+      if (upheal.tryAcquire(at).allowed) foreignAccepted += 1;
+      else foreignRejected += 1;
+      events.push(at + gap, nextForeign);
+    };
+    events.push(gap / 2, nextForeign);
+  }
+
+  for (let count = 0; count < MAX_EVENTS; count += 1) {
+    const event = events.pop();
+    if (event === undefined || event.at >= durationMs) break;
+    event.run(event.at);
+  }
+  return { sent, foreignAccepted, foreignRejected, ...counters, deferrals, finalState: item };
+}
+
+/**
+ * The largest number of times in any closed window [t, t + windowMs]: the strictest reading of
+ * "at most N per window" (it also bounds every fixed window and every half-open sliding one).
+ */
+export function peakInClosedWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let peak = 0;
+  let end = 0;
+  for (let start = 0; start < sorted.length; start += 1) {
+    while (end < sorted.length && sorted[end]! <= sorted[start]! + windowMs) end += 1;
+    peak = Math.max(peak, end - start);
+  }
+  return peak;
+}
