@@ -28,7 +28,11 @@ export class SqsAssignmentQueue implements AssignmentQueue {
   }
 
   async enqueue(clientPartnerUserId: string, cause: OutcomeCause): Promise<void> {
-    const command: AssignmentCommand = { clientPartnerUserId, ...cause };
+    const command: AssignmentCommand = {
+      clientPartnerUserId,
+      eventId: cause.eventId,
+      jobId: cause.jobId,
+    };
     // A redelivered cause sends the same deduplication id, so SQS drops the copy (5-minute
     // window); a later copy is harmless: assign-providers makes no call for an equal list.
     const dedupSource = `${clientPartnerUserId}\u0000${cause.eventId ?? ''}\u0000${cause.jobId ?? ''}`;

@@ -246,7 +246,7 @@ async function createOrLink(
   const email = fields.email;
   let uphealUserId = email ? await findByEmail(deps.upheal, email) : undefined;
   let inviteUrl: string | undefined;
-  const linked = uphealUserId !== undefined;
+  let linked = uphealUserId !== undefined;
   if (!uphealUserId) {
     try {
       if (kind === 'provider') {
@@ -267,6 +267,7 @@ async function createOrLink(
       const existing = maybeDuplicate && email ? await findByEmail(deps.upheal, email) : undefined;
       if (!existing) throw error;
       uphealUserId = existing;
+      linked = true;
     }
   }
 

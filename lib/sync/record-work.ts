@@ -1,0 +1,231 @@
+/**
+ * The per-record work of the two SQS functions: decode the message, run the use case, tell the
+ * partner (outbound events) and log the outcome with ids only.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import { QUEUES } from '#infra/resources.ts';
+import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import { parseWith } from '#lib/events/validation.ts';
+import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
+import type { Logger } from '#lib/observability/logger.ts';
+import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
+import type { RecordWork } from '#lib/sqs/consumer.ts';
+import { queueNameOf } from '#lib/sqs/consumer.ts';
+import type { FailureRecord } from '#lib/store/failure-store.ts';
+import {
+  type AssignOutcome,
+  type AssignProvidersDeps,
+  assignProviders,
+} from '#lib/sync/assign-providers.ts';
+import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
+import type { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import { type SyncOutcome, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
+
+/** Message attributes an import message carries (set by `initial-sync`). */
+export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line' } as const;
+
+/** Hears about each applied import record, so the job's ledger can count it. */
+export interface ImportProgress {
+  recordOutcome(jobId: string, outcome: SyncOutcome['kind'] | 'failed'): Promise<void>;
+}
+
+/** What the sync-user work needs. */
+export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
+  readonly upheal: Readonly<Record<Lane, PacedUpheal | SyncUserDeps['upheal']>>;
+  readonly outbound: OutboundPublisher;
+  readonly logger: Logger;
+  readonly shareInviteUrl: boolean;
+  readonly importProgress?: ImportProgress | undefined;
+}
+
+/** Import messages come from the import queue: they use the bulk lane of the limiter. */
+export function laneOf(record: SQSRecord): Lane {
+  return queueNameOf(record.eventSourceARN).includes(`-${QUEUES.imports.suffix}`)
+    ? LANES.bulk
+    : LANES.live;
+}
+
+/** The record work of `sync-user`. */
+export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
+  const decoded = new WeakMap<SQSRecord, PartnerEvent>();
+  return {
+    async run(record) {
+      const event = parsePartnerEventJson(record.body, `message ${record.messageId}`);
+      decoded.set(record, event);
+      const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
+      const lane = laneOf(record);
+      const outcome = await syncUser(
+        event,
+        { claimOwner: record.messageId, eventId: event.eventId, jobId },
+        { ...deps, upheal: deps.upheal[lane] },
+      );
+      deps.logger.info('applied', {
+        outcome: outcome.kind,
+        partnerUserId: outcome.partnerUserId,
+        uphealUserId: 'uphealUserId' in outcome ? outcome.uphealUserId : undefined,
+        eventId: event.eventId,
+        eventType: event.type,
+        jobId,
+        lane,
+      });
+      const outbound = outboundOf(
+        outcome,
+        { eventId: jobId ? undefined : event.eventId, jobId },
+        deps.shareInviteUrl,
+      );
+      if (outbound) await deps.outbound.publish(outbound);
+      if (jobId) await deps.importProgress?.recordOutcome(jobId, outcome.kind);
+    },
+    describe(record) {
+      const event = decoded.get(record);
+      const line = Number(attribute(record, IMPORT_ATTRIBUTES.line));
+      return {
+        operation: event?.type ?? 'sync-user',
+        partnerUserId: event?.partnerUserId,
+        eventId: event?.eventId,
+        jobId: attribute(record, IMPORT_ATTRIBUTES.jobId),
+        line: Number.isInteger(line) && line > 0 ? line : undefined,
+      };
+    },
+    async onFailed(failure) {
+      await deps.outbound.publish(failedEvent(failure));
+      if (failure.jobId) await deps.importProgress?.recordOutcome(failure.jobId, 'failed');
+    },
+  };
+}
+
+/** What the assign-providers work needs. */
+export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
+  /** Upheal per lane: an import's assignments (the command names its job) use the bulk lane. */
+  readonly upheal: Readonly<Record<Lane, AssignProvidersDeps['upheal']>>;
+  readonly outbound: OutboundPublisher;
+  readonly logger: Logger;
+}
+
+/** The record work of `assign-providers`. */
+export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
+  const decoded = new WeakMap<
+    SQSRecord,
+    { clientPartnerUserId: string; eventId?: string; jobId?: string }
+  >();
+  return {
+    async run(record) {
+      const command = parseWith(
+        AssignmentCommandSchema,
+        safeJson(record.body),
+        `message ${record.messageId}`,
+      );
+      decoded.set(record, command);
+      const lane = command.jobId ? LANES.bulk : LANES.live;
+      const outcome: AssignOutcome = await assignProviders(command.clientPartnerUserId, {
+        mappings: deps.mappings,
+        upheal: deps.upheal[lane],
+      });
+      deps.logger.info('applied', {
+        outcome: outcome.kind,
+        partnerUserId: outcome.partnerUserId,
+        uphealUserId: 'uphealUserId' in outcome ? outcome.uphealUserId : undefined,
+        changed: 'changed' in outcome ? outcome.changed : undefined,
+        eventId: command.eventId,
+        jobId: command.jobId,
+      });
+      if (outcome.kind === 'providers-assigned') {
+        await deps.outbound.publish({
+          type: 'client.providers_assigned',
+          partnerUserId: outcome.partnerUserId,
+          uphealUserId: outcome.uphealUserId,
+          providerUserIds: outcome.providerUserIds,
+          eventId: command.eventId,
+          jobId: command.jobId,
+          occurredAt: new Date().toISOString(),
+        });
+      }
+    },
+    describe(record) {
+      const command = decoded.get(record);
+      return {
+        operation: 'assign-providers',
+        partnerUserId: command?.clientPartnerUserId,
+        eventId: command?.eventId,
+        jobId: command?.jobId,
+      };
+    },
+    async onFailed(failure) {
+      await deps.outbound.publish(failedEvent(failure));
+    },
+  };
+}
+
+/** The outbound event announcing a sync outcome, if the partner hears of that kind. */
+export function outboundOf(
+  outcome: SyncOutcome,
+  cause: { eventId?: string | undefined; jobId?: string | undefined },
+  shareInviteUrl: boolean,
+): OutboundEvent | undefined {
+  const base = { ...cause, occurredAt: new Date().toISOString() };
+  switch (outcome.kind) {
+    case 'created':
+      return {
+        ...base,
+        type: 'user.created',
+        partnerUserId: outcome.partnerUserId,
+        uphealUserId: outcome.uphealUserId,
+        inviteUrl: shareInviteUrl ? outcome.inviteUrl : undefined,
+      };
+    case 'linked':
+      return {
+        ...base,
+        type: 'user.linked',
+        partnerUserId: outcome.partnerUserId,
+        uphealUserId: outcome.uphealUserId,
+      };
+    case 'updated':
+      return {
+        ...base,
+        type: 'user.updated',
+        partnerUserId: outcome.partnerUserId,
+        uphealUserId: outcome.uphealUserId,
+        changed: outcome.changed,
+        unappliedFields: outcome.unappliedFields,
+      };
+    case 'deleted':
+      return {
+        ...base,
+        type: 'user.deleted',
+        partnerUserId: outcome.partnerUserId,
+        uphealUserId: outcome.uphealUserId,
+      };
+    case 'delete-staged':
+    case 'providers-recorded':
+    case 'stale':
+      return undefined;
+  }
+}
+
+/** The outbound event of a permanent failure. */
+function failedEvent(failure: FailureRecord): OutboundEvent {
+  return {
+    type: 'user.failed',
+    partnerUserId: failure.partnerUserId,
+    operation: failure.operation,
+    status: failure.status,
+    reason: failure.reason,
+    eventId: failure.eventId,
+    jobId: failure.jobId,
+    occurredAt: failure.at,
+  };
+}
+
+/** A string message attribute, if present. */
+function attribute(record: SQSRecord, name: string): string | undefined {
+  return record.messageAttributes[name]?.stringValue;
+}
+
+/** Parsed JSON, or the raw text when it is not JSON (the schema then names the problem). */
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

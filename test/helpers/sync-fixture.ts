@@ -1,0 +1,139 @@
+/**
+ * The sync use cases wired to real local services: DynamoDB (dynalite) and SQS (fauxqs) over
+ * HTTP, and the Upheal simulator over HTTP through the real client. Only the rate limiter is an
+ * unpaced stand-in (its own tests cover pacing), so these tests run at full speed.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
+import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
+import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
+import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
+import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import {
+  type AssignmentCommand,
+  AssignmentCommandSchema,
+  SqsAssignmentQueue,
+} from '#lib/sync/assignment-queue.ts';
+import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
+import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
+import { UphealClient } from '#lib/upheal/client.ts';
+
+/** A limiter that grants every request at once. */
+export const unpacedLimiter: RateLimiter = {
+  acquire: async () => {},
+  rateLimited: async () => {},
+};
+
+/** Options of the fixture. */
+export interface SyncFixtureOptions {
+  readonly simulator?: SimulatorOptionsInput;
+  readonly deleteGuard?: { maxCount: number; maxShare: number };
+}
+
+/** A running fixture. */
+export interface SyncFixture {
+  readonly deps: SyncUserDeps;
+  readonly simulator: Simulator;
+  readonly mappings: DynamoMappingStore;
+  readonly stagedDeletes: DynamoStagedDeletes;
+  readonly failures: DynamoFailureStore;
+  readonly upheal: UphealClient;
+  readonly sqs: SQSClient;
+  readonly assignmentsQueueUrl: string;
+  readonly userEventsQueueUrl: string;
+  /** Receives (and deletes) the assignment commands queued so far. */
+  drainAssignments(): Promise<AssignmentCommand[]>;
+  stop(): Promise<void>;
+}
+
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REGION = 'us-east-1';
+const TABLE_NAME = 'upheal-sync-test-state';
+
+/** Starts the services and wires the use-case dependencies. */
+export async function startSyncFixture(options: SyncFixtureOptions = {}): Promise<SyncFixture> {
+  const [dynamoService, sqsService, simulator] = await Promise.all([
+    startDynamoDb(),
+    startSqsS3(),
+    startSimulator(options.simulator ?? {}),
+  ]);
+  const dynamo = new DynamoDBClient({
+    endpoint: dynamoService.endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  const documents = DynamoDBDocumentClient.from(dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const sqs = new SQSClient({
+    endpoint: sqsService.endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  await createTable(dynamo, TABLE_NAME);
+  const { queueUrls } = await createQueues(sqs, 'test');
+  const mappings = new DynamoMappingStore({ client: documents, tableName: TABLE_NAME });
+  const stagedDeletes = new DynamoStagedDeletes(documents, TABLE_NAME);
+  const upheal = new UphealClient({
+    baseUrl: simulator.url,
+    apiKey: 'local-dev-key',
+    timeoutMs: 2_000,
+  });
+  const guard = options.deleteGuard ?? { maxCount: 1000, maxShare: 1 };
+  const deps: SyncUserDeps = {
+    mappings,
+    upheal,
+    assignments: new SqsAssignmentQueue(sqs, queueUrls.assignments),
+    deleteGuard: new DynamoDeleteGuard({
+      client: documents,
+      tableName: TABLE_NAME,
+      mappings,
+      ...guard,
+      windowMs: 3_600_000,
+    }),
+    stagedDeletes,
+  };
+  return {
+    deps,
+    simulator,
+    mappings,
+    stagedDeletes,
+    failures: new DynamoFailureStore(documents, TABLE_NAME),
+    upheal,
+    sqs,
+    assignmentsQueueUrl: queueUrls.assignments,
+    userEventsQueueUrl: queueUrls.userEvents,
+    async drainAssignments() {
+      const commands: AssignmentCommand[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrls.assignments,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+          }),
+        );
+        if (Messages.length === 0) return commands;
+        for (const message of Messages) {
+          commands.push(AssignmentCommandSchema.parse(JSON.parse(message.Body ?? '{}')));
+          await sqs.send(
+            new DeleteMessageCommand({
+              QueueUrl: queueUrls.assignments,
+              ReceiptHandle: message.ReceiptHandle,
+            }),
+          );
+        }
+      }
+    },
+    async stop() {
+      await upheal.close();
+      dynamo.destroy();
+      sqs.destroy();
+      await Promise.all([simulator.stop(), dynamoService.stop(), sqsService.stop()]);
+    },
+  };
+}
