@@ -108,6 +108,19 @@ export const QUEUES = {
     maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'assign-providers', batchSize: 10, maximumConcurrency: 2 },
   },
+  /**
+   * Control messages of import jobs → initial-sync: start a job (the CLI sends it), continue a
+   * long one where the last invocation stopped, start the client phase once every provider is
+   * settled. Grouped by job id, so one job's steps run in order.
+   */
+  importControl: {
+    logicalId: 'ImportControlQueue',
+    suffix: 'import-control',
+    urlEnv: 'IMPORT_CONTROL_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('initial-sync'),
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
+    consumer: { functionName: 'initial-sync', batchSize: 1, maximumConcurrency: 2 },
+  },
   /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */
   outbound: {
     logicalId: 'OutboundQueue',

@@ -33,6 +33,9 @@ const EnvSchema = z
     USER_EVENTS_QUEUE_URL: z.url(),
     IMPORT_QUEUE_URL: z.url(),
     ASSIGNMENTS_QUEUE_URL: z.url(),
+    IMPORT_CONTROL_QUEUE_URL: z.url(),
+    /** The bucket operators upload import files to. */
+    IMPORT_BUCKET: z.string().min(1).optional(),
     OUTBOUND_QUEUE_URL: z.url().optional(),
     /** Real (non-deferral) failed attempts of a message before it is dead-lettered. */
     SYNC_MAX_ATTEMPTS: positiveInt.default(5),
