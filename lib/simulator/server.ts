@@ -55,9 +55,6 @@ const REQUEST_ID_HEADER = 'x-request-id';
 /** `Authorization: Bearer <key>` (scheme case-insensitive, RFC 9110 §11.1). */
 const BEARER = /^Bearer +(\S+)\s*$/i;
 
-/** Options that can be changed while running (the nested objects accept partial input). */
-export type RuntimeOptions = Pick<SimulatorOptions, 'rateLimit' | 'faults'>;
-
 /** A running simulator. */
 export interface Simulator {
   /** Base URL, e.g. `http://127.0.0.1:43121`. */
@@ -106,11 +103,14 @@ class SimulatorCore {
   }
 
   setFaults(input: unknown): FaultOptions {
-    const faults = parseOptions(
-      FaultOptionsSchema,
-      { ...this.options.faults, ...asObject(input) },
-      'faults',
-    );
+    const given = asObject(input);
+    const current = this.options.faults;
+    // Latency merges field by field too, so `{latencyMs: {max: 50}}` keeps the current min.
+    const latencyMs =
+      typeof given.latencyMs === 'object' && given.latencyMs !== null
+        ? { ...current.latencyMs, ...given.latencyMs }
+        : (given.latencyMs ?? current.latencyMs);
+    const faults = parseOptions(FaultOptionsSchema, { ...current, ...given, latencyMs }, 'faults');
     this.options = { ...this.options, faults };
     this.faults.configure(faults);
     return faults;
@@ -140,6 +140,8 @@ class SimulatorCore {
     for (const [index, seed] of parsed.data.entries()) {
       const user = this.store.create(seed);
       if (isConflict(user)) {
+        // All or nothing: undo this batch's earlier users.
+        for (const done of created) this.store.delete(this.store.get(done.userId)!);
         throw new ConfigError(
           `${index}.${user.conflict}: a user with this ${user.conflict} already exists`,
         );

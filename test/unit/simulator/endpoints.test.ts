@@ -478,6 +478,35 @@ describe('introspection', () => {
     expect((await call(sim, 'POST', '/__sim/users', { userType: 'Admin' })).status).toBe(400);
   });
 
+  it('seeds a batch all or nothing', async () => {
+    const answer = await call(sim, 'POST', '/__sim/users', [
+      { userType: 'HealthcareProvider', firstName: 'A', lastName: 'A', email: 'a@example.test' },
+      { userType: 'HealthcareProvider', firstName: 'B', lastName: 'B', email: 'A@example.test' },
+    ]);
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^1\.email: /) },
+    });
+    expect(sim.users()).toEqual([]);
+  });
+
+  it('seeds in process, with a given id, and the users behave as created ones', async () => {
+    const [provider] = sim.seedUsers({
+      userId: '11111111-1111-4111-8111-111111111111',
+      userType: 'HealthcareProvider',
+      firstName: 'S',
+      lastName: 'P',
+      email: 'seeded@example.test',
+      partnerUserId: 'p-seeded',
+    });
+    expect(provider?.userId).toBe('11111111-1111-4111-8111-111111111111');
+    const client = await call(sim, 'POST', '/users/clients', clientBody(1, provider!.userId));
+    expect(client.status).toBe(200);
+    expect(
+      (await call(sim, 'PUT', '/users/providers/p-seeded', { therapyLicence: 'L' })).status,
+    ).toBe(200);
+  });
+
   it('lists users and counts calls per route and status, in process and over HTTP alike', async () => {
     await createProvider(sim, 1);
     await call(sim, 'POST', '/users/providers', providerBody(1));

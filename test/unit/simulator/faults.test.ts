@@ -136,6 +136,13 @@ describe('fault injection over HTTP', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(79);
   });
 
+  it('merges latency bounds field by field and rejects max below min', async () => {
+    sim = await startSimulator({ faults: { latencyMs: { min: 5, max: 10 } } });
+    expect(sim.setFaults({ latencyMs: { max: 20 } }).latencyMs).toEqual({ min: 5, max: 20 });
+    expect(() => sim!.setFaults({ latencyMs: { max: 1 } })).toThrow(/faults\.latencyMs\.max/);
+    expect(sim.options().faults.latencyMs).toEqual({ min: 5, max: 20 });
+  });
+
   it('changes faults at runtime over HTTP', async () => {
     sim = await startSimulator();
     const set = await call(sim, 'PUT', '/__sim/faults', { serverError: 1 });
