@@ -9,7 +9,7 @@ import { NOTE_IDENTIFIERS, PRONOUNS } from '#lib/upheal/schemas.ts';
 
 /** Bounds and patterns of the partner's fields, named once. */
 export const FIELD_LIMITS = {
-  /** Longest partner user id, event id or note-template id (SQS's limit for group and dedup ids). */
+  /** Longest partner user id, event id or note-template id. */
   idMaxLength: 128,
   /** Longest first or last name. */
   nameMaxLength: 100,
@@ -31,19 +31,13 @@ const MAX_UTC_OFFSET_MS = 14 * 60 * 60 * 1000;
 /** Any control character (C0, DEL, C1); ids and names must not carry them. */
 const CONTROL_CHARACTERS = /\p{Cc}/u;
 
-/**
- * The characters SQS FIFO accepts in a message group id and a deduplication id: ASCII letters,
- * digits and punctuation, no spaces. Partner user ids are message group ids and event ids are
- * deduplication ids (SPEC §3), so they are held to the same rule at the edge.
- */
-const SQS_ID_CHARACTERS = /^[\x21-\x7E]*$/;
-
-/** A partner's identifier (user id, event id, template id): opaque, bounded, SQS-safe. */
+/** A partner's identifier (user id, event id, template id): opaque, bounded, printable. */
 export const IdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(FIELD_LIMITS.idMaxLength, `must have at most ${FIELD_LIMITS.idMaxLength} characters`)
-  .regex(SQS_ID_CHARACTERS, 'must contain only ASCII letters, digits and punctuation, no spaces');
+  .refine((id) => !CONTROL_CHARACTERS.test(id), 'must not contain control characters')
+  .refine((id) => id.trim() === id, 'must not start or end with whitespace');
 
 /** A list of ids that must not repeat; the repeat is reported on its own index. */
 function uniqueIds(minItems: number, maxItems: number) {

@@ -8,8 +8,8 @@ import { EVENT_TYPES } from '#lib/events/partner-event.ts';
 import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
 import { NOTE_IDENTIFIERS, PRONOUNS } from '#lib/upheal/schemas.ts';
 
-/** Characters ids are drawn from: SQS-safe, including separators CSV must quote. */
-const ID_CHARACTERS = 'abcdefghijklmnopqrstuvwxyzABC0123456789-_.:,"\'#@/'.split('');
+/** Characters ids are drawn from: printable, including separators CSV must quote. */
+const ID_CHARACTERS = 'abcdefghijklmnopqrstuvwxyz0123456789-_.:,"\'é'.split('');
 
 /** A valid partner id (no `;`, so it survives CSV list columns). */
 export const idArbitrary = fc
