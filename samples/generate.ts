@@ -137,7 +137,7 @@ const TEMPLATE_IDS = ['tpl-soap', 'tpl-dap', 'tpl-birp', 'tpl-intake'] as const;
 /** Licences of the fictional providers. */
 const LICENCES = ['LCSW', 'LMFT', 'LPC', 'PsyD', 'LMHC'] as const;
 
-/** A four-digit number with leading zeros. */
+/** `value` with leading zeros to `width` digits. */
 const pad = (value: number, width: number) => String(value).padStart(width, '0');
 
 /** A provider's partner id. */
