@@ -26,6 +26,7 @@ Serves a simulated Upheal user API on 127.0.0.1 until SIGINT/SIGTERM (see docs/s
   --foreign-share X         share 0..1 of the budget taken by a foreign client of the key
   --duplicate-provider-status 400|409   status for a duplicate provider (default 400)
   --not-found-status 404|403|400        status for an unknown user id (default 404)
+  --error-body F            json | empty | text: body of error answers (default json)
   --seed N                  fault PRNG seed (default 1)
   --server-error P          probability of a 500 without effect
   --created-but-failed P    probability of a write that takes effect but answers 500
@@ -64,6 +65,7 @@ export function optionsFromArgs(args: readonly string[]): SimulatorOptionsInput 
       'foreign-share': { type: 'string' },
       'duplicate-provider-status': { type: 'string' },
       'not-found-status': { type: 'string' },
+      'error-body': { type: 'string' },
       seed: { type: 'string' },
       'server-error': { type: 'string' },
       'created-but-failed': { type: 'string' },
@@ -93,6 +95,7 @@ export function optionsFromArgs(args: readonly string[]): SimulatorOptionsInput 
       | 403
       | 400
       | undefined,
+    errorBody: values['error-body'] as 'json' | undefined,
     rateLimit: defined({
       limit: numberFlag('limit', values.limit),
       windowMs: windowSeconds === undefined ? undefined : windowSeconds * MS_PER_SECOND,

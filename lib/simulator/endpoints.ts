@@ -19,10 +19,12 @@ import {
 } from './schemas.ts';
 import { type Conflict, isConflict, type SimUser, type UserStore } from './user-store.ts';
 
-/** What an endpoint answers: a status and an optional JSON body. */
+/** What an endpoint answers: a status and an optional JSON body (or plain text). */
 export interface Reply {
   readonly status: number;
   readonly body?: unknown;
+  /** Sent as `text/plain` instead of a JSON body. */
+  readonly text?: string;
 }
 
 /** Statuses the simulator answers with. */

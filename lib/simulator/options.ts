@@ -28,6 +28,19 @@ export const RETRY_AFTER_FORMS = {
 /** One of RETRY_AFTER_FORMS. */
 export type RetryAfterForm = (typeof RETRY_AFTER_FORMS)[keyof typeof RETRY_AFTER_FORMS];
 
+/** Body of Upheal error answers: undocumented (upheal-api.md §8 row 5), so clients must cope. */
+export const ERROR_BODY_FORMS = {
+  /** `{"message": "<field>: <reason>"}`. */
+  json: 'json',
+  /** No body at all. */
+  empty: 'empty',
+  /** The message as `text/plain`. */
+  text: 'text',
+} as const;
+
+/** One of ERROR_BODY_FORMS. */
+export type ErrorBodyForm = (typeof ERROR_BODY_FORMS)[keyof typeof ERROR_BODY_FORMS];
+
 /** Upheal's documented default: 300 requests per minute per API key. */
 export const DEFAULT_LIMIT = 300;
 /** One minute. */
@@ -99,6 +112,10 @@ export const SimulatorOptionsSchema = z.object({
   duplicateProviderStatus: z.union([z.literal(400), z.literal(409)]).default(400),
   /** Status for an unknown user id (upheal-api.md §8 row 9). */
   notFoundStatus: z.union([z.literal(404), z.literal(403), z.literal(400)]).default(404),
+  /** Shape of 4xx/5xx bodies on the Upheal routes (the introspection API always answers JSON). */
+  errorBody: z
+    .enum([ERROR_BODY_FORMS.json, ERROR_BODY_FORMS.empty, ERROR_BODY_FORMS.text])
+    .default('json'),
   faults: FaultOptionsSchema.default(FaultOptionsSchema.parse({})),
 });
 

@@ -12,6 +12,8 @@ import { ENDPOINTS, errorReply, type Reply, STATUS } from './endpoints.ts';
 import { FAULT_KINDS, FaultInjector } from './faults.ts';
 import {
   describeIssues,
+  ERROR_BODY_FORMS,
+  type ErrorBodyForm,
   type FaultOptions,
   FaultOptionsSchema,
   parseOptions,
@@ -55,6 +57,11 @@ const REQUEST_ID_HEADER = 'x-request-id';
 /** `Authorization: Bearer <key>` (scheme case-insensitive, RFC 9110 §11.1). */
 const BEARER = /^Bearer +(\S+)\s*$/i;
 
+/** Fault options to change; latency bounds merge one by one. */
+export type FaultOptionsPatch = Partial<Omit<FaultOptions, 'latencyMs'>> & {
+  latencyMs?: Partial<FaultOptions['latencyMs']>;
+};
+
 /** A running simulator. */
 export interface Simulator {
   /** Base URL, e.g. `http://127.0.0.1:43121`. */
@@ -69,7 +76,7 @@ export interface Simulator {
   /** The arrival log from index `from`, as `GET /__sim/arrivals?from=`. */
   arrivals(from?: number): Arrival[];
   /** Merges fault options (re-seeding the PRNG), as `PUT /__sim/faults`. */
-  setFaults(faults: Partial<FaultOptions>): FaultOptions;
+  setFaults(faults: FaultOptionsPatch): FaultOptions;
   /** Merges rate-limit options (limiter state restarts), as `PUT /__sim/rate-limit`. */
   setRateLimit(rateLimit: Partial<RateLimitOptions>): RateLimitOptions;
   /** Clears users, stats, the log and limiter state, and re-seeds faults, as `POST /__sim/reset`. */
@@ -203,9 +210,27 @@ function parseJson(text: string | undefined): JsonBody {
   }
 }
 
+/** Reshapes an error answer's body as configured (success answers are left alone). */
+function shapeError(reply: Reply, form: ErrorBodyForm): Reply {
+  if (reply.status < STATUS.badRequest || form === ERROR_BODY_FORMS.json) return reply;
+  if (form === ERROR_BODY_FORMS.empty) return { status: reply.status };
+  const message = (reply.body as { message?: string } | undefined)?.message ?? '';
+  return { status: reply.status, text: message };
+}
+
 function send(response: ServerResponse, reply: Reply, headers: Record<string, string> = {}): void {
   if (response.destroyed) return;
   const head: Record<string, string> = { [REQUEST_ID_HEADER]: randomUUID(), ...headers };
+  if (reply.text !== undefined) {
+    response
+      .writeHead(reply.status, {
+        ...head,
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(Buffer.byteLength(reply.text)),
+      })
+      .end(reply.text);
+    return;
+  }
   if (reply.body === undefined || reply.status === STATUS.noContent) {
     response.writeHead(reply.status, head).end();
     return;
@@ -267,6 +292,8 @@ async function handleUpheal(
 ): Promise<void> {
   // The arrival time is taken before any await, so the log stays in time order.
   const at = core.traffic.now();
+  const reply = (answer: Reply, headers?: Record<string, string>): void =>
+    send(response, shapeError(answer, core.options.errorBody), headers);
   const match = matchRoute(UPHEAL_ROUTES, request.method ?? '', path);
   const route = match?.name ?? 'unknown';
   const key = BEARER.exec(request.headers.authorization ?? '')?.[1];
@@ -274,7 +301,7 @@ async function handleUpheal(
   if (keyIndex < 0) {
     const arrival = core.traffic.arriveUnauthenticated(route, at);
     request.resume();
-    send(response, errorReply(STATUS.unauthorized, 'Authorization: missing or invalid API key'));
+    reply(errorReply(STATUS.unauthorized, 'Authorization: missing or invalid API key'));
     core.traffic.answer(arrival, STATUS.unauthorized);
     return;
   }
@@ -284,7 +311,7 @@ async function handleUpheal(
   try {
     text = await readBody(request);
   } catch {
-    send(response, errorReply(STATUS.payloadTooLarge, 'body: too large'));
+    reply(errorReply(STATUS.payloadTooLarge, 'body: too large'));
     core.traffic.answer(arrival, STATUS.payloadTooLarge);
     return;
   }
@@ -314,17 +341,17 @@ async function handleUpheal(
     return;
   }
   if (draw.fault === FAULT_KINDS.serverError) {
-    send(response, errorReply(STATUS.serverError, 'internal server error (simulated)'));
+    reply(errorReply(STATUS.serverError, 'internal server error (simulated)'));
     core.traffic.answer(arrival, STATUS.serverError);
     return;
   }
-  const reply = answerUpheal(core, match, text);
+  const outcome = answerUpheal(core, match, text);
   // "Created but failed": the request took effect, the client only sees a 500.
   const final =
     draw.fault === FAULT_KINDS.createdButFailed
       ? errorReply(STATUS.serverError, 'internal server error (simulated)')
-      : reply;
-  send(response, final);
+      : outcome;
+  reply(final);
   core.traffic.answer(arrival, final.status);
 }
 

@@ -56,12 +56,15 @@ describe('optionsFromArgs', () => {
         '409',
         '--not-found-status',
         '403',
+        '--error-body',
+        'text',
       ]),
     ).toEqual({
       port: 0,
       apiKeys: ['a', 'b'],
       duplicateProviderStatus: 409,
       notFoundStatus: 403,
+      errorBody: 'text',
       rateLimit: {
         limit: 300,
         windowMs: 10_000,

@@ -81,6 +81,31 @@ describe('request bodies', () => {
   });
 });
 
+describe('error bodies', () => {
+  it('can be empty or plain text instead of JSON, for clients that must not depend on them', async () => {
+    for (const [errorBody, contentType, text] of [
+      ['empty', null, ''],
+      ['text', 'text/plain; charset=utf-8', 'email: Invalid email address'],
+    ] as const) {
+      const other = await startSimulator({ errorBody });
+      try {
+        const response = await fetch(`${other.url}/users/check`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer local-dev-key' },
+          body: JSON.stringify({ email: 'nope' }),
+        });
+        expect(response.status).toBe(400);
+        expect(response.headers.get('content-type')).toBe(contentType);
+        expect(await response.text()).toBe(text);
+        const ok = await call(other, 'POST', '/users/check', { email: 'a@b.test' });
+        expect(ok.body).toEqual({ isUserExists: false });
+      } finally {
+        await other.stop();
+      }
+    }
+  });
+});
+
 describe('POST /users/check', () => {
   it('answers {isUserExists:false} for an unknown email', async () => {
     const answer = await call(sim, 'POST', '/users/check', { email: 'nobody@example.test' });
