@@ -120,5 +120,5 @@ export const SeedUserBody = z.object({
 /** Input of one seeded user. */
 export type SeedUser = z.input<typeof SeedUserBody>;
 
-/** `POST /__sim/users`: one user or a list. */
-export const SeedUsersBody = z.union([z.array(SeedUserBody), SeedUserBody.transform((u) => [u])]);
+/** `POST /__sim/users`: a list of users (a single object is wrapped in a list first). */
+export const SeedUsersBody = z.array(SeedUserBody);

@@ -141,7 +141,7 @@ class SimulatorCore {
   }
 
   seedUsers(input: unknown): SimUser[] {
-    const parsed = SeedUsersBody.safeParse(input);
+    const parsed = SeedUsersBody.safeParse(Array.isArray(input) ? input : [input]);
     if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
     const created: SimUser[] = [];
     for (const [index, seed] of parsed.data.entries()) {

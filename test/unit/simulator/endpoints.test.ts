@@ -500,7 +500,15 @@ describe('introspection', () => {
       email: 'seed@example.test',
     });
     expect(duplicate.status).toBe(400);
-    expect((await call(sim, 'POST', '/__sim/users', { userType: 'Admin' })).status).toBe(400);
+    const invalid = await call(sim, 'POST', '/__sim/users', {
+      userType: 'Admin',
+      firstName: 'A',
+      lastName: 'B',
+    });
+    expect(invalid).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/^0\.userType: /) },
+    });
   });
 
   it('seeds a batch all or nothing', async () => {
