@@ -1,0 +1,68 @@
+/**
+ * The `upheal-sync` dispatcher: finds the subcommand, answers `--help` at every level, and maps
+ * usage and configuration errors to exit status 2 (SPEC §7). Messages name the bad argument or
+ * variable, never a secret.
+ */
+import { type CliCommand, EXIT } from '#lib/cli/command.ts';
+import { COMMANDS } from '#lib/cli/commands/index.ts';
+import { ConfigError, ValidationError } from '#lib/errors.ts';
+
+/** Where the CLI writes; injected so tests can capture it. */
+export interface CliOutput {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const processOutput: CliOutput = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/** The top-level help: every command with its summary. */
+export function topLevelUsage(commands: readonly CliCommand[] = COMMANDS): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return [
+    'Usage: upheal-sync <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `upheal-sync <command> --help` for the options of one command.',
+    'Exit status: 0 ok, 1 some records failed, 2 usage or configuration error.',
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI with `args` (argv without node and script); resolves with the exit status. */
+export async function main(
+  args: readonly string[],
+  commands: readonly CliCommand[] = COMMANDS,
+  output: CliOutput = processOutput,
+): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || HELP_FLAGS.has(name)) {
+    (name === undefined ? output.stderr : output.stdout)(topLevelUsage(commands));
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = commands.find((candidate) => candidate.name === name);
+  if (!command) {
+    output.stderr(`upheal-sync: unknown command '${name}'\n\n${topLevelUsage(commands)}`);
+    return EXIT.usage;
+  }
+  if (rest.some((arg) => HELP_FLAGS.has(arg))) {
+    output.stdout(command.usage);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof ValidationError || error instanceof ConfigError) {
+      output.stderr(`upheal-sync ${command.name}: ${error.message}\n\n${command.usage}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Where operator commands act: the AWS resources named by the environment. For the local stack,
+ * `upheal-sync local` prints exactly these variables for other shells to export; for AWS, the
+ * stack outputs give them (see docs/deployment.md). AWS credentials and endpoints come from the
+ * SDK's own environment (`AWS_PROFILE`, `AWS_ENDPOINT_URL_*`, …).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { QUEUES, type QueueKey } from '#infra/resources.ts';
+import { ValidationError } from '#lib/errors.ts';
+import { parseWith } from '#lib/events/validation.ts';
+
+/** The variables operator commands read. */
+const TargetSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  ...(Object.fromEntries(
+    (Object.keys(QUEUES) as QueueKey[]).map((key) => [QUEUES[key].urlEnv, z.url().optional()]),
+  ) as Record<string, z.ZodOptional<z.ZodURL>>),
+});
+
+/** The resources and clients of one deployment (or of the running local stack). */
+export interface Target {
+  readonly tableName: string;
+  readonly sqs: SQSClient;
+  readonly documents: DynamoDBDocumentClient;
+  /** The URL of a queue; throws a usage error naming its variable when it is not set. */
+  queueUrl(key: QueueKey): string;
+  /** Closes the clients. */
+  close(): void;
+}
+
+/** The target named by `env`; a missing variable is a usage error that names it. */
+export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
+  const parsed = parseWith(
+    TargetSchema,
+    env,
+    'environment (run `upheal-sync local` and export what it prints)',
+  );
+  const sqs = new SQSClient({});
+  const dynamo = new DynamoDBClient({});
+  return {
+    tableName: parsed.TABLE_NAME,
+    sqs,
+    documents: DynamoDBDocumentClient.from(dynamo, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    queueUrl(key) {
+      const name = QUEUES[key].urlEnv;
+      const url = (parsed as Record<string, string | undefined>)[name];
+      if (!url)
+        throw new ValidationError(
+          [{ field: name, reason: 'is required by this command' }],
+          'environment',
+        );
+      return url;
+    },
+    close() {
+      sqs.destroy();
+      dynamo.destroy();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * startLocalStack: the resources exist on the emulators, workers get the function environment
+ * (and nothing of this process's), the simulator runs, and stop() ends every worker process.
+ */
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalStack,
+  startLocalStack,
+} from '#lib/local/stack.ts';
+import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
+import type { InvocationLine } from '#test/fixtures/handlers/scripted.ts';
+import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
+
+const LINE_PREFIX = 'fixture-invocation ';
+const SENTINEL = 'PARENT_ONLY_SENTINEL';
+
+let bundles: Awaited<ReturnType<typeof bundleHandlers>>;
+beforeAll(async () => {
+  bundles = await bundleHandlers({ 'sync-user': 'test/fixtures/handlers/scripted.ts' });
+});
+afterAll(async () => {
+  await bundles?.remove();
+});
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('startLocalStack', () => {
+  let stack: LocalStack | undefined;
+  const logs: WorkerLogLine[] = [];
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('creates the resources, hands workers the function environment and stops every worker', async () => {
+    process.env[SENTINEL] = 'must not leak into workers';
+    stack = await startLocalStack({
+      functionsDir: bundles.dir,
+      functions: ['sync-user'],
+      env: { EXTRA_SETTING: 'scaled' },
+      pollWaitSeconds: 1,
+      logSink: (entry) => logs.push(entry),
+    });
+    expect(stack.simulator?.url).toBe(stack.endpoints.upheal);
+    for (const key of Object.keys(QUEUES) as QueueKey[]) {
+      expect(stack.env[QUEUES[key].urlEnv]).toBe(stack.queueUrls[key]);
+      expect(stack.dlqUrls[key]).toMatch(/-dlq\.fifo$/);
+    }
+    const dynamodb = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.endpoints.dynamodb,
+    });
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: stack.tableName }));
+    dynamodb.destroy();
+    expect(Table?.GlobalSecondaryIndexes?.[0]?.IndexName).toBe(TABLE.reverseIndex.name);
+
+    const sqs = new SQSClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.endpoints.sqs,
+    });
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.queueUrls.userEvents,
+        MessageBody: JSON.stringify({ id: 'env-1' }),
+        MessageGroupId: 'env',
+        MessageDeduplicationId: 'env-1',
+      }),
+    );
+    sqs.destroy();
+    const line = await waitFor(() => {
+      const entry = logs.find((log) => log.line.startsWith(LINE_PREFIX));
+      return entry && (JSON.parse(entry.line.slice(LINE_PREFIX.length)) as InvocationLine);
+    });
+    expect(line.env).toEqual({
+      TABLE_NAME: stack.tableName,
+      USER_EVENTS_QUEUE_URL: stack.queueUrls.userEvents,
+      UPHEAL_BASE_URL: stack.endpoints.upheal,
+      AWS_ENDPOINT_URL_SQS: stack.endpoints.sqs,
+      AWS_LAMBDA_FUNCTION_NAME: 'sync-user',
+      EXTRA_SETTING: 'scaled',
+      [SENTINEL]: undefined,
+    });
+
+    const pids = stack.workerPids();
+    expect(pids.length).toBeGreaterThan(0);
+    expect(pids.every(isRunning)).toBe(true);
+    await stack.stop();
+    expect(pids.filter(isRunning)).toEqual([]);
+    expect(stack.workerPids()).toEqual([]);
+  });
+});
