@@ -121,7 +121,8 @@ const logger = new Logger({ serviceName: SERVICE });
 function secretSource(config: ReturnType<typeof loadConfig>): SecretSource {
   if (config.INGEST_SECRET) return staticSecrets(config.INGEST_SECRET);
   if (config.INGEST_SECRET_PARAMETER) {
-    return cachedSecrets({ read: ssmParameterReader(ssm, config.INGEST_SECRET_PARAMETER) });
+    const name = config.INGEST_SECRET_PARAMETER;
+    return cachedSecrets({ read: ssmParameterReader(ssm, name), source: `SSM parameter ${name}` });
   }
   throw new ConfigError(
     'set INGEST_SECRET (local) or INGEST_SECRET_PARAMETER (SSM parameter name)',

@@ -106,7 +106,7 @@ export function sqsEventQueue(options: SqsEventQueueOptions): EventQueue {
       const entries: SendMessageBatchRequestEntry[] = pending.map((index) => {
         const event = events[index]!;
         return {
-          Id: `e${index}`,
+          Id: entryId(index),
           MessageBody: event.body,
           MessageGroupId: toSqsId(event.partnerUserId),
           MessageDeduplicationId: toSqsId(event.eventId),
@@ -121,15 +121,10 @@ export function sqsEventQueue(options: SqsEventQueueOptions): EventQueue {
         lastReason = new Map(pending.map((index) => [index, reason]));
         continue;
       }
-      const failedNow = new Map<number, string>();
-      for (const failure of output.Failed ?? []) {
-        const index = Number(failure.Id?.slice(1));
-        const reason = `SQS ${failure.Code ?? 'error'}`;
-        if (failure.SenderFault) permanent.push({ index, reason });
-        else failedNow.set(index, reason);
-      }
-      pending = pending.filter((index) => failedNow.has(index));
-      lastReason = failedNow;
+      const { permanent: rejected, retry } = settleBatch(pending, output);
+      permanent.push(...rejected);
+      pending = pending.filter((index) => retry.has(index));
+      lastReason = retry;
     }
     return [
       ...permanent,
@@ -147,6 +142,37 @@ export function sqsEventQueue(options: SqsEventQueueOptions): EventQueue {
       return failures.sort((a, b) => a.index - b.index);
     },
   };
+}
+
+/** The entry id of the event at `index` (unique within a batch, as SQS requires). */
+const entryId = (index: number): string => `e${index}`;
+
+/**
+ * Sorts a batch's entries by SQS's answer: failures SQS blames on the sender are permanent; other
+ * failures are retried, and so is an entry in neither `Successful` nor `Failed` (SQS always lists
+ * each; an entry it did not list is not assumed sent, so nothing is reported accepted that is not
+ * on the queue).
+ */
+function settleBatch(
+  indexes: readonly number[],
+  output: SendMessageBatchCommandOutput,
+): { permanent: EnqueueFailure[]; retry: Map<number, string> } {
+  const succeeded = new Set((output.Successful ?? []).map((entry) => entry.Id));
+  const failed = new Map((output.Failed ?? []).map((entry) => [entry.Id, entry]));
+  const permanent: EnqueueFailure[] = [];
+  const retry = new Map<number, string>();
+  for (const index of indexes) {
+    const id = entryId(index);
+    const failure = failed.get(id);
+    if (failure) {
+      const reason = `SQS ${failure.Code ?? 'error'}`;
+      if (failure.SenderFault) permanent.push({ index, reason });
+      else retry.set(index, reason);
+    } else if (!succeeded.has(id)) {
+      retry.set(index, 'SQS reported no result');
+    }
+  }
+  return { permanent, retry };
 }
 
 /** Groups event indexes into batches within SQS's entry-count and payload-size limits, in order. */

@@ -2,13 +2,13 @@
  * The `ingest` use case (SPEC §3, issue 4 part 2): authenticate a signed HTTPS request from the
  * partner, validate its events and put every valid one on the user-events queue.
  *
- * Checks run cheapest first, each with its own status and reason: method (405), content type
- * (415), body size (413), signature and timestamp (401), replay (401 `replayed`), JSON (400),
- * event count (413), then each event on its own. Invalid events never hold back valid ones in the
- * same request: the answer is 202 when at least one event was accepted, listing the accepted ids
- * and the rejected events with the fields at fault; 400 with the same body when none was; 503
- * naming the valid events SQS did not take, which the partner sends again (the event id is the
- * FIFO deduplication id, so a re-send is safe).
+ * Checks run cheapest first, each with its own status and reason: method (405), content type and
+ * encoding (415), body size (413), signature and timestamp (401), replay (401 `replayed`), JSON
+ * (400), event count (413), then each event on its own. Invalid events never hold back valid ones
+ * in the same request: the answer is 202 when at least one event was accepted, listing the
+ * accepted ids and the rejected events with the fields at fault; 400 with the same body when none
+ * was; 503 naming the valid events SQS did not take, which the partner sends again (the event id
+ * is the FIFO deduplication id, so a re-send is safe).
  */
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
@@ -40,12 +40,14 @@ export const INGEST_REASONS = {
   methodNotAllowed: 'method not allowed: use POST',
   unsupportedMediaType: 'content type must be application/json',
   unsupportedCharset: 'charset must be utf-8',
+  unsupportedEncoding: 'content encoding not supported: send the body uncompressed',
   bodyTooLarge: 'body too large',
   replayed: 'replayed',
   malformedJson: 'malformed JSON',
   noEvents: 'no events',
   tooManyEvents: 'too many events',
   eventTooLarge: 'event too large for the queue',
+  unvalidated: 'could not be validated',
   notEnqueued: 'not enqueued, send it again',
 } as const;
 
@@ -63,6 +65,7 @@ const MAX_ECHOED_EVENT_ID_LENGTH = 128;
 
 const HTTP_POST = 'POST';
 const JSON_MEDIA_TYPE = 'application/json';
+const IDENTITY_ENCODING = 'identity';
 const UTF8_CHARSETS: readonly string[] = ['utf-8', 'utf8'];
 
 /** The HTTP request as ingest needs it; `body` holds the exact bytes received. */
@@ -145,7 +148,9 @@ export async function ingestEvents(
       allow: HTTP_POST,
     });
   }
-  const contentProblem = contentTypeProblem(headerValue(request.headers, 'content-type'));
+  const contentProblem =
+    contentTypeProblem(headerValue(request.headers, 'content-type')) ??
+    contentEncodingProblem(headerValue(request.headers, 'content-encoding'));
   if (contentProblem) return refuse(INGEST_STATUS.unsupportedMediaType, contentProblem);
   if (request.body.byteLength > deps.limits.maxBodyBytes) {
     return refuse(INGEST_STATUS.payloadTooLarge, INGEST_REASONS.bodyTooLarge);
@@ -174,8 +179,9 @@ export async function ingestEvents(
 
   const outcome = await acceptEvents(request.body, deps);
   if (outcome.status === INGEST_STATUS.serviceUnavailable) {
-    // Let the partner retry this exact signed request too, not only a re-signed one.
-    await deps.nonces.release(nonce);
+    // Let the partner retry this exact signed request too, not only a re-signed one. Best effort:
+    // if the release fails, the answer still says which events to send again (re-signed).
+    await deps.nonces.release(nonce).catch(() => undefined);
   }
   return outcome;
 }
@@ -219,8 +225,13 @@ async function acceptEvents(body: Uint8Array, deps: IngestDependencies): Promise
         body: messageBody,
       });
     } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      rejected.push({ index, ...echoedEventId(item), errors: error.issues });
+      // Anything but a ValidationError is a bug in the parser; the event is refused rather than
+      // failing the whole request with a 5xx the partner would retry forever.
+      const errors =
+        error instanceof ValidationError
+          ? error.issues
+          : [{ field: EVENT_FIELD, reason: INGEST_REASONS.unvalidated }];
+      rejected.push({ index, ...echoedEventId(item), errors });
     }
   });
 
@@ -262,6 +273,15 @@ function contentTypeProblem(contentType: string | undefined): string | undefined
     }
   }
   return undefined;
+}
+
+/** Why a Content-Encoding is not acceptable: only an uncompressed (`identity`) body is signed as sent. */
+function contentEncodingProblem(contentEncoding: string | undefined): string | undefined {
+  if (contentEncoding === undefined) return undefined;
+  const encodings = contentEncoding.split(',').map((part) => part.trim().toLowerCase());
+  return encodings.every((encoding) => encoding === '' || encoding === IDENTITY_ENCODING)
+    ? undefined
+    : INGEST_REASONS.unsupportedEncoding;
 }
 
 /** The rejected item's eventId, if it is a string short enough to be an id we could accept. */

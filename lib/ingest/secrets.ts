@@ -16,6 +16,9 @@ export const SECRET_CACHE_TTL_MS = 5 * 60_000;
 /** Minimum time between two refetches triggered by signature misses (bounds SSM calls under attack). */
 export const SECRET_MISS_REFRESH_INTERVAL_MS = 60_000;
 
+/** Shortest secret accepted (the same floor `lib/config.ts` puts on `INGEST_SECRET`). */
+export const MIN_SECRET_LENGTH = 16;
+
 /** The accepted secrets, refreshed when the source allows it. */
 export interface SecretSource {
   /** The secrets to verify with now. */
@@ -35,10 +38,25 @@ export function parseSecretList(value: string): string[] {
     .filter((secret) => secret.length > 0);
 }
 
-/** Secrets fixed for the life of the process (`INGEST_SECRET`, tests). */
-export function staticSecrets(value: string): SecretSource {
+/**
+ * The secrets of a configured value, checked: at least one, each at least MIN_SECRET_LENGTH long.
+ * `source` names the variable or parameter in the ConfigError (never the value).
+ */
+export function secretsFrom(value: string, source: string): string[] {
   const secrets = parseSecretList(value);
-  if (secrets.length === 0) throw new ConfigError('INGEST_SECRET: no secret in the value');
+  if (secrets.length === 0) throw new ConfigError(`${source}: no secret in the value`);
+  const short = secrets.findIndex((secret) => secret.length < MIN_SECRET_LENGTH);
+  if (short >= 0) {
+    throw new ConfigError(
+      `${source}: secret ${short + 1} is shorter than ${MIN_SECRET_LENGTH} characters`,
+    );
+  }
+  return secrets;
+}
+
+/** Secrets fixed for the life of the process (`INGEST_SECRET`, tests). */
+export function staticSecrets(value: string, source = 'INGEST_SECRET'): SecretSource {
+  const secrets = secretsFrom(value, source);
   return {
     current: async () => secrets,
     refreshAfterMiss: async () => undefined,
@@ -49,6 +67,8 @@ export function staticSecrets(value: string): SecretSource {
 export interface CachedSecretsOptions {
   /** Reads the raw value (e.g. `ssmParameterReader`). */
   readonly read: () => Promise<string>;
+  /** Names the value in errors, e.g. the parameter name. */
+  readonly source?: string;
   readonly ttlMs?: number;
   readonly missRefreshIntervalMs?: number;
   readonly now?: () => number;
@@ -68,8 +88,10 @@ export function cachedSecrets(options: CachedSecretsOptions): SecretSource {
   const fetchNow = (): Promise<readonly string[]> => {
     inFlight ??= (async () => {
       try {
-        const secrets = parseSecretList(await options.read());
-        if (secrets.length === 0) throw new ConfigError('ingest secret parameter holds no secret');
+        const secrets = secretsFrom(
+          await options.read(),
+          options.source ?? 'ingest secret parameter',
+        );
         cached = { secrets, fetchedAt: now() };
         return secrets;
       } finally {

@@ -23,7 +23,10 @@ function events(count: number, bodyBytes = 10): QueueableEvent[] {
   }));
 }
 
-/** A SendBatch that records calls and answers each with `answer(call number, input)`. */
+/**
+ * A SendBatch that records calls and answers each with `answer(call number, input)`; entries the
+ * answer lists in neither `Failed` nor `Successful` are reported successful, as SQS would.
+ */
 function scriptedSendBatch(
   answer: (
     call: number,
@@ -33,11 +36,16 @@ function scriptedSendBatch(
   const calls: SendMessageBatchCommandInput[] = [];
   const sendBatch = async (input: SendMessageBatchCommandInput) => {
     calls.push(input);
+    const scripted = answer(calls.length, input);
+    const failed = new Set((scripted.Failed ?? []).map((entry) => entry.Id));
+    const successful = (input.Entries ?? [])
+      .filter((entry) => !failed.has(entry.Id))
+      .map((entry) => ({ Id: entry.Id, MessageId: `m-${entry.Id}`, MD5OfMessageBody: '' }));
     return {
       $metadata: {},
-      Successful: [],
+      Successful: successful,
       Failed: [],
-      ...answer(calls.length, input),
+      ...scripted,
     } as SendMessageBatchCommandOutput;
   };
   return { calls, sendBatch };
@@ -136,7 +144,7 @@ describe('sqsEventQueue', () => {
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((done) => setTimeout(done, 1));
       inFlight--;
-      return { $metadata: {} } as SendMessageBatchCommandOutput;
+      return { $metadata: {}, Successful: [] } as unknown as SendMessageBatchCommandOutput;
     };
     await sqsEventQueue({ sendBatch, queueUrl: QUEUE_URL }).enqueue(events(25));
     expect(maxInFlight).toBe(1);
@@ -178,6 +186,28 @@ describe('sqsEventQueue', () => {
     expect(failures).toEqual([{ index: 1, reason: 'SQS ServiceUnavailable' }]);
     expect(calls).toHaveLength(ENQUEUE_RETRY.maxAttempts);
     expect(slept).toEqual([ENQUEUE_RETRY.baseDelayMs, ENQUEUE_RETRY.baseDelayMs * 2]);
+  });
+
+  it('retries an entry SQS listed neither as successful nor as failed, instead of assuming it sent', async () => {
+    const { calls, sendBatch } = scriptedSendBatch((call, input) =>
+      call === 1
+        ? {
+            Successful: (input.Entries ?? [])
+              .filter((entry) => entry.Id !== 'e1')
+              .map((entry) => ({ Id: entry.Id, MessageId: 'm', MD5OfMessageBody: '' })),
+          }
+        : {},
+    );
+    const failures = await sqsEventQueue({
+      sendBatch,
+      queueUrl: QUEUE_URL,
+      sleep: noSleep,
+    }).enqueue(events(3));
+    expect(failures).toEqual([]);
+    expect(calls.map((call) => call.Entries?.map((entry) => entry.Id))).toEqual([
+      ['e0', 'e1', 'e2'],
+      ['e1'],
+    ]);
   });
 
   it('does not retry an entry SQS rejected as the sender’s fault', async () => {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   EVENT_FIELD,
@@ -143,6 +144,17 @@ describe('ingestEvents', () => {
         body: { error: reason },
       });
       expect(queue.sent).toEqual([]);
+    });
+
+    it('answers 415 to a compressed body', async () => {
+      const { deps } = dependencies();
+      const request = signedRequest(userDeleted('e-1', 'c-1'), {
+        headers: { 'content-encoding': 'gzip' },
+      });
+      expect(await ingestEvents(request, deps)).toMatchObject({
+        status: INGEST_STATUS.unsupportedMediaType,
+        body: { error: INGEST_REASONS.unsupportedEncoding },
+      });
     });
 
     it('answers 415 when the content type is missing', async () => {
@@ -448,6 +460,63 @@ describe('ingestEvents', () => {
       expect((await ingestEvents(request, deps)).body).not.toEqual({
         error: INGEST_REASONS.replayed,
       });
+    });
+
+    it('still names the events to resend when releasing the nonce fails', async () => {
+      const nonces = memoryNonceStore();
+      const { deps } = dependencies({
+        queue: recordingQueue(['e-1']),
+        nonces: {
+          claim: nonces.claim,
+          release: async () => {
+            throw new Error('DynamoDB unavailable');
+          },
+        },
+      });
+      const outcome = await ingestEvents(signedRequest([userDeleted('e-1', 'c-1')]), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.serviceUnavailable);
+      expect(outcome.body).toMatchObject({ notAccepted: [{ index: 0, eventId: 'e-1' }] });
+    });
+  });
+
+  describe('any signed body (fuzzed)', () => {
+    /** JSON values, plus arrays mixing valid events with arbitrary values. */
+    const payloadArb = fc.oneof(
+      fc.jsonValue(),
+      fc.array(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.constantFrom(providerCreated('e-a', 'p-1'), userDeleted('e-b', 'c-1')),
+          fc.record({ eventId: fc.string(), type: fc.string(), partnerUserId: fc.string() }),
+        ),
+        { maxLength: 12 },
+      ),
+    );
+
+    it('never throws, answers 202/400/413, names a field for every rejection, and loses no valid event', async () => {
+      await fc.assert(
+        fc.asyncProperty(payloadArb, async (payload) => {
+          const { deps, queue } = dependencies();
+          const outcome = await ingestEvents(signedRequest(payload), deps);
+          expect([
+            INGEST_STATUS.accepted,
+            INGEST_STATUS.badRequest,
+            INGEST_STATUS.payloadTooLarge,
+          ]).toContain(outcome.status);
+          if ('error' in outcome.body) return;
+          const items = Array.isArray(payload) ? payload : [payload];
+          expect(outcome.body.accepted.length + outcome.body.rejected.length).toBe(items.length);
+          for (const rejected of outcome.body.rejected) {
+            expect(rejected.errors.length).toBeGreaterThan(0);
+            for (const issue of rejected.errors) {
+              expect(issue.field).not.toBe('');
+              expect(issue.reason).not.toBe('');
+            }
+          }
+          expect(queue.sent.map((sent) => sent.eventId)).toEqual(outcome.body.accepted);
+        }),
+        { numRuns: 200 },
+      );
     });
   });
 });
