@@ -2,7 +2,17 @@
  * The registered subcommands. Adding one is one line here (plus its file in this directory).
  */
 import type { CliCommand } from '#lib/cli/command.ts';
+import { deletesCommand } from '#lib/cli/commands/deletes.ts';
 import { localCommand } from '#lib/cli/commands/local.ts';
+import { outboundCommand } from '#lib/cli/commands/outbound.ts';
+import { redriveCommand } from '#lib/cli/commands/redrive.ts';
+import { sendEventsCommand } from '#lib/cli/commands/send-events.ts';
 
 /** Every subcommand, in the order `upheal-sync --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [localCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  localCommand,
+  sendEventsCommand,
+  redriveCommand,
+  deletesCommand,
+  outboundCommand,
+];
