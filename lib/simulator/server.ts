@@ -71,8 +71,8 @@ export interface Simulator {
   options(): SimulatorOptions;
   /** Every user, as `GET /__sim/users`. */
   users(): SimUser[];
-  /** Counts, as `GET /__sim/stats`. */
-  stats(): TrafficStats;
+  /** Counts over the arrivals at or after `since` (default all), as `GET /__sim/stats?since=`. */
+  stats(since?: number): TrafficStats;
   /** The arrival log from index `from`, as `GET /__sim/arrivals?from=`. */
   arrivals(from?: number): Arrival[];
   /** Merges fault options (re-seeding the PRNG), as `PUT /__sim/faults`. */
@@ -401,8 +401,13 @@ async function handleSim(
         if (!user) return send(response, errorReply(STATUS.notFound, 'userId: user not found'));
         return ok(user);
       }
-      case 'stats':
-        return ok(core.traffic.stats());
+      case 'stats': {
+        const since = Number(url.searchParams.get('since') ?? Number.NEGATIVE_INFINITY);
+        if (Number.isNaN(since)) {
+          return send(response, errorReply(STATUS.badRequest, 'since: expected a number'));
+        }
+        return ok(core.traffic.stats(since));
+      }
       case 'arrivals': {
         const from = Number(url.searchParams.get('from') ?? 0);
         if (!Number.isInteger(from) || from < 0) {
@@ -482,7 +487,7 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     port,
     options: () => structuredClone(core.options),
     users: () => core.store.list(),
-    stats: () => core.traffic.stats(),
+    stats: (since) => core.traffic.stats(since),
     arrivals: (from = 0) => core.traffic.arrivals(from),
     setFaults: (faults) => core.setFaults(faults),
     setRateLimit: (rateLimit) => core.setRateLimit(rateLimit),

@@ -65,6 +65,8 @@ const MAX_FOREIGN_CATCH_UP = 100_000;
 const FOREIGN_KEY = 0;
 /** Foreign arrivals fall in the middle of their slot, half an interval after its start. */
 const FOREIGN_PHASE = 0.5;
+/** Status of an arrival not answered yet. */
+const IN_FLIGHT = 0;
 /** Status answered when the limit is exceeded. */
 const TOO_MANY_REQUESTS = 429;
 
@@ -75,11 +77,8 @@ export class Traffic {
   #options: RateLimitOptions;
   #limiters: WindowLimiter[] = [];
   #log: Arrival[] = [];
-  #byRoute = new Map<string, Map<string, number>>();
   #foreignEpoch = 0;
   #foreignNext = 0;
-  /** When the log was last cleared: answers to requests from before then are not counted. */
-  #since = Number.NEGATIVE_INFINITY;
 
   constructor(options: RateLimitOptions, keyCount: number, clock: Clock) {
     this.#clock = clock;
@@ -101,9 +100,7 @@ export class Traffic {
 
   /** Clears the log and counts and restarts limiters and the foreign client. */
   reset(): void {
-    this.#since = this.#clock();
     this.#log = [];
-    this.#byRoute.clear();
     this.#restart();
   }
 
@@ -118,7 +115,7 @@ export class Traffic {
     return this.#append({
       at,
       route,
-      status: 0,
+      status: IN_FLIGHT,
       foreign: false,
       admitted: false,
       counted: false,
@@ -134,7 +131,7 @@ export class Traffic {
     const arrival = this.#append({
       at,
       route,
-      status: 0,
+      status: IN_FLIGHT,
       foreign: false,
       admitted: decision.allowed,
       counted,
@@ -146,14 +143,6 @@ export class Traffic {
   /** Records the answer (or its absence) of a real client's request. */
   answer(arrival: Arrival, status: number | NoAnswer): void {
     arrival.status = status;
-    if (arrival.at < this.#since) return;
-    let statuses = this.#byRoute.get(arrival.route);
-    if (!statuses) {
-      statuses = new Map();
-      this.#byRoute.set(arrival.route, statuses);
-    }
-    const name = String(status);
-    statuses.set(name, (statuses.get(name) ?? 0) + 1);
   }
 
   /**
@@ -188,11 +177,13 @@ export class Traffic {
     return this.#log.slice(from).map((arrival) => ({ ...arrival }));
   }
 
-  /** Counts computed from the log. */
-  stats(): TrafficStats {
+  /**
+   * Counts computed from the log, over the arrivals at or after `since` (e.g. to discard a
+   * warm-up window); requests still in flight appear in `byRoute` once answered.
+   */
+  stats(since = Number.NEGATIVE_INFINITY): TrafficStats {
     this.catchUp();
     const byRoute: Record<string, Record<string, number>> = {};
-    for (const [route, statuses] of this.#byRoute) byRoute[route] = Object.fromEntries(statuses);
     let totalCalls = 0;
     let admitted = 0;
     let rateLimited = 0;
@@ -200,12 +191,18 @@ export class Traffic {
     let foreignRateLimited = 0;
     const counted: number[][] = Array.from({ length: this.#keyCount }, () => []);
     const own: number[][] = Array.from({ length: this.#keyCount }, () => []);
-    for (const arrival of this.#log) {
+    const log = this.#log.filter((arrival) => arrival.at >= since);
+    for (const arrival of log) {
       if (arrival.foreign) {
         foreignArrivals += 1;
         if (!arrival.admitted) foreignRateLimited += 1;
       } else {
         totalCalls += 1;
+        if (arrival.status !== IN_FLIGHT) {
+          const statuses = (byRoute[arrival.route] ??= {});
+          const name = String(arrival.status);
+          statuses[name] = (statuses[name] ?? 0) + 1;
+        }
         if (arrival.admitted) {
           admitted += 1;
           own[arrival.key]!.push(arrival.at);
@@ -225,11 +222,11 @@ export class Traffic {
       rateLimited,
       foreignArrivals,
       foreignRateLimited,
-      arrivals: this.#log.length,
+      arrivals: log.length,
       peakInWindow: peak(counted),
       peakOwnInWindow: peak(own),
-      firstArrivalAt: this.#log[0]?.at ?? null,
-      lastArrivalAt: this.#log.at(-1)?.at ?? null,
+      firstArrivalAt: log[0]?.at ?? null,
+      lastArrivalAt: log.at(-1)?.at ?? null,
       limit,
       windowMs,
       mode,

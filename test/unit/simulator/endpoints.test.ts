@@ -549,6 +549,9 @@ describe('introspection', () => {
     expect(stats.body.byRoute.createProvider).toEqual({ 200: 1, 400: 1 });
     expect(stats.body.totalCalls).toBe(2);
     expect(stats.body).toEqual(sim.stats());
+    const later = await call(sim, 'GET', `/__sim/stats?since=${stats.body.lastArrivalAt}`);
+    expect(later.body).toMatchObject({ totalCalls: 1, byRoute: { createProvider: { 400: 1 } } });
+    expect((await call(sim, 'GET', '/__sim/stats?since=soon')).status).toBe(400);
   });
 
   it('clears users, stats and the log on reset', async () => {

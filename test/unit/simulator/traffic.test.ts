@@ -69,6 +69,20 @@ describe('Traffic', () => {
     });
   });
 
+  it('computes stats over the arrivals from a given time on, and leaves in-flight ones out of byRoute', () => {
+    const { instance } = traffic({ limit: 5, windowMs: 1000 });
+    for (const at of [0, 10, 500, 600])
+      instance.answer(instance.arrive(0, 'check', at).arrival, 200);
+    instance.arrive(0, 'deleteUser', 700);
+    expect(instance.stats(500)).toMatchObject({
+      totalCalls: 3,
+      admitted: 3,
+      byRoute: { check: { 200: 2 } },
+      firstArrivalAt: 500,
+      peakInWindow: 3,
+    });
+  });
+
   it('keeps a limiter per key', () => {
     const { instance } = traffic({ limit: 1, windowMs: 1000 }, 2);
     expect(instance.arrive(0, 'check', 0).decision.allowed).toBe(true);
