@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createIngestHandler } from '#functions/ingest.ts';
-import { TABLE } from '#infra/resources.ts';
+import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
 import { sqsEventQueue, sqsSendBatch, toSqsId } from '#lib/ingest/event-queue.ts';
 import { type IngestServer, startIngestServer } from '#lib/ingest/http-server.ts';
 import { dynamoNonceStore, NONCE_PK_PREFIX, NONCE_SK } from '#lib/ingest/replay-guard.ts';
@@ -47,6 +47,7 @@ const MAX_BODY_BYTES = 16_384;
 let sqsService: LocalService;
 let dynamoService: LocalService;
 let sqs: SQSClient;
+let queueUrls: Record<QueueKey, string>;
 let queueUrl: string;
 /** Two handler instances with their own clients: Lambda instances share no memory. */
 const instances: { server: IngestServer; dynamodb: DynamoDBClient }[] = [];
@@ -58,7 +59,8 @@ beforeAll(async () => {
   const admin = new DynamoDBClient({ ...clientConfig, endpoint: dynamoService.endpoint });
   await createTable(admin, TABLE_NAME);
   admin.destroy();
-  queueUrl = (await createQueues(sqs, STAGE)).queueUrls.userEvents;
+  queueUrls = (await createQueues(sqs, STAGE)).queueUrls;
+  queueUrl = queueUrls.userEvents;
   for (let i = 0; i < 2; i++) {
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoService.endpoint });
     const handler = createIngestHandler({
@@ -271,14 +273,33 @@ describe('ingest on the local stack', () => {
     expect(await drainQueue()).toEqual([]);
   });
 
-  it('refuses a request signed with another secret as 401 bad signature', async () => {
-    const result = await postEvents(
-      url(),
-      'not-the-shared-secret-000',
-      userDeleted(id('e1'), 'c-1'),
-    );
-    expect(result).toEqual({ status: 401, body: { error: 'bad signature' } });
-    expect(await drainQueue()).toEqual([]);
+  it('refuses each kind of bad request with its status and reason, and delivers the good one among them', async () => {
+    const good = userDeleted(id('good'), 'c-1');
+    const body = (name: string) => JSON.stringify(userDeleted(id(name), 'c-1'));
+    const now = Date.now();
+
+    const answers = {
+      badSignature: await postSigned(url(), 'not-the-shared-secret-000', body('b1')),
+      stale: await postSigned(url(), SECRET, body('b2'), { now: now - REPLAY_WINDOW_MS - 1000 }),
+      future: await postSigned(url(), SECRET, body('b3'), { now: now + REPLAY_WINDOW_MS + 1000 }),
+      unsigned: await postSigned(url(), SECRET, body('b4'), {
+        headers: { 'x-upheal-sync-signature': '' },
+      }),
+      malformed: await postSigned(url(), SECRET, '[{"eventId": '),
+      good: await postEvents(url(), SECRET, good),
+    };
+
+    expect(answers).toEqual({
+      badSignature: { status: 401, body: { error: 'bad signature' } },
+      stale: { status: 401, body: { error: 'stale timestamp' } },
+      future: { status: 401, body: { error: 'timestamp in the future' } },
+      unsigned: { status: 401, body: { error: 'missing signature' } },
+      malformed: { status: 400, body: { error: 'malformed JSON' } },
+      good: { status: 202, body: { accepted: [good.eventId], rejected: [] } },
+    });
+    expect((await drainQueue()).map(summary).map((message) => message.eventId)).toEqual([
+      good.eventId,
+    ]);
   });
 
   it('works as the esbuild bundle that deploys, configured from the environment, logging no event data', async () => {
@@ -291,9 +312,10 @@ describe('ingest on the local stack', () => {
       AWS_ENDPOINT_URL_SQS: sqsService.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamoService.endpoint,
       TABLE_NAME,
-      USER_EVENTS_QUEUE_URL: queueUrl,
-      IMPORT_QUEUE_URL: queueUrl,
-      ASSIGNMENTS_QUEUE_URL: queueUrl,
+      // Every queue variable the shared configuration requires, as the local stack sets them.
+      ...Object.fromEntries(
+        (Object.keys(QUEUES) as QueueKey[]).map((key) => [QUEUES[key].urlEnv, queueUrls[key]]),
+      ),
       UPHEAL_API_KEY: 'local-dev-key',
       INGEST_SECRET: SECRET,
     });
