@@ -18,6 +18,7 @@ import {
   timeoutOf,
 } from '#infra/functions.ts';
 import { IMPORT_BUCKET, QUEUES, type QueueKey, resourceName, TABLE } from '#infra/resources.ts';
+import { type FunctionUrlHandler, startIngestServer } from '#lib/ingest/http-server.ts';
 import {
   createBucket,
   createQueues,
@@ -47,6 +48,11 @@ const SIMULATOR_API_KEY = 'local-dev-key';
 const BUNDLE_DIR = join('dist', 'functions');
 /** File name of every bundle within its function's directory. */
 const BUNDLE_FILE = 'index.mjs';
+/**
+ * The ingest signing secret when none is given: a public, local-only default like the
+ * simulator's `local-dev-key` (never used by a deployment, which reads SSM).
+ */
+export const LOCAL_INGEST_SECRET = 'local-dev-ingest-secret';
 /** Default time in-flight invocations get to finish on stop before their workers are killed. */
 const DEFAULT_DRAIN_MS = 5_000;
 
@@ -64,8 +70,9 @@ export interface LocalStackOptions {
   /** Directory with `<function>/index.mjs` bundles (default `dist/functions`). */
   readonly functionsDir?: string;
   /**
-   * Functions whose event sources run. Default: every deployed function with an SQS trigger whose
-   * bundle exists (the others are listed in `skippedFunctions`). Listing one without a bundle fails.
+   * Functions that run: SQS-triggered ones get their event sources, URL ones (ingest) a local
+   * function URL. Default: every deployed function with a trigger whose bundle exists (the others
+   * are listed in `skippedFunctions`). Listing one without a bundle fails.
    */
   readonly functions?: readonly DeployedFunctionName[];
   /** Extra or overriding function environment (e.g. scaled rate limits). */
@@ -99,8 +106,10 @@ export interface LocalStack {
   readonly queueUrls: Record<QueueKey, string>;
   readonly queueArns: Record<QueueKey, string>;
   readonly dlqUrls: Record<QueueKey, string>;
-  /** Functions whose event sources run. */
+  /** Functions that run (event sources or function URL). */
   readonly functions: readonly DeployedFunctionName[];
+  /** Local function URLs (payload 2.0, like Lambda function URLs), e.g. `{ ingest: 'http://…/' }`. */
+  readonly functionUrls: Partial<Record<DeployedFunctionName, string>>;
   /** Functions skipped because no bundle was found (default selection only). */
   readonly skippedFunctions: readonly DeployedFunctionName[];
   /** The embedded simulator, unless `uphealUrl` was given. */
@@ -154,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [IMPORT_BUCKET.nameEnv]: bucketName,
       UPHEAL_BASE_URL: uphealUrl,
       UPHEAL_API_KEY: options.uphealApiKey ?? SIMULATOR_API_KEY,
+      INGEST_SECRET: LOCAL_INGEST_SECRET,
       ...Object.fromEntries(
         (Object.keys(QUEUES) as QueueKey[]).map((key) => [
           QUEUES[key].urlEnv,
@@ -165,7 +175,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const functionsDir = resolve(PROJECT_ROOT, options.functionsDir ?? BUNDLE_DIR);
     const bundleOf = (name: DeployedFunctionName) => join(functionsDir, name, BUNDLE_FILE);
-    const triggered = DEPLOYED_FUNCTIONS.filter((name) => eventSourcesOf(name).length > 0);
+    const triggered = DEPLOYED_FUNCTIONS.filter(
+      (name) => eventSourcesOf(name).length > 0 || FUNCTIONS[name].url,
+    );
     const selected = options.functions ?? triggered.filter((name) => existsSync(bundleOf(name)));
     const missing = selected.filter((name) => !existsSync(bundleOf(name)));
     if (missing.length > 0)
@@ -173,6 +185,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const pools: WorkerPool[] = [];
     const runners: EventSourceRunner[] = [];
+    const servers: { stop(): Promise<void> }[] = [];
+    const functionUrls: Partial<Record<DeployedFunctionName, string>> = {};
+    // Function URLs and runners stop first (no new work), in-flight work drains, workers end.
+    cleanups.push(async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+      for (const runner of runners) runner.stopPolling();
+      const drained = Promise.all(runners.map((runner) => runner.stop()));
+      await Promise.race([drained, delay(options.drainMs ?? DEFAULT_DRAIN_MS)]);
+      await Promise.all(pools.map((pool) => pool.stop()));
+      await drained;
+    });
     for (const functionName of selected) {
       const pool = new WorkerPool({
         functionName,
@@ -184,6 +207,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(options.logSink ? { logSink: options.logSink } : {}),
       });
       pools.push(pool);
+      if (FUNCTIONS[functionName].url) {
+        const server = await startIngestServer({ handler: functionUrlHandler(pool) });
+        servers.push(server);
+        functionUrls[functionName] = server.url;
+      }
       for (const source of eventSourcesOf(functionName)) {
         runners.push(
           new EventSourceRunner({
@@ -203,14 +231,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         );
       }
     }
-    // Runners stop first (no new batches), then in-flight work drains, then workers end.
-    cleanups.push(async () => {
-      for (const runner of runners) runner.stopPolling();
-      const drained = Promise.all(runners.map((runner) => runner.stop()));
-      await Promise.race([drained, delay(options.drainMs ?? DEFAULT_DRAIN_MS)]);
-      await Promise.all(pools.map((pool) => pool.stop()));
-      await drained;
-    });
     for (const runner of runners) runner.start();
 
     let stopping: Promise<void> | undefined;
@@ -228,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       queueArns: queues.queueArns,
       dlqUrls: queues.dlqUrls,
       functions: selected,
+      functionUrls,
       skippedFunctions: triggered.filter((name) => !selected.includes(name)),
       ...(simulator ? { simulator } : {}),
       workerPids: () => pools.flatMap((pool) => pool.pids),
@@ -257,6 +278,19 @@ function lambdaEnvironment(
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(FUNCTIONS[functionName].memoryMb),
     ...env,
+  };
+}
+
+/**
+ * A function URL's invocation through a worker: the handler's result is the HTTP answer; an
+ * error, crash or timeout throws, which the server answers 502 like a function URL does.
+ */
+function functionUrlHandler(pool: WorkerPool): FunctionUrlHandler {
+  return async (event) => {
+    const outcome = await pool.invoke(event);
+    if (outcome.kind === 'response')
+      return outcome.response as Awaited<ReturnType<FunctionUrlHandler>>;
+    throw new Error(`function URL invocation failed: ${outcome.kind}`);
   };
 }
 

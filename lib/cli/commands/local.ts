@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEPLOYED_FUNCTIONS, type DeployedFunctionName, eventSourcesOf } from '#infra/functions.ts';
+import { DEPLOYED_FUNCTIONS, type DeployedFunctionName } from '#infra/functions.ts';
 import { type CliCommand, EXIT } from '#lib/cli/command.ts';
 import type { CliOutput } from '#lib/cli/main.ts';
 import { ValidationError } from '#lib/errors.ts';
@@ -22,9 +22,12 @@ const USAGE = `Usage: upheal-sync local [--upheal-url URL] [--json] [--functions
 
 Starts the local stack in the foreground: SQS and S3 (fauxqs) and DynamoDB (dynalite) on
 loopback, the queues, dead-letter queues, table and bucket of stage "local" (from infra/), the
-SQS event sources of every function with a bundle in dist/functions (built first if missing),
+triggers of every function with a bundle in dist/functions (built first if missing),
 and the embedded Upheal simulator unless --upheal-url is given. Prints the endpoints and the
 environment other shells need; Ctrl-C or SIGTERM stops everything.
+
+ingest runs behind a local function URL; it verifies signatures with INGEST_SECRET from this
+environment, or with the public local default 'local-dev-ingest-secret'.
 
 Options:
   --upheal-url URL     use this Upheal instead of the simulator (key from UPHEAL_API_KEY)
@@ -119,6 +122,7 @@ export function createLocalCommand(deps: Partial<LocalCommandDeps> = {}): CliCom
           ? { uphealUrl: flags['upheal-url'], uphealApiKey: env.UPHEAL_API_KEY ?? 'local-dev-key' }
           : {}),
         ...(flags['functions-dir'] ? { functionsDir: flags['functions-dir'] } : {}),
+        ...(env.INGEST_SECRET ? { env: { INGEST_SECRET: env.INGEST_SECRET } } : {}),
       });
       const printable = Object.fromEntries(
         Object.entries(stack.env).filter(([name]) => !NEVER_PRINTED.test(name)),
@@ -133,6 +137,7 @@ export function createLocalCommand(deps: Partial<LocalCommandDeps> = {}): CliCom
             queueUrls: stack.queueUrls,
             dlqUrls: stack.dlqUrls,
             functions: stack.functions,
+            functionUrls: stack.functionUrls,
             skippedFunctions: stack.skippedFunctions,
             simulator: stack.simulator !== undefined,
             env: printable,
@@ -178,7 +183,9 @@ function parseFlags(args: string[]): z.infer<typeof ArgsSchema> {
 
 function describe(stack: LocalStack, env: Record<string, string>): string {
   const skipped: readonly DeployedFunctionName[] = stack.skippedFunctions;
-  const notQueued = DEPLOYED_FUNCTIONS.filter((name) => eventSourcesOf(name).length === 0);
+  const notRun = DEPLOYED_FUNCTIONS.filter(
+    (name) => !stack.functions.includes(name) && !skipped.includes(name),
+  );
   return [
     'upheal-sync local stack is running (stage local). Ctrl-C stops it.',
     '',
@@ -189,8 +196,9 @@ function describe(stack: LocalStack, env: Record<string, string>): string {
     `  Bucket     ${stack.bucketName}`,
     ...Object.entries(stack.queueUrls).map(([key, url]) => `  Queue      ${key}: ${url}`),
     `  Functions  ${stack.functions.join(', ') || '(none)'}`,
+    ...Object.entries(stack.functionUrls).map(([name, url]) => `  URL        ${name}: ${url}`),
     ...(skipped.length > 0 ? [`  No bundle  ${skipped.join(', ')} (npm run build)`] : []),
-    ...(notQueued.length > 0 ? [`  Not run    ${notQueued.join(', ')} (no SQS trigger)`] : []),
+    ...(notRun.length > 0 ? [`  Not run    ${notRun.join(', ')} (no trigger)`] : []),
     '',
     'Environment for another shell (credentials: any value):',
     ...Object.entries(env)

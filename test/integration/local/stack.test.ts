@@ -13,6 +13,7 @@ import {
   startLocalStack,
 } from '#lib/local/stack.ts';
 import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
+import type { FunctionUrlEcho } from '#test/fixtures/handlers/function-url.ts';
 import type { InvocationLine } from '#test/fixtures/handlers/scripted.ts';
 import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
 
@@ -21,7 +22,10 @@ const SENTINEL = 'PARENT_ONLY_SENTINEL';
 
 let bundles: Awaited<ReturnType<typeof bundleHandlers>>;
 beforeAll(async () => {
-  bundles = await bundleHandlers({ 'sync-user': 'test/fixtures/handlers/scripted.ts' });
+  bundles = await bundleHandlers({
+    'sync-user': 'test/fixtures/handlers/scripted.ts',
+    ingest: 'test/fixtures/handlers/function-url.ts',
+  });
 });
 afterAll(async () => {
   await bundles?.remove();
@@ -43,11 +47,11 @@ describe('startLocalStack', () => {
     await stack?.stop();
   });
 
-  it('creates the resources, hands workers the function environment and stops every worker', async () => {
+  it('creates the resources, runs SQS and URL functions in workers with the function environment, and stops every worker', async () => {
     process.env[SENTINEL] = 'must not leak into workers';
     stack = await startLocalStack({
       functionsDir: bundles.dir,
-      functions: ['sync-user'],
+      functions: ['sync-user', 'ingest'],
       env: { EXTRA_SETTING: 'scaled' },
       pollWaitSeconds: 1,
       logSink: (entry) => logs.push(entry),
@@ -93,6 +97,25 @@ describe('startLocalStack', () => {
       EXTRA_SETTING: 'scaled',
       [SENTINEL]: undefined,
     });
+
+    // ingest runs behind a local function URL, in its own worker process.
+    const ingestUrl = stack.functionUrls.ingest!;
+    const answer = await fetch(new URL('/events', ingestUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"events":[]}',
+    });
+    expect(answer.status).toBe(202);
+    const echo = (await answer.json()) as FunctionUrlEcho;
+    expect(echo).toMatchObject({
+      functionName: 'ingest',
+      method: 'POST',
+      path: '/events',
+      body: '{"events":[]}',
+      contentType: 'application/json',
+    });
+    expect(echo.pid).not.toBe(process.pid);
+    expect((await fetch(new URL('/crash', ingestUrl), { method: 'POST' })).status).toBe(502);
 
     const pids = stack.workerPids();
     expect(pids.length).toBeGreaterThan(0);
