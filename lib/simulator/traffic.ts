@@ -199,7 +199,8 @@ export class Traffic {
       } else {
         totalCalls += 1;
         if (arrival.status !== IN_FLIGHT) {
-          const statuses = (byRoute[arrival.route] ??= {});
+          const statuses = byRoute[arrival.route] ?? {};
+          byRoute[arrival.route] = statuses;
           const name = String(arrival.status);
           statuses[name] = (statuses[name] ?? 0) + 1;
         }
