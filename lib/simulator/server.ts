@@ -52,6 +52,11 @@ const MAX_BODY_BYTES = 1_048_576;
 const MS_PER_SECOND = 1000;
 /** `Retry-After` in seconds is never below one second. */
 const MIN_RETRY_AFTER_SECONDS = 1;
+/**
+ * Idle keep-alive sockets stay open this long, like a load balancer in front of an API (Node's
+ * default of 5 s would close sockets a keep-alive client still counts on, causing spurious resets).
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** The header a client can quote in diagnostics. */
 const REQUEST_ID_HEADER = 'x-request-id';
 /** `Authorization: Bearer <key>` (scheme case-insensitive, RFC 9110 §11.1). */
@@ -474,6 +479,7 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
         send(response, errorReply(STATUS.serverError, 'simulator failure'));
     });
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const port = await listen(server, parsed.port, parsed.host);
   let stopped: Promise<void> | undefined;
   const setActive = (userId: string, isActive: boolean): SimUser => {
