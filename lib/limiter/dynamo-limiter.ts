@@ -1,0 +1,514 @@
+/**
+ * The shared rate limiter on DynamoDB (SPEC §3.2, docs/limits.md): the pure algorithm of
+ * `gcra.ts` on one item per API key (`pk = LIMITER#<keyId>`, `sk = STATE`), so every Lambda
+ * instance and every process books its send slots from the same schedule.
+ *
+ * One conditional UpdateItem books one slot, and concurrent bookers do not conflict: the common
+ * write is `SET tat = tat + intervalMs` guarded only by a range (`tat BETWEEN now AND deadline`),
+ * so DynamoDB serialises concurrent bookings and each gets its own slot from `ReturnValues`. A
+ * write fails its condition only when the caller's view was wrong (the schedule was idle, or
+ * already beyond its deadline, or a 429 just paused it); then the caller reads and decides again.
+ * A failed conditional write still costs a write unit, so callers read (five times cheaper) before
+ * acting on a stale view. Errors other than a failed condition propagate: if DynamoDB fails, no
+ * request goes to Upheal (fail closed).
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { Config } from '#lib/config.ts';
+import { SlotUnavailableError } from '#lib/errors.ts';
+import {
+  afterCleanWindows,
+  afterRateLimited,
+  BOOKING_PATHS,
+  bookingPath,
+  clampInterval,
+  DECISIONS,
+  decide,
+  deriveParams,
+  type GcraParams,
+  initialState,
+  isLate,
+  type LimiterState,
+  viewIsFresh,
+} from '#lib/limiter/gcra.ts';
+import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+
+/** The limiter item's key parts (infra/resources.ts: `LIMITER#<apiKeyId>` / `STATE`). */
+export const LIMITER_KEY = { pkPrefix: 'LIMITER#', sk: 'STATE' } as const;
+
+/** Hex characters of SHA-256(key) that name the item: 64 bits, unique per key, not reversible. */
+export const KEY_ID_HEX_CHARS = 16;
+
+/** Steps (decisions) one acquire may take before giving up with SlotUnavailableError. */
+export const MAX_ACQUIRE_STEPS = 64;
+
+/** Read-modify-write attempts of a 429 report before it gives up (the pause is then local). */
+export const MAX_REPORT_ATTEMPTS = 8;
+
+/** After a failed condition, wait a random 0..this many ms, so racing callers spread out. */
+export const CONFLICT_JITTER_MS = 5;
+
+/** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
+const MAX_SLEEPS_PER_WAIT = 100;
+
+const MS_PER_SECOND = 1000;
+
+/** Attribute names of the item (one per field of LimiterState). */
+const ATTRIBUTES = {
+  tat: 'tat',
+  intervalMs: 'intervalMs',
+  holdUntil: 'holdUntil',
+  cleanSince: 'cleanSince',
+  cutFromIntervalMs: 'cutFromIntervalMs',
+} as const satisfies Record<keyof LimiterState, string>;
+
+/** Expression attribute names for every attribute, so reserved words never bite. */
+const NAMES = {
+  '#tat': ATTRIBUTES.tat,
+  '#interval': ATTRIBUTES.intervalMs,
+  '#hold': ATTRIBUTES.holdUntil,
+  '#clean': ATTRIBUTES.cleanSince,
+  '#cutFrom': ATTRIBUTES.cutFromIntervalMs,
+} as const;
+
+/** The expression attribute names an expression uses (DynamoDB rejects unused ones). */
+const namesIn = (...expressions: string[]): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(NAMES).filter(([token]) => expressions.some((text) => text.includes(token))),
+  );
+
+/** Conditions of the booking writes, built from named parts. */
+const CONDITIONS = {
+  /** The schedule is idle (or the item is new): the slot is now. */
+  idle: 'attribute_not_exists(#tat) OR #tat < :now',
+  /** The head is neither in the past (that is the idle path) nor beyond the caller's deadline. */
+  headWithinDeadline: '#tat BETWEEN :now AND :deadline',
+  /** The stored interval is one this configuration accepts (another one may have written it). */
+  intervalInRange: '#interval BETWEEN :safe AND :max',
+} as const;
+
+/** What one step of an acquire ends in (besides a deferral, which throws). */
+const STEP_OUTCOMES = { slot: 'slot', wait: 'wait', retry: 'retry' } as const;
+
+type StepOutcome =
+  | { readonly kind: typeof STEP_OUTCOMES.slot; readonly slot: number }
+  | { readonly kind: typeof STEP_OUTCOMES.wait; readonly untilMs: number }
+  | { readonly kind: typeof STEP_OUTCOMES.retry };
+
+/** Counters of one limiter instance, for benchmarks and metrics. */
+export interface LimiterStats {
+  /** UpdateItem calls, including those whose condition failed (each costs a write unit). */
+  readonly writes: number;
+  readonly conditionalFailures: number;
+  /** Consistent GetItem calls. */
+  readonly reads: number;
+  readonly slotsBooked: number;
+  /** Slots handed to callers (booked slots minus late or paused drops). */
+  readonly slotsUsed: number;
+  /** Slots dropped by the late-slot rule or because a 429 paused them. */
+  readonly slotsDropped: number;
+  /** Acquires that threw SlotUnavailableError. */
+  readonly deferrals: number;
+  readonly rateLimitedReports: number;
+  /** Total time acquires spent sleeping, in ms. */
+  readonly waitedMs: number;
+}
+
+/** What DynamoRateLimiter is built from. */
+export interface DynamoRateLimiterOptions {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  /** Only hashed into the item's key; never stored, never logged. */
+  readonly apiKey: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly jitterMs: number;
+  readonly horizonMs: number;
+  /** How far ahead the bulk lane books (default: gcra.ts BULK_LEAD_INTERVALS intervals). */
+  readonly bulkLeadMs?: number;
+  /** Epoch ms; the same clock the slots are expressed in. */
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Uniform in [0, 1), for conflict jitter. */
+  readonly random?: () => number;
+}
+
+/** The item key id of an API key: a short SHA-256 prefix (the key itself is never stored). */
+export function limiterKeyId(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex').slice(0, KEY_ID_HEX_CHARS);
+}
+
+const number = (value: number): AttributeValue => ({ N: String(value) });
+
+/** Reads a LimiterState from an item, or undefined when the item holds no schedule yet. */
+function toState(item: Record<string, AttributeValue> | undefined): LimiterState | undefined {
+  const read = (name: string): number | undefined => {
+    const value = item?.[name]?.N;
+    return value === undefined ? undefined : Number(value);
+  };
+  const tat = read(ATTRIBUTES.tat);
+  const intervalMs = read(ATTRIBUTES.intervalMs);
+  if (tat === undefined || intervalMs === undefined) return undefined;
+  return {
+    tat,
+    intervalMs,
+    holdUntil: read(ATTRIBUTES.holdUntil) ?? 0,
+    cleanSince: read(ATTRIBUTES.cleanSince) ?? tat,
+    cutFromIntervalMs: read(ATTRIBUTES.cutFromIntervalMs) ?? intervalMs,
+  };
+}
+
+/** The shared limiter: GCRA slots booked on one DynamoDB item per API key. */
+export class DynamoRateLimiter implements RateLimiter {
+  /** The algorithm's constants for this configuration. */
+  readonly params: GcraParams;
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #key: Record<string, AttributeValue>;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  /** The last state this process saw, shared by its concurrent acquires. */
+  #view: LimiterState | undefined;
+  #viewAt = Number.NEGATIVE_INFINITY;
+  /** The tail of the queue of steps (see #exclusive). */
+  #turn: Promise<unknown> = Promise.resolve();
+  /** A pause this process learned from its own 429: drops its slots booked before it. */
+  #pausedUntil = Number.NEGATIVE_INFINITY;
+  #stats = {
+    writes: 0,
+    conditionalFailures: 0,
+    reads: 0,
+    slotsBooked: 0,
+    slotsUsed: 0,
+    slotsDropped: 0,
+    deferrals: 0,
+    rateLimitedReports: 0,
+    waitedMs: 0,
+  };
+
+  constructor(options: DynamoRateLimiterOptions) {
+    this.params = deriveParams(options);
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#key = {
+      pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(options.apiKey)}` },
+      sk: { S: LIMITER_KEY.sk },
+    };
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => delay(ms));
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** A snapshot of this instance's counters. */
+  stats(): LimiterStats {
+    return { ...this.#stats };
+  }
+
+  async acquire(lane: Lane): Promise<void> {
+    let deadline = this.#now() + this.params.horizonMs;
+    // After a wait the shared view is as old as the wait: this caller reads before deciding.
+    let mustRead = false;
+    for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
+      const outcome = await this.#exclusive(() => this.#step(lane, deadline, mustRead));
+      if (outcome.kind === STEP_OUTCOMES.wait) {
+        await this.#sleepUntil(outcome.untilMs);
+        mustRead = true;
+        continue;
+      }
+      if (outcome.kind === STEP_OUTCOMES.retry) continue;
+      await this.#sleepUntil(outcome.slot);
+      const sendAt = this.#now();
+      if (isLate(outcome.slot, sendAt, this.params) || outcome.slot < this.#pausedUntil) {
+        // Late-slot rule (or a pause this process just learned of): never use the slot.
+        this.#stats.slotsDropped += 1;
+        deadline = sendAt + this.params.horizonMs;
+        mustRead = false;
+        continue;
+      }
+      this.#stats.slotsUsed += 1;
+      return;
+    }
+    this.#stats.deferrals += 1;
+    throw new SlotUnavailableError(this.params.horizonMs);
+  }
+
+  /**
+   * One decision, and the booking it calls for. Runs exclusively within this process, so the
+   * callers of one instance never race each other to the item (no herd of waiting bulk callers
+   * booking past their lead on the same stale view, no wasted conditional writes).
+   */
+  async #step(lane: Lane, deadline: number, mustRead: boolean): Promise<StepOutcome> {
+    const now = this.#now();
+    if (now < this.#pausedUntil) {
+      // This process saw the 429 itself: wait out the pause before booking (or defer).
+      if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now);
+      return { kind: STEP_OUTCOMES.wait, untilMs: this.#pausedUntil };
+    }
+    if (mustRead || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
+    const decision = decide(this.#view, lane, now, deadline, this.params);
+    if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs);
+    if (decision.kind === DECISIONS.wait)
+      return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs };
+    const slot = await this.#book(now, deadline);
+    return slot === undefined ? { kind: STEP_OUTCOMES.retry } : { kind: STEP_OUTCOMES.slot, slot };
+  }
+
+  #defer(retryAfterMs: number): never {
+    this.#stats.deferrals += 1;
+    throw new SlotUnavailableError(Math.ceil(retryAfterMs));
+  }
+
+  /** Runs `task` after every task queued before it on this instance (a promise-chain mutex). */
+  #exclusive<R>(task: () => Promise<R>): Promise<R> {
+    const run = this.#turn.then(task, task);
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
+  async rateLimited(retryAfterMs: number | undefined): Promise<void> {
+    this.#stats.rateLimitedReports += 1;
+    const reportedAt = this.#now();
+    const pauseMs = retryAfterMs ?? this.params.defaultBackoffMs;
+    this.#pausedUntil = Math.max(this.#pausedUntil, reportedAt + pauseMs + this.params.jitterMs);
+    for (let attempt = 0; attempt < MAX_REPORT_ATTEMPTS; attempt += 1) {
+      const now = this.#now();
+      const seen = await this.#read();
+      if (await this.#writeRateLimited(seen, now, retryAfterMs)) return;
+      await this.#conflictJitter();
+    }
+  }
+
+  /** Consistent read of the item into the view. */
+  async #read(): Promise<LimiterState | undefined> {
+    this.#stats.reads += 1;
+    const now = this.#now();
+    const { Item } = await this.#client.send(
+      new GetItemCommand({ TableName: this.#tableName, Key: this.#key, ConsistentRead: true }),
+    );
+    this.#see(toState(Item), now);
+    return this.#view;
+  }
+
+  #see(state: LimiterState | undefined, at: number): void {
+    this.#view = state;
+    this.#viewAt = at;
+  }
+
+  /**
+   * One conditional write for one slot, on the path the view suggests. Returns the slot, or
+   * undefined when the condition failed (the view is refreshed from ALL_OLD where DynamoDB
+   * returns it, otherwise the next step reads).
+   */
+  async #book(now: number, deadline: number): Promise<number | undefined> {
+    const { params } = this;
+    const view = this.#view;
+    const path = bookingPath(view, now);
+    const intervalMs = clampInterval(view?.intervalMs ?? params.safeIntervalMs, params);
+    const command =
+      path === BOOKING_PATHS.restart
+        ? new UpdateItemCommand({
+            TableName: this.#tableName,
+            Key: this.#key,
+            UpdateExpression:
+              'SET #tat = :next, #interval = if_not_exists(#interval, :interval), ' +
+              '#hold = if_not_exists(#hold, :zero), #clean = if_not_exists(#clean, :now), ' +
+              '#cutFrom = if_not_exists(#cutFrom, :interval)',
+            ConditionExpression: CONDITIONS.idle,
+            ExpressionAttributeNames: NAMES,
+            ExpressionAttributeValues: {
+              ':next': number(now + intervalMs),
+              ':interval': number(intervalMs),
+              ':zero': number(0),
+              ':now': number(now),
+            },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          })
+        : new UpdateItemCommand({
+            TableName: this.#tableName,
+            Key: this.#key,
+            UpdateExpression: 'SET #tat = #tat + #interval',
+            ConditionExpression: `${CONDITIONS.headWithinDeadline} AND ${CONDITIONS.intervalInRange}`,
+            ExpressionAttributeNames: namesIn(
+              CONDITIONS.headWithinDeadline,
+              CONDITIONS.intervalInRange,
+            ),
+            ExpressionAttributeValues: {
+              ':now': number(now),
+              ':deadline': number(deadline),
+              ':safe': number(params.safeIntervalMs),
+              ':max': number(params.maxIntervalMs),
+            },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          });
+    const written = await this.#write(command);
+    if (!written.ok) {
+      await this.#repairInterval(now);
+      await this.#conflictJitter();
+      return undefined;
+    }
+    const state = toState(written.attributes);
+    if (state === undefined) throw new TypeError('limiter item without a schedule after booking');
+    this.#see(state, now);
+    this.#stats.slotsBooked += 1;
+    await this.#raiseAfterCleanWindows(state, now);
+    return path === BOOKING_PATHS.restart ? now : state.tat - state.intervalMs;
+  }
+
+  /** Sends one UpdateItem; a failed condition is an outcome, refreshing the view when it can. */
+  async #write(
+    command: UpdateItemCommand,
+  ): Promise<{ ok: true; attributes: Record<string, AttributeValue> | undefined } | { ok: false }> {
+    this.#stats.writes += 1;
+    const sentAt = this.#now();
+    try {
+      const { Attributes } = await this.#client.send(command);
+      return { ok: true, attributes: Attributes };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      this.#stats.conditionalFailures += 1;
+      // AWS returns the item that failed the condition; emulators may not: then read next step.
+      if (error.Item !== undefined) this.#see(toState(error.Item), sentAt);
+      else this.#see(undefined, Number.NEGATIVE_INFINITY);
+      return { ok: false };
+    }
+  }
+
+  /**
+   * A stored interval outside this configuration's range (written under another limit or window)
+   * fails every booking: reset it to the nearest allowed value, once, conditionally.
+   */
+  async #repairInterval(now: number): Promise<void> {
+    const seen = this.#view ?? (await this.#read());
+    if (seen === undefined) return;
+    const allowed = clampInterval(seen.intervalMs, this.params);
+    if (allowed === seen.intervalMs) return;
+    await this.#write(
+      new UpdateItemCommand({
+        TableName: this.#tableName,
+        Key: this.#key,
+        UpdateExpression: 'SET #interval = :allowed, #cutFrom = :allowed, #clean = :now',
+        ConditionExpression: '#interval = :seen',
+        ExpressionAttributeNames: namesIn('#interval #cutFrom #clean'),
+        ExpressionAttributeValues: {
+          ':allowed': number(allowed),
+          ':now': number(now),
+          ':seen': number(seen.intervalMs),
+        },
+      }),
+    );
+    this.#see(undefined, Number.NEGATIVE_INFINITY);
+  }
+
+  /** AIMD increase: the booker that notices full clean windows applies them (once, conditionally). */
+  async #raiseAfterCleanWindows(state: LimiterState, now: number): Promise<void> {
+    const raised = afterCleanWindows(state, now, this.params);
+    if (raised === undefined) return;
+    const written = await this.#write(
+      new UpdateItemCommand({
+        TableName: this.#tableName,
+        Key: this.#key,
+        UpdateExpression: 'SET #interval = :interval, #clean = :clean',
+        // Exactly the state it was computed from: a concurrent cut or raise wins.
+        ConditionExpression: '#interval = :seenInterval AND #clean = :seenClean',
+        ExpressionAttributeNames: namesIn('#interval #clean'),
+        ExpressionAttributeValues: {
+          ':interval': number(raised.intervalMs),
+          ':clean': number(raised.cleanSince),
+          ':seenInterval': number(state.intervalMs),
+          ':seenClean': number(state.cleanSince),
+        },
+      }),
+    );
+    if (!written.ok) this.#see(undefined, Number.NEGATIVE_INFINITY);
+  }
+
+  /**
+   * Writes the state after a 429, conditioned on what it was computed from: the pause only moves
+   * `tat` forward (`tat < :tat`), and a cut happens only if no other report cut since (`holdUntil`
+   * unchanged). Returns false when the condition failed (the caller reads and tries again).
+   */
+  async #writeRateLimited(
+    seen: LimiterState | undefined,
+    now: number,
+    retryAfterMs: number | undefined,
+  ): Promise<boolean> {
+    const before = seen ?? initialState(now, this.params);
+    const after = afterRateLimited(before, now, retryAfterMs, this.params);
+    const sets: string[] = [];
+    const conditions: string[] = [];
+    const values: Record<string, AttributeValue> = {};
+    if (seen === undefined || after.tat > before.tat) {
+      sets.push('#tat = :tat');
+      conditions.push('(attribute_not_exists(#tat) OR #tat < :tat)');
+      values[':tat'] = number(after.tat);
+    }
+    if (seen === undefined || after.holdUntil !== before.holdUntil) {
+      sets.push('#interval = :interval', '#hold = :hold', '#clean = :clean', '#cutFrom = :cutFrom');
+      conditions.push('(attribute_not_exists(#hold) OR #hold = :seenHold)');
+      values[':interval'] = number(after.intervalMs);
+      values[':hold'] = number(after.holdUntil);
+      values[':clean'] = number(after.cleanSince);
+      values[':cutFrom'] = number(after.cutFromIntervalMs);
+      values[':seenHold'] = number(before.holdUntil);
+    }
+    if (sets.length === 0) return true;
+    const update = `SET ${sets.join(', ')}`;
+    const condition = conditions.join(' AND ');
+    const written = await this.#write(
+      new UpdateItemCommand({
+        TableName: this.#tableName,
+        Key: this.#key,
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(update, condition),
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    if (written.ok) this.#see(toState(written.attributes), now);
+    return written.ok;
+  }
+
+  /** Sleeps until the clock reads `target` (timers may fire early: it checks and sleeps again). */
+  async #sleepUntil(target: number): Promise<void> {
+    for (let sleeps = 0; sleeps < MAX_SLEEPS_PER_WAIT; sleeps += 1) {
+      const remaining = target - this.#now();
+      if (remaining <= 0) return;
+      await this.#sleep(remaining);
+      this.#stats.waitedMs += remaining;
+    }
+  }
+
+  async #conflictJitter(): Promise<void> {
+    const ms = this.#random() * CONFLICT_JITTER_MS;
+    await this.#sleep(ms);
+    this.#stats.waitedMs += ms;
+  }
+}
+
+/**
+ * The limiter of a function, from its configuration. The item is named after the API key, or,
+ * when deployed (the key lives only in SSM), after the name of its SSM parameter: either way one
+ * item per key, and never the key itself.
+ */
+export function limiterFromConfig(config: Config, client: DynamoDBClient): DynamoRateLimiter {
+  return new DynamoRateLimiter({
+    client,
+    tableName: config.TABLE_NAME,
+    apiKey: config.UPHEAL_API_KEY ?? config.UPHEAL_API_KEY_PARAMETER ?? '',
+    limit: config.UPHEAL_RATE_LIMIT,
+    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
+    jitterMs: config.UPHEAL_RATE_JITTER_MS,
+    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
+  });
+}
