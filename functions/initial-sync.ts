@@ -1,0 +1,38 @@
+/**
+ * `initial-sync` Lambda: consumes the import-control FIFO queue (batch size 1, grouped by job id)
+ * and runs each control message of an import job — start (plan and fan out providers), continue
+ * (a fan-out that ran out of time), start-clients (sent once every provider settled). Answers
+ * with a partial batch response.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { loadConfig } from '#lib/config.ts';
+import { controlHandler } from '#lib/jobs/control-handler.ts';
+import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
+import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
+import { sourceOpener } from '#lib/jobs/import-source.ts';
+import { DynamoJobStore } from '#lib/jobs/job-store.ts';
+import { createLogger } from '#lib/observability/logger.ts';
+import { buildRuntime } from '#lib/runtime.ts';
+
+const config = loadConfig();
+const runtime = buildRuntime(config);
+
+/** The handler, wired once per Lambda instance. */
+export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
+  controlHandler({
+    jobs: new DynamoJobStore(runtime.documents, config.TABLE_NAME),
+    control: new SqsControlQueue(runtime.sqs, config.IMPORT_CONTROL_QUEUE_URL),
+    outbound: runtime.outbound,
+    openSource: sourceOpener(new S3Client({})),
+    importQueue: new SqsImportQueue(runtime.sqs, config.IMPORT_QUEUE_URL),
+    failures: runtime.failures,
+    mappings: runtime.mappings,
+    logger: createLogger('initial-sync'),
+    consumer: {
+      sqs: runtime.sqs,
+      failures: runtime.failures,
+      maxAttempts: config.SYNC_MAX_ATTEMPTS,
+      dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    },
+  });
