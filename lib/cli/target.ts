@@ -31,6 +31,21 @@ export interface Target {
   close(): void;
 }
 
+/**
+ * SDK client settings from `env` (which may not be `process.env`): region, the service's
+ * endpoint override and static credentials when given; otherwise the SDK's own defaults.
+ */
+function clientConfig(env: NodeJS.ProcessEnv, serviceEndpoint: string | undefined) {
+  const endpoint = serviceEndpoint ?? env.AWS_ENDPOINT_URL;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  return {
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+  };
+}
+
 /** The target named by `env`; a missing variable is a usage error that names it. */
 export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
   const parsed = parseWith(
@@ -38,8 +53,8 @@ export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
     env,
     'environment (run `upheal-sync local` and export what it prints)',
   );
-  const sqs = new SQSClient({});
-  const dynamo = new DynamoDBClient({});
+  const sqs = new SQSClient(clientConfig(env, env.AWS_ENDPOINT_URL_SQS));
+  const dynamo = new DynamoDBClient(clientConfig(env, env.AWS_ENDPOINT_URL_DYNAMODB));
   return {
     tableName: parsed.TABLE_NAME,
     sqs,

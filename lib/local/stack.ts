@@ -33,7 +33,7 @@ import {
   MAX_RECEIVE_BATCH,
 } from '#lib/local/event-source-runner.ts';
 import { type LogSink, WorkerPool } from '#lib/local/worker-pool.ts';
-import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
+import { DEFAULT_API_KEY, type SimulatorOptionsInput } from '#lib/simulator/options.ts';
 import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
 
 /** The stage whose resource names the local stack uses (`upheal-sync-local-…`). */
@@ -42,8 +42,6 @@ export const LOCAL_STAGE = 'local';
 export const LOCAL_REGION = 'us-east-1';
 /** Credentials the emulators accept (they never validate them); never real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-/** The simulator's default key (lib/simulator/options.ts DEFAULT_API_KEY). */
-const SIMULATOR_API_KEY = 'local-dev-key';
 /** Where `scripts/build.ts` writes the bundles, relative to the project root. */
 const BUNDLE_DIR = join('dist', 'functions');
 /** File name of every bundle within its function's directory. */
@@ -162,7 +160,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       TABLE_NAME: tableName,
       [IMPORT_BUCKET.nameEnv]: bucketName,
       UPHEAL_BASE_URL: uphealUrl,
-      UPHEAL_API_KEY: options.uphealApiKey ?? SIMULATOR_API_KEY,
+      UPHEAL_API_KEY: options.uphealApiKey ?? DEFAULT_API_KEY,
       INGEST_SECRET: LOCAL_INGEST_SECRET,
       ...Object.fromEntries(
         (Object.keys(QUEUES) as QueueKey[]).map((key) => [

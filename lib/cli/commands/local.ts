@@ -17,6 +17,7 @@ import {
   PROJECT_ROOT,
   startLocalStack,
 } from '#lib/local/stack.ts';
+import { DEFAULT_API_KEY } from '#lib/simulator/options.ts';
 
 const USAGE = `Usage: upheal-sync local [--upheal-url URL] [--json] [--functions-dir DIR]
 
@@ -119,7 +120,7 @@ export function createLocalCommand(deps: Partial<LocalCommandDeps> = {}): CliCom
       const shutdown = untilShutdown();
       const stack = await startStack({
         ...(flags['upheal-url']
-          ? { uphealUrl: flags['upheal-url'], uphealApiKey: env.UPHEAL_API_KEY ?? 'local-dev-key' }
+          ? { uphealUrl: flags['upheal-url'], uphealApiKey: env.UPHEAL_API_KEY ?? DEFAULT_API_KEY }
           : {}),
         ...(flags['functions-dir'] ? { functionsDir: flags['functions-dir'] } : {}),
         ...(env.INGEST_SECRET ? { env: { INGEST_SECRET: env.INGEST_SECRET } } : {}),
