@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
@@ -85,6 +87,60 @@ describe('sliding-log rate limit', () => {
         .status,
     ).toBe(200);
     expect((await call(simulator, 'GET', '/__sim/stats')).status).toBe(200);
+  });
+});
+
+/** A worker process that sends checks over `concurrency` connections for `durationMs`. */
+const WORKER_SCRIPT = `
+const [url, durationMs, concurrency] = process.argv.slice(1);
+const end = Date.now() + Number(durationMs);
+const statuses = {};
+async function loop() {
+  while (Date.now() < end) {
+    const response = await fetch(url + '/users/check', {
+      method: 'POST',
+      headers: { authorization: 'Bearer local-dev-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'worker@example.test' }),
+    });
+    await response.text();
+    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+  }
+}
+await Promise.all(Array.from({ length: Number(concurrency) }, loop));
+process.stdout.write(JSON.stringify(statuses));
+`;
+
+describe('rate limit under several client processes', () => {
+  it('holds the sliding limit for all of them together, as the shared arrival log shows', async () => {
+    const simulator = await start({ limit: LIMIT, windowMs: WINDOW_MS });
+    const workers = Array.from({ length: 3 }, () =>
+      spawn(
+        process.execPath,
+        ['--input-type=module', '-e', WORKER_SCRIPT, simulator.url, '1200', '4'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      ),
+    );
+    const outputs = await Promise.all(
+      workers.map(async (worker) => {
+        let text = '';
+        worker.stdout.on('data', (chunk) => {
+          text += String(chunk);
+        });
+        const [code] = await once(worker, 'exit');
+        expect(code).toBe(0);
+        return JSON.parse(text) as Record<string, number>;
+      }),
+    );
+    const ok = outputs.reduce((sum, statuses) => sum + (statuses[200] ?? 0), 0);
+    const stats = simulator.stats();
+    expect(stats.admitted).toBe(ok);
+    expect(stats.rateLimited).toBeGreaterThan(0);
+    // About 1.2 s of saturation at 20 per 500 ms: more than two windows' worth got through.
+    expect(ok).toBeGreaterThan(2 * LIMIT);
+    expect(stats.peakInWindow).toBeLessThanOrEqual(LIMIT);
+    expect(maxInAnyWindow(simulator.arrivals(), WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
   });
 });
 
