@@ -139,14 +139,17 @@ describe('sqsEventQueue', () => {
   it('sends batches one after another so one user keeps the request order', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
-    const sendBatch = async () => {
+    const scripted = scriptedSendBatch(() => ({}));
+    const sendBatch = async (input: SendMessageBatchCommandInput) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((done) => setTimeout(done, 1));
       inFlight--;
-      return { $metadata: {}, Successful: [] } as unknown as SendMessageBatchCommandOutput;
+      return scripted.sendBatch(input);
     };
-    await sqsEventQueue({ sendBatch, queueUrl: QUEUE_URL }).enqueue(events(25));
+    const failures = await sqsEventQueue({ sendBatch, queueUrl: QUEUE_URL }).enqueue(events(25));
+    expect(failures).toEqual([]);
+    expect(scripted.calls).toHaveLength(3);
     expect(maxInFlight).toBe(1);
   });
 
