@@ -77,7 +77,7 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       if (jobId) await deps.importProgress?.recordOutcome(jobId, outcome.kind);
     },
     describe(record) {
-      const event = decoded.get(record);
+      const event = decoded.get(record) ?? peekIds(record.body);
       const line = Number(attribute(record, IMPORT_ATTRIBUTES.line));
       return {
         operation: event?.type ?? 'sync-user',
@@ -213,6 +213,36 @@ function failedEvent(failure: FailureRecord): OutboundEvent {
     eventId: failure.eventId,
     jobId: failure.jobId,
     occurredAt: failure.at,
+  };
+}
+
+/** Longest id taken from an invalid message for its failure record. */
+const MAX_PEEKED_ID_LENGTH = 128;
+
+/**
+ * The ids of a message that failed validation, so its failure record names the user: only the
+ * envelope's id fields, and only when they look like ids (never `data`, which is clinical).
+ */
+function peekIds(
+  body: string,
+): { type?: string; partnerUserId?: string; eventId?: string } | undefined {
+  const decoded = safeJson(body);
+  if (!decoded || typeof decoded !== 'object') return undefined;
+  const envelope = decoded as Record<string, unknown>;
+  const id = (value: unknown) =>
+    typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= MAX_PEEKED_ID_LENGTH &&
+    !/\s|@/.test(value)
+      ? value
+      : undefined;
+  return {
+    type:
+      typeof envelope.type === 'string' && /^[a-z_.]{1,40}$/.test(envelope.type)
+        ? envelope.type
+        : undefined,
+    partnerUserId: id(envelope.partnerUserId),
+    eventId: id(envelope.eventId),
   };
 }
 

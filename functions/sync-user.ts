@@ -1,0 +1,37 @@
+/**
+ * `sync-user` Lambda: consumes the user-events queue (live lane) and the import queue (bulk
+ * lane), FIFO grouped by partner user id, and applies each event with `syncUser`. Answers with a
+ * partial batch response (`ReportBatchItemFailures` is set on both event source mappings).
+ */
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { loadConfig } from '#lib/config.ts';
+import { createLogger } from '#lib/observability/logger.ts';
+import { buildRuntime } from '#lib/runtime.ts';
+import { sqsConsumer } from '#lib/sqs/consumer.ts';
+import { syncUserWork } from '#lib/sync/record-work.ts';
+
+const config = loadConfig();
+const runtime = buildRuntime(config);
+const logger = createLogger('sync-user');
+
+/** The handler, wired once per Lambda instance. */
+export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
+  sqsConsumer(
+    {
+      sqs: runtime.sqs,
+      failures: runtime.failures,
+      logger,
+      maxAttempts: config.SYNC_MAX_ATTEMPTS,
+      dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    },
+    syncUserWork({
+      mappings: runtime.mappings,
+      upheal: runtime.upheal,
+      assignments: runtime.assignments,
+      deleteGuard: runtime.deleteGuard,
+      stagedDeletes: runtime.stagedDeletes,
+      outbound: runtime.outbound,
+      logger,
+      shareInviteUrl: config.SHARE_INVITE_URL,
+    }),
+  );

@@ -1,0 +1,94 @@
+/**
+ * Wiring of the functions: builds the AWS clients, the Upheal client, the shared limiter and the
+ * stores once per Lambda instance (module scope), from the validated configuration. Handlers
+ * take what they need from here; tests build their own dependencies instead.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '#lib/config.ts';
+import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
+import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
+import { LANES, type Lane, type RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import {
+  NoOutbound,
+  type OutboundPublisher,
+  SqsOutboundPublisher,
+} from '#lib/outbound/outbound-events.ts';
+import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
+import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
+import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
+import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import { UphealClient } from '#lib/upheal/client.ts';
+
+/** Everything a sync function needs, built once. */
+export interface Runtime {
+  readonly config: Config;
+  readonly sqs: SQSClient;
+  readonly dynamo: DynamoDBClient;
+  readonly documents: DynamoDBDocumentClient;
+  readonly limiter: RateLimiter;
+  /** Upheal, paced in each lane of the shared limiter. */
+  readonly upheal: Readonly<Record<Lane, PacedUpheal>>;
+  readonly mappings: DynamoMappingStore;
+  readonly failures: DynamoFailureStore;
+  readonly assignments: SqsAssignmentQueue;
+  readonly deleteGuard: DynamoDeleteGuard;
+  readonly stagedDeletes: DynamoStagedDeletes;
+  readonly outbound: OutboundPublisher;
+}
+
+/** Builds the runtime of a function from its configuration. */
+export function buildRuntime(config: Config): Runtime {
+  const sqs = new SQSClient({});
+  const dynamo = new DynamoDBClient({});
+  const documents = DynamoDBDocumentClient.from(dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const tableName = config.TABLE_NAME;
+  const client = new UphealClient({
+    baseUrl: config.UPHEAL_BASE_URL,
+    apiKey: apiKeyOf(config),
+    timeoutMs: config.UPHEAL_TIMEOUT_MS,
+  });
+  const limiter = limiterFromConfig(config, dynamo);
+  const mappings = new DynamoMappingStore({ client: documents, tableName });
+  return {
+    config,
+    sqs,
+    dynamo,
+    documents,
+    limiter,
+    upheal: {
+      live: new PacedUpheal(client, limiter, LANES.live),
+      bulk: new PacedUpheal(client, limiter, LANES.bulk),
+    },
+    mappings,
+    failures: new DynamoFailureStore(documents, tableName),
+    assignments: new SqsAssignmentQueue(sqs, config.ASSIGNMENTS_QUEUE_URL),
+    deleteGuard: new DynamoDeleteGuard({
+      client: documents,
+      tableName,
+      mappings,
+      maxCount: config.DELETE_GUARD_MAX_COUNT,
+      maxShare: config.DELETE_GUARD_MAX_SHARE,
+      windowMs: config.DELETE_GUARD_WINDOW_SECONDS * 1000,
+    }),
+    stagedDeletes: new DynamoStagedDeletes(documents, tableName),
+    outbound: config.OUTBOUND_QUEUE_URL
+      ? new SqsOutboundPublisher(sqs, config.OUTBOUND_QUEUE_URL)
+      : new NoOutbound(),
+  };
+}
+
+/** The API key: from the environment locally, from SSM (cached) when deployed. */
+function apiKeyOf(config: Config): string | (() => Promise<string>) {
+  if (config.UPHEAL_API_KEY) return config.UPHEAL_API_KEY;
+  const source = cachedSecrets({
+    read: ssmParameterReader(new SSMClient({}), config.UPHEAL_API_KEY_PARAMETER!),
+  });
+  return async () => (await source.current())[0]!;
+}
