@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/errors.ts';
 import {
+  type ControlMessage,
   controlDeduplicationId,
   MAX_JOB_ID_LENGTH,
   parseControlMessage,
@@ -86,7 +87,7 @@ describe('control messages', () => {
     const next = { type: 'continue', jobId: 'j', phase: 'providers', cursor: 10 } as const;
     expect(controlDeduplicationId(next)).toBe(controlDeduplicationId({ ...next }));
     expect(controlDeduplicationId(next)).not.toBe(controlDeduplicationId({ ...next, cursor: 20 }));
-    const start = { type: 'start', jobId: 'j', source: { records: [] } } as const;
+    const start: ControlMessage = { type: 'start', jobId: 'j', source: { records: [] } };
     expect(controlDeduplicationId(start)).not.toBe(controlDeduplicationId(start));
   });
 });
