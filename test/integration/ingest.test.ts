@@ -207,6 +207,30 @@ describe('ingest on the local stack', () => {
     });
   });
 
+  it('lets exactly one of many concurrent claims of one nonce win, across clients', async () => {
+    const nonce = `race-${run}`;
+    const now = Date.now();
+    const stores = instances.map((instance) => dynamoNonceStore(instance.dynamodb, TABLE_NAME));
+
+    const wins = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        stores[i % stores.length]!.claim(nonce, now + 60_000, now),
+      ),
+    );
+
+    expect(wins.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('treats a nonce past its expiry as free even before DynamoDB TTL deletes it', async () => {
+    const store = dynamoNonceStore(instances[0]!.dynamodb, TABLE_NAME);
+    const nonce = `expiry-${run}`;
+    const now = Date.now();
+
+    expect(await store.claim(nonce, now + 10_000, now)).toBe(true);
+    expect(await store.claim(nonce, now + 20_000, now + 5_000)).toBe(false);
+    expect(await store.claim(nonce, now + 40_000, now + 12_000)).toBe(true);
+  });
+
   it('answers 400 naming the fields of invalid events and enqueues nothing', async () => {
     const events = [
       { ...providerCreated(id('e1'), 'p-1'), type: 'provider.archived' },
