@@ -163,6 +163,26 @@ describe('Lambda SQS event source mapping, emulated', () => {
     expect(partial!.records.length).toBeGreaterThan(partial!.failed.length);
   });
 
+  it('treats a response naming an id outside the batch as a failure of the whole batch', async () => {
+    const queueUrl = local.stack.queueUrls.userEvents;
+    await send(queueUrl, [
+      { group: 'unknown-a', body: { id: 'unknown-a' } },
+      { group: 'unknown-b', body: { id: 'unknown-b', unknownIdUntil: 1 } },
+    ]);
+    await waitFor(async () => deliveries('unknown-').has('unknown-b') && queueIsEmpty(queueUrl));
+    const invalid = reports.find((report) =>
+      report.event.Records.some(
+        (record) =>
+          record.body.includes('unknown-b') && record.attributes.ApproximateReceiveCount === '1',
+      ),
+    );
+    expect(invalid?.deleted).toEqual([]);
+    for (const record of invalid!.event.Records) {
+      const id = (JSON.parse(record.body) as ScriptedMessage).id;
+      expect(deliveries('unknown-').get(id), id).toEqual([1, 2]);
+    }
+  });
+
   it('moves a record that fails maxReceiveCount times to the DLQ with its body intact', async () => {
     const body = JSON.stringify({ id: 'doomed-1', failUntil: 99 } satisfies ScriptedMessage);
     await local.sqs.send(
