@@ -39,6 +39,8 @@ export async function buildAll(): Promise<string[]> {
         outfile: join(BUNDLE_DIR, name, 'index.mjs'),
         bundle: true,
         minify: true,
+        // Error classes keep their names in logs and failure reasons.
+        keepNames: true,
         sourcemap: true,
         platform: 'node',
         format: 'esm',
