@@ -214,13 +214,14 @@ export class DynamoRateLimiter implements RateLimiter {
 
   async acquire(lane: Lane): Promise<void> {
     let deadline = this.#now() + this.params.horizonMs;
-    // After a wait the shared view is as old as the wait: this caller reads before deciding.
-    let mustRead = false;
+    // After a wait, a view from before the wake-up is as old as the wait: the caller reads unless
+    // another caller of this process already read (or booked) since.
+    let viewNotBefore = Number.NEGATIVE_INFINITY;
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
-      const outcome = await this.#exclusive(() => this.#step(lane, deadline, mustRead));
+      const outcome = await this.#exclusive(() => this.#step(lane, deadline, viewNotBefore));
       if (outcome.kind === STEP_OUTCOMES.wait) {
         await this.#sleepUntil(outcome.untilMs);
-        mustRead = true;
+        viewNotBefore = outcome.untilMs;
         continue;
       }
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
@@ -230,7 +231,6 @@ export class DynamoRateLimiter implements RateLimiter {
         // Late-slot rule (or a pause this process just learned of): never use the slot.
         this.#stats.slotsDropped += 1;
         deadline = sendAt + this.params.horizonMs;
-        mustRead = false;
         continue;
       }
       this.#stats.slotsUsed += 1;
@@ -245,14 +245,15 @@ export class DynamoRateLimiter implements RateLimiter {
    * callers of one instance never race each other to the item (no herd of waiting bulk callers
    * booking past their lead on the same stale view, no wasted conditional writes).
    */
-  async #step(lane: Lane, deadline: number, mustRead: boolean): Promise<StepOutcome> {
+  async #step(lane: Lane, deadline: number, viewNotBefore: number): Promise<StepOutcome> {
     const now = this.#now();
     if (now < this.#pausedUntil) {
       // This process saw the 429 itself: wait out the pause before booking (or defer).
       if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now);
       return { kind: STEP_OUTCOMES.wait, untilMs: this.#pausedUntil };
     }
-    if (mustRead || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
+    const stale = this.#viewAt < viewNotBefore;
+    if (stale || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
     const decision = decide(this.#view, lane, now, deadline, this.params);
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs);
     if (decision.kind === DECISIONS.wait)
