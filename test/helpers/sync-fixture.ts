@@ -7,7 +7,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
-import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
+import {
+  type CreatedQueues,
+  createQueues,
+  createTable,
+  startDynamoDb,
+  startSqsS3,
+} from '#lib/local/aws-services.ts';
 import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
 import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
@@ -43,6 +49,10 @@ export interface SyncFixture {
   readonly failures: DynamoFailureStore;
   readonly upheal: UphealClient;
   readonly sqs: SQSClient;
+  readonly documents: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Every queue of stage `test`, with its DLQ. */
+  readonly queues: CreatedQueues;
   readonly assignmentsQueueUrl: string;
   readonly userEventsQueueUrl: string;
   /** Receives (and deletes) the assignment commands queued so far. */
@@ -75,7 +85,8 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
     credentials: CREDENTIALS,
   });
   await createTable(dynamo, TABLE_NAME);
-  const { queueUrls } = await createQueues(sqs, 'test');
+  const queues = await createQueues(sqs, 'test');
+  const { queueUrls } = queues;
   const mappings = new DynamoMappingStore({ client: documents, tableName: TABLE_NAME });
   const stagedDeletes = new DynamoStagedDeletes(documents, TABLE_NAME);
   const upheal = new UphealClient({
@@ -105,6 +116,9 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
     failures: new DynamoFailureStore(documents, TABLE_NAME),
     upheal,
     sqs,
+    documents,
+    tableName: TABLE_NAME,
+    queues,
     assignmentsQueueUrl: queueUrls.assignments,
     userEventsQueueUrl: queueUrls.userEvents,
     async drainAssignments() {

@@ -1,0 +1,231 @@
+/**
+ * The SQS consumer (`lib/sqs/consumer.ts`) on real fauxqs and dynalite: partial batch responses,
+ * deferral that does not count as an attempt, retries and dead-lettering, permanent failures
+ * recorded and acknowledged, FIFO groups skipped only behind their own failure, and the outbound
+ * events of each outcome.
+ */
+import {
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { QueueKey } from '#infra/resources.ts';
+import { ServerError, SlotUnavailableError } from '#lib/errors.ts';
+import { toSqsEvent } from '#lib/local/sqs-event.ts';
+import { createLogger } from '#lib/observability/logger.ts';
+import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
+import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
+import { attemptsKey } from '#lib/store/keys.ts';
+import { syncUserWork } from '#lib/sync/record-work.ts';
+import { providerEvent } from '#test/helpers/events.ts';
+import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
+
+let fixture: SyncFixture;
+const logger = createLogger('consumer-test');
+logger.setLogLevel('SILENT');
+const context = {
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+beforeAll(async () => {
+  fixture = await startSyncFixture();
+});
+
+afterAll(async () => {
+  await fixture?.stop();
+});
+
+let groupSeq = 0;
+beforeEach(() => {
+  groupSeq += 1;
+});
+
+/** Sends bodies to a queue (group per body unless given) and receives them back as one SQS event. */
+async function batchOf(
+  key: QueueKey,
+  bodies: { body: string; group?: string }[],
+): Promise<SQSEvent> {
+  const sqs: SQSClient = fixture.sqs;
+  const url = fixture.queues.queueUrls[key];
+  await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: url,
+      Entries: bodies.map((entry, index) => ({
+        Id: String(index),
+        MessageBody: entry.body,
+        MessageGroupId: entry.group ?? `g${groupSeq}-${index}`,
+        MessageDeduplicationId: `d${groupSeq}-${index}-${Date.now()}`,
+      })),
+    }),
+  );
+  const messages: Message[] = [];
+  for (let attempt = 0; attempt < 10 && messages.length < bodies.length; attempt++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+      }),
+    );
+    messages.push(...Messages);
+  }
+  return toSqsEvent(messages, fixture.queues.queueArns[key], 'us-east-1');
+}
+
+/** A consumer whose work is given; failures and attempts go to the fixture's table. */
+function consumerWith(work: RecordWork, maxAttempts = 3) {
+  return sqsConsumer(
+    { sqs: fixture.sqs, failures: fixture.failures, logger, maxAttempts, dependencyWaitMs: 60_000 },
+    work,
+  );
+}
+
+async function attemptsOf(messageId: string): Promise<number | undefined> {
+  const { Item } = await fixture.documents.send(
+    new GetCommand({ TableName: fixture.tableName, Key: attemptsKey(messageId) }),
+  );
+  return Item?.attempts as number | undefined;
+}
+
+async function receiveAll(url: string): Promise<Message[]> {
+  const all: Message[] = [];
+  for (;;) {
+    const { Messages = [] } = await fixture.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) return all;
+    all.push(...Messages);
+  }
+}
+
+describe('sqsConsumer', () => {
+  it('acknowledges applied and permanently failed records, and reports only the waiting one', async () => {
+    const outbound = new SqsOutboundPublisher(fixture.sqs, fixture.queues.queueUrls.outbound);
+    const handler = consumerWith(
+      syncUserWork({
+        ...fixture.deps,
+        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        outbound,
+        logger,
+        shareInviteUrl: false,
+      }),
+    );
+    const good = providerEvent('p-consumer-ok', 0);
+    const invalid = {
+      ...providerEvent('p-consumer-bad', 0),
+      data: { email: 'nope', firstName: 'A', lastName: 'B' },
+    };
+    const waiting = {
+      eventId: 'evt-consumer-wait',
+      type: 'client.created',
+      occurredAt: '2026-11-27T10:00:00.000Z',
+      partnerUserId: 'c-consumer-wait',
+      data: { firstName: 'A', lastName: 'B', providerPartnerUserIds: ['p-not-there'] },
+    };
+    const event = await batchOf('userEvents', [
+      { body: JSON.stringify(good) },
+      { body: JSON.stringify(invalid) },
+      { body: JSON.stringify(waiting) },
+    ]);
+    const waitingId = event.Records.find((record) =>
+      record.body.includes('c-consumer-wait'),
+    )!.messageId;
+
+    const response = await handler(event, context);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: waitingId }]);
+    expect(await attemptsOf(waitingId)).toBeUndefined();
+    const failures = await fixture.failures.list();
+    expect(failures.find((failure) => failure.partnerUserId === 'p-consumer-bad')?.reason).toMatch(
+      /data\.email/,
+    );
+    const published = (await receiveAll(fixture.queues.queueUrls.outbound)).map(
+      (message) =>
+        JSON.parse(message.Body ?? '{}') as {
+          type: string;
+          partnerUserId?: string;
+          inviteUrl?: string;
+        },
+    );
+    expect(published.map((e) => [e.type, e.partnerUserId])).toEqual(
+      expect.arrayContaining([
+        ['user.created', 'p-consumer-ok'],
+        ['user.failed', 'p-consumer-bad'],
+      ]),
+    );
+    expect(published.some((e) => e.inviteUrl !== undefined)).toBe(false);
+  });
+
+  it('defers a record with no rate-limit slot without counting an attempt', async () => {
+    const handler = consumerWith({
+      run: async () => {
+        throw new SlotUnavailableError(1500);
+      },
+      describe: () => ({ operation: 'test' }),
+    });
+    const event = await batchOf('userEvents', [{ body: '{}' }]);
+    const response = await handler(event, context);
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(await attemptsOf(event.Records[0]!.messageId)).toBeUndefined();
+  });
+
+  it('retries a transient failure, then dead-letters the message and records why', async () => {
+    const handler = consumerWith(
+      {
+        run: async () => {
+          throw new ServerError('upheal createProvider: HTTP 503', 503, undefined, undefined);
+        },
+        describe: () => ({ operation: 'provider.created', partnerUserId: 'p-transient' }),
+      },
+      2,
+    );
+    const event = await batchOf('userEvents', [{ body: '{"kept":"intact"}' }]);
+    const first = await handler(event, context);
+    expect(first.batchItemFailures).toHaveLength(1);
+    const second = await handler(event, context);
+    expect(second.batchItemFailures).toEqual([]);
+    const dead = await receiveAll(fixture.queues.dlqUrls.userEvents);
+    expect(dead.map((message) => message.Body)).toContain('{"kept":"intact"}');
+    const failure = (await fixture.failures.list()).find((f) => f.partnerUserId === 'p-transient');
+    expect(failure?.reason).toMatch(/dead-lettered after 2 attempts/);
+  });
+
+  it("skips only the rest of a failed record's message group", async () => {
+    const applied: string[] = [];
+    const handler = consumerWith({
+      run: async (record) => {
+        if (record.body === 'a1')
+          throw new ServerError('upheal: HTTP 500', 500, undefined, undefined);
+        applied.push(record.body);
+      },
+      describe: () => ({ operation: 'test' }),
+    });
+    const group = `fifo-${groupSeq}`;
+    const event = await batchOf('userEvents', [
+      { body: 'a1', group },
+      { body: 'b1', group: `${group}-other` },
+    ]);
+    // fauxqs hands out one message per group at a time, while SQS may put several of a group in
+    // one batch: add a second record of group A behind a1 (same receipt handle, new id).
+    const a1 = event.Records.find((record) => record.body === 'a1')!;
+    event.Records.splice(event.Records.indexOf(a1) + 1, 0, {
+      ...a1,
+      messageId: `${a1.messageId}-2`,
+      body: 'a2',
+    });
+    const response = await handler(event, context);
+    const failed = response.batchItemFailures.map(
+      (failure) =>
+        event.Records.find((record) => record.messageId === failure.itemIdentifier)?.body,
+    );
+    expect(failed.sort()).toEqual(['a1', 'a2']);
+    expect(applied).toEqual(['b1']);
+  });
+});
