@@ -77,6 +77,8 @@ export interface LocalStackOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Visibility timeout / maxReceiveCount overrides for fast tests. */
   readonly queues?: QueueOverrides;
+  /** MaximumConcurrency overrides per event source (default: infra/resources.ts), e.g. benchmarks. */
+  readonly concurrency?: Partial<Record<QueueKey, number>>;
   /** Function timeout overrides in seconds (default FUNCTION_TIMEOUT_SECONDS). */
   readonly timeoutSeconds?: Partial<Record<DeployedFunctionName, number>>;
   /** Long-poll wait of the mappings (default 20 s; shorter only speeds up stop). */
@@ -219,7 +221,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             queueArn: queues.queueArns[source.queueKey],
             region: LOCAL_REGION,
             batchSize: Math.min(source.batchSize, MAX_RECEIVE_BATCH),
-            maximumConcurrency: source.maximumConcurrency,
+            maximumConcurrency:
+              options.concurrency?.[source.queueKey] ?? source.maximumConcurrency,
             invoker: pool,
             ...(options.pollWaitSeconds === undefined
               ? {}
