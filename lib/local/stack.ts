@@ -221,8 +221,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             queueArn: queues.queueArns[source.queueKey],
             region: LOCAL_REGION,
             batchSize: Math.min(source.batchSize, MAX_RECEIVE_BATCH),
-            maximumConcurrency:
-              options.concurrency?.[source.queueKey] ?? source.maximumConcurrency,
+            maximumConcurrency: options.concurrency?.[source.queueKey] ?? source.maximumConcurrency,
             invoker: pool,
             ...(options.pollWaitSeconds === undefined
               ? {}
