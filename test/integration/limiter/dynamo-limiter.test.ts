@@ -6,11 +6,13 @@
  */
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '#lib/config.ts';
 import { SlotUnavailableError } from '#lib/errors.ts';
 import {
   DynamoRateLimiter,
   KEY_ID_HEX_CHARS,
   LIMITER_KEY,
+  limiterFromConfig,
   limiterKeyId,
 } from '#lib/limiter/dynamo-limiter.ts';
 import { AIMD } from '#lib/limiter/gcra.ts';
@@ -69,6 +71,88 @@ const itemOf = async (apiKey: string) => {
   );
   return Item;
 };
+
+/** A clock that only moves when a limiter sleeps (plus `oversleepMs`, to simulate a freeze). */
+const fakeTime = (start: number) => {
+  const time = { now: start, oversleepMs: 0 };
+  return {
+    time,
+    now: () => time.now,
+    sleep: async (ms: number) => {
+      time.now += ms + time.oversleepMs;
+      time.oversleepMs = 0;
+    },
+  };
+};
+
+describe('DynamoRateLimiter in fake time, on dynalite', () => {
+  const START = 1_800_000_000_000;
+  const fakeLimiter = (apiKey: string, clock: ReturnType<typeof fakeTime>) =>
+    new DynamoRateLimiter({
+      client: table.client,
+      tableName: TABLE_NAME,
+      apiKey,
+      ...SCALED,
+      now: clock.now,
+      sleep: clock.sleep,
+      random: () => 0,
+    });
+
+  it('drops a slot it reaches more than lateMs late and books another', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    await fakeLimiter(apiKey, clock).acquire(LANES.live);
+    const late = fakeLimiter(apiKey, clock);
+    clock.time.oversleepMs = SCALED_PARAMS.lateMs + 1;
+    await late.acquire(LANES.live);
+    expect(late.stats()).toMatchObject({ slotsBooked: 2, slotsDropped: 1, slotsUsed: 1 });
+  });
+
+  it('pauses for the default backoff when a 429 came without Retry-After', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    await fakeLimiter(apiKey, clock).rateLimited(undefined);
+    // The pause (W/4 + J = 600 ms) is within the 1 s horizon: another instance waits it out.
+    await fakeLimiter(apiKey, clock).acquire(LANES.live);
+    expect(clock.now()).toBeGreaterThanOrEqual(
+      START + SCALED_PARAMS.defaultBackoffMs + SCALED.jitterMs,
+    );
+  });
+
+  it('climbs back after a clean window, never above the safe rate', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    const limiter = fakeLimiter(apiKey, clock);
+    await limiter.rateLimited(0);
+    const cut = Number((await itemOf(apiKey))?.intervalMs?.N);
+    expect(cut).toBeCloseTo(T / AIMD.decreaseFactor, 6);
+    clock.time.now += SCALED.horizonMs + SCALED.jitterMs + SCALED.windowMs + 1;
+    await limiter.acquire(LANES.live);
+    const recovered = Number((await itemOf(apiKey))?.intervalMs?.N);
+    expect(recovered).toBeLessThan(cut);
+    expect(recovered).toBeGreaterThanOrEqual(T);
+    clock.time.now += 100 * SCALED.windowMs;
+    await limiter.acquire(LANES.live);
+    expect(Number((await itemOf(apiKey))?.intervalMs?.N)).toBeCloseTo(T, 9);
+  });
+});
+
+describe('limiterFromConfig', () => {
+  it('builds the limiter from UPHEAL_RATE_* (window in seconds)', () => {
+    // Only the fields the limiter reads; the rest of Config belongs to other modules.
+    const config = {
+      UPHEAL_API_KEY: 'k',
+      UPHEAL_RATE_LIMIT: 300,
+      UPHEAL_RATE_WINDOW_SECONDS: 60,
+      UPHEAL_RATE_JITTER_MS: 1_000,
+      UPHEAL_RATE_HORIZON_MS: 3_000,
+      TABLE_NAME,
+    } as Config;
+    const limiter = limiterFromConfig(config, table.client);
+    expect(limiter.params.safeIntervalMs).toBeCloseTo(61_000 / 299, 9);
+    expect(limiter.params).toMatchObject({ limit: 300, windowMs: 60_000, horizonMs: 3_000 });
+  });
+});
 
 describe('DynamoRateLimiter on dynalite', () => {
   it('keeps 4 instances × 4 callers under the limit in every window, near the safe rate', async () => {
