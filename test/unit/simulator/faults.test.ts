@@ -3,7 +3,7 @@ import { FaultInjector } from '#lib/simulator/faults.ts';
 import { FaultOptionsSchema } from '#lib/simulator/options.ts';
 import { mulberry32 } from '#lib/simulator/prng.ts';
 import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
-import { call, providerBody } from './http.ts';
+import { call, providerBody, waitFor } from './http.ts';
 
 let sim: Simulator | undefined;
 
@@ -113,7 +113,7 @@ describe('fault injection over HTTP', () => {
     const open = call(simulator, 'POST', '/users/check', { email: 'a@b.test' }).catch(
       (error: unknown) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => simulator.stats().byRoute.check?.hang === 2);
     await simulator.stop();
     expect(await open).toBeInstanceOf(Error);
     expect(simulator.stats().byRoute.check).toEqual({ hang: 2 });
@@ -124,7 +124,7 @@ describe('fault injection over HTTP', () => {
     const slow = call(simulator, 'POST', '/users/check', { email: 'a@b.test' }).catch(
       (error: unknown) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => simulator.stats().totalCalls === 1);
     await simulator.stop();
     expect(await slow).toBeInstanceOf(Error);
   });

@@ -88,3 +88,13 @@ export async function burst(simulator: Pick<Simulator, 'url'>, count: number): P
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Polls `condition` every few ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const pollMs = 5;
+  for (let waited = 0; waited < timeoutMs; waited += pollMs) {
+    if (condition()) return;
+    await sleep(pollMs);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
