@@ -268,6 +268,8 @@ export function iamStatements(stage: string): Record<string, CfnValue>[] {
   const secrets = secretParameters(stage);
   return [
     {
+      // The consumer (lib/sqs/consumer.ts) finds queue URLs by name, defers by re-sending or by
+      // changing visibility, and moves permanent failures to the DLQ itself.
       Effect: 'Allow',
       Action: [
         'sqs:SendMessage',
@@ -275,8 +277,12 @@ export function iamStatements(stage: string): Record<string, CfnValue>[] {
         'sqs:DeleteMessage',
         'sqs:ChangeMessageVisibility',
         'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
       ],
-      Resource: queues.map((queue) => arnOf(queue.logicalId)),
+      Resource: queues.flatMap((queue) => [
+        arnOf(queue.logicalId),
+        arnOf(deadLetterLogicalId(queue)),
+      ]),
     },
     {
       Effect: 'Allow',

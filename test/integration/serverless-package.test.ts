@@ -163,6 +163,26 @@ describe('osls package (offline)', () => {
     }
   });
 
+  it("lets the functions' role use every queue and DLQ (the consumer dead-letters by itself)", () => {
+    const role = resources.IamRoleLambdaExecution!;
+    const statements = (
+      role.Properties.Policies as {
+        PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] };
+      }[]
+    ).flatMap((policy) => policy.PolicyDocument.Statement);
+    const sqs = statements.find((statement) => statement.Action.includes('sqs:GetQueueUrl'));
+    expect(sqs?.Action).toEqual(
+      expect.arrayContaining([
+        'sqs:SendMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+      ]),
+    );
+    for (const queue of Object.values(QUEUES) as QueueDefinition[])
+      for (const logicalId of [queue.logicalId, `${queue.logicalId}Dlq`])
+        expect(sqs?.Resource, logicalId).toContainEqual({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+  });
+
   it('deploys the table with its reverse index, TTL, point-in-time recovery and encryption', () => {
     expect(resources[TABLE.logicalId]?.Properties).toMatchObject({
       TableName: resourceName(STAGE, TABLE.suffix),
