@@ -112,7 +112,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     const apiKey = freshKey();
     const clock = fakeTime(START);
     await fakeLimiter(apiKey, clock).rateLimited(undefined);
-    // The pause (W/4 + J = 600 ms) is within the 1 s horizon: another instance waits it out.
+    // The pause (W/20 + J = 200 ms) is within the 1 s horizon: another instance waits it out.
     await fakeLimiter(apiKey, clock).acquire(LANES.live);
     expect(clock.now()).toBeGreaterThanOrEqual(
       START + SCALED_PARAMS.defaultBackoffMs + SCALED.jitterMs,

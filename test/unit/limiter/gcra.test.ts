@@ -31,7 +31,7 @@ describe('deriveParams', () => {
     expect(params.lateMs).toBe(500);
     expect(params.bulkLeadMs).toBeCloseTo(4 * T, 9);
     expect(params.maxIntervalMs).toBeCloseTo(T / AIMD.minRateShare, 9);
-    expect(params.defaultBackoffMs).toBe(15_000);
+    expect(params.defaultBackoffMs).toBe(3_000);
   });
 
   it('rejects a limit that leaves no room after the burst, and a late threshold above J', () => {

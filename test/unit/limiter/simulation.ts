@@ -47,6 +47,8 @@ export interface SimulationOptions {
   readonly foreignPerWindow?: number;
   /** The lane the backlog workers use (the live lane only to show that the lanes matter). */
   readonly backlogLane?: Lane;
+  /** Whether Upheal's 429s carry Retry-After (Upheal documents none; default true). */
+  readonly retryAfter?: boolean;
   /** Whether workers apply the late-slot rule (turned off only to show that it matters). */
   readonly lateRule?: boolean;
 }
@@ -203,7 +205,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
             if (!answer.allowed && item !== undefined) {
               counters.reads += 1;
               counters.writes += 1;
-              item = afterRateLimited(item, back, answer.retryAfterMs, params);
+              const retryAfterMs = options.retryAfter === false ? undefined : answer.retryAfterMs;
+              item = afterRateLimited(item, back, retryAfterMs, params);
             }
             done(back);
           });

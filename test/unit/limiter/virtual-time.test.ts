@@ -182,9 +182,16 @@ describe('adaptation (AIMD)', () => {
   const FOREIGN_PER_WINDOW = 0.3 * N;
   const remaining = N - FOREIGN_PER_WINDOW;
 
-  for (const bulkWorkers of [4, 16]) {
-    it(`converges on the share a foreign client leaves, with few 429s (${bulkWorkers} workers)`, () => {
-      const result = run({ bulkWorkers, foreignPerWindow: FOREIGN_PER_WINDOW });
+  const cases = [
+    { bulkWorkers: 4, retryAfter: true },
+    { bulkWorkers: 16, retryAfter: true },
+    { bulkWorkers: 4, retryAfter: false },
+    { bulkWorkers: 16, retryAfter: false },
+  ];
+  for (const { bulkWorkers, retryAfter } of cases) {
+    const header = retryAfter ? 'with Retry-After' : 'without Retry-After';
+    it(`converges on the share a foreign client leaves, few 429s (${bulkWorkers} workers, ${header})`, () => {
+      const result = run({ bulkWorkers, foreignPerWindow: FOREIGN_PER_WINDOW, retryAfter });
       const ours = result.sent.length;
       expect(rejected(result).length / ours).toBeLessThan(0.02);
       expect(ourRatePerWindow(result) / remaining).toBeGreaterThanOrEqual(0.9);
