@@ -11,7 +11,7 @@ import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { assignProvidersWork } from '#lib/sync/record-work.ts';
 
 const config = loadConfig();
-const runtime = buildRuntime(config);
+const runtime = buildRuntime(config, 'assign-providers');
 const logger = createLogger('assign-providers');
 
 /** The handler, wired once per Lambda instance. */

@@ -11,7 +11,7 @@ import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 
 const config = loadConfig();
-const runtime = buildRuntime(config);
+const runtime = buildRuntime(config, 'sync-user');
 const logger = createLogger('sync-user');
 
 /** The handler, wired once per Lambda instance. */

@@ -12,6 +12,12 @@ import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
 import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
 import { LANES, type Lane, type RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import {
+  createMetrics,
+  METRIC_NAMES,
+  type Metrics,
+  MetricUnit,
+} from '#lib/observability/metrics.ts';
+import {
   NoOutbound,
   type OutboundPublisher,
   SqsOutboundPublisher,
@@ -39,10 +45,18 @@ export interface Runtime {
   readonly deleteGuard: DynamoDeleteGuard;
   readonly stagedDeletes: DynamoStagedDeletes;
   readonly outbound: OutboundPublisher;
+  /** This function's metrics buffer (published at the end of each invocation). */
+  readonly metrics: Metrics;
 }
 
-/** Builds the runtime of a function from its configuration. */
-export function buildRuntime(config: Config): Runtime {
+/** HTTP statuses from this one up are server errors. */
+const SERVER_ERROR_STATUS = 500;
+/** Upheal's answer when the shared rate limit is exceeded. */
+const TOO_MANY_REQUESTS = 429;
+
+/** Builds the runtime of a function (named for its logs and metrics) from its configuration. */
+export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runtime {
+  const metrics = createMetrics(serviceName);
   const sqs = new SQSClient({});
   const dynamo = new DynamoDBClient({});
   const documents = DynamoDBDocumentClient.from(dynamo, {
@@ -53,6 +67,13 @@ export function buildRuntime(config: Config): Runtime {
     baseUrl: config.UPHEAL_BASE_URL,
     apiKey: apiKeyOf(config),
     timeoutMs: config.UPHEAL_TIMEOUT_MS,
+    onResponse: ({ status }) => {
+      metrics.addMetric(METRIC_NAMES.uphealCalls, MetricUnit.Count, 1);
+      if (status === TOO_MANY_REQUESTS)
+        metrics.addMetric(METRIC_NAMES.uphealRateLimited, MetricUnit.Count, 1);
+      if (status >= SERVER_ERROR_STATUS)
+        metrics.addMetric(METRIC_NAMES.uphealServerErrors, MetricUnit.Count, 1);
+    },
   });
   const limiter = limiterFromConfig(config, dynamo);
   const mappings = new DynamoMappingStore({ client: documents, tableName });
@@ -81,6 +102,7 @@ export function buildRuntime(config: Config): Runtime {
     outbound: config.OUTBOUND_QUEUE_URL
       ? new SqsOutboundPublisher(sqs, config.OUTBOUND_QUEUE_URL)
       : new NoOutbound(),
+    metrics,
   };
 }
 

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '#lib/observability/logger.ts';
+import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 
@@ -52,6 +53,8 @@ export interface ConsumerDeps {
   readonly maxAttempts: number;
   /** How long a record may wait for a dependency before it fails. */
   readonly dependencyWaitMs: number;
+  /** Counts outcomes and applied latency; published at the end of each invocation. */
+  readonly metrics?: Metrics | undefined;
   readonly now?: () => number;
 }
 
@@ -80,9 +83,19 @@ export function sqsConsumer(
       timed.add(record.messageId);
     };
 
+    const count = (
+      name: string,
+      value = 1,
+      unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
+    ) => deps.metrics?.addMetric(name, unit, value);
+
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
         await work.run(record);
+        count(METRIC_NAMES.applied);
+        const sent = Number(record.attributes.SentTimestamp);
+        if (Number.isFinite(sent))
+          count(METRIC_NAMES.appliedLatency, now() - sent, MetricUnit.Milliseconds);
       } catch (error) {
         const ids = work.describe(record);
         const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
@@ -92,6 +105,7 @@ export function sqsConsumer(
           dependencyWaitMs: deps.dependencyWaitMs,
         });
         if (decision.action === 'defer') {
+          count(METRIC_NAMES.deferred);
           deps.logger.debug('deferred', {
             ...ids,
             delayMs: decision.delayMs,
@@ -113,6 +127,7 @@ export function sqsConsumer(
             reason: `dead-lettered after ${attempts} attempts: ${describeError(error)}`,
           });
           deps.logger.error('dead-lettered', { ...ids, attempts, error: describeError(error) });
+          count(METRIC_NAMES.failed);
           await work.onFailed?.(failure);
           return;
         }
@@ -122,6 +137,7 @@ export function sqsConsumer(
           status: decision.status,
         });
         deps.logger.error('failed', { ...ids, status: decision.status, reason: decision.reason });
+        count(METRIC_NAMES.failed);
         await work.onFailed?.(failure);
       }
     };
@@ -137,6 +153,7 @@ export function sqsConsumer(
         response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
     );
     await releaseNow(deps.sqs, queues, skipped);
+    deps.metrics?.publishStoredMetrics();
     return response;
   };
 }
