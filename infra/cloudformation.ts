@@ -16,6 +16,7 @@ import {
   SERVICE,
   TABLE,
 } from '#infra/resources.ts';
+import { METRIC_NAMES, METRIC_NAMESPACE } from '#lib/observability/metrics.ts';
 
 /** A CloudFormation value: literal or intrinsic function. */
 type CfnValue = unknown;
@@ -31,6 +32,23 @@ const BUNDLE_DIR = 'dist/functions';
 const HANDLER_EXPORT = 'index.handler';
 /** Period and threshold of the "dead-letter queue not empty" alarms. */
 const DLQ_ALARM = { periodSeconds: 300, threshold: 0 } as const;
+/** 429s above this share of Upheal calls over the period mean another client or a limiter bug (SPEC §11: ≤ 2 %). */
+const RATE_LIMITED_ALARM = { periodSeconds: 300, share: 0.02 } as const;
+/** Any record failed for good within the period needs an operator's look. */
+const FAILED_ALARM = { periodSeconds: 300, threshold: 0 } as const;
+/** Dashboard widget size (CloudWatch grid units: 24 columns). */
+const WIDGET = { width: 12, height: 6 } as const;
+/** Powertools Metrics puts the service name in this dimension. */
+const SERVICE_DIMENSION = 'service';
+/**
+ * The `service` values the record-processing metrics are published under: the name of each
+ * queue-consuming function (lib/runtime.ts buildRuntime), or the product name when a function does
+ * not pass one. Kept small: a metric-math alarm may combine at most 10 metrics.
+ */
+const METRIC_SERVICES = [
+  ...DEPLOYED_FUNCTIONS.filter((name) => eventSourcesOf(name).length > 0),
+  SERVICE,
+];
 
 const ref = (logicalId: string) => ({ Ref: logicalId });
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
@@ -188,14 +206,144 @@ export function alarmResources(): Record<string, CfnResource> {
   );
 }
 
+/** A metric-math expression summing one product metric over every service dimension. */
+function summedMetric(metricName: string, prefix: string, periodSeconds: number) {
+  const parts = METRIC_SERVICES.map((service, index) => ({
+    Id: `${prefix}${index}`,
+    ReturnData: false,
+    MetricStat: {
+      Metric: {
+        Namespace: METRIC_NAMESPACE,
+        MetricName: metricName,
+        Dimensions: [{ Name: SERVICE_DIMENSION, Value: service }],
+      },
+      Period: periodSeconds,
+      Stat: 'Sum',
+    },
+  }));
+  const expression = parts.map((part) => `FILL(${part.Id}, 0)`).join(' + ');
+  return { parts, expression };
+}
+
+/** Alarms on the product metrics: Upheal 429 share and records failed for good. */
+export function metricAlarmResources(): Record<string, CfnResource> {
+  const calls = summedMetric(METRIC_NAMES.uphealCalls, 'calls', RATE_LIMITED_ALARM.periodSeconds);
+  const limited = summedMetric(
+    METRIC_NAMES.uphealRateLimited,
+    'limited',
+    RATE_LIMITED_ALARM.periodSeconds,
+  );
+  const failed = summedMetric(METRIC_NAMES.failed, 'failed', FAILED_ALARM.periodSeconds);
+  return {
+    UphealRateLimitedAlarm: {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmDescription: 'Upheal answered 429 to more than 2 % of calls',
+        Metrics: [
+          ...calls.parts,
+          ...limited.parts,
+          {
+            Id: 'share',
+            Expression: `(${limited.expression}) / MAX([1, ${calls.expression}])`,
+            ReturnData: true,
+          },
+        ],
+        EvaluationPeriods: 1,
+        Threshold: RATE_LIMITED_ALARM.share,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    },
+    RecordsFailedAlarm: {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmDescription: 'Records failed for good (see upheal-sync failures)',
+        Metrics: [
+          ...failed.parts,
+          { Id: 'total', Expression: failed.expression, ReturnData: true },
+        ],
+        EvaluationPeriods: 1,
+        Threshold: FAILED_ALARM.threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    },
+  };
+}
+
+/** One dashboard: Upheal calls and 429s, record outcomes, queue depths and DLQs. */
+export function dashboardResource(stage: string, region: string): CfnResource {
+  const productMetric = (metricName: string) =>
+    METRIC_SERVICES.map((service) => [
+      METRIC_NAMESPACE,
+      metricName,
+      SERVICE_DIMENSION,
+      service,
+      { stat: 'Sum', label: `${metricName} ${service}` },
+    ]);
+  const queueMetric = (queueNameOfStage: string) => [
+    'AWS/SQS',
+    'ApproximateNumberOfMessagesVisible',
+    'QueueName',
+    queueNameOfStage,
+  ];
+  const queues = Object.values(QUEUES) as QueueDefinition[];
+  const widget = (title: string, metrics: unknown[], index: number) => ({
+    type: 'metric',
+    x: (index % 2) * WIDGET.width,
+    y: Math.floor(index / 2) * WIDGET.height,
+    width: WIDGET.width,
+    height: WIDGET.height,
+    properties: { title, region, metrics, view: 'timeSeries', stacked: false, period: 60 },
+  });
+  const widgets = [
+    widget(
+      'Upheal calls and 429s',
+      [
+        ...productMetric(METRIC_NAMES.uphealCalls),
+        ...productMetric(METRIC_NAMES.uphealRateLimited),
+      ],
+      0,
+    ),
+    widget(
+      'Records applied / deferred / failed',
+      [
+        ...productMetric(METRIC_NAMES.applied),
+        ...productMetric(METRIC_NAMES.deferred),
+        ...productMetric(METRIC_NAMES.failed),
+      ],
+      1,
+    ),
+    widget(
+      'Queue depth',
+      queues.map((queue) => queueMetric(queueName(stage, queue))),
+      2,
+    ),
+    widget(
+      'Dead-letter queues',
+      queues.map((queue) => queueMetric(deadLetterQueueName(stage, queue))),
+      3,
+    ),
+  ];
+  return {
+    Type: 'AWS::CloudWatch::Dashboard',
+    Properties: {
+      DashboardName: resourceName(stage, 'overview'),
+      DashboardBody: JSON.stringify({ widgets }),
+    },
+  };
+}
+
 /** The `resources` section of serverless.yml. */
-export function cloudFormationResources(stage: string) {
+export function cloudFormationResources(stage: string, region: string) {
   return {
     Resources: {
       ...queueResources(stage),
       [TABLE.logicalId]: tableResource(stage),
       ...bucketResources(stage),
       ...alarmResources(),
+      ...metricAlarmResources(),
+      OverviewDashboard: dashboardResource(stage, region),
     },
     Outputs: Object.fromEntries(
       (Object.values(QUEUES) as QueueDefinition[]).map((queue) => [
@@ -317,10 +465,10 @@ export function iamStatements(stage: string): Record<string, CfnValue>[] {
   ];
 }
 
-/** Everything serverless.yml takes from here, for one stage. */
-export function serverlessFragments(stage: string) {
+/** Everything serverless.yml takes from here, for one stage and region. */
+export function serverlessFragments(stage: string, region: string) {
   return {
-    resources: cloudFormationResources(stage),
+    resources: cloudFormationResources(stage, region),
     functions: serverlessFunctions(),
     environment: functionEnvironment(stage),
     iamStatements: iamStatements(stage),

@@ -7,4 +7,7 @@
 const { serverlessFragments } = require('./cloudformation.ts');
 
 module.exports = async ({ resolveVariable }) =>
-  serverlessFragments(await resolveVariable('sls:stage'));
+  serverlessFragments(
+    await resolveVariable('sls:stage'),
+    await resolveVariable('self:provider.region'),
+  );

@@ -183,6 +183,33 @@ describe('osls package (offline)', () => {
         expect(sqs?.Resource, logicalId).toContainEqual({ 'Fn::GetAtt': [logicalId, 'Arn'] });
   });
 
+  it('alarms on every dead-letter queue, on the Upheal 429 share and on failed records, and has a dashboard', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    for (const queue of Object.values(QUEUES) as QueueDefinition[])
+      expect(alarms, queue.logicalId).toContainEqual(
+        expect.objectContaining({
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [
+            {
+              Name: 'QueueName',
+              Value: { 'Fn::GetAtt': [`${queue.logicalId}Dlq`, 'QueueName'] },
+            },
+          ],
+        }),
+      );
+    const math = alarms.filter((alarm) => Array.isArray(alarm.Metrics));
+    const watched = math.map((alarm) =>
+      (alarm.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[]).flatMap((metric) =>
+        metric.MetricStat ? [metric.MetricStat.Metric.MetricName] : [],
+      ),
+    );
+    expect(watched.some((names) => names.includes('UphealRateLimited'))).toBe(true);
+    expect(watched.some((names) => names.includes('RecordsFailed'))).toBe(true);
+    // CloudWatch combines at most 10 metrics in one metric-math alarm.
+    for (const alarm of math) expect((alarm.Metrics as unknown[]).length).toBeLessThanOrEqual(10);
+    expect(ofType('AWS::CloudWatch::Dashboard')).toHaveLength(1);
+  });
+
   it('deploys the table with its reverse index, TTL, point-in-time recovery and encryption', () => {
     expect(resources[TABLE.logicalId]?.Properties).toMatchObject({
       TableName: resourceName(STAGE, TABLE.suffix),
