@@ -3,7 +3,14 @@
  * `infra/resources.ts` and `infra/functions.ts` (the same definitions the local stack creates).
  * `serverless.yml` loads them through `infra/serverless.cjs`; nothing here is hand-copied there.
  */
-import { DEPLOYED_FUNCTIONS, eventSourcesOf, FUNCTIONS, timeoutOf } from '#infra/functions.ts';
+import {
+  DEPLOYED_FUNCTIONS,
+  type DeployedFunctionName,
+  eventSourcesOf,
+  FUNCTIONS,
+  type FunctionAccess,
+  timeoutOf,
+} from '#infra/functions.ts';
 import { CONTENT_BASED_DEDUPLICATION, RETENTION_SECONDS } from '#infra/queue-attributes.ts';
 import {
   deadLetterQueueName,
@@ -341,6 +348,7 @@ export function cloudFormationResources(stage: string, region: string) {
       ...queueResources(stage),
       [TABLE.logicalId]: tableResource(stage),
       ...bucketResources(stage),
+      ...roleResources(stage),
       ...alarmResources(),
       ...metricAlarmResources(),
       OverviewDashboard: dashboardResource(stage, region),
@@ -398,6 +406,7 @@ export function serverlessFunctions(): Record<string, Record<string, CfnValue>> 
           handler: `${BUNDLE_DIR}/${name}/${HANDLER_EXPORT}`,
           timeout: timeoutOf(name),
           memorySize: definition.memoryMb,
+          role: roleLogicalId(name),
           package: { patterns: ['!**', `${BUNDLE_DIR}/${name}/**`] },
           ...(definition.url ? { url: true } : {}),
           ...(events.length > 0 ? { events } : {}),
@@ -407,30 +416,67 @@ export function serverlessFunctions(): Record<string, Record<string, CfnValue>> 
   );
 }
 
-/**
- * IAM statements of the functions' role (the framework gives all functions one role; each
- * statement is scoped to this stage's resources).
- */
-export function iamStatements(stage: string): Record<string, CfnValue>[] {
+/** Logical id of a function's own IAM role, e.g. `SyncUserRole`. */
+export function roleLogicalId(name: DeployedFunctionName): string {
+  const pascal = name.replace(/(^|-)([a-z])/g, (_match: string, _dash: string, letter: string) =>
+    letter.toUpperCase(),
+  );
+  return `${pascal}Role`;
+}
+
+/** The SQS queues (and DLQs) a function may send to and resolve. */
+function sendTargets(name: DeployedFunctionName): string[] {
+  const { sendsTo }: FunctionAccess = FUNCTIONS[name].access;
   const queues = Object.values(QUEUES) as QueueDefinition[];
+  const triggers = eventSourcesOf(name).map((source) => QUEUES[source.queueKey] as QueueDefinition);
+  const withDlq = (queue: QueueDefinition) => [queue.logicalId, deadLetterLogicalId(queue)];
+  const targets =
+    sendsTo === 'all'
+      ? queues.flatMap(withDlq)
+      : [...sendsTo.map((key) => QUEUES[key].logicalId), ...triggers.flatMap(withDlq)];
+  return [...new Set(targets)];
+}
+
+/**
+ * The statements of one function's role: its own log group, its SQS triggers, the queues it
+ * sends to, the table, and only the bucket and secrets it needs (SPEC §9, least privilege).
+ */
+export function iamStatements(
+  name: DeployedFunctionName,
+  stage: string,
+): Record<string, CfnValue>[] {
+  const access: FunctionAccess = FUNCTIONS[name].access;
   const secrets = secretParameters(stage);
+  const triggers = eventSourcesOf(name).map((source) => QUEUES[source.queueKey].logicalId);
+  const functionName = resourceName(stage, name);
   return [
     {
-      // The consumer (lib/sqs/consumer.ts) finds queue URLs by name, defers by re-sending or by
-      // changing visibility, and moves permanent failures to the DLQ itself.
       Effect: 'Allow',
-      Action: [
-        'sqs:SendMessage',
-        'sqs:ReceiveMessage',
-        'sqs:DeleteMessage',
-        'sqs:ChangeMessageVisibility',
-        'sqs:GetQueueAttributes',
-        'sqs:GetQueueUrl',
-      ],
-      Resource: queues.flatMap((queue) => [
-        arnOf(queue.logicalId),
-        arnOf(deadLetterLogicalId(queue)),
-      ]),
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: {
+        'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName}:*`,
+      },
+    },
+    ...(triggers.length > 0
+      ? [
+          {
+            // What the event source mapping needs (it polls with the function's role).
+            Effect: 'Allow',
+            Action: [
+              'sqs:ReceiveMessage',
+              'sqs:DeleteMessage',
+              'sqs:ChangeMessageVisibility',
+              'sqs:GetQueueAttributes',
+            ],
+            Resource: triggers.map(arnOf),
+          },
+        ]
+      : []),
+    {
+      // lib/sqs/consumer.ts resolves URLs by name and reads the redrive policy to dead-letter.
+      Effect: 'Allow',
+      Action: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+      Resource: sendTargets(name).map(arnOf),
     },
     {
       Effect: 'Allow',
@@ -450,19 +496,68 @@ export function iamStatements(stage: string): Record<string, CfnValue>[] {
         { 'Fn::Join': ['', [arnOf(TABLE.logicalId), `/index/${TABLE.reverseIndex.name}`]] },
       ],
     },
-    {
-      Effect: 'Allow',
-      Action: ['s3:GetObject'],
-      Resource: { 'Fn::Join': ['', [arnOf(IMPORT_BUCKET.logicalId), '/*']] },
-    },
-    {
-      Effect: 'Allow',
-      Action: ['ssm:GetParameter'],
-      Resource: Object.values(secrets).map((name) => ({
-        'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${name}`,
-      })),
-    },
+    ...(access.readsImportBucket
+      ? [
+          {
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: { 'Fn::Join': ['', [arnOf(IMPORT_BUCKET.logicalId), '/*']] },
+          },
+        ]
+      : []),
+    ...(access.secrets.length > 0
+      ? [
+          {
+            Effect: 'Allow',
+            Action: ['ssm:GetParameter'],
+            Resource: access.secrets.map((key) => ({
+              'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${secrets[key]}`,
+            })),
+          },
+          {
+            // SecureString decryption, only through SSM (any key the operator chose).
+            Effect: 'Allow',
+            Action: ['kms:Decrypt'],
+            Resource: '*',
+            Condition: {
+              StringEquals: {
+                'kms:ViaService': { 'Fn::Sub': `ssm.\${AWS::Region}.amazonaws.com` },
+              },
+            },
+          },
+        ]
+      : []),
   ];
+}
+
+/** One IAM role per function, assumable by Lambda only. */
+export function roleResources(stage: string): Record<string, CfnResource> {
+  return Object.fromEntries(
+    DEPLOYED_FUNCTIONS.map((name) => [
+      roleLogicalId(name),
+      {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Principal: { Service: 'lambda.amazonaws.com' },
+                Action: 'sts:AssumeRole',
+              },
+            ],
+          },
+          Policies: [
+            {
+              PolicyName: `${name}-access`,
+              PolicyDocument: { Version: '2012-10-17', Statement: iamStatements(name, stage) },
+            },
+          ],
+        },
+      },
+    ]),
+  );
 }
 
 /** Everything serverless.yml takes from here, for one stage and region. */
@@ -471,6 +566,5 @@ export function serverlessFragments(stage: string, region: string) {
     resources: cloudFormationResources(stage, region),
     functions: serverlessFunctions(),
     environment: functionEnvironment(stage),
-    iamStatements: iamStatements(stage),
   };
 }

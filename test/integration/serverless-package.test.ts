@@ -163,24 +163,38 @@ describe('osls package (offline)', () => {
     }
   });
 
-  it("lets the functions' role use every queue and DLQ (the consumer dead-letters by itself)", () => {
-    const role = resources.IamRoleLambdaExecution!;
-    const statements = (
-      role.Properties.Policies as {
-        PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] };
-      }[]
-    ).flatMap((policy) => policy.PolicyDocument.Statement);
-    const sqs = statements.find((statement) => statement.Action.includes('sqs:GetQueueUrl'));
-    expect(sqs?.Action).toEqual(
-      expect.arrayContaining([
-        'sqs:SendMessage',
-        'sqs:ChangeMessageVisibility',
-        'sqs:DeleteMessage',
-      ]),
-    );
-    for (const queue of Object.values(QUEUES) as QueueDefinition[])
-      for (const logicalId of [queue.logicalId, `${queue.logicalId}Dlq`])
-        expect(sqs?.Resource, logicalId).toContainEqual({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+  it('gives each function its own role: its triggers, its DLQs, and for ingest only the user-events queue', () => {
+    expect(resources.IamRoleLambdaExecution).toBeUndefined();
+    const statementsOf = (name: string) => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(
+        ([, f]) => f.Properties.FunctionName === resourceName(STAGE, name),
+      )!;
+      const roleId = (fn.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+      const policies = resources[roleId]!.Properties.Policies as {
+        PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] };
+      }[];
+      return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    };
+    const arn = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+    const allowing = (name: string, action: string) =>
+      statementsOf(name)
+        .filter((statement) => statement.Action.includes(action))
+        .flatMap((statement) => [statement.Resource].flat());
+
+    for (const name of DEPLOYED_FUNCTIONS) {
+      const triggers = eventSourcesOf(name).map((source) => QUEUES[source.queueKey].logicalId);
+      expect(allowing(name, 'sqs:ReceiveMessage'), name).toEqual(triggers.map(arn));
+      for (const queue of triggers) {
+        expect(allowing(name, 'sqs:DeleteMessage'), name).toContainEqual(arn(queue));
+        expect(allowing(name, 'sqs:ChangeMessageVisibility'), name).toContainEqual(arn(queue));
+        // lib/sqs/consumer.ts dead-letters by itself, resolving the DLQ by name.
+        expect(allowing(name, 'sqs:SendMessage'), name).toContainEqual(arn(`${queue}Dlq`));
+        expect(allowing(name, 'sqs:GetQueueUrl'), name).toContainEqual(arn(`${queue}Dlq`));
+      }
+    }
+    expect(allowing('ingest', 'sqs:SendMessage')).toEqual([arn(QUEUES.userEvents.logicalId)]);
+    expect(allowing('ingest', 's3:GetObject')).toEqual([]);
+    expect(JSON.stringify(allowing('ingest', 'ssm:GetParameter'))).not.toContain('upheal-api-key');
   });
 
   it('alarms on every dead-letter queue, on the Upheal 429 share and on failed records, and has a dashboard', () => {
