@@ -63,8 +63,8 @@ export interface WorkerPoolOptions {
 /** The warm instances of one function. */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
-  readonly #idle: Worker[] = [];
-  readonly #all = new Set<Worker>();
+  readonly #idle: WorkerProcess[] = [];
+  readonly #all = new Set<WorkerProcess>();
   #nextId = 1;
   #stopped = false;
 
@@ -82,8 +82,9 @@ export class WorkerPool {
     if (this.#stopped) return { kind: 'crash', detail: 'worker pool stopped' };
     const worker = this.#idle.pop() ?? this.#spawn();
     const outcome = await worker.invoke(event, this.#options.timeoutSeconds * 1000);
+    // A dead or discarded worker leaves the pool when its process has exited (see #spawn), so
+    // stop() still waits for it.
     if (worker.alive && !this.#stopped) this.#idle.push(worker);
-    else this.#forget(worker);
     return outcome;
   }
 
@@ -95,13 +96,13 @@ export class WorkerPool {
     this.#all.clear();
   }
 
-  #spawn(): Worker {
-    const worker = new Worker(this.#options, this.#nextId++, () => this.#forget(worker));
+  #spawn(): WorkerProcess {
+    const worker = new WorkerProcess(this.#options, this.#nextId++, () => this.#forget(worker));
     this.#all.add(worker);
     return worker;
   }
 
-  #forget(worker: Worker): void {
+  #forget(worker: WorkerProcess): void {
     this.#all.delete(worker);
     const index = this.#idle.indexOf(worker);
     if (index >= 0) this.#idle.splice(index, 1);
@@ -109,7 +110,7 @@ export class WorkerPool {
 }
 
 /** One worker process and its single in-flight invocation, if any. */
-class Worker {
+class WorkerProcess {
   readonly #child: ChildProcess;
   readonly #ready: Promise<string | undefined>;
   readonly #exited: Promise<void>;
@@ -203,7 +204,9 @@ class Worker {
       const timer = setTimeout(() => {
         this.#pending = undefined;
         this.#child.off('message', onMessage);
-        // Lambda freezes and discards an instance whose invocation timed out.
+        // Lambda discards an instance whose invocation timed out; never reuse it, even before
+        // its exit is reported.
+        this.#alive = false;
         this.#child.kill('SIGKILL');
         resolve({ kind: 'timeout' });
       }, timeoutMs);
