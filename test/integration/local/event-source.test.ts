@@ -183,6 +183,39 @@ describe('Lambda SQS event source mapping, emulated', () => {
     }
   });
 
+  it('treats null, {} and an empty failure list as success, and an empty itemIdentifier as a whole-batch failure', async () => {
+    const queueUrl = local.stack.queueUrls.userEvents;
+    const answers = ['null', 'emptyObject', 'emptyList', 'emptyIdentifier'] as const;
+    await send(
+      queueUrl,
+      answers.map((answer) => ({
+        group: `odd-${answer}`,
+        body: { id: `odd-${answer}`, firstResponse: answer },
+      })),
+    );
+    await waitFor(
+      async () =>
+        deliveries('odd-').get('odd-emptyIdentifier')?.length === 2 && queueIsEmpty(queueUrl),
+    );
+    const rejected = reports.find(
+      (report) =>
+        report.outcome.kind === 'response' &&
+        report.event.Records.some(
+          (record) =>
+            record.body.includes('odd-emptyIdentifier') &&
+            record.attributes.ApproximateReceiveCount === '1',
+        ),
+    );
+    expect(rejected?.deleted).toEqual([]);
+    const rejectedIds = new Set(
+      rejected!.event.Records.map((record) => (JSON.parse(record.body) as ScriptedMessage).id),
+    );
+    for (const answer of answers) {
+      const id = `odd-${answer}`;
+      expect(deliveries('odd-').get(id), id).toEqual(rejectedIds.has(id) ? [1, 2] : [1]);
+    }
+  });
+
   it('moves a record that fails maxReceiveCount times to the DLQ with its body intact', async () => {
     const body = JSON.stringify({ id: 'doomed-1', failUntil: 99 } satisfies ScriptedMessage);
     await local.sqs.send(
