@@ -30,7 +30,7 @@ import type { JobStore } from '#lib/jobs/job-store.ts';
 
 const USAGE = `Usage: upheal-sync import FILE [--dry-run] [--wait] [--job-id ID] [--exported-at TIME]
 
-Starts an initial sync of FILE (.ndjson, .jsonl or .csv; see docs/import-format.md): uploads it
+Starts an initial sync of FILE (.ndjson, .jsonl or .csv; see docs/import-files.md): uploads it
 to the import bucket and starts job ID (default: a new id) on initial-sync. Providers are synced
 first, clients once every provider is settled. Prints the job id; see also
 \`upheal-sync status\` and \`upheal-sync failures\`.
@@ -200,6 +200,9 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
       };
       const flags = parseImportArgs(args);
       const rate = rateSettingsFrom(deps.env);
+      // The file is checked before anything remote: a typo costs no upload and no job.
+      const format: ImportFormat = detectFormat(flags.file);
+      const size = flags.jobId === undefined ? await fileSize(flags.file) : undefined;
       const target = deps.openTarget(deps.env);
       try {
         const jobs = jobsOf(target);
@@ -222,8 +225,7 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
           };
           deps.output.stdout(`job ${jobId}: resuming (phase ${existing.phase})\n`);
         } else {
-          const format: ImportFormat = detectFormat(flags.file);
-          const size = await fileSize(flags.file);
+          const bytes = size ?? (await fileSize(flags.file));
           const bucket = parseWith(BucketSchema, deps.env, 'environment')[IMPORT_BUCKET.nameEnv]!;
           const key = `${UPLOAD_PREFIX}/${jobId}/${basename(flags.file)}`;
           await deps.upload(deps.env, bucket, key, flags.file);
@@ -236,7 +238,7 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
             ...(flags.exportedAt ? { exportedAt: flags.exportedAt } : {}),
           };
           deps.output.stdout(
-            `job ${jobId}: ${flags.dryRun ? 'planning (dry run)' : 'started'} — ${size} bytes of ${format} in s3://${bucket}/${key}\n`,
+            `job ${jobId}: ${flags.dryRun ? 'planning (dry run)' : 'started'} — ${bytes} bytes of ${format} in s3://${bucket}/${key}\n`,
           );
         }
         await control.send(start);
