@@ -23,6 +23,7 @@ import {
   createBucket,
   createQueues,
   createTable,
+  type LocalService,
   type QueueOverrides,
   startDynamoDb,
   startSqsS3,
@@ -127,8 +128,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   };
   try {
-    const [sqsS3, dynamodb] = await Promise.all([startSqsS3(), startDynamoDb()]);
-    cleanups.push(sqsS3.stop, dynamodb.stop);
+    // Both start concurrently; whichever started is stopped again if the other failed.
+    const started = await Promise.allSettled([startSqsS3(), startDynamoDb()]);
+    for (const result of started)
+      if (result.status === 'fulfilled') cleanups.push(result.value.stop);
+    const [sqsS3, dynamodb] = started.map((result) => {
+      if (result.status === 'rejected') throw result.reason;
+      return result.value;
+    }) as [LocalService, LocalService];
     let simulator: Simulator | undefined;
     if (!options.uphealUrl) {
       simulator = await startSimulator(options.simulator ?? {});
