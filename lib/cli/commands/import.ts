@@ -53,6 +53,8 @@ Exit status: 0 all records synced, 1 some failed (or the file was unusable), 2 u
 /** How often --wait looks at the job, and how often plain (non-terminal) output prints a line. */
 const POLL_MS = 1_000;
 const PLAIN_LINE_EVERY_MS = 5_000;
+/** After this long without a job record, --wait says that initial-sync may not be running. */
+const NO_JOB_WARNING_MS = 30_000;
 /** Where uploads go in the bucket: one folder per job. */
 const UPLOAD_PREFIX = 'imports';
 
@@ -166,9 +168,17 @@ async function waitForJob(
   const rate = rateSettingsFrom(deps.env);
   const writer = new ProgressWriter(deps.output.stdout, deps.isTty, PLAIN_LINE_EVERY_MS);
   let first: ReturnType<typeof sampleOf> | undefined;
+  const since = deps.now();
+  let warned = false;
   for (;;) {
     const job = await jobs.get(jobId);
     const now = deps.now();
+    if (!job && !warned && now - since >= NO_JOB_WARNING_MS) {
+      warned = true;
+      deps.output.stderr(
+        `job ${jobId} has no ledger entry yet: is initial-sync running on this target (its import-control queue)?\n`,
+      );
+    }
     if (job) {
       const sample = sampleOf(job, now);
       // Measure the rate from the first look that saw rows settling.
