@@ -12,7 +12,7 @@ import {
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
+import { buildApp } from 'fauxqs';
 import { CONTENT_BASED_DEDUPLICATION, RETENTION_SECONDS } from '#infra/queue-attributes.ts';
 import {
   deadLetterQueueName,
@@ -67,10 +67,16 @@ export async function startDynamoDb(): Promise<LocalService> {
  */
 const FAUXQS_QUEUE_URL_HOST = `local@${LOOPBACK}`;
 
-/** Starts fauxqs (SQS and S3) on an ephemeral port. Queue URLs point at the returned endpoint. */
+/**
+ * Starts fauxqs (SQS and S3) on an ephemeral loopback port. Built with `buildApp` rather than
+ * `startFauxqs`, which listens on every interface: the local stack must not be reachable from the
+ * network. Queue URLs point at the returned endpoint (fauxqs takes the port from the Host header).
+ */
 export async function startSqsS3(): Promise<LocalService> {
-  const server = await startFauxqs({ port: 0, logger: false, host: FAUXQS_QUEUE_URL_HOST });
-  return { endpoint: `http://${LOOPBACK}:${server.port}`, stop: () => server.stop() };
+  const app = buildApp({ logger: false, host: FAUXQS_QUEUE_URL_HOST });
+  await app.listen({ port: 0, host: LOOPBACK });
+  const { port } = app.server.address() as AddressInfo;
+  return { endpoint: `http://${LOOPBACK}:${port}`, stop: () => app.close() };
 }
 
 /**
