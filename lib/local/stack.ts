@@ -52,6 +52,8 @@ const BUNDLE_FILE = 'index.mjs';
  * simulator's `local-dev-key` (never used by a deployment, which reads SSM).
  */
 export const LOCAL_INGEST_SECRET = 'local-dev-ingest-secret';
+/** `workerId` of log lines written by an event source mapping itself rather than a worker. */
+export const MAPPING_WORKER_ID = 0;
 /** Default time in-flight invocations get to finish on stop before their workers are killed. */
 const DEFAULT_DRAIN_MS = 5_000;
 
@@ -84,7 +86,10 @@ export interface LocalStackOptions {
   readonly timeoutSeconds?: Partial<Record<DeployedFunctionName, number>>;
   /** Long-poll wait of the mappings (default 20 s; shorter only speeds up stop). */
   readonly pollWaitSeconds?: number;
-  /** Receives every line the workers print (default: this process's stderr). */
+  /**
+   * Receives every line the workers print, and the mappings' own errors as worker
+   * `MAPPING_WORKER_ID` (default: this process's stderr).
+   */
   readonly logSink?: LogSink;
   /** Called after every settled batch. */
   readonly onInvocation?: (report: InvocationReport) => void;
@@ -234,6 +239,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               ? {}
               : { pollWaitSeconds: options.pollWaitSeconds }),
             ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
+            ...(options.logSink
+              ? { onError: mappingErrorSink(functionName, options.logSink) }
+              : {}),
           }),
         );
       }
@@ -286,6 +294,20 @@ function lambdaEnvironment(
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(FUNCTIONS[functionName].memoryMb),
     ...env,
   };
+}
+
+/**
+ * The mapping's own errors (SQS unreachable, expired receipt handles) as log lines of worker 0,
+ * so a log sink sees every line the stack produces.
+ */
+function mappingErrorSink(functionName: DeployedFunctionName, sink: LogSink) {
+  return (error: unknown) =>
+    sink({
+      functionName,
+      workerId: MAPPING_WORKER_ID,
+      stream: 'stderr',
+      line: `event source mapping: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    });
 }
 
 /**
