@@ -16,7 +16,7 @@ import { createLogger } from '#lib/observability/logger.ts';
 import { buildRuntime } from '#lib/runtime.ts';
 
 const config = loadConfig();
-const runtime = buildRuntime(config);
+const runtime = buildRuntime(config, 'initial-sync');
 
 /** The handler, wired once per Lambda instance. */
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
@@ -34,5 +34,6 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       failures: runtime.failures,
       maxAttempts: config.SYNC_MAX_ATTEMPTS,
       dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+      metrics: runtime.metrics,
     },
   });
