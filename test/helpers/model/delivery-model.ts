@@ -1,0 +1,297 @@
+/**
+ * A small model of SQS FIFO delivery to Lambda consumers, on a virtual clock, for the model-based
+ * test. It keeps what the sync's correctness depends on and nothing else:
+ *
+ * - message groups: only the first message of a group can be received, and while it is invisible
+ *   (in flight, deferred, waiting to be retried, or lost with a dead worker) the group waits;
+ *   different groups interleave in a random order;
+ * - every receive counts (`ApproximateReceiveCount`), and SQS's own redrive policy moves a message
+ *   to the DLQ when it is received more than `backstopReceives` times (no failure record then);
+ * - a record that throws goes through `decide()` of `lib/sqs/outcome-policy.ts`, exactly as the
+ *   production consumer does: defer (not counted), retry (counted; after `maxAttempts` real
+ *   failures the message is dead-lettered and recorded as failed), or fail (recorded, removed);
+ * - a worker crash (`WorkerCrash`) is no outcome at all: the message comes back after its
+ *   visibility timeout, with the same message id;
+ * - a lost acknowledgement: the work succeeded but the message comes back anyway (duplicate
+ *   delivery of the same message);
+ * - follow-up messages (assignment commands) enter their own queue after each delivery.
+ *
+ * Deliveries run one at a time, so a seed replays the same interleaving.
+ */
+import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
+import { type CrashPoint, WorkerCrash } from './crash.ts';
+
+/** The virtual clock every component of a case reads. */
+export class VirtualClock {
+  #now: number;
+
+  constructor(start: number) {
+    this.#now = start;
+  }
+
+  readonly now = (): number => this.#now;
+
+  advanceTo(time: number): void {
+    this.#now = Math.max(this.#now, time);
+  }
+
+  advanceBy(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+/** Which queue a message is on. */
+export type QueueName = 'user-events' | 'assignments';
+
+/** A message to send. */
+export interface Outgoing {
+  readonly queue: QueueName;
+  /** The FIFO message group. */
+  readonly group: string;
+  readonly body: string;
+  /** The partner event this message carries or was caused by, for the ledger. */
+  readonly eventId?: string | undefined;
+}
+
+/** A message in the model's queues. */
+export interface ModelMessage extends Outgoing {
+  readonly messageId: string;
+  receiveCount: number;
+  /** Real (non-deferral) failures counted by the consumer. */
+  failures: number;
+  firstReceivedAt: number | undefined;
+  visibleAt: number;
+}
+
+/** How a message left the queues. */
+export type Terminal =
+  | { readonly kind: 'applied'; readonly outcome: string }
+  | {
+      readonly kind: 'failed';
+      readonly reason: string;
+      /** Dead-lettered after exhausting its retries (true) or failed permanently (false). */
+      readonly deadLettered: boolean;
+    }
+  | {
+      /** Moved to the DLQ by SQS's redrive policy: the consumer never saw a last attempt. */
+      readonly kind: 'dead-lettered-by-sqs';
+      readonly receives: number;
+    };
+
+/** The work of one delivery; resolves with the outcome's kind, throws like the use case. */
+export type Work = (message: ModelMessage, crash: CrashPoint | undefined) => Promise<string>;
+
+/** Limits and probabilities of a run (the limits as production sets them). */
+export interface DeliveryOptions {
+  readonly random: () => number;
+  readonly clock: VirtualClock;
+  /** SYNC_MAX_ATTEMPTS. */
+  readonly maxAttempts: number;
+  /** DEPENDENCY_WAIT_SECONDS, in ms. */
+  readonly dependencyWaitMs: number;
+  /** The queue's visibility timeout: how long a dead worker's message stays invisible. */
+  readonly visibilityTimeoutMs: number;
+  /** The queue's redrive `maxReceiveCount`. */
+  readonly backstopReceives: number;
+  /** Probability that a delivery's worker dies at a random side effect. */
+  readonly crashRate: number;
+  /** Highest side effect a crash may hit (deliveries have a handful). */
+  readonly maxCrashStep: number;
+  /** Probability that a successful delivery's acknowledgement is lost. */
+  readonly lostAckRate: number;
+  /** Virtual time one delivery takes. */
+  readonly deliveryMs: number;
+  /** Deliveries after which the run stops even if messages remain. */
+  readonly maxDeliveries: number;
+  /** Prefix of message ids, so the ids of a re-drive differ from the first run's. */
+  readonly idPrefix?: string | undefined;
+  /** Hears one line per delivery (ids and outcomes only), to explain a failing case. */
+  readonly trace?: ((line: string) => void) | undefined;
+}
+
+/** What happened during a run. */
+export interface DeliveryStats {
+  deliveries: number;
+  deferrals: number;
+  retries: number;
+  crashes: number;
+  lostAcks: number;
+  failed: number;
+  deadLettered: number;
+  deadLetteredBySqs: number;
+}
+
+/** The result of a run. */
+export interface DeliveryReport {
+  /** Terminal outcome per message id (the last one, for a redelivered message). */
+  readonly terminals: ReadonlyMap<string, Terminal>;
+  /** Every message ever sent, by id. */
+  readonly messages: ReadonlyMap<string, ModelMessage>;
+  /** Messages still queued when the run stopped (empty unless `maxDeliveries` was reached). */
+  readonly undelivered: readonly ModelMessage[];
+  /** Message groups in which a worker died at least once. */
+  readonly crashedGroups: ReadonlySet<string>;
+  readonly stats: DeliveryStats;
+}
+
+/** Queued FIFO messages, grouped, in arrival order per group. */
+class FifoQueues {
+  readonly #groups = new Map<string, ModelMessage[]>();
+
+  push(message: ModelMessage): void {
+    const key = `${message.queue}\u0000${message.group}`;
+    const group = this.#groups.get(key);
+    if (group) group.push(message);
+    else this.#groups.set(key, [message]);
+  }
+
+  remove(message: ModelMessage): void {
+    const key = `${message.queue}\u0000${message.group}`;
+    const group = this.#groups.get(key)!;
+    group.splice(group.indexOf(message), 1);
+    if (group.length === 0) this.#groups.delete(key);
+  }
+
+  /** The first message of every group: the only ones SQS FIFO may deliver. */
+  heads(): ModelMessage[] {
+    return [...this.#groups.values()].map((group) => group[0]!);
+  }
+
+  all(): ModelMessage[] {
+    return [...this.#groups.values()].flat();
+  }
+
+  get size(): number {
+    return this.#groups.size;
+  }
+}
+
+/**
+ * Sends `plan` (interleaved with deliveries at random points) and delivers until the queues are
+ * empty; `followUps` collects the messages a delivery caused (assignment commands).
+ */
+export async function runDeliveries(
+  plan: readonly Outgoing[],
+  work: Work,
+  followUps: () => Promise<Outgoing[]>,
+  options: DeliveryOptions,
+): Promise<DeliveryReport> {
+  const { random, clock } = options;
+  const queues = new FifoQueues();
+  const messages = new Map<string, ModelMessage>();
+  const terminals = new Map<string, Terminal>();
+  const stats: DeliveryStats = {
+    deliveries: 0,
+    deferrals: 0,
+    retries: 0,
+    crashes: 0,
+    lostAcks: 0,
+    failed: 0,
+    deadLettered: 0,
+    deadLetteredBySqs: 0,
+  };
+  const pending = [...plan];
+  const crashedGroups = new Set<string>();
+  let sent = 0;
+
+  const send = (outgoing: Outgoing) => {
+    sent += 1;
+    const message: ModelMessage = {
+      ...outgoing,
+      messageId: `${options.idPrefix ?? ''}${outgoing.queue === 'assignments' ? 'a' : 'm'}-${sent}`,
+      receiveCount: 0,
+      failures: 0,
+      firstReceivedAt: undefined,
+      visibleAt: clock.now(),
+    };
+    messages.set(message.messageId, message);
+    queues.push(message);
+  };
+  const finish = (message: ModelMessage, terminal: Terminal) => {
+    terminals.set(message.messageId, terminal);
+    queues.remove(message);
+  };
+
+  while (stats.deliveries < options.maxDeliveries) {
+    // The partner keeps publishing while the consumers work.
+    if (pending.length > 0 && (queues.size === 0 || random() < 0.5)) {
+      send(pending.shift()!);
+      continue;
+    }
+    const heads = queues.heads();
+    if (heads.length === 0) break;
+    const visible = heads.filter((message) => message.visibleAt <= clock.now());
+    if (visible.length === 0) {
+      clock.advanceTo(Math.min(...heads.map((message) => message.visibleAt)));
+      continue;
+    }
+    const message = visible[Math.floor(random() * visible.length)]!;
+
+    // SQS's redrive policy: a receive beyond maxReceiveCount moves the message to the DLQ.
+    if (message.receiveCount >= options.backstopReceives) {
+      stats.deadLetteredBySqs += 1;
+      finish(message, { kind: 'dead-lettered-by-sqs', receives: message.receiveCount });
+      continue;
+    }
+    message.receiveCount += 1;
+    message.firstReceivedAt ??= clock.now();
+    stats.deliveries += 1;
+    const crash: CrashPoint | undefined =
+      random() < options.crashRate
+        ? {
+            step: 1 + Math.floor(random() * options.maxCrashStep),
+            afterEffect: random() < 0.5,
+          }
+        : undefined;
+    const label = `${message.messageId} ${message.queue}/${message.group} receive ${message.receiveCount}${crash ? ` crash@${crash.step}${crash.afterEffect ? '+' : '-'}` : ''}`;
+    try {
+      const outcome = await work(message, crash);
+      options.trace?.(`${label}: ${outcome}`);
+      clock.advanceBy(options.deliveryMs);
+      if (random() < options.lostAckRate) {
+        stats.lostAcks += 1;
+        terminals.set(message.messageId, { kind: 'applied', outcome });
+        message.visibleAt = clock.now() + options.visibilityTimeoutMs;
+      } else {
+        finish(message, { kind: 'applied', outcome });
+      }
+    } catch (error) {
+      options.trace?.(`${label}: ${describeError(error)}`);
+      clock.advanceBy(options.deliveryMs);
+      if (error instanceof WorkerCrash) {
+        stats.crashes += 1;
+        crashedGroups.add(message.group);
+        message.visibleAt = clock.now() + options.visibilityTimeoutMs;
+      } else {
+        const decision = decide(error, {
+          attempt: message.receiveCount,
+          waitedMs: clock.now() - message.firstReceivedAt,
+          dependencyWaitMs: options.dependencyWaitMs,
+          random,
+        });
+        if (decision.action === 'defer') {
+          stats.deferrals += 1;
+          message.visibleAt = clock.now() + decision.delayMs;
+        } else if (decision.action === 'retry') {
+          message.failures += 1;
+          if (message.failures < options.maxAttempts) {
+            stats.retries += 1;
+            message.visibleAt = clock.now() + decision.delayMs;
+          } else {
+            stats.deadLettered += 1;
+            finish(message, {
+              kind: 'failed',
+              reason: `dead-lettered after ${message.failures} attempts: ${describeError(error)}`,
+              deadLettered: true,
+            });
+          }
+        } else {
+          stats.failed += 1;
+          finish(message, { kind: 'failed', reason: decision.reason, deadLettered: false });
+        }
+      }
+    }
+    for (const next of await followUps()) send(next);
+  }
+  return { terminals, messages, undelivered: queues.all(), crashedGroups, stats };
+}

@@ -1,0 +1,147 @@
+/**
+ * The services behind the model-based test: DynamoDB (dynalite) and SQS (fauxqs) over HTTP and
+ * the Upheal simulator over HTTP through the real client, like `sync-fixture.ts`, but with every
+ * clock the sync reads (claim leases, the delete guard's window, the active-user cache) driven by
+ * the delivery model's virtual clock, and a fresh table per case so cases never share state.
+ */
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
+import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
+import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
+import {
+  type AssignmentCommand,
+  AssignmentCommandSchema,
+  SqsAssignmentQueue,
+} from '#lib/sync/assignment-queue.ts';
+import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
+import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
+import { UphealClient } from '#lib/upheal/client.ts';
+
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REGION = 'us-east-1';
+/** SQS receives at most 10 messages per call. */
+const SQS_RECEIVE_LIMIT = 10;
+/**
+ * Client timeout for Upheal calls: small, so a simulated hang costs little real time. The
+ * simulator answers loopback requests in a few milliseconds, so only a hang ever reaches it.
+ */
+export const MODEL_UPHEAL_TIMEOUT_MS = 1_000;
+/** The delete guard is not under test here: a threshold no history reaches. */
+const UNGUARDED = { maxCount: 1_000_000, maxShare: 1_000_000, windowMs: 3_600_000 } as const;
+/** The model runs far more Upheal calls than 300 a minute; pacing is not under test here. */
+const UNLIMITED_RATE = 1_000_000_000;
+
+/** Pause between looks at a table being created. */
+const TABLE_POLL_MS = 5;
+
+/** Waits until dynalite has finished creating the table (it answers before it is usable). */
+async function untilActive(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  for (;;) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await sleep(TABLE_POLL_MS);
+  }
+}
+
+/** One case's wiring: its own table, the shared queues and simulator. */
+export interface ModelCase {
+  readonly deps: SyncUserDeps;
+  readonly mappings: DynamoMappingStore;
+}
+
+/** The running services. */
+export interface ModelFixture {
+  readonly simulator: Simulator;
+  /** Starts a case: resets the simulator and wires the use cases to a fresh table. */
+  startCase(caseNumber: number, now: () => number): Promise<ModelCase>;
+  /** Receives (and deletes) the assignment commands queued so far, oldest first. */
+  drainAssignments(): Promise<AssignmentCommand[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts dynalite, fauxqs and the simulator. */
+export async function startModelFixture(): Promise<ModelFixture> {
+  const [dynamoService, sqsService, simulator] = await Promise.all([
+    startDynamoDb(),
+    startSqsS3(),
+    startSimulator({ rateLimit: { limit: UNLIMITED_RATE } }),
+  ]);
+  const dynamo = new DynamoDBClient({
+    endpoint: dynamoService.endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  const documents = DynamoDBDocumentClient.from(dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const sqs = new SQSClient({
+    endpoint: sqsService.endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  const { queueUrls } = await createQueues(sqs, 'model');
+  const upheal = new UphealClient({
+    baseUrl: simulator.url,
+    apiKey: 'local-dev-key',
+    timeoutMs: MODEL_UPHEAL_TIMEOUT_MS,
+  });
+  const assignments = new SqsAssignmentQueue(sqs, queueUrls.assignments);
+
+  return {
+    simulator,
+    async startCase(caseNumber, now) {
+      simulator.reset();
+      const tableName = `model-case-${caseNumber}`;
+      await createTable(dynamo, tableName);
+      await untilActive(dynamo, tableName);
+      const mappings = new DynamoMappingStore({ client: documents, tableName, now });
+      const deps: SyncUserDeps = {
+        mappings,
+        upheal,
+        assignments,
+        deleteGuard: new DynamoDeleteGuard({
+          client: documents,
+          tableName,
+          mappings,
+          ...UNGUARDED,
+          now,
+        }),
+        stagedDeletes: new DynamoStagedDeletes(documents, tableName),
+      };
+      return { deps, mappings };
+    },
+    async drainAssignments() {
+      const commands: AssignmentCommand[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrls.assignments,
+            MaxNumberOfMessages: SQS_RECEIVE_LIMIT,
+            WaitTimeSeconds: 0,
+          }),
+        );
+        if (Messages.length === 0) return commands;
+        for (const message of Messages) {
+          commands.push(AssignmentCommandSchema.parse(JSON.parse(message.Body ?? '{}')));
+          await sqs.send(
+            new DeleteMessageCommand({
+              QueueUrl: queueUrls.assignments,
+              ReceiptHandle: message.ReceiptHandle,
+            }),
+          );
+        }
+      }
+    },
+    async stop() {
+      await upheal.close();
+      dynamo.destroy();
+      sqs.destroy();
+      await Promise.all([simulator.stop(), dynamoService.stop(), sqsService.stop()]);
+    },
+  };
+}
