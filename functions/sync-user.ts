@@ -5,6 +5,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '#lib/config.ts';
+import { flushingAfter, importProgressFor } from '#lib/jobs/import-progress.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { buildRuntime } from '#lib/runtime.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
@@ -13,25 +14,31 @@ import { syncUserWork } from '#lib/sync/record-work.ts';
 const config = loadConfig();
 const runtime = buildRuntime(config, 'sync-user');
 const logger = createLogger('sync-user');
+/** Import outcomes are counted per invocation and written to the job ledger once at its end. */
+const importProgress = importProgressFor(runtime);
+
+const consume = sqsConsumer(
+  {
+    sqs: runtime.sqs,
+    failures: runtime.failures,
+    logger,
+    maxAttempts: config.SYNC_MAX_ATTEMPTS,
+    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    metrics: runtime.metrics,
+  },
+  syncUserWork({
+    mappings: runtime.mappings,
+    upheal: runtime.upheal,
+    assignments: runtime.assignments,
+    deleteGuard: runtime.deleteGuard,
+    stagedDeletes: runtime.stagedDeletes,
+    outbound: runtime.outbound,
+    logger,
+    shareInviteUrl: config.SHARE_INVITE_URL,
+    importProgress,
+  }),
+);
 
 /** The handler, wired once per Lambda instance. */
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
-  sqsConsumer(
-    {
-      sqs: runtime.sqs,
-      failures: runtime.failures,
-      logger,
-      maxAttempts: config.SYNC_MAX_ATTEMPTS,
-      dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
-    },
-    syncUserWork({
-      mappings: runtime.mappings,
-      upheal: runtime.upheal,
-      assignments: runtime.assignments,
-      deleteGuard: runtime.deleteGuard,
-      stagedDeletes: runtime.stagedDeletes,
-      outbound: runtime.outbound,
-      logger,
-      shareInviteUrl: config.SHARE_INVITE_URL,
-    }),
-  );
+  flushingAfter(consume, importProgress);

@@ -3,6 +3,7 @@
  */
 import type { CliCommand } from '#lib/cli/command.ts';
 import { deletesCommand } from '#lib/cli/commands/deletes.ts';
+import { demoCommand } from '#lib/cli/commands/demo.ts';
 import { failuresCommand } from '#lib/cli/commands/failures.ts';
 import { importCommand } from '#lib/cli/commands/import.ts';
 import { localCommand } from '#lib/cli/commands/local.ts';
@@ -21,4 +22,5 @@ export const COMMANDS: readonly CliCommand[] = [
   redriveCommand,
   deletesCommand,
   outboundCommand,
+  demoCommand,
 ];
