@@ -144,7 +144,8 @@ async function* recordingInvalid(
         line: row.line,
         partnerUserId: row.partnerUserId,
         operation: IMPORT_ROW_OPERATION,
-        reason: row.error.message,
+        // The line is a field of its own: the reason is the fields' problems only.
+        reason: row.error.issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; '),
       });
     }
     yield row;

@@ -124,8 +124,8 @@ describe('initial-sync', () => {
       [9, 'import-row'],
       [10, 'import-row'],
     ]);
-    expect(failures[0]?.reason).toBe('line 8: email: is required');
-    expect(failures[2]?.reason).toContain('repeats the partner id of line 1');
+    expect(failures[0]?.reason).toBe('email: is required');
+    expect(failures[2]?.reason).toBe('partnerUserId: repeats the partner id of line 1');
 
     const messages = await drainImports();
     expect(idsOf(messages)).toEqual(['p-1', 'p-2', 'p-3']);
