@@ -53,6 +53,13 @@ export interface UserMapping {
   readonly fixedHashes?: Readonly<Record<string, string>> | undefined;
   /** Names of partner fields Upheal's endpoints cannot change (e.g. `email`) that differ. */
   readonly unappliedFields?: readonly string[] | undefined;
+  /**
+   * The outcome of the last applied full-state event (`version`), so a redelivery of that same
+   * event can announce it again (outbound events are deduplicated on the outcome) instead of
+   * being silently stale — the partner must learn an outcome even if the worker died before
+   * publishing it.
+   */
+  readonly lastOutcome?: 'created' | 'linked' | 'updated' | 'deleted' | undefined;
   /** Optimistic-concurrency revision, incremented by every save. */
   readonly rev: number;
   readonly updatedAt: string;

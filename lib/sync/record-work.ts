@@ -63,6 +63,7 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
         outcome: outcome.kind,
         partnerUserId: outcome.partnerUserId,
         uphealUserId: 'uphealUserId' in outcome ? outcome.uphealUserId : undefined,
+        replayed: 'replayed' in outcome ? outcome.replayed : undefined,
         eventId: event.eventId,
         eventType: event.type,
         jobId,

@@ -64,7 +64,11 @@ export interface SyncUserContext extends OutcomeCause {
   readonly claimOwner: string;
 }
 
-/** What applying an event did. `inviteUrl` is a credential: never log it. */
+/**
+ * What applying an event did. `inviteUrl` is a credential: never log it. `replayed` marks the
+ * outcome of a redelivered event that was already applied: no call was made, and it is
+ * announced again (outbound deduplication drops it if the first announcement got through).
+ */
 export type SyncOutcome =
   | {
       readonly kind: 'created';
@@ -72,12 +76,14 @@ export type SyncOutcome =
       readonly userKind: UserKind;
       readonly uphealUserId: string;
       readonly inviteUrl?: string | undefined;
+      readonly replayed?: boolean;
     }
   | {
       readonly kind: 'linked';
       readonly partnerUserId: string;
       readonly userKind: UserKind;
       readonly uphealUserId: string;
+      readonly replayed?: boolean;
     }
   | {
       readonly kind: 'updated';
@@ -87,11 +93,13 @@ export type SyncOutcome =
       /** False when nothing changed, so no call was made. */
       readonly changed: boolean;
       readonly unappliedFields: readonly FixedField[];
+      readonly replayed?: boolean;
     }
   | {
       readonly kind: 'deleted';
       readonly partnerUserId: string;
       readonly uphealUserId?: string | undefined;
+      readonly replayed?: boolean;
     }
   | {
       readonly kind: 'delete-staged';
@@ -142,7 +150,7 @@ async function upsertUser(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   const mapping = await deps.mappings.get(partnerUserId);
-  if (mapping && isStale(version, mapping.version)) return { kind: 'stale', partnerUserId };
+  if (mapping && isStale(version, mapping.version)) return staleOrReplayed(mapping, version);
   if (mapping && mapping.state !== 'deleted' && mapping.kind !== kind) {
     throw new ValidationError(
       [
@@ -204,6 +212,7 @@ async function updateUser(
       commonHash,
       providerHash,
       unappliedFields,
+      lastOutcome: 'updated',
       ...(providers ?? {}),
     }),
     { current: mapping },
@@ -298,6 +307,7 @@ async function createOrLink(
             : fieldsHash(partnerUserId, providerUpdateBody(fields as ProviderFields)),
         fixedHashes: fixedFieldHashes(partnerUserId, fields),
         unappliedFields: [],
+        lastOutcome: linked ? 'linked' : 'created',
         desiredProviders: providers?.desiredProviders ?? base?.desiredProviders,
         providersVersion: providers?.providersVersion ?? base?.providersVersion,
         // Creating a client assigns its primary provider (`therapistUserId`); a link tells nothing.
@@ -359,7 +369,7 @@ async function deleteUser(
   const { partnerUserId } = event;
   const version = versionOf(event);
   const mapping = await deps.mappings.get(partnerUserId);
-  if (mapping && isStale(version, mapping.version)) return { kind: 'stale', partnerUserId };
+  if (mapping && isStale(version, mapping.version)) return staleOrReplayed(mapping, version);
   const uphealUserId = mapping?.state === 'active' ? mapping.uphealUserId : undefined;
   if (uphealUserId) {
     const approved = await deps.stagedDeletes.consumeApproval(partnerUserId, event.eventId);
@@ -391,11 +401,40 @@ async function deleteUser(
         state: 'deleted',
         uphealUserId: current?.uphealUserId,
         version,
+        lastOutcome: 'deleted',
       };
     },
     { current: mapping },
   );
   return { kind: 'deleted', partnerUserId, uphealUserId };
+}
+
+/**
+ * A stale event is dropped — unless it is the very event last applied (a redelivery after the
+ * worker died before announcing it): then its outcome is rebuilt from the mapping, with no call,
+ * so the partner still hears of it. A rebuilt `created` has no `inviteUrl` (never stored).
+ */
+function staleOrReplayed(mapping: UserMapping, version: Version): SyncOutcome {
+  const { partnerUserId, uphealUserId, lastOutcome, kind: userKind } = mapping;
+  const sameEvent =
+    mapping.version?.eventId === version.eventId && mapping.version.ms === version.ms;
+  if (!sameEvent || !lastOutcome) return { kind: 'stale', partnerUserId };
+  if (lastOutcome === 'deleted')
+    return { kind: 'deleted', partnerUserId, uphealUserId, replayed: true };
+  if (!uphealUserId) return { kind: 'stale', partnerUserId };
+  if (lastOutcome === 'updated') {
+    const unappliedFields = (mapping.unappliedFields ?? []) as FixedField[];
+    return {
+      kind: 'updated',
+      partnerUserId,
+      userKind,
+      uphealUserId,
+      changed: true,
+      unappliedFields,
+      replayed: true,
+    };
+  }
+  return { kind: lastOutcome, partnerUserId, userKind, uphealUserId, replayed: true };
 }
 
 /** The Upheal id of the user with this email, if Upheal has one. */

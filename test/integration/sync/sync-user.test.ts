@@ -102,12 +102,19 @@ describe('sync-user: create and link', () => {
     expect(simUsers().filter((u) => u.email === 'p-existing@example.com')).toHaveLength(1);
   });
 
-  it('makes no call for a duplicate delivery of an applied event', async () => {
+  it('makes no call for a duplicate delivery, and replays its outcome without the invite URL', async () => {
     const event = providerEvent('p-dup', 0);
-    await deliver(event);
+    const first = await deliver(event);
     const before = calls();
-    expect(await deliver(event)).toEqual({ kind: 'stale', partnerUserId: 'p-dup' });
+    const again = await deliver(event);
     expect(calls()).toBe(before);
+    expect(again).toEqual({
+      kind: 'created',
+      partnerUserId: 'p-dup',
+      userKind: 'provider',
+      uphealUserId: first.kind === 'created' ? first.uphealUserId : 'missing',
+      replayed: true,
+    });
   });
 
   it('treats an update of an unknown user as a create (upsert)', async () => {
