@@ -20,7 +20,14 @@ import {
   jobsOf,
   rateSettingsFrom,
 } from '#lib/cli/commands/status.ts';
-import { jobReport, ProgressWriter, paceOf, planReport, sampleOf } from '#lib/cli/progress.ts';
+import {
+  jobReport,
+  ProgressWriter,
+  paceOf,
+  planReport,
+  type Sample,
+  sampleOf,
+} from '#lib/cli/progress.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
@@ -53,6 +60,8 @@ Exit status: 0 all records synced, 1 some failed (or the file was unusable), 2 u
 /** How often --wait looks at the job, and how often plain (non-terminal) output prints a line. */
 const POLL_MS = 1_000;
 const PLAIN_LINE_EVERY_MS = 5_000;
+/** The span over which --wait measures rows and calls per minute. */
+const RATE_WINDOW_MS = 20_000;
 /** After this long without a job record, --wait says that initial-sync may not be running. */
 const NO_JOB_WARNING_MS = 30_000;
 /** Where uploads go in the bucket: one folder per job. */
@@ -167,7 +176,7 @@ async function waitForJob(
 ): Promise<Job> {
   const rate = rateSettingsFrom(deps.env);
   const writer = new ProgressWriter(deps.output.stdout, deps.isTty, PLAIN_LINE_EVERY_MS);
-  let first: ReturnType<typeof sampleOf> | undefined;
+  const samples: Sample[] = [];
   const since = deps.now();
   let warned = false;
   for (;;) {
@@ -181,9 +190,10 @@ async function waitForJob(
     }
     if (job) {
       const sample = sampleOf(job, now);
-      // Measure the rate from the first look that saw rows settling.
-      if (!first || first.settled === 0) first = sample;
-      if (showProgress) writer.update(job, paceOf(job, first, sample, rate), now);
+      // The rate over the last RATE_WINDOW_MS: current, yet not jumpy between two polls.
+      samples.push(sample);
+      while (samples.length > 1 && now - samples[0]!.atMs > RATE_WINDOW_MS) samples.shift();
+      if (showProgress) writer.update(job, paceOf(job, samples[0]!, sample, rate), now);
       if (FINAL_PHASES.has(job.phase)) {
         writer.finish();
         return job;
