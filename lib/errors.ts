@@ -159,3 +159,14 @@ export class SlotUnavailableError extends AppError {
 export class ContentionError extends AppError {
   readonly retryable = true;
 }
+
+/** The partner's webhook did not accept an outbound event (any status but 2xx, or no answer). */
+export class DeliveryError extends AppError {
+  readonly retryable = true;
+  /** The HTTP status, or undefined when there was no answer. */
+  readonly status: number | undefined;
+  constructor(message: string, status: number | undefined, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Optional delivery of outbound events to a partner's HTTPS endpoint (SPEC §5.1), signed with the
+ * same scheme `ingest` verifies (`lib/signing.ts`), so a partner needs one verifier for both
+ * directions. Runs in `deliver-outbound`, which consumes the webhook queue: any failure — a
+ * non-2xx answer, a timeout, a refused connection — is retried with backoff by the consumer and,
+ * after the last attempt, dead-lettered for `upheal-sync redrive`. The body is sent exactly as
+ * published; it may hold an `inviteUrl`, so it is never logged.
+ */
+import { type Dispatcher, request } from 'undici';
+import { DeliveryError } from '#lib/errors.ts';
+import { sign } from '#lib/signing.ts';
+
+/** Statuses from here up to (not including) 300 mean "accepted". */
+const SUCCESS_MIN = 200;
+const SUCCESS_MAX = 300;
+
+/** Where and how to deliver. */
+export interface WebhookOptions {
+  readonly url: string;
+  /** Signing secrets (the current one first during a rotation). */
+  readonly secrets: () => Promise<readonly string[]>;
+  readonly timeoutMs: number;
+  readonly dispatcher?: Dispatcher;
+  readonly now?: () => number;
+}
+
+/** POSTs one outbound event body to the partner; throws DeliveryError unless it answers 2xx. */
+export async function deliverToWebhook(body: string, options: WebhookOptions): Promise<void> {
+  const headers = sign(await options.secrets(), body, (options.now ?? Date.now)());
+  let status: number;
+  try {
+    const response = await request(options.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    });
+    status = response.statusCode;
+    // The partner's answer body is not ours to keep.
+    await response.body.dump();
+  } catch (error) {
+    throw new DeliveryError(`partner webhook: no answer (${(error as Error).name})`, undefined, {
+      cause: error,
+    });
+  }
+  if (status < SUCCESS_MIN || status >= SUCCESS_MAX) {
+    throw new DeliveryError(`partner webhook: HTTP ${status}`, status);
+  }
+}
