@@ -9,6 +9,7 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   type LocalStack,
+  type LocalStackOptions,
   PROJECT_ROOT,
   startLocalStack,
 } from '#lib/local/stack.ts';
@@ -47,16 +48,20 @@ export interface ImportStack {
 }
 
 /** Starts the stack with the bundles in `dir`. */
-export async function startImportStack(dir: string): Promise<ImportStack> {
+export async function startImportStack(
+  dir: string,
+  overrides: Partial<LocalStackOptions> = {},
+): Promise<ImportStack> {
   const logs: WorkerLogLine[] = [];
   const stack = await startLocalStack({
     functionsDir: dir,
     functions: ['sync-user', 'assign-providers', 'initial-sync'],
-    env: RATE_ENV,
     simulator: { rateLimit: { limit: 300, windowMs: 10_000 } },
     pollWaitSeconds: 1,
     drainMs: 2_000,
     logSink: (entry) => logs.push(entry),
+    ...overrides,
+    env: { ...RATE_ENV, ...overrides.env },
   });
   const sqs = new SQSClient({
     region: LOCAL_REGION,
