@@ -12,6 +12,7 @@
  * | rate limiter        | `LIMITER#<apiKeyId>`        | `STATE`            |
  * | import job          | `JOB#<jobId>`               | `JOB`              |
  * | job row failure     | `JOB#<jobId>`               | `FAIL#<line>`      |
+ * | jobs by start time  | `JOBS`                      | `<startedAt>#<id>` |
  * | event failure       | `FAILURES`                  | `<time>#<eventId>` |
  * | staged delete       | `DELETES`                   | `<partnerUserId>`  |
  * | delete-guard window | `DELETEGUARD`               | `<windowStart>`    |

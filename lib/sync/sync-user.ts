@@ -297,14 +297,13 @@ async function createOrLink(
         state: 'active',
         uphealUserId,
         version,
-        // A linked user's current Upheal fields are unknown: the next update sends them all.
-        commonHash: linked
-          ? undefined
-          : fieldsHash(partnerUserId, commonUpdateBody(fields, isProvider)),
-        providerHash:
-          linked || !isProvider
-            ? undefined
-            : fieldsHash(partnerUserId, providerUpdateBody(fields as ProviderFields)),
+        // Linking adopts the existing user as it is (no update call: "check only" for a user
+        // Upheal has); the partner's fields of this event become the baseline, so a re-run
+        // costs nothing and a later change on the partner's side is sent.
+        commonHash: fieldsHash(partnerUserId, commonUpdateBody(fields, isProvider)),
+        providerHash: isProvider
+          ? fieldsHash(partnerUserId, providerUpdateBody(fields as ProviderFields))
+          : undefined,
         fixedHashes: fixedFieldHashes(partnerUserId, fields),
         unappliedFields: [],
         lastOutcome: linked ? 'linked' : 'created',
