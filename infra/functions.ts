@@ -14,17 +14,26 @@ import {
 /** The secrets a function may read (SSM SecureString parameters, see infra/cloudformation.ts). */
 export type SecretKey = 'uphealApiKey' | 'ingestSecret';
 
-/** What a function's IAM role allows beyond its table, logs and its own SQS triggers. */
+/**
+ * What a function may do with the table: `records` — the items of the sync, the jobs and the
+ * limiter (get, put, update, delete, query, batch get; query and scan of the reverse index);
+ * `ingestNonces` — only put and delete the replay guard's `INGEST#…` items.
+ */
+export type TableAccess = 'records' | 'ingestNonces';
+
+/**
+ * What a function's IAM role allows beyond its own log group. Its SQS triggers are always
+ * readable (the event source mapping polls with the function's role; lib/sqs/consumer.ts
+ * resolves their URLs, changes visibility and reads the redrive policy), and their DLQs
+ * writable (the consumer dead-letters by itself).
+ */
 export interface FunctionAccess {
-  /**
-   * Queues it may send to (and resolve with GetQueueUrl). Its own trigger queues and their DLQs are
-   * always included (deferral re-sends, self dead-lettering). `all`: every queue and DLQ, for the
-   * functions built on lib/runtime.ts, which publish assignments, outbound events and progress.
-   */
-  readonly sendsTo: readonly QueueKey[] | 'all';
+  /** Queues it sends messages to, by URL from its environment (checked against the code in lib/). */
+  readonly sendsTo: readonly QueueKey[];
   readonly secrets: readonly SecretKey[];
   /** Reads import files from the import bucket. */
   readonly readsImportBucket: boolean;
+  readonly table: TableAccess;
 }
 
 /** Per-function deployment settings beyond the timeout (which resources.ts owns). */
@@ -35,31 +44,62 @@ export interface FunctionDefinition {
   readonly access: FunctionAccess;
 }
 
-/** Access of the queue consumers built on lib/runtime.ts (Upheal calls, every product queue). */
-const RECORD_WORKER_ACCESS: FunctionAccess = {
-  sendsTo: 'all',
-  secrets: ['uphealApiKey'],
-  readsImportBucket: false,
-};
-
 /**
  * The deployed functions: adding one is one line here (its triggers come from `QUEUES` consumers
- * in resources.ts); serverless.yml and the local stack pick it up.
+ * in resources.ts); serverless.yml and the local stack pick it up. `access` lists what the code
+ * actually uses; the package test pins it resource by resource.
  */
 export const FUNCTIONS = {
-  'sync-user': { memoryMb: 512, url: false, access: RECORD_WORKER_ACCESS },
-  'assign-providers': { memoryMb: 512, url: false, access: RECORD_WORKER_ACCESS },
-  /** Internet-facing: it may only enqueue user events and read its signing secret. */
+  /**
+   * Calls Upheal; queues a client's provider list (lib/sync/assignment-queue.ts), publishes
+   * outcomes (lib/outbound), and its job ledger sends `start-clients` (lib/jobs/import-progress.ts).
+   */
+  'sync-user': {
+    memoryMb: 512,
+    url: false,
+    access: {
+      sendsTo: ['assignments', 'outbound', 'importControl'],
+      secrets: ['uphealApiKey'],
+      readsImportBucket: false,
+      table: 'records',
+    },
+  },
+  /** Calls Upheal; publishes `client.providers_assigned` and failures. */
+  'assign-providers': {
+    memoryMb: 512,
+    url: false,
+    access: {
+      sendsTo: ['outbound'],
+      secrets: ['uphealApiKey'],
+      readsImportBucket: false,
+      table: 'records',
+    },
+  },
+  /** Internet-facing: it may only enqueue user events, record nonces and read its signing secret. */
   ingest: {
     memoryMb: 256,
     url: true,
-    access: { sendsTo: ['userEvents'], secrets: ['ingestSecret'], readsImportBucket: false },
+    access: {
+      sendsTo: ['userEvents'],
+      secrets: ['ingestSecret'],
+      readsImportBucket: false,
+      table: 'ingestNonces',
+    },
   },
-  /** Streams the import file from S3 and plans the fan-out: more memory, which is also more CPU. */
+  /**
+   * Streams the import file from S3 and fans rows out to the import queue; continues itself
+   * through its own control queue; announces `import.completed`. Makes no Upheal call, so it
+   * has no API key. More memory, which is also more CPU, for parsing.
+   */
   'initial-sync': {
     memoryMb: 1024,
     url: false,
-    access: { ...RECORD_WORKER_ACCESS, readsImportBucket: true },
+    access: {
+      sendsTo: ['imports', 'importControl', 'outbound'],
+      secrets: [],
+      readsImportBucket: true,
+      table: 'records',
+    },
   },
 } as const satisfies Partial<Record<FunctionName, FunctionDefinition>>;
 
