@@ -5,29 +5,10 @@
  * accepted and ignored.
  */
 import { z } from 'zod';
+import { NOTE_IDENTIFIERS, PRONOUNS } from '#lib/upheal/schemas.ts';
 
-/** How generated notes refer to the provider (V2 providers). */
-export const NOTE_IDENTIFIERS = [
-  'Therapist',
-  'Clinician',
-  'Coach',
-  'FirstName',
-  'DrLastName',
-  'Provider',
-  'Physician',
-  'Practitioner',
-  'Author',
-  'Writer',
-  'Counselor',
-  'Psychologist',
-  'PeerSupportSpecialist',
-  'CaseManager',
-  'Supervisor',
-  'Dietitian',
-] as const;
-
-/** Client pronouns. */
-export const PRONOUNS = ['MasculineHim', 'FeminineHer', 'NeutralThem'] as const;
+// Upheal's enumerations: one list, shared with the client that validates what we send.
+export { NOTE_IDENTIFIERS, PRONOUNS };
 
 /** Upheal user types the simulator models (OrgAdmin is not created by this product). */
 export const USER_TYPES = { provider: 'HealthcareProvider', client: 'Client' } as const;
