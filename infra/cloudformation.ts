@@ -11,6 +11,7 @@ import {
   deadLetterLogicalId,
   ref,
   roleLogicalId,
+  sub,
 } from '#infra/cfn.ts';
 import type { DeploySettings } from '#infra/deploy-settings.ts';
 import { DEPLOYED_FUNCTIONS, eventSourcesOf, FUNCTIONS, timeoutOf } from '#infra/functions.ts';
@@ -118,7 +119,10 @@ export function bucketResources(stage: string): Record<string, CfnResource> {
     [IMPORT_BUCKET.logicalId]: {
       Type: 'AWS::S3::Bucket',
       Properties: {
-        BucketName: resourceName(stage, IMPORT_BUCKET.suffix),
+        // S3 names are global: the account and region keep two integrators' stages apart.
+        BucketName: sub(
+          `${resourceName(stage, IMPORT_BUCKET.suffix)}-\${AWS::AccountId}-\${AWS::Region}`,
+        ),
         BucketEncryption: {
           ServerSideEncryptionConfiguration: [
             { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },

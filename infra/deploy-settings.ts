@@ -28,7 +28,8 @@ const numberParam = z.coerce.number();
 
 /** The params, as serverless.yml resolves them (strings), checked and typed. */
 const DeploySettingsSchema = z.object({
-  stage: z.string().regex(/^[a-z0-9-]{1,16}$/, 'must be 1-16 lower-case letters, digits or -'),
+  /** Short: the bucket name (≤ 63) is `upheal-sync-<stage>-imports-<account>-<region>`. */
+  stage: z.string().regex(/^[a-z0-9-]{1,12}$/, 'must be 1-12 lower-case letters, digits or -'),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1'),
   /** SSM SecureString holding the Upheal API key. */
   uphealApiKeyParameter: SsmParameterName,
