@@ -53,20 +53,32 @@ class CrashCounter {
   }
 }
 
-/** The dependencies of one delivery, dying at `point` (undefined: a delivery that lives). */
+/**
+ * The dependencies of one delivery, dying at `point` (undefined: a delivery that lives), each
+ * operation waiting for `gate` first.
+ */
 export function crashingDeps(
   deps: SyncUserDeps,
   point: CrashPoint | undefined,
+  gate: () => Promise<void> = async () => {},
 ): { deps: SyncUserDeps; crashed(): boolean } {
   const counter = new CrashCounter(point);
-  const step = <T>(effect: () => Promise<T>) => counter.step(effect);
+  // Every operation first waits for its turn (concurrent deliveries interleave at these points).
+  const step = async <T>(effect: () => Promise<T>) => {
+    await gate();
+    return counter.step(effect);
+  };
+  const read = async <T>(query: () => Promise<T>) => {
+    await gate();
+    return query();
+  };
   const mappings: MappingStore = {
-    get: (id) => deps.mappings.get(id),
-    getMany: (ids) => deps.mappings.getMany(ids),
+    get: (id) => read(() => deps.mappings.get(id)),
+    getMany: (ids) => read(() => deps.mappings.getMany(ids)),
     save: (draft, rev) => step(() => deps.mappings.save(draft, rev)),
     claim: (id, owner, lease) => step(() => deps.mappings.claim(id, owner, lease)),
-    findByUphealId: (id) => deps.mappings.findByUphealId(id),
-    countActive: () => deps.mappings.countActive(),
+    findByUphealId: (id) => read(() => deps.mappings.findByUphealId(id)),
+    countActive: () => read(() => deps.mappings.countActive()),
   };
   const upheal: UphealPort = {
     checkUser: (email) => step(() => deps.upheal.checkUser(email)),

@@ -16,7 +16,8 @@
  *   delivery of the same message);
  * - follow-up messages (assignment commands) enter their own queue after each delivery.
  *
- * Deliveries run one at a time, so a seed replays the same interleaving.
+ * Deliveries run one at a time, or two at once interleaved operation by operation in a seeded
+ * order (`interleave`), so a seed replays the same run.
  */
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import { type CrashPoint, WorkerCrash } from './crash.ts';
@@ -78,8 +79,18 @@ export type Terminal =
       readonly receives: number;
     };
 
-/** The work of one delivery; resolves with the outcome's kind, throws like the use case. */
-export type Work = (message: ModelMessage, crash: CrashPoint | undefined) => Promise<string>;
+/** Awaited before every port operation of a delivery: lets concurrent deliveries interleave. */
+export type Gate = () => Promise<void>;
+
+/**
+ * The work of one delivery; resolves with the outcome's kind, throws like the use case. It must
+ * pass every port operation (reads included) through `gate`.
+ */
+export type Work = (
+  message: ModelMessage,
+  crash: CrashPoint | undefined,
+  gate: Gate,
+) => Promise<string>;
 
 /** Limits and probabilities of a run (the limits as production sets them). */
 export interface DeliveryOptions {
@@ -97,6 +108,8 @@ export interface DeliveryOptions {
   readonly crashRate: number;
   /** Highest side effect a crash may hit (deliveries have a handful). */
   readonly maxCrashStep: number;
+  /** Probability that a second message is delivered at the same time as the first. */
+  readonly concurrency: number;
   /** Probability that a successful delivery's acknowledgement is lost. */
   readonly lostAckRate: number;
   /** Virtual time one delivery takes. */
@@ -112,6 +125,8 @@ export interface DeliveryOptions {
 /** What happened during a run. */
 export interface DeliveryStats {
   deliveries: number;
+  /** Deliveries that ran at the same time as another one. */
+  concurrent: number;
   deferrals: number;
   retries: number;
   crashes: number;
@@ -131,7 +146,48 @@ export interface DeliveryReport {
   readonly undelivered: readonly ModelMessage[];
   /** Message groups in which a worker died at least once. */
   readonly crashedGroups: ReadonlySet<string>;
+  /** Message groups of which a message ran at the same time as another delivery. */
+  readonly concurrentGroups: ReadonlySet<string>;
   readonly stats: DeliveryStats;
+}
+
+/**
+ * Runs deliveries as if at the same time, deterministically: one port operation at a time,
+ * the next one chosen at random among the deliveries waiting at their gate. A delivery runs
+ * (without interruption) from one gate to the next, as its own code would between two awaits of
+ * I/O.
+ */
+async function interleave<T>(
+  tasks: readonly ((gate: Gate) => Promise<T>)[],
+  random: () => number,
+): Promise<PromiseSettledResult<T>[]> {
+  const waiting = new Map<number, () => void>();
+  let live = tasks.length;
+  const grant = () => {
+    // Only when every live delivery waits: then nothing else is running.
+    if (waiting.size === 0 || waiting.size < live) return;
+    const ids = [...waiting.keys()];
+    const id = ids[Math.floor(random() * ids.length)]!;
+    const resume = waiting.get(id)!;
+    waiting.delete(id);
+    resume();
+  };
+  return Promise.allSettled(
+    tasks.map(async (task, id) => {
+      try {
+        return await task(
+          () =>
+            new Promise<void>((resolve) => {
+              waiting.set(id, resolve);
+              grant();
+            }),
+        );
+      } finally {
+        live -= 1;
+        grant();
+      }
+    }),
+  );
 }
 
 /** Queued FIFO messages, grouped, in arrival order per group. */
@@ -182,6 +238,7 @@ export async function runDeliveries(
   const terminals = new Map<string, Terminal>();
   const stats: DeliveryStats = {
     deliveries: 0,
+    concurrent: 0,
     deferrals: 0,
     retries: 0,
     crashes: 0,
@@ -192,6 +249,7 @@ export async function runDeliveries(
   };
   const pending = [...plan];
   const crashedGroups = new Set<string>();
+  const concurrentGroups = new Set<string>();
   let sent = 0;
 
   const send = (outgoing: Outgoing) => {
@@ -225,73 +283,108 @@ export async function runDeliveries(
       clock.advanceTo(Math.min(...heads.map((message) => message.visibleAt)));
       continue;
     }
-    const message = visible[Math.floor(random() * visible.length)]!;
-
-    // SQS's redrive policy: a receive beyond maxReceiveCount moves the message to the DLQ.
-    if (message.receiveCount >= options.backstopReceives) {
-      stats.deadLetteredBySqs += 1;
-      finish(message, { kind: 'dead-lettered-by-sqs', receives: message.receiveCount });
-      continue;
+    // One delivery, or two at once (different groups, or one user's event and its client's
+    // assignment command, which SQS hands to two consumers in parallel).
+    const first = visible[Math.floor(random() * visible.length)]!;
+    const batch = [first];
+    if (visible.length > 1 && random() < options.concurrency) {
+      const others = visible.filter((message) => message !== first);
+      const sameUser = others.filter((message) => message.group === first.group);
+      const pool = sameUser.length > 0 ? sameUser : others;
+      batch.push(pool[Math.floor(random() * pool.length)]!);
     }
-    message.receiveCount += 1;
-    message.firstReceivedAt ??= clock.now();
-    stats.deliveries += 1;
-    const crash: CrashPoint | undefined =
-      random() < options.crashRate
-        ? {
-            step: 1 + Math.floor(random() * options.maxCrashStep),
-            afterEffect: random() < 0.5,
-          }
-        : undefined;
-    const label = `${message.messageId} ${message.queue}/${message.group} receive ${message.receiveCount}${crash ? ` crash@${crash.step}${crash.afterEffect ? '+' : '-'}` : ''}`;
-    try {
-      const outcome = await work(message, crash);
-      options.trace?.(`${label}: ${outcome}`);
-      clock.advanceBy(options.deliveryMs);
-      if (random() < options.lostAckRate) {
-        stats.lostAcks += 1;
-        terminals.set(message.messageId, { kind: 'applied', outcome });
-        message.visibleAt = clock.now() + options.visibilityTimeoutMs;
-      } else {
-        finish(message, { kind: 'applied', outcome });
+    const started: { message: ModelMessage; crash: CrashPoint | undefined; label: string }[] = [];
+    for (const message of batch) {
+      // SQS's redrive policy: a receive beyond maxReceiveCount moves the message to the DLQ.
+      if (message.receiveCount >= options.backstopReceives) {
+        stats.deadLetteredBySqs += 1;
+        finish(message, { kind: 'dead-lettered-by-sqs', receives: message.receiveCount });
+        continue;
       }
-    } catch (error) {
+      message.receiveCount += 1;
+      message.firstReceivedAt ??= clock.now();
+      message.visibleAt = Number.POSITIVE_INFINITY;
+      stats.deliveries += 1;
+      const crash: CrashPoint | undefined =
+        random() < options.crashRate
+          ? {
+              step: 1 + Math.floor(random() * options.maxCrashStep),
+              afterEffect: random() < 0.5,
+            }
+          : undefined;
+      const label = `${message.messageId} ${message.queue}/${message.group} receive ${message.receiveCount}${crash ? ` crash@${crash.step}${crash.afterEffect ? '+' : '-'}` : ''}${batch.length > 1 ? ' (concurrent)' : ''}`;
+      started.push({ message, crash, label });
+    }
+    if (started.length > 1) {
+      stats.concurrent += started.length;
+      for (const { message } of started) concurrentGroups.add(message.group);
+    }
+    const results = await interleave(
+      started.map(
+        ({ message, crash }) =>
+          (gate: Gate) =>
+            work(message, crash, gate),
+      ),
+      random,
+    );
+    clock.advanceBy(options.deliveryMs);
+    started.forEach(({ message, label }, index) => {
+      const result = results[index]!;
+      if (result.status === 'fulfilled') {
+        const outcome = result.value;
+        options.trace?.(`${label}: ${outcome}`);
+        if (random() < options.lostAckRate) {
+          stats.lostAcks += 1;
+          terminals.set(message.messageId, { kind: 'applied', outcome });
+          message.visibleAt = clock.now() + options.visibilityTimeoutMs;
+        } else {
+          finish(message, { kind: 'applied', outcome });
+        }
+        return;
+      }
+      const error: unknown = result.reason;
       options.trace?.(`${label}: ${describeError(error)}`);
-      clock.advanceBy(options.deliveryMs);
       if (error instanceof WorkerCrash) {
         stats.crashes += 1;
         crashedGroups.add(message.group);
         message.visibleAt = clock.now() + options.visibilityTimeoutMs;
-      } else {
-        const decision = decide(error, {
-          attempt: message.receiveCount,
-          waitedMs: clock.now() - message.firstReceivedAt,
-          dependencyWaitMs: options.dependencyWaitMs,
-          random,
-        });
-        if (decision.action === 'defer') {
-          stats.deferrals += 1;
-          message.visibleAt = clock.now() + decision.delayMs;
-        } else if (decision.action === 'retry') {
-          message.failures += 1;
-          if (message.failures < options.maxAttempts) {
-            stats.retries += 1;
-            message.visibleAt = clock.now() + decision.delayMs;
-          } else {
-            stats.deadLettered += 1;
-            finish(message, {
-              kind: 'failed',
-              reason: `dead-lettered after ${message.failures} attempts: ${describeError(error)}`,
-              deadLettered: true,
-            });
-          }
-        } else {
-          stats.failed += 1;
-          finish(message, { kind: 'failed', reason: decision.reason, deadLettered: false });
-        }
+        return;
       }
-    }
+      const decision = decide(error, {
+        attempt: message.receiveCount,
+        waitedMs: clock.now() - message.firstReceivedAt!,
+        dependencyWaitMs: options.dependencyWaitMs,
+        random,
+      });
+      if (decision.action === 'defer') {
+        stats.deferrals += 1;
+        message.visibleAt = clock.now() + decision.delayMs;
+      } else if (decision.action === 'retry') {
+        message.failures += 1;
+        if (message.failures < options.maxAttempts) {
+          stats.retries += 1;
+          message.visibleAt = clock.now() + decision.delayMs;
+        } else {
+          stats.deadLettered += 1;
+          finish(message, {
+            kind: 'failed',
+            reason: `dead-lettered after ${message.failures} attempts: ${describeError(error)}`,
+            deadLettered: true,
+          });
+        }
+      } else {
+        stats.failed += 1;
+        finish(message, { kind: 'failed', reason: decision.reason, deadLettered: false });
+      }
+    });
     for (const next of await followUps()) send(next);
   }
-  return { terminals, messages, undelivered: queues.all(), crashedGroups, stats };
+  return {
+    terminals,
+    messages,
+    undelivered: queues.all(),
+    crashedGroups,
+    concurrentGroups,
+    stats,
+  };
 }

@@ -86,6 +86,57 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
       return deletedOnce && mapping?.state === 'active' && mapping.desiredProviders === undefined;
     },
   },
+  {
+    id: 'provider-recreated-assignment-stale',
+    summary:
+      "a client was assigned a provider's earlier Upheal user, which a delete (applied late) removed; the provider's re-create has a new Upheal id, and nothing re-assigns the client because assignments are compared by partner ids",
+    matches(discrepancy, evidence) {
+      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
+      const mapping = evidence.mappings.get(discrepancy.user);
+      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
+      const recreated = wanted.filter((provider) =>
+        evidence.history.events.some(
+          (event) => event.type === 'user.deleted' && event.partnerUserId === provider,
+        ),
+      );
+      return (
+        recreated.length > 0 && mapping?.assignedPartnerProviders?.join(',') === wanted.join(',')
+      );
+    },
+  },
+  {
+    id: 'failed-replace-not-recorded',
+    summary:
+      'a provider-list replace took effect in Upheal but was answered 5xx (or timed out); the mapping still holds the previous list, so when the desired list returns to it assign-providers skips the call and Upheal keeps the failed call’s list',
+    matches(discrepancy, evidence) {
+      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
+      const mapping = evidence.mappings.get(discrepancy.user);
+      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
+      const replaceFailed = [...evidence.report.messages.values()].some(
+        (message) =>
+          message.queue === 'assignments' &&
+          message.group === discrepancy.user &&
+          message.failures > 0,
+      );
+      return replaceFailed && mapping?.assignedPartnerProviders?.join(',') === wanted.join(',');
+    },
+  },
+  {
+    id: 'assignment-race',
+    summary:
+      'a new provider list is recorded while an assignment of the previous list is in flight; it is compared with the list Upheal had before (equal: nothing queued), then the in-flight assignment writes the previous list',
+    matches(discrepancy, evidence) {
+      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
+      const mapping = evidence.mappings.get(discrepancy.user);
+      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
+      return (
+        (evidence.report.concurrentGroups.has(discrepancy.user) ||
+          evidence.redrive.concurrentGroups.has(discrepancy.user)) &&
+        mapping?.desiredProviders?.join(',') === wanted.join(',') &&
+        mapping.assignedPartnerProviders?.join(',') !== wanted.join(',')
+      );
+    },
+  },
 ];
 
 /** The verdict: discrepancies, and those explained by known issues. */

@@ -90,6 +90,8 @@ interface ModelCase {
   readonly duplicateRate: number;
   readonly crashRate: number;
   readonly lostAckRate: number;
+  /** Probability that two messages are delivered at once. */
+  readonly concurrency: number;
 }
 
 const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
@@ -102,6 +104,7 @@ const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   duplicateRate: fc.constantFrom(0, 0.1, 0.3),
   crashRate: fc.constantFrom(0, 0.05, 0.15),
   lostAckRate: fc.constantFrom(0, 0.05),
+  concurrency: fc.constantFrom(0, 0.5),
 });
 
 /** Totals of the run, printed at the end. */
@@ -110,6 +113,7 @@ const totals = {
   events: 0,
   published: 0,
   deliveries: 0,
+  concurrent: 0,
   uphealCalls: 0,
   injected: { serverErrors: 0, resets: 0, hangs: 0, crashes: 0, lostAcks: 0 },
   deferrals: 0,
@@ -133,7 +137,7 @@ afterAll(async () => {
   await fixture?.stop();
   console.log(
     `sync model: ${totals.cases} cases, ${totals.events} partner events (${totals.published} published with duplicates), ` +
-      `${totals.deliveries} deliveries, ${totals.uphealCalls} Upheal calls; injected faults: ` +
+      `${totals.deliveries} deliveries (${totals.concurrent} of them two at once), ${totals.uphealCalls} Upheal calls; injected faults: ` +
       `${totals.injected.serverErrors} 5xx (incl. created-but-500), ${totals.injected.resets} resets, ` +
       `${totals.injected.hangs} timeouts, ${totals.injected.crashes} worker crashes, ${totals.injected.lostAcks} lost acks; ` +
       `${totals.deferrals} deferrals, ${totals.retries} retries, ${totals.deadLettered} dead-lettered, ` +
@@ -193,8 +197,8 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     ...FAULT_LEVELS[modelCase.faultLevel]!,
   });
 
-  const work: Work = async (message, crash) => {
-    const delivery = crashingDeps(deps, crash);
+  const work: Work = async (message, crash, gate) => {
+    const delivery = crashingDeps(deps, crash, gate);
     if (message.queue === 'user-events') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
       const outcome = await syncUser(
@@ -226,6 +230,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     visibilityTimeoutMs: QUEUES.userEvents.visibilityTimeoutSeconds * 1_000,
     backstopReceives: QUEUES.userEvents.maxReceiveCount,
     crashRate: modelCase.crashRate,
+    concurrency: modelCase.concurrency,
     maxCrashStep: MAX_CRASH_STEP,
     lostAckRate: modelCase.lostAckRate,
     deliveryMs: DELIVERY_MS,
@@ -291,6 +296,7 @@ function count(
   totals.events += events;
   totals.published += published;
   totals.deliveries += stats.deliveries;
+  totals.concurrent += stats.concurrent;
   totals.uphealCalls += traffic.totalCalls;
   totals.injected.serverErrors += byStatus('500');
   totals.injected.resets += byStatus('reset');
