@@ -107,6 +107,22 @@ describe('ongoing sync on the local stack', () => {
     });
   });
 
+  it('links an Upheal user that already has the email instead of creating another', async () => {
+    const [existing] = handle.stack.simulator!.seedUsers({
+      userType: 'HealthcareProvider',
+      firstName: 'Already',
+      lastName: 'There',
+      email: 'e2e-p-exists@example.com',
+    });
+    await publish([providerEvent('e2e-p-exists', 0)]);
+    await drained();
+    const sameEmail = handle.stack
+      .simulator!.users()
+      .filter((user) => user.email === 'e2e-p-exists@example.com');
+    expect(sameEmail.map((user) => user.userId)).toEqual([existing!.userId]);
+    expect((await mappings.get('e2e-p-exists'))?.uphealUserId).toBe(existing!.userId);
+  });
+
   it('creates the user from an update that arrives before its create, and drops the older create', async () => {
     await publish([
       providerEvent('e2e-p-early', 2, { lastName: 'Updated' }, 'provider.updated'),
