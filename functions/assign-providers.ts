@@ -23,6 +23,8 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       logger,
       maxAttempts: config.SYNC_MAX_ATTEMPTS,
       dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+      // Published at the end of each invocation, with the Upheal call counts of runtime.ts.
+      metrics: runtime.metrics,
     },
     assignProvidersWork({
       mappings: runtime.mappings,
