@@ -611,7 +611,7 @@ describe('osls package (offline)', () => {
     const query = /--query "([^"]+)"/.exec(deployment)?.[1];
     const awkProgram = /awk '([^']+)'/.exec(deployment)?.[1];
     expect(query).toBe(
-      "Stacks[0].Outputs[?starts_with(Description, 'CLI ')].[OutputKey,OutputValue]",
+      "Stacks[0].Outputs[?Description && starts_with(Description, 'CLI ')].[OutputKey,OutputValue]",
     );
     expect(awkProgram).toBeDefined();
     // What `describe-stacks --query … --output text` prints: the CLI outputs, tab-separated.
