@@ -52,6 +52,19 @@ export const MAX_ACQUIRE_STEPS = 64;
 /** Read-modify-write attempts of a 429 report before it gives up (the pause is then local). */
 export const MAX_REPORT_ATTEMPTS = 8;
 
+/**
+ * Waits end at a random point up to this many safe intervals after their moment: waiting bulk
+ * callers of different processes that saw the same head would otherwise wake, read and book
+ * together (a herd, overshooting the bulk lead).
+ */
+export const WAKE_SPREAD_INTERVALS = 2;
+
+/**
+ * Deferrals add a random spread of up to this many safe intervals for the same reason: callers
+ * deferred by one pause would otherwise all come back at its end.
+ */
+export const DEFER_SPREAD_INTERVALS = 4;
+
 /** After a failed condition, wait a random 0..this many ms, so racing callers spread out. */
 export const CONFLICT_JITTER_MS = 5;
 
@@ -87,9 +100,12 @@ const namesIn = (...expressions: string[]): Record<string, string> =>
 /** Conditions of the booking writes, built from named parts. */
 const CONDITIONS = {
   /** The schedule is idle (or the item is new): the slot is now. */
-  idle: 'attribute_not_exists(#tat) OR #tat < :now',
-  /** The head is neither in the past (that is the idle path) nor beyond the caller's deadline. */
-  headWithinDeadline: '#tat BETWEEN :now AND :deadline',
+  idle: 'attribute_not_exists(#tat) OR #tat < :from',
+  /**
+   * The head is neither long past (that is the idle path; `:from` is now − catchUpMs) nor beyond
+   * the caller's deadline.
+   */
+  headWithinDeadline: '#tat BETWEEN :from AND :deadline',
   /** The stored interval is one this configuration accepts (another one may have written it). */
   intervalInRange: '#interval BETWEEN :safe AND :max',
 } as const;
@@ -220,8 +236,9 @@ export class DynamoRateLimiter implements RateLimiter {
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
       const outcome = await this.#exclusive(() => this.#step(lane, deadline, viewNotBefore));
       if (outcome.kind === STEP_OUTCOMES.wait) {
-        await this.#sleepUntil(outcome.untilMs);
-        viewNotBefore = outcome.untilMs;
+        const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);
+        await this.#sleepUntil(wakeAt);
+        viewNotBefore = wakeAt;
         continue;
       }
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
@@ -264,7 +281,12 @@ export class DynamoRateLimiter implements RateLimiter {
 
   #defer(retryAfterMs: number): never {
     this.#stats.deferrals += 1;
-    throw new SlotUnavailableError(Math.ceil(retryAfterMs));
+    throw new SlotUnavailableError(Math.ceil(retryAfterMs + this.#spread(DEFER_SPREAD_INTERVALS)));
+  }
+
+  /** A random delay of up to `intervals` safe intervals. */
+  #spread(intervals: number): number {
+    return this.#random() * intervals * this.params.safeIntervalMs;
   }
 
   /** Runs `task` after every task queued before it on this instance (a promise-chain mutex). */
@@ -311,7 +333,8 @@ export class DynamoRateLimiter implements RateLimiter {
   async #book(now: number, deadline: number): Promise<number | undefined> {
     const { params } = this;
     const view = this.#view;
-    const path = bookingPath(view, now);
+    const path = bookingPath(view, now, params);
+    const from = now - params.catchUpMs;
     const intervalMs = clampInterval(view?.intervalMs ?? params.safeIntervalMs, params);
     const command =
       path === BOOKING_PATHS.restart
@@ -329,6 +352,7 @@ export class DynamoRateLimiter implements RateLimiter {
               ':interval': number(intervalMs),
               ':zero': number(0),
               ':now': number(now),
+              ':from': number(from),
             },
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -343,7 +367,7 @@ export class DynamoRateLimiter implements RateLimiter {
               CONDITIONS.intervalInRange,
             ),
             ExpressionAttributeValues: {
-              ':now': number(now),
+              ':from': number(from),
               ':deadline': number(deadline),
               ':safe': number(params.safeIntervalMs),
               ':max': number(params.maxIntervalMs),
@@ -453,14 +477,20 @@ export class DynamoRateLimiter implements RateLimiter {
       conditions.push('(attribute_not_exists(#tat) OR #tat < :tat)');
       values[':tat'] = number(after.tat);
     }
-    if (seen === undefined || after.holdUntil !== before.holdUntil) {
-      sets.push('#interval = :interval', '#hold = :hold', '#clean = :clean', '#cutFrom = :cutFrom');
+    const cut = seen === undefined || after.holdUntil !== before.holdUntil;
+    if (cut) {
+      sets.push('#interval = :interval', '#hold = :hold', '#cutFrom = :cutFrom');
       conditions.push('(attribute_not_exists(#hold) OR #hold = :seenHold)');
       values[':interval'] = number(after.intervalMs);
       values[':hold'] = number(after.holdUntil);
-      values[':clean'] = number(after.cleanSince);
       values[':cutFrom'] = number(after.cutFromIntervalMs);
       values[':seenHold'] = number(before.holdUntil);
+    }
+    if (cut || after.cleanSince > before.cleanSince) {
+      // The clean period restarts after the pause; it only ever moves forward.
+      sets.push('#clean = :clean');
+      conditions.push('(attribute_not_exists(#clean) OR #clean <= :clean)');
+      values[':clean'] = number(after.cleanSince);
     }
     if (sets.length === 0) return true;
     const update = `SET ${sets.join(', ')}`;

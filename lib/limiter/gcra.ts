@@ -27,6 +27,14 @@ export const BURST = 1;
 /** Share of the jitter allowance J a worker may spend sending late; the rest covers latency spread. */
 export const LATE_SHARE_OF_JITTER = 0.5;
 
+/**
+ * Share of the late-slot threshold by which a booking may take a head that just passed (and send
+ * at once) instead of restarting the schedule at now. Callers that return together to a schedule
+ * whose head just went by then all take consecutive slots with the one write that never conflicts,
+ * instead of racing for the restart; the lateness this adds stays within the late-slot rule.
+ */
+export const CATCH_UP_SHARE_OF_LATE = 0.5;
+
 /** How far ahead of now the bulk lane books, in safe intervals (the live lane books up to H). */
 export const BULK_LEAD_INTERVALS = 4;
 
@@ -79,6 +87,8 @@ export interface GcraParams extends Required<GcraConfig> {
   readonly increasePerWindow: number;
   /** Pause after a 429 when Upheal sent no Retry-After. */
   readonly defaultBackoffMs: number;
+  /** A head at most this far in the past is still taken (see CATCH_UP_SHARE_OF_LATE). */
+  readonly catchUpMs: number;
 }
 
 /** Derives the algorithm's constants; throws ConfigError when the configuration cannot work. */
@@ -105,6 +115,7 @@ export function deriveParams(config: GcraConfig): GcraParams {
     maxIntervalMs: safeIntervalMs / AIMD.minRateShare,
     increasePerWindow: AIMD.increaseShare / safeIntervalMs,
     defaultBackoffMs: windowMs * AIMD.defaultBackoffShareOfWindow,
+    catchUpMs: lateMs * CATCH_UP_SHARE_OF_LATE,
   };
 }
 
@@ -190,16 +201,25 @@ export interface Booking {
   readonly state: LimiterState;
 }
 
-/** The path a booking at `now` takes on `state` (the adapter's two conditional writes). */
-export function bookingPath(state: LimiterState | undefined, now: number): BookingPath {
-  return state === undefined || state.tat < now ? BOOKING_PATHS.restart : BOOKING_PATHS.advance;
+/**
+ * The path a booking at `now` takes on `state` (the adapter's two conditional writes): the schedule
+ * restarts at now only when its head lies more than `catchUpMs` in the past.
+ */
+export function bookingPath(
+  state: LimiterState | undefined,
+  now: number,
+  params: GcraParams,
+): BookingPath {
+  return state === undefined || state.tat < now - params.catchUpMs
+    ? BOOKING_PATHS.restart
+    : BOOKING_PATHS.advance;
 }
 
 /**
  * Books one slot on the TRUE current state, exactly as the adapter's conditional writes do:
- * `restart` (tat < now: the slot is now) or `advance` (the slot is tat, allowed only up to
- * `deadline`). Returns undefined when the head lies beyond the deadline: a caller that would defer
- * must not book, or its slot would be wasted.
+ * `restart` (head more than catchUpMs past: the slot is now) or `advance` (the slot is the head,
+ * possibly just past, allowed only up to `deadline`). Returns undefined when the head lies beyond
+ * the deadline: a caller that would defer must not book, or its slot would be wasted.
  */
 export function bookSlot(
   state: LimiterState | undefined,
@@ -209,7 +229,7 @@ export function bookSlot(
 ): Booking | undefined {
   const current = state ?? initialState(now, params);
   const intervalMs = clampInterval(current.intervalMs, params);
-  const path = bookingPath(state, now);
+  const path = bookingPath(state, now, params);
   const slot = path === BOOKING_PATHS.restart ? now : current.tat;
   if (slot > deadline) return undefined;
   return { slot, path, state: { ...current, intervalMs, tat: slot + intervalMs } };
@@ -232,9 +252,11 @@ export function isLate(slot: number, now: number, params: GcraParams): boolean {
 /**
  * The state after Upheal answered 429 at `now` (another client uses the key). Everyone pauses:
  * `tat` moves to at least now + Retry-After (or the default backoff) + J, so no slot is booked
- * inside the pause. The first 429 of a congestion event also cuts the rate (interval ÷ 0.8, up to
- * the floor) and opens a hold of at least H + J, during which the 429s of requests already booked
- * before the pause do not cut again. Clean time is counted from the end of the hold.
+ * inside the pause, and the clean period restarts after it. The first 429 of a congestion event
+ * also cuts the rate (interval ÷ 0.8, up to the floor) and opens a hold of one window: Upheal's
+ * window still holds the traffic sent before the cut for up to W, so 429s within W of a cut say
+ * nothing about the new rate and pause without cutting again (one decrease per feedback period,
+ * as TCP cuts once per round trip).
  */
 export function afterRateLimited(
   state: LimiterState,
@@ -244,10 +266,11 @@ export function afterRateLimited(
 ): LimiterState {
   const until = now + (retryAfterMs ?? params.defaultBackoffMs) + params.jitterMs;
   const tat = Math.max(state.tat, until);
-  if (now < state.holdUntil) return { ...state, tat };
+  const cleanSince = Math.max(state.cleanSince, until);
+  if (now < state.holdUntil) return { ...state, tat, cleanSince };
   const intervalMs = clampInterval(state.intervalMs / AIMD.decreaseFactor, params);
-  const holdUntil = Math.max(until, now + params.horizonMs + params.jitterMs);
-  return { tat, intervalMs, holdUntil, cleanSince: holdUntil, cutFromIntervalMs: state.intervalMs };
+  const holdUntil = Math.max(until, now + params.windowMs);
+  return { tat, intervalMs, holdUntil, cleanSince, cutFromIntervalMs: state.intervalMs };
 }
 
 /**

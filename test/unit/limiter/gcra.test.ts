@@ -99,6 +99,13 @@ describe('bookSlot', () => {
     expect(booking?.state.tat).toBeCloseTo(NOW + T, 9);
   });
 
+  it('takes a head that passed less than catchUpMs ago (no restart race), and sends at once', () => {
+    const booking = bookSlot(state({ tat: NOW - params.catchUpMs }), NOW, deadline, params);
+    expect(booking?.path).toBe(BOOKING_PATHS.advance);
+    expect(booking?.slot).toBe(NOW - params.catchUpMs);
+    expect(isLate(booking!.slot, NOW, params)).toBe(false);
+  });
+
   it('takes the head of a busy schedule, so consecutive slots are one interval apart', () => {
     let current: LimiterState | undefined;
     const slots: number[] = [];
@@ -141,11 +148,15 @@ describe('afterRateLimited', () => {
     expect(next.tat).toBe(NOW + params.defaultBackoffMs + params.jitterMs);
   });
 
-  it('cuts once per congestion event: a 429 during the hold only extends the pause', () => {
+  it('cuts once per window: a 429 during the hold extends the pause and the unclean time only', () => {
     const first = afterRateLimited(state(), NOW, 1_000, params);
-    const second = afterRateLimited(first, NOW + 10, 20_000, params);
+    expect(first.holdUntil).toBe(NOW + params.windowMs);
+    const second = afterRateLimited(first, NOW + params.windowMs - 1, 2_000, params);
     expect(second.intervalMs).toBe(first.intervalMs);
-    expect(second.tat).toBe(NOW + 10 + 20_000 + params.jitterMs);
+    expect(second.tat).toBe(NOW + params.windowMs - 1 + 2_000 + params.jitterMs);
+    expect(second.cleanSince).toBe(second.tat);
+    const third = afterRateLimited(second, NOW + params.windowMs, 0, params);
+    expect(third.intervalMs).toBeCloseTo(first.intervalMs / AIMD.decreaseFactor, 9);
   });
 
   it('never lowers the rate below the floor', () => {
