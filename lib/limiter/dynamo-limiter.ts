@@ -36,6 +36,8 @@ import {
   initialState,
   isLate,
   type LimiterState,
+  needsRecheck,
+  pausedAfterBooking,
   viewIsFresh,
 } from '#lib/limiter/gcra.ts';
 import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
@@ -64,6 +66,9 @@ export const WAKE_SPREAD_INTERVALS = 2;
  * deferred by one pause would otherwise all come back at its end.
  */
 export const DEFER_SPREAD_INTERVALS = 4;
+
+/** A slot's re-check read (gcra.ts `needsRecheck`) starts this share of an interval before it. */
+export const RECHECK_LEAD_SHARE = 0.5;
 
 /** After a failed condition, wait a random 0..this many ms, so racing callers spread out. */
 export const CONFLICT_JITTER_MS = 5;
@@ -114,7 +119,7 @@ const CONDITIONS = {
 const STEP_OUTCOMES = { slot: 'slot', wait: 'wait', retry: 'retry' } as const;
 
 type StepOutcome =
-  | { readonly kind: typeof STEP_OUTCOMES.slot; readonly slot: number }
+  | { readonly kind: typeof STEP_OUTCOMES.slot; readonly slot: number; readonly bookedAt: number }
   | { readonly kind: typeof STEP_OUTCOMES.wait; readonly untilMs: number }
   | { readonly kind: typeof STEP_OUTCOMES.retry };
 
@@ -242,9 +247,19 @@ export class DynamoRateLimiter implements RateLimiter {
         continue;
       }
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
-      await this.#sleepUntil(outcome.slot);
+      const { slot, bookedAt } = outcome;
+      if (needsRecheck(slot, bookedAt, this.params)) {
+        // Read shortly before the slot (not under the mutex: it only refreshes the view).
+        await this.#sleepUntil(slot - RECHECK_LEAD_SHARE * this.params.safeIntervalMs);
+        if (pausedAfterBooking(slot, await this.#read())) {
+          this.#stats.slotsDropped += 1;
+          deadline = this.#now() + this.params.horizonMs;
+          continue;
+        }
+      }
+      await this.#sleepUntil(slot);
       const sendAt = this.#now();
-      if (isLate(outcome.slot, sendAt, this.params) || outcome.slot < this.#pausedUntil) {
+      if (isLate(slot, sendAt, this.params) || slot < this.#pausedUntil) {
         // Late-slot rule (or a pause this process just learned of): never use the slot.
         this.#stats.slotsDropped += 1;
         deadline = sendAt + this.params.horizonMs;
@@ -276,7 +291,9 @@ export class DynamoRateLimiter implements RateLimiter {
     if (decision.kind === DECISIONS.wait)
       return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs };
     const slot = await this.#book(now, deadline);
-    return slot === undefined ? { kind: STEP_OUTCOMES.retry } : { kind: STEP_OUTCOMES.slot, slot };
+    return slot === undefined
+      ? { kind: STEP_OUTCOMES.retry }
+      : { kind: STEP_OUTCOMES.slot, slot, bookedAt: now };
   }
 
   #defer(retryAfterMs: number): never {

@@ -241,6 +241,27 @@ export function clampInterval(intervalMs: number, params: GcraParams): number {
 }
 
 /**
+ * A slot booked at least this many safe intervals ahead is checked against the item just before
+ * it is used (see `pausedAfterBooking`): others may have reported a 429 meanwhile.
+ */
+export const RECHECK_AHEAD_INTERVALS = 2;
+
+/** Whether a slot booked at `bookedAt` is far enough ahead to be checked again before use. */
+export function needsRecheck(slot: number, bookedAt: number, params: GcraParams): boolean {
+  return slot - bookedAt >= RECHECK_AHEAD_INTERVALS * params.safeIntervalMs;
+}
+
+/**
+ * Whether a 429 paused everyone after `slot` was booked and before it is used: every 429 moves
+ * `cleanSince` to the end of its pause, while nothing else moves it beyond a slot still ahead (an
+ * increase moves it at most to the time of the increase). Such a slot is dropped rather than
+ * sent into the full window that caused the 429.
+ */
+export function pausedAfterBooking(slot: number, state: LimiterState | undefined): boolean {
+  return state !== undefined && state.cleanSince > slot;
+}
+
+/**
  * The late-slot rule: a worker that reaches its slot more than `lateMs` late (a freeze, a GC
  * pause, a slow event loop) must not use it, because the window bound assumes every arrival lies
  * within J of its slot. It drops the slot and books a new one.

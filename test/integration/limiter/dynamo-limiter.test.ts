@@ -218,6 +218,31 @@ describe('DynamoRateLimiter on dynalite', () => {
     expect(Number((await itemOf(apiKey))?.intervalMs?.N)).toBeCloseTo(T / AIMD.decreaseFactor, 6);
   });
 
+  it('drops a slot booked before another instance reported a 429', async () => {
+    const apiKey = freshKey();
+    const filler = limiterFor(apiKey);
+    const holder = limiterFor(apiKey);
+    // Ten slots ahead, so the holder's slot lies about 10 intervals out.
+    const filled = Promise.all(Array.from({ length: 10 }, () => filler.acquire(LANES.live)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const held = holder.acquire(LANES.live).then(
+      () => Date.now(),
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const reportedAt = Date.now();
+    await limiterFor(apiKey).rateLimited(800);
+    const outcome = await held;
+    await filled.catch(() => undefined);
+    expect(holder.stats().slotsDropped).toBeGreaterThanOrEqual(1);
+    // Either it waited out the pause or deferred: it never sent inside it.
+    if (typeof outcome === 'number') {
+      expect(outcome).toBeGreaterThanOrEqual(reportedAt + 800 + SCALED.jitterMs);
+    } else {
+      expect(outcome).toBeInstanceOf(SlotUnavailableError);
+    }
+  });
+
   it('serves a live request ahead of a bulk backlog', async () => {
     const apiKey = freshKey();
     const bulk = limiterFor(apiKey);

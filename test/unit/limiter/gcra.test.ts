@@ -12,6 +12,8 @@ import {
   initialState,
   isLate,
   type LimiterState,
+  needsRecheck,
+  pausedAfterBooking,
 } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
 
@@ -125,6 +127,28 @@ describe('bookSlot', () => {
   it('repairs a stored interval below the safe one (another configuration wrote it)', () => {
     const booking = bookSlot(state({ intervalMs: T / 2 }), NOW, deadline, params);
     expect(booking?.state.intervalMs).toBe(T);
+  });
+});
+
+describe('the re-check before use', () => {
+  it('checks only slots booked at least two intervals ahead', () => {
+    expect(needsRecheck(NOW + 2 * T, NOW, params)).toBe(true);
+    expect(needsRecheck(NOW + T, NOW, params)).toBe(false);
+  });
+
+  it('drops a slot that a later 429 pause covers, and keeps the slots booked after it', () => {
+    const booked = bookSlot(state({ tat: NOW + 10 * T }), NOW, NOW + params.horizonMs, params)!;
+    const paused = afterRateLimited(booked.state, NOW + T, 1_000, params);
+    expect(pausedAfterBooking(booked.slot, paused)).toBe(true);
+    const after = bookSlot(paused, NOW + T, Number.POSITIVE_INFINITY, params)!;
+    expect(pausedAfterBooking(after.slot, paused)).toBe(false);
+  });
+
+  it('is not fooled by a rate increase', () => {
+    const cut = afterRateLimited(state(), NOW, 0, params);
+    const later = cut.cleanSince + 3 * params.windowMs;
+    const raised = afterCleanWindows(cut, later, params)!;
+    expect(pausedAfterBooking(later + T, raised)).toBe(false);
   });
 });
 

@@ -14,6 +14,8 @@ import {
   type GcraParams,
   isLate,
   type LimiterState,
+  needsRecheck,
+  pausedAfterBooking,
   viewIsFresh,
 } from '#lib/limiter/gcra.ts';
 import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
@@ -72,6 +74,8 @@ export interface SimulationResult {
   readonly reads: number;
   readonly conditionalFailures: number;
   readonly lateDrops: number;
+  /** Slots dropped because a 429 paused everyone after they were booked. */
+  readonly pausedDrops: number;
   /** SQS deferrals (no slot within the horizon), per lane. */
   readonly deferrals: Record<Lane, number>;
   /** The item at the end. */
@@ -135,7 +139,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     () => 0,
   );
   const sent: Sent[] = [];
-  const counters = { writes: 0, reads: 0, conditionalFailures: 0, lateDrops: 0 };
+  const counters = { writes: 0, reads: 0, conditionalFailures: 0, lateDrops: 0, pausedDrops: 0 };
   const deferrals: Record<Lane, number> = { live: 0, bulk: 0 };
   let foreignAccepted = 0;
   let foreignRejected = 0;
@@ -191,6 +195,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
       const slot = booking.slot;
       const delay = delays(slot, random);
       events.push(slot + delay.send, (woke) => {
+        if (needsRecheck(slot, now, params)) {
+          counters.reads += 1;
+          if (pausedAfterBooking(slot, item)) {
+            counters.pausedDrops += 1;
+            deadline = woke + params.horizonMs;
+            step(woke);
+            return;
+          }
+        }
         if (lateRule && isLate(slot, woke, params)) {
           counters.lateDrops += 1;
           deadline = woke + params.horizonMs;
