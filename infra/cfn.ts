@@ -11,6 +11,8 @@ export type CfnValue = unknown;
 export interface CfnResource {
   readonly Type: string;
   readonly Properties: Record<string, CfnValue>;
+  /** Logical ids CloudFormation must create first. */
+  readonly DependsOn?: readonly string[];
 }
 
 /** `Ref` of a logical id (or a pseudo parameter such as `AWS::Region`). */

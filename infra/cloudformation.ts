@@ -142,11 +142,6 @@ export function bucketResources(stage: string): Record<string, CfnResource> {
               Status: 'Enabled',
               Prefix: IMPORT_UPLOAD_PREFIX,
               ExpirationInDays: IMPORT_FILE_RETENTION_DAYS,
-            },
-            {
-              Id: 'AbortIncompleteUploads',
-              Status: 'Enabled',
-              Prefix: '',
               AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_INCOMPLETE_UPLOAD_DAYS },
             },
           ],
@@ -270,6 +265,7 @@ function serverlessLogicalName(name: string): string {
 /** The `resources` section of serverless.yml. */
 export function cloudFormationResources(settings: DeploySettings) {
   const { stage } = settings;
+  const alarms = { ...alarmResources(settings), ...metricAlarmResources(settings) };
   return {
     Resources: {
       ...queueResources(stage),
@@ -277,9 +273,9 @@ export function cloudFormationResources(settings: DeploySettings) {
       ...bucketResources(stage),
       ...partnerQueuePolicies(settings),
       ...roleResources(settings),
-      ...alarmResources(settings),
-      ...metricAlarmResources(settings),
-      OverviewDashboard: dashboardResource(settings),
+      ...alarms,
+      // Its alarm widget lists the alarms by ARN: they exist first.
+      OverviewDashboard: { ...dashboardResource(settings), DependsOn: Object.keys(alarms) },
     },
     Outputs: Object.fromEntries(
       Object.entries(cliVariables()).map(([variable, { value, description }]) => [

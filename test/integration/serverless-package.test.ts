@@ -446,9 +446,14 @@ describe('osls package (offline)', () => {
       },
     });
     const rules = (bucket.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
-    expect(rules).toContainEqual(
-      expect.objectContaining({ Status: 'Enabled', Prefix: 'imports/', ExpirationInDays: 30 }),
-    );
+    expect(rules).toEqual([
+      expect.objectContaining({
+        Status: 'Enabled',
+        Prefix: 'imports/',
+        ExpirationInDays: 30,
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      }),
+    ]);
     const policy = resources[`${IMPORT_BUCKET.logicalId}Policy`]!.Properties.PolicyDocument as {
       Statement: Statement[];
     };
@@ -724,6 +729,11 @@ describe('osls package (offline)', () => {
       expect(queueNames(/Queue depth/)).toContain(queueName(STAGE, queue));
       expect(queueNames(/Dead-letter/)).toContain(deadLetterQueueName(STAGE, queue));
     }
+    expect([...((dashboard as { DependsOn?: string[] }).DependsOn ?? [])].sort()).toEqual(
+      ofType('AWS::CloudWatch::Alarm')
+        .map(([id]) => id)
+        .sort(),
+    );
     const alarmWidget = body.widgets.find((widget) => widget.type === 'alarm')!;
     const alarmNames = ofType('AWS::CloudWatch::Alarm').map(
       ([, alarm]) => alarm.Properties.AlarmName,
