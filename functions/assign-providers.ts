@@ -4,6 +4,7 @@
  * with a partial batch response (`ReportBatchItemFailures` is set on the event source mapping).
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { buildRuntime } from '#lib/runtime.ts';
@@ -23,6 +24,7 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       logger,
       maxAttempts: config.SYNC_MAX_ATTEMPTS,
       dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+      maxReceives: BACKSTOP_MAX_RECEIVES,
       // Published at the end of each invocation, with the Upheal call counts of runtime.ts.
       metrics: runtime.metrics,
     },

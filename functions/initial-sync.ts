@@ -6,6 +6,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { controlHandler } from '#lib/jobs/control-handler.ts';
 import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
@@ -34,6 +35,7 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       failures: runtime.failures,
       maxAttempts: config.SYNC_MAX_ATTEMPTS,
       dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+      maxReceives: BACKSTOP_MAX_RECEIVES,
       metrics: runtime.metrics,
     },
   });

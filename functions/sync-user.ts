@@ -4,6 +4,7 @@
  * partial batch response (`ReportBatchItemFailures` is set on both event source mappings).
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { flushingAfter, importProgressFor } from '#lib/jobs/import-progress.ts';
 import { createLogger } from '#lib/observability/logger.ts';
@@ -24,6 +25,7 @@ const consume = sqsConsumer(
     logger,
     maxAttempts: config.SYNC_MAX_ATTEMPTS,
     dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    maxReceives: BACKSTOP_MAX_RECEIVES,
     metrics: runtime.metrics,
   },
   syncUserWork({

@@ -71,7 +71,7 @@ export interface QueueDefinition {
 }
 
 /** SQS's own dead-letter limit on consumed queues (see QueueDefinition.maxReceiveCount). */
-const BACKSTOP_MAX_RECEIVES = 30;
+export const BACKSTOP_MAX_RECEIVES = 30;
 
 /** Visibility for a consumer with the given function timeout (6×, per AWS guidance). */
 const visibilityFor = (functionName: FunctionName): number =>

@@ -53,6 +53,8 @@ export interface ConsumerDeps {
   readonly maxAttempts: number;
   /** How long a record may wait for a dependency before it fails. */
   readonly dependencyWaitMs: number;
+  /** The queues' own dead-letter limit (maxReceiveCount), so a deferral never hits it silently. */
+  readonly maxReceives?: number | undefined;
   /** Counts outcomes and applied latency; published at the end of each invocation. */
   readonly metrics?: Metrics | undefined;
   readonly now?: () => number;
@@ -99,10 +101,12 @@ export function sqsConsumer(
       } catch (error) {
         const ids = work.describe(record);
         const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+        const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
         const decision = decide(error, {
-          attempt: Number(record.attributes.ApproximateReceiveCount) || 1,
+          attempt: receives,
           waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
           dependencyWaitMs: deps.dependencyWaitMs,
+          ...(deps.maxReceives === undefined ? {} : { receivesLeft: deps.maxReceives - receives }),
         });
         if (decision.action === 'defer') {
           count(METRIC_NAMES.deferred);
@@ -131,6 +135,7 @@ export function sqsConsumer(
           await work.onFailed?.(failure);
           return;
         }
+        if (decision.deadLetter) await deadLetter(deps.sqs, queues, record);
         const failure = await deps.failures.record({
           ...ids,
           reason: decision.reason,

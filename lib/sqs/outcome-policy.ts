@@ -22,11 +22,26 @@ import { classify } from '#lib/upheal/retry-policy.ts';
 /** Wait after a 429 that came without `Retry-After` (the limiter pauses everyone meanwhile). */
 export const DEFAULT_RATE_LIMIT_DEFER_MS = 10_000;
 
+/**
+ * A record waiting for a dependency is deferred for at least its own hint and at least this
+ * share of the time it has waited so far, so the number of receives grows with the logarithm of
+ * the wait (about 13 for 15 minutes), far below the queue's dead-letter backstop.
+ */
+export const DEPENDENCY_BACKOFF_SHARE = 0.5;
+/** Longest single deferral while waiting for a dependency. */
+export const MAX_DEPENDENCY_DEFER_MS = 300_000;
+
 /** The decision for one failed record. */
 export type RecordDecision =
   | { readonly action: 'defer'; readonly delayMs: number }
   | { readonly action: 'retry'; readonly delayMs: number }
-  | { readonly action: 'fail'; readonly reason: string; readonly status?: number | undefined };
+  | {
+      readonly action: 'fail';
+      readonly reason: string;
+      readonly status?: number | undefined;
+      /** Keep the message for re-drive (valid work that could not be done in time). */
+      readonly deadLetter?: boolean;
+    };
 
 /** Inputs besides the error. */
 export interface DecisionContext {
@@ -36,21 +51,39 @@ export interface DecisionContext {
   readonly waitedMs: number;
   /** How long a record may wait for a dependency (a mapping) before it fails. */
   readonly dependencyWaitMs: number;
+  /**
+   * Receives SQS still allows after this one before its redrive backstop dead-letters the
+   * message. At 0 a deferral would end silently in the DLQ: the record fails here instead, with
+   * a failure record (and is dead-lettered by us when it is valid work, for re-drive).
+   */
+  readonly receivesLeft?: number;
   readonly random?: () => number;
 }
 
 /** Decides what to do with a record whose work threw `error`. */
 export function decide(error: unknown, context: DecisionContext): RecordDecision {
-  if (error instanceof SlotUnavailableError)
-    return { action: 'defer', delayMs: error.retryAfterMs };
-  if (error instanceof RateLimitedError) {
-    return { action: 'defer', delayMs: error.retryAfterMs ?? DEFAULT_RATE_LIMIT_DEFER_MS };
+  const lastReceive = context.receivesLeft !== undefined && context.receivesLeft <= 0;
+  if (error instanceof SlotUnavailableError || error instanceof RateLimitedError) {
+    if (lastReceive) {
+      return {
+        action: 'fail',
+        reason: 'no rate-limit slot before the receive limit',
+        deadLetter: true,
+      };
+    }
+    const delayMs =
+      error instanceof SlotUnavailableError
+        ? error.retryAfterMs
+        : (error.retryAfterMs ?? DEFAULT_RATE_LIMIT_DEFER_MS);
+    return { action: 'defer', delayMs };
   }
   if (error instanceof NotReadyError) {
-    if (context.waitedMs >= context.dependencyWaitMs) {
+    const remainingMs = context.dependencyWaitMs - context.waitedMs;
+    if (remainingMs <= 0 || lastReceive) {
       return { action: 'fail', reason: `gave up waiting: ${error.message}` };
     }
-    return { action: 'defer', delayMs: error.retryAfterMs };
+    const grown = Math.min(MAX_DEPENDENCY_DEFER_MS, context.waitedMs * DEPENDENCY_BACKOFF_SHARE);
+    return { action: 'defer', delayMs: Math.min(Math.max(error.retryAfterMs, grown), remainingMs) };
   }
   if (error instanceof AppError && !error.retryable) {
     return {

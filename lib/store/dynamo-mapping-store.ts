@@ -12,7 +12,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '#infra/resources.ts';
-import { claimKey, expiresAt, mappingKey } from '#lib/store/keys.ts';
+import { claimKey, expiresAt, KEY, mappingKey } from '#lib/store/keys.ts';
 import type {
   MappingDraft,
   MappingStore,
@@ -154,6 +154,30 @@ export class DynamoMappingStore implements MappingStore {
     );
     const item = Items?.[0];
     return item ? fromItem(item as MappingItem) : undefined;
+  }
+
+  async clientsOf(providerPartnerUserId: string): Promise<UserMapping[]> {
+    const clients: UserMapping[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#table,
+          FilterExpression:
+            'sk = :mapping AND kind = :client AND contains(desiredProviders, :provider)',
+          ExpressionAttributeValues: {
+            ':mapping': KEY.mappingSk,
+            ':client': 'client',
+            ':provider': providerPartnerUserId,
+          },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of page.Items ?? []) clients.push(fromItem(item as MappingItem));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return clients;
   }
 
   async countActive(): Promise<number> {

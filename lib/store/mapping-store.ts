@@ -86,6 +86,11 @@ export interface MappingStore {
   claim(partnerUserId: string, owner: string, leaseMs: number): Promise<boolean>;
   /** The partner id mapped to an Upheal user id, through the reverse index. */
   findByUphealId(uphealUserId: string): Promise<UserMapping | undefined>;
+  /**
+   * The clients whose desired provider list names this provider (a scan: for the rare re-create
+   * of a provider, whose new Upheal id its clients must get).
+   */
+  clientsOf(providerPartnerUserId: string): Promise<UserMapping[]>;
   /** How many users are mapped to Upheal (for the delete guard's share threshold). */
   countActive(): Promise<number>;
 }

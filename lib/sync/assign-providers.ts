@@ -5,7 +5,7 @@
  * A client or provider not mapped yet is waited for (NotReadyError, bounded by the consumer),
  * then fails with a reason naming the missing partner ids.
  */
-import { NotReadyError } from '#lib/errors.ts';
+import { NotFoundError, NotReadyError } from '#lib/errors.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
@@ -70,7 +70,21 @@ export async function assignProviders(
       changed: false,
     };
   }
-  await deps.upheal.replaceProviders(uphealUserId, providerUserIds);
+  // From here until Upheal answers, its list is unknown: a call that fails may still have taken
+  // effect, and a later "Upheal already has it" must not be believed.
+  await recordAssigned(deps.mappings, clientPartnerUserId, undefined, undefined);
+  try {
+    await deps.upheal.replaceProviders(uphealUserId, providerUserIds);
+  } catch (error) {
+    // The client was deleted while this command waited: nothing left to assign.
+    if (error instanceof NotFoundError) {
+      const now = await deps.mappings.get(clientPartnerUserId);
+      if (now?.state === 'deleted' || now?.uphealUserId !== uphealUserId) {
+        return { kind: 'client-gone', partnerUserId: clientPartnerUserId };
+      }
+    }
+    throw error;
+  }
   await recordAssigned(deps.mappings, clientPartnerUserId, desired, providerUserIds);
   return {
     kind: 'providers-assigned',
@@ -81,21 +95,24 @@ export async function assignProviders(
   };
 }
 
-/** Records the list Upheal now has; the desired list may have moved on meanwhile, and stays. */
+/**
+ * Records the list Upheal now has (undefined: unknown); the desired list may have moved on
+ * meanwhile, and stays.
+ */
 async function recordAssigned(
   mappings: MappingStore,
   partnerUserId: string,
-  partnerIds: readonly string[],
-  uphealIds: readonly string[],
+  partnerIds: readonly string[] | undefined,
+  uphealIds: readonly string[] | undefined,
 ): Promise<void> {
   await saveWithRetry(mappings, partnerUserId, (current) => {
     if (current?.state !== 'active') return undefined;
-    if (
-      sameList(uphealIds, current.assignedProviders) &&
-      sameList(partnerIds, current.assignedPartnerProviders)
-    ) {
-      return undefined;
-    }
+    const unchanged =
+      uphealIds === undefined
+        ? current.assignedProviders === undefined && current.assignedPartnerProviders === undefined
+        : sameList(uphealIds, current.assignedProviders) &&
+          sameList(partnerIds ?? [], current.assignedPartnerProviders);
+    if (unchanged) return undefined;
     const { rev: _rev, updatedAt: _updatedAt, ...draft } = current;
     return { ...draft, assignedProviders: uphealIds, assignedPartnerProviders: partnerIds };
   });

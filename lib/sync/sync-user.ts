@@ -150,7 +150,12 @@ async function upsertUser(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   const mapping = await deps.mappings.get(partnerUserId);
-  if (mapping && isStale(version, mapping.version)) return staleOrReplayed(mapping, version);
+  if (mapping && isStale(version, mapping.version)) {
+    const outcome = staleOrReplayed(mapping, version);
+    // The worker that applied this event may have died before queueing the assignment.
+    if ('replayed' in outcome) await requeueAssignment(mapping, context, deps);
+    return outcome;
+  }
   if (mapping && mapping.state !== 'deleted' && mapping.kind !== kind) {
     throw new ValidationError(
       [
@@ -217,7 +222,7 @@ async function updateUser(
     }),
     { current: mapping },
   );
-  await queueAssignmentIfNeeded(saved, context, deps);
+  await queueAssignmentIfNeeded(saved, mapping.desiredProviders, context, deps);
   return { kind: 'updated', partnerUserId, userKind: kind, uphealUserId, changed, unappliedFields };
 }
 
@@ -232,9 +237,12 @@ async function createOrLink(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   // A client needs its primary provider's Upheal id; wait (bounded by the consumer) until mapped.
+  // The primary is the first of the newest list: the event's, or one recorded since (a
+  // `client.providers_changed` that arrived first, also on a tombstone).
   let therapistUserId: string | undefined;
+  let primary: string | undefined;
   if (kind === 'client') {
-    const primary = (fields as ClientFields).providerPartnerUserIds[0]!;
+    primary = effectiveProviders(mapping, fields as ClientFields, version)[0]!;
     const provider = await deps.mappings.get(primary);
     if (provider?.state !== 'active' || !provider.uphealUserId) {
       throw new NotReadyError(
@@ -287,8 +295,12 @@ async function createOrLink(
     partnerUserId,
     (current) => {
       const base = current && current.state !== 'deleted' ? mappingDraft(current) : undefined;
+      // A list recorded after this event (even on a tombstone) is newer than the event's.
       const providers = clientFields
-        ? newerProviderList(current, clientFields, version)
+        ? (newerProviderList(current, clientFields, version) ?? {
+            desiredProviders: current?.desiredProviders,
+            providersVersion: current?.providersVersion,
+          })
         : undefined;
       return {
         ...base,
@@ -307,17 +319,22 @@ async function createOrLink(
         fixedHashes: fixedFieldHashes(partnerUserId, fields),
         unappliedFields: [],
         lastOutcome: linked ? 'linked' : 'created',
-        desiredProviders: providers?.desiredProviders ?? base?.desiredProviders,
-        providersVersion: providers?.providersVersion ?? base?.providersVersion,
+        desiredProviders: providers?.desiredProviders,
+        providersVersion: providers?.providersVersion,
         // Creating a client assigns its primary provider (`therapistUserId`); a link tells nothing.
         assignedProviders: linked || isProvider ? undefined : [therapistUserId!],
-        assignedPartnerProviders:
-          linked || !clientFields ? undefined : clientFields.providerPartnerUserIds.slice(0, 1),
+        assignedPartnerProviders: linked || isProvider ? undefined : [primary!],
       };
     },
     { current: mapping },
   );
-  await queueAssignmentIfNeeded(saved, context, deps);
+  await queueAssignmentIfNeeded(saved, undefined, context, deps);
+  // A provider coming back (a new Upheal user after a delete) must be put back on its clients.
+  if (kind === 'provider' && mapping?.state === 'deleted') {
+    for (const client of await deps.mappings.clientsOf(partnerUserId)) {
+      if (client.state === 'active') await deps.assignments.enqueue(client.partnerUserId, context);
+    }
+  }
   return linked
     ? { kind: 'linked', partnerUserId, userKind: kind, uphealUserId }
     : { kind: 'created', partnerUserId, userKind: kind, uphealUserId, inviteUrl };
@@ -335,8 +352,12 @@ async function recordProviders(
   if (mapping?.state === 'deleted' && isStale(version, mapping.version)) {
     return { kind: 'stale', partnerUserId };
   }
-  if (mapping && isStale(version, mapping.providersVersion))
+  if (mapping && isStale(version, mapping.providersVersion)) {
+    // The very list last recorded, delivered again: its assignment may never have been queued.
+    const sameEvent = mapping.providersVersion?.eventId === version.eventId;
+    if (sameEvent) await requeueAssignment(mapping, context, deps);
     return { kind: 'stale', partnerUserId };
+  }
   if (mapping && mapping.kind !== 'client') {
     throw new ValidationError(
       [{ field: 'type', reason: 'partner user is a provider here; only clients have providers' }],
@@ -356,7 +377,7 @@ async function recordProviders(
     },
     { current: mapping },
   );
-  const queued = await queueAssignmentIfNeeded(saved, context, deps);
+  const queued = await queueAssignmentIfNeeded(saved, mapping?.desiredProviders, context, deps);
   return { kind: 'providers-recorded', partnerUserId, queued };
 }
 
@@ -452,21 +473,49 @@ function newerProviderList(
   return { desiredProviders: fields.providerPartnerUserIds, providersVersion: version };
 }
 
+/** The newest provider list of a client: the event's, or one recorded after it. */
+function effectiveProviders(
+  mapping: UserMapping | undefined,
+  fields: ClientFields,
+  version: Version,
+): readonly string[] {
+  return (
+    newerProviderList(mapping, fields, version)?.desiredProviders ??
+    mapping?.desiredProviders ??
+    fields.providerPartnerUserIds
+  );
+}
+
 /**
  * Queues the full-list replace when the client is in Upheal and its desired list differs from
- * the one Upheal last confirmed (compared as partner ids; `assign-providers` compares Upheal ids
- * again before calling, so a queued command that turns out equal costs no call).
+ * the one Upheal last confirmed, or when the desired list just changed (an assignment of the
+ * previous list may be in flight and would otherwise have the last word). `assign-providers`
+ * compares Upheal ids before calling, so a command that turns out equal costs no call.
  */
 async function queueAssignmentIfNeeded(
   mapping: UserMapping | undefined,
+  previousDesired: readonly string[] | undefined,
   context: SyncUserContext,
   deps: SyncUserDeps,
 ): Promise<boolean> {
   if (mapping?.kind !== 'client' || mapping.state !== 'active') return false;
   const desired = mapping.desiredProviders ?? [];
-  if (desired.length === 0 || sameList(desired, mapping.assignedPartnerProviders)) return false;
+  if (desired.length === 0) return false;
+  const changed = previousDesired !== undefined && !sameList(desired, previousDesired);
+  if (!changed && sameList(desired, mapping.assignedPartnerProviders)) return false;
   await deps.assignments.enqueue(mapping.partnerUserId, context);
   return true;
+}
+
+/** Queues an active client's assignment unconditionally (after a possibly lost enqueue). */
+async function requeueAssignment(
+  mapping: UserMapping,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<void> {
+  if (mapping.kind !== 'client' || mapping.state !== 'active') return;
+  if ((mapping.desiredProviders ?? []).length === 0) return;
+  await deps.assignments.enqueue(mapping.partnerUserId, context);
 }
 
 /** True when both lists hold the same ids in the same order (the first is the primary). */

@@ -6,8 +6,10 @@
  * not an AppError), and the delivery model treats it as a lost invocation, never as an outcome.
  */
 import type { MappingStore } from '#lib/store/mapping-store.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
+
+/** The mapping store's methods that write (the others only read). */
+const MAPPING_WRITES: ReadonlySet<string | symbol> = new Set<keyof MappingStore>(['save', 'claim']);
 
 /** Where a delivery dies. */
 export interface CrashPoint {
@@ -72,23 +74,25 @@ export function crashingDeps(
     await gate();
     return query();
   };
-  const mappings: MappingStore = {
-    get: (id) => read(() => deps.mappings.get(id)),
-    getMany: (ids) => read(() => deps.mappings.getMany(ids)),
-    save: (draft, rev) => step(() => deps.mappings.save(draft, rev)),
-    claim: (id, owner, lease) => step(() => deps.mappings.claim(id, owner, lease)),
-    findByUphealId: (id) => read(() => deps.mappings.findByUphealId(id)),
-    countActive: () => read(() => deps.mappings.countActive()),
-  };
-  const upheal: UphealPort = {
-    checkUser: (email) => step(() => deps.upheal.checkUser(email)),
-    createProvider: (body) => step(() => deps.upheal.createProvider(body)),
-    createClient: (body) => step(() => deps.upheal.createClient(body)),
-    updateUser: (id, body) => step(() => deps.upheal.updateUser(id, body)),
-    updateProvider: (id, body) => step(() => deps.upheal.updateProvider(id, body)),
-    replaceProviders: (id, ids) => step(() => deps.upheal.replaceProviders(id, ids)),
-    deleteUser: (id) => step(() => deps.upheal.deleteUser(id)),
-  };
+  // Proxies, so every method of the ports is covered, including ones added later: a mapping
+  // write is a side effect, a mapping read only waits for its turn, every Upheal call is both.
+  const mappings = new Proxy(deps.mappings, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const call = (...args: unknown[]) => value.apply(target, args) as Promise<unknown>;
+      return MAPPING_WRITES.has(property)
+        ? (...args: unknown[]) => step(() => call(...args))
+        : (...args: unknown[]) => read(() => call(...args));
+    },
+  });
+  const upheal = new Proxy(deps.upheal, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => step(() => value.apply(target, args) as Promise<unknown>);
+    },
+  });
   return {
     deps: {
       ...deps,

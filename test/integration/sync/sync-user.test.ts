@@ -46,6 +46,7 @@ function crashingBeforeMappingWrite(): MappingStore {
     },
     claim: (id, owner, lease) => base.claim(id, owner, lease),
     findByUphealId: (id) => base.findByUphealId(id),
+    clientsOf: (id) => base.clientsOf(id),
     countActive: () => base.countActive(),
   };
 }

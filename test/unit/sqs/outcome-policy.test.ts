@@ -1,0 +1,141 @@
+/** The one place where a record's error becomes a queue outcome. */
+import { describe, expect, it } from 'vitest';
+import {
+  BadRequestError,
+  NotReadyError,
+  RateLimitedError,
+  ServerError,
+  SlotUnavailableError,
+  ValidationError,
+} from '#lib/errors.ts';
+import {
+  DEFAULT_RATE_LIMIT_DEFER_MS,
+  decide,
+  describeError,
+  MAX_DEPENDENCY_DEFER_MS,
+} from '#lib/sqs/outcome-policy.ts';
+
+const context = { attempt: 1, waitedMs: 0, dependencyWaitMs: 900_000, random: () => 0.5 };
+
+describe('decide', () => {
+  it("defers a record with no rate-limit slot by the limiter's wait", () => {
+    expect(decide(new SlotUnavailableError(1234), context)).toEqual({
+      action: 'defer',
+      delayMs: 1234,
+    });
+  });
+
+  it('defers after a 429 by Retry-After, or by a default without it', () => {
+    const withHint = new RateLimitedError(
+      'upheal check: HTTP 429',
+      429,
+      undefined,
+      undefined,
+      7000,
+    );
+    const without = new RateLimitedError(
+      'upheal check: HTTP 429',
+      429,
+      undefined,
+      undefined,
+      undefined,
+    );
+    expect(decide(withHint, context)).toEqual({ action: 'defer', delayMs: 7000 });
+    expect(decide(without, context)).toEqual({
+      action: 'defer',
+      delayMs: DEFAULT_RATE_LIMIT_DEFER_MS,
+    });
+  });
+
+  it('defers a record waiting for a dependency longer the longer it has waited, within the wait', () => {
+    const error = new NotReadyError('provider p-1 is not mapped', 10_000);
+    expect(decide(error, context)).toEqual({ action: 'defer', delayMs: 10_000 });
+    expect(decide(error, { ...context, waitedMs: 100_000 })).toEqual({
+      action: 'defer',
+      delayMs: 50_000,
+    });
+    expect(decide(error, { ...context, waitedMs: 800_000 })).toEqual({
+      action: 'defer',
+      delayMs: 100_000,
+    });
+    expect(
+      decide(error, { ...context, dependencyWaitMs: 10_000_000, waitedMs: 5_000_000 }),
+    ).toEqual({
+      action: 'defer',
+      delayMs: MAX_DEPENDENCY_DEFER_MS,
+    });
+  });
+
+  it('keeps a 15-minute dependency wait far below a 30-receive backstop', () => {
+    const error = new NotReadyError('client c-1 is not mapped', 10_000);
+    let waitedMs = 0;
+    let receives = 0;
+    for (;;) {
+      receives += 1;
+      const decision = decide(error, { ...context, waitedMs });
+      if (decision.action !== 'defer') break;
+      waitedMs += decision.delayMs;
+    }
+    expect(receives).toBeLessThan(20);
+    expect(waitedMs).toBe(context.dependencyWaitMs);
+  });
+
+  it('fails a record whose dependency never came, naming what it waited for', () => {
+    const decision = decide(new NotReadyError('provider p-9 is not mapped', 10_000), {
+      ...context,
+      waitedMs: 900_000,
+    });
+    expect(decision).toEqual({
+      action: 'fail',
+      reason: 'gave up waiting: provider p-9 is not mapped',
+    });
+  });
+
+  it('settles a waiting record on its last receive instead of letting SQS dead-letter it silently', () => {
+    const last = { ...context, receivesLeft: 0 };
+    expect(decide(new NotReadyError('provider p-9 is not mapped', 10_000), last)).toMatchObject({
+      action: 'fail',
+    });
+    expect(decide(new SlotUnavailableError(500), last)).toMatchObject({
+      action: 'fail',
+      deadLetter: true,
+    });
+  });
+
+  it('retries transient failures with backoff, counting them', () => {
+    const decision = decide(
+      new ServerError('upheal createClient: HTTP 503', 503, undefined, undefined),
+      context,
+    );
+    expect(decision.action).toBe('retry');
+  });
+
+  it('fails permanent errors at once with their status', () => {
+    expect(
+      decide(new BadRequestError('upheal createClient: HTTP 400', 400, 'r-1', '{}'), context),
+    ).toEqual({
+      action: 'fail',
+      reason: 'upheal createClient: HTTP 400',
+      status: 400,
+    });
+    expect(
+      decide(new ValidationError([{ field: 'data.email', reason: 'is not an email' }]), context),
+    ).toMatchObject({
+      action: 'fail',
+      reason: 'data.email: is not an email',
+    });
+  });
+
+  it('retries unknown errors rather than dropping the record', () => {
+    expect(decide(new TypeError('boom'), context).action).toBe('retry');
+  });
+});
+
+describe('describeError', () => {
+  it('keeps our own messages and only the class of foreign errors', () => {
+    expect(
+      describeError(new ValidationError([{ field: 'data.email', reason: 'is required' }])),
+    ).toBe('ValidationError: data.email: is required');
+    expect(describeError(new Error('Jane Doe <jane@example.com> was rejected'))).toBe('Error');
+  });
+});
