@@ -1,0 +1,108 @@
+/**
+ * What the functions say they did, read from their log lines (the local stack's log sink): each
+ * applied event logs `"message":"applied"` with its `eventId`, `outcome` and Powertools'
+ * `timestamp`. The benchmark times publish → applied from it and waits on it. Only ids and
+ * outcomes are kept — never a whole line.
+ */
+import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
+
+/** One applied event, as logged by a function. */
+export interface AppliedEntry {
+  readonly functionName: string;
+  readonly eventId: string;
+  readonly outcome: string;
+  /** Epoch ms of the log line (the worker's clock: the same machine as the publisher). */
+  readonly at: number;
+}
+
+/** Messages of the consumer that mean an event did not apply (lib/sqs/consumer.ts). */
+const FAILURE_MESSAGES = new Set(['failed', 'dead-lettered']);
+/** Lines that are JSON objects (Powertools); anything else is ignored. */
+const JSON_LINE = /^\s*\{/;
+/** How often a waiter re-checks its condition. */
+const WAIT_POLL_MS = 50;
+
+/** Collects `applied` lines by function and event id. */
+export class AppliedLog {
+  readonly #applied = new Map<string, AppliedEntry>();
+  #failures = 0;
+  #retries = 0;
+  #nonJsonStderr = 0;
+  /** Deferrals (debug level) by `<event id prefix>:<error class>`, e.g. `live:SlotUnavailableError`. */
+  readonly #deferrals: Record<string, number> = {};
+
+  /** The log sink to give `startLocalStack`. */
+  readonly sink = (entry: WorkerLogLine): void => {
+    if (!JSON_LINE.test(entry.line)) {
+      if (entry.stream === 'stderr') this.#nonJsonStderr += 1;
+      return;
+    }
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(entry.line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const message = parsed.message;
+    if (message === 'retrying') this.#retries += 1;
+    if (message === 'deferred') {
+      const kind = `${String(parsed.eventId ?? '?').split('-')[0]}:${String(parsed.error ?? '?').split(':')[0]}`;
+      this.#deferrals[kind] = (this.#deferrals[kind] ?? 0) + 1;
+    }
+    if (typeof message === 'string' && FAILURE_MESSAGES.has(message)) this.#failures += 1;
+    if (message !== 'applied' || typeof parsed.eventId !== 'string') return;
+    const at = typeof parsed.timestamp === 'string' ? Date.parse(parsed.timestamp) : Date.now();
+    const applied: AppliedEntry = {
+      functionName: entry.functionName,
+      eventId: parsed.eventId,
+      outcome: String(parsed.outcome),
+      at: Number.isNaN(at) ? Date.now() : at,
+    };
+    this.#applied.set(keyOf(entry.functionName, parsed.eventId), applied);
+  };
+
+  /** The entry of an event applied by a function, if logged yet. */
+  get(functionName: string, eventId: string): AppliedEntry | undefined {
+    return this.#applied.get(keyOf(functionName, eventId));
+  }
+
+  /** How many of `eventIds` the function has applied. */
+  countApplied(functionName: string, eventIds: Iterable<string>): number {
+    let count = 0;
+    for (const eventId of eventIds) if (this.get(functionName, eventId)) count += 1;
+    return count;
+  }
+
+  /** Records that failed for good, and retried attempts, logged so far. */
+  problems(): { failures: number; retries: number; nonJsonStderr: number } {
+    return { failures: this.#failures, retries: this.#retries, nonJsonStderr: this.#nonJsonStderr };
+  }
+
+  /** Deferrals logged so far (with LOG_LEVEL=DEBUG), by event kind and error class. */
+  deferrals(): Record<string, number> {
+    return { ...this.#deferrals };
+  }
+
+  /**
+   * Resolves true once `done()` holds, false after `timeoutMs`; calls `progress` about every
+   * `progressMs` while waiting.
+   */
+  async waitUntil(
+    done: () => boolean,
+    options: { timeoutMs: number; progressMs: number; progress: () => void },
+  ): Promise<boolean> {
+    const deadline = Date.now() + options.timeoutMs;
+    let nextProgress = Date.now() + options.progressMs;
+    while (!done()) {
+      if (Date.now() > deadline) return false;
+      if (Date.now() >= nextProgress) {
+        options.progress();
+        nextProgress += options.progressMs;
+      }
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+    }
+    return true;
+  }
+}
+
+const keyOf = (functionName: string, eventId: string) => `${functionName}\u0000${eventId}`;

@@ -1,0 +1,197 @@
+/**
+ * The benchmark's figures, computed from the simulator's arrival log (server side, not
+ * self-reported by workers: research/rate-limiting.md §6.1). Pure functions over timestamps.
+ */
+import type { Arrival } from '#lib/simulator/traffic.ts';
+import { peakInWindow } from '#lib/simulator/window-limiter.ts';
+
+/** Step between the sliding windows sampled for the utilisation figures. */
+export const WINDOW_SAMPLE_STEP_MS = 50;
+
+/** Utilisation while a backlog exists. */
+export interface Utilisation {
+  /** Successful own calls per sliding window ÷ N: mean and 5th percentile. */
+  readonly mean: number;
+  readonly p5: number;
+  /** Own successful calls ÷ the budget other clients left (N − their admitted calls) per window. */
+  readonly shareMean: number;
+  readonly shareP5: number;
+  /** Sliding windows sampled (0: the backlog was shorter than one window). */
+  readonly samples: number;
+  /** The span whose windows were sampled: window ends in [from, to]. */
+  readonly from: number;
+  readonly to: number;
+}
+
+/** The q-quantile (0–1) of `values` by the nearest-rank method; NaN when empty. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** The arithmetic mean; NaN when empty. */
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/** How many of `sorted` (ascending) lie in (end − windowMs, end]. */
+function countIn(sorted: readonly number[], end: number, windowMs: number): number {
+  return upperBound(sorted, end) - upperBound(sorted, end - windowMs);
+}
+
+/** Index of the first element greater than `value` in ascending `sorted`. */
+function upperBound(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! <= value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** Own (not foreign) requests that got through the limiter and were not answered 429. */
+export function isOwnSuccess(arrival: Arrival): boolean {
+  return !arrival.foreign && arrival.key >= 0 && arrival.admitted;
+}
+
+/**
+ * Utilisation over a backlog: the backlog starts at the first own arrival of `arrivals` and ends
+ * `tailCalls` own calls before the last one (the tail, when the last users are in flight and the
+ * queue is empty). The first window after the start is discarded (warm-up: workers starting,
+ * the first batches being received), so the sampled windows are those lying entirely within
+ * [start + W, end], i.e. ending in [start + 2W, end].
+ */
+export function utilisation(
+  arrivals: readonly Arrival[],
+  options: { readonly limit: number; readonly windowMs: number; readonly tailCalls: number },
+): Utilisation {
+  const { limit, windowMs, tailCalls } = options;
+  const own = arrivals.filter((arrival) => !arrival.foreign && arrival.key >= 0);
+  const ownOk = own.filter(isOwnSuccess).map((arrival) => arrival.at);
+  const foreignOk = arrivals
+    .filter((arrival) => arrival.foreign && arrival.admitted)
+    .map((arrival) => arrival.at);
+  const empty = { mean: Number.NaN, p5: Number.NaN, shareMean: Number.NaN, shareP5: Number.NaN };
+  if (own.length === 0) return { ...empty, samples: 0, from: 0, to: 0 };
+  const from = own[0]!.at + 2 * windowMs;
+  const to = own[Math.max(0, own.length - 1 - tailCalls)]!.at;
+  const ratios: number[] = [];
+  const shares: number[] = [];
+  for (let end = from; end <= to; end += WINDOW_SAMPLE_STEP_MS) {
+    const ours = countIn(ownOk, end, windowMs);
+    const foreign = countIn(foreignOk, end, windowMs);
+    ratios.push(ours / limit);
+    shares.push(ours / Math.max(1, limit - foreign));
+  }
+  if (ratios.length === 0) return { ...empty, samples: 0, from, to };
+  return {
+    mean: mean(ratios),
+    p5: quantile(ratios, 0.05),
+    shareMean: mean(shares),
+    shareP5: quantile(shares, 0.05),
+    samples: ratios.length,
+    from,
+    to,
+  };
+}
+
+/** Peaks of one run in any sliding window, ÷ N. */
+export interface Peaks {
+  /** Own admitted calls (what our clients actually got through). */
+  readonly ownAdmitted: number;
+  /**
+   * What was offered to the key: own calls (429s included) plus the foreign client's admitted
+   * ones. Above 1.0 means the run sent more than the limit allows (and got 429s for it).
+   */
+  readonly offered: number;
+}
+
+/** The peak counts in any window of `windowMs`, ÷ `limit`. */
+export function peaks(arrivals: readonly Arrival[], limit: number, windowMs: number): Peaks {
+  const ownAdmitted = arrivals.filter(isOwnSuccess).map((arrival) => arrival.at);
+  const offered = arrivals
+    .filter((arrival) => (arrival.foreign ? arrival.admitted : arrival.key >= 0))
+    .map((arrival) => arrival.at);
+  return {
+    ownAdmitted: peakInWindow(ownAdmitted, windowMs) / limit,
+    offered: peakInWindow(offered, windowMs) / limit,
+  };
+}
+
+/** Own calls of a run: all of them, those answered 429, and all of them per route. */
+export function callCounts(arrivals: readonly Arrival[]): {
+  calls: number;
+  rateLimited: number;
+  byRoute: Record<string, number>;
+} {
+  let calls = 0;
+  let rateLimited = 0;
+  const byRoute: Record<string, number> = {};
+  for (const arrival of arrivals) {
+    if (arrival.foreign || arrival.key < 0) continue;
+    calls += 1;
+    byRoute[arrival.route] = (byRoute[arrival.route] ?? 0) + 1;
+    if (!arrival.admitted) rateLimited += 1;
+  }
+  return { calls, rateLimited, byRoute };
+}
+
+/** p50 and p99 of latencies in ms (NaN when there are none). */
+export function latencySummary(latencies: readonly number[]): {
+  readonly count: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+} {
+  return {
+    count: latencies.length,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    max: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
+  };
+}
+
+/** Bucket of the timeline: one second. */
+export const TIMELINE_BUCKET_MS = 1_000;
+
+/** Calls per second over a run, to see warm-up, steady state and tail. */
+export interface Timeline {
+  /** Epoch ms of the first bucket's start (the run's first arrival). */
+  readonly start: number;
+  readonly ownOk: readonly number[];
+  readonly own429: readonly number[];
+  readonly foreignOk: readonly number[];
+}
+
+/** Counts per TIMELINE_BUCKET_MS from the first arrival of `arrivals`. */
+export function timeline(arrivals: readonly Arrival[]): Timeline {
+  const start = arrivals[0]?.at ?? 0;
+  const ownOk: number[] = [];
+  const own429: number[] = [];
+  const foreignOk: number[] = [];
+  for (const arrival of arrivals) {
+    const bucket = Math.floor((arrival.at - start) / TIMELINE_BUCKET_MS);
+    for (const list of [ownOk, own429, foreignOk]) while (list.length <= bucket) list.push(0);
+    if (arrival.foreign) {
+      if (arrival.admitted) foreignOk[bucket]! += 1;
+    } else if (arrival.key >= 0) {
+      if (arrival.admitted) ownOk[bucket]! += 1;
+      else own429[bucket]! += 1;
+    }
+  }
+  return { start, ownOk, own429, foreignOk };
+}
+
+/** Seconds from the run's first arrival to the arrival at `index` (the client phase's start). */
+export function clientPhaseAt(arrivals: readonly Arrival[], index: number): number | undefined {
+  const first = arrivals[0]?.at;
+  const phase = arrivals[index]?.at;
+  return first === undefined || phase === undefined
+    ? undefined
+    : (phase - first) / TIMELINE_BUCKET_MS;
+}

@@ -1,0 +1,193 @@
+/**
+ * The benchmark's output: one Markdown table row per scenario (so it pastes into
+ * docs/benchmark.md as is) and the SPEC §11 targets, each met or missed by how much.
+ */
+import { callsPerMinimum, type ScenarioResult, SYSTEMS, writesPerCall } from './result.ts';
+
+/** SPEC §11 figures. */
+export const TARGETS = {
+  /** Achieved rate ÷ limit while a backlog exists (no other client). */
+  minRate: 0.97,
+  /** Peak in any sliding window ÷ limit. */
+  maxPeak: 1.0,
+  /** 429s ÷ calls with a foreign client. */
+  maxForeign429Share: 0.02,
+  /** Own calls ÷ the budget the foreign client leaves. */
+  minForeignShareUsed: 0.9,
+  /** Calls per user ÷ the minimum. */
+  callsPerMinimum: 1.0,
+  maxWritesPerCall: 1.5,
+  /** Live publish → applied p99 during the bulk load. */
+  maxLiveP99Ms: 5_000,
+} as const;
+
+const MS_PER_SECOND = 1000;
+
+const fixed = (value: number | undefined, digits: number) =>
+  value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits);
+const seconds = (ms: number) => (Number.isNaN(ms) ? '—' : `${(ms / MS_PER_SECOND).toFixed(2)} s`);
+const percent = (share: number) => (Number.isNaN(share) ? '—' : `${(share * 100).toFixed(1)} %`);
+
+/** 429s ÷ calls. */
+export function rateLimitedShare(result: ScenarioResult): number {
+  return result.calls === 0 ? 0 : result.rateLimited / result.calls;
+}
+
+const HEADER = [
+  'scenario',
+  'W',
+  'foreign',
+  'rate/N mean',
+  'rate/N p5',
+  'rest used',
+  'peak/N',
+  '429s',
+  'calls ÷ min',
+  'DDB writes/call',
+  'live p50',
+  'live p99',
+  'time',
+] as const;
+
+/** The results as a Markdown table. */
+export function formatTable(results: readonly ScenarioResult[]): string {
+  const rows = results.map((result) => {
+    const u = result.utilisation;
+    const foreign = result.foreignShare > 0;
+    const writes = result.dynamo
+      ? result.calls === 0
+        ? `${result.dynamo.writes} writes, 0 calls`
+        : fixed(writesPerCall(result), 2)
+      : 'n/a';
+    const calls =
+      result.minimumCalls === 0
+        ? `${result.calls} calls`
+        : `${fixed(callsPerMinimum(result), 3)} (${result.calls}/${result.minimumCalls})`;
+    return [
+      `${result.name}${result.complete ? '' : ' (INCOMPLETE)'}${result.failures > 0 ? ` (${result.failures} users failed)` : ''}`,
+      String(result.workers),
+      foreign ? percent(result.foreignShare) : '—',
+      fixed(u?.mean, 3),
+      fixed(u?.p5, 3),
+      foreign ? fixed(u?.shareMean, 3) : '—',
+      fixed(result.peaks.offered, 3),
+      `${result.rateLimited} (${percent(rateLimitedShare(result))})`,
+      calls,
+      writes,
+      result.live.count === 0 ? '—' : seconds(result.live.p50),
+      result.live.count === 0 ? '—' : seconds(result.live.p99),
+      seconds(result.durationMs),
+    ];
+  });
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(HEADER), line(HEADER.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** One target's verdict on one result. */
+export interface Verdict {
+  readonly scenario: string;
+  readonly target: string;
+  readonly met: boolean;
+  /** The measured value and how far from the target it is when missed. */
+  readonly detail: string;
+}
+
+/** Checks every SPEC §11 target that applies to the product's rows (not to the naive baseline). */
+export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
+  const verdicts: Verdict[] = [];
+  const check = (
+    scenario: string,
+    target: string,
+    value: number,
+    ok: (value: number) => boolean,
+    bound: number,
+    format: (value: number) => string,
+  ) => {
+    const met = !Number.isNaN(value) && ok(value);
+    const gap = Math.abs(value - bound);
+    verdicts.push({
+      scenario,
+      target,
+      met,
+      detail: met ? format(value) : `${format(value)} — missed by ${format(gap)}`,
+    });
+  };
+  for (const result of results) {
+    if (result.system !== SYSTEMS.sync) continue;
+    const name = result.name;
+    const ratio = (value: number) => value.toFixed(3);
+    if (result.minimumCalls === 0) {
+      check(name, 'zero Upheal calls on a re-run', result.calls, (v) => v === 0, 0, String);
+      continue;
+    }
+    const u = result.utilisation;
+    if (result.foreignShare === 0) {
+      check(
+        name,
+        `rate ≥ ${TARGETS.minRate} × limit (mean)`,
+        u?.mean ?? Number.NaN,
+        (v) => v >= TARGETS.minRate,
+        TARGETS.minRate,
+        ratio,
+      );
+      check(
+        name,
+        `peak ≤ ${TARGETS.maxPeak} × limit`,
+        result.peaks.offered,
+        (v) => v <= TARGETS.maxPeak,
+        TARGETS.maxPeak,
+        ratio,
+      );
+      check(name, 'zero 429s', result.rateLimited, (v) => v === 0, 0, String);
+    } else {
+      check(
+        name,
+        `429s ≤ ${percent(TARGETS.maxForeign429Share)} of calls`,
+        rateLimitedShare(result),
+        (v) => v <= TARGETS.maxForeign429Share,
+        TARGETS.maxForeign429Share,
+        percent,
+      );
+      check(
+        name,
+        `rest of the budget ≥ ${TARGETS.minForeignShareUsed} used (mean)`,
+        u?.shareMean ?? Number.NaN,
+        (v) => v >= TARGETS.minForeignShareUsed,
+        TARGETS.minForeignShareUsed,
+        ratio,
+      );
+    }
+    check(
+      name,
+      'calls per user = minimum',
+      callsPerMinimum(result),
+      (v) => v <= TARGETS.callsPerMinimum,
+      TARGETS.callsPerMinimum,
+      ratio,
+    );
+    check(
+      name,
+      `DynamoDB writes per call ≤ ${TARGETS.maxWritesPerCall}`,
+      writesPerCall(result),
+      (v) => v <= TARGETS.maxWritesPerCall,
+      TARGETS.maxWritesPerCall,
+      (v) => v.toFixed(2),
+    );
+    check(
+      name,
+      `live p99 < ${TARGETS.maxLiveP99Ms / MS_PER_SECOND} s`,
+      result.live.p99,
+      (v) => v < TARGETS.maxLiveP99Ms,
+      TARGETS.maxLiveP99Ms,
+      seconds,
+    );
+  }
+  return verdicts;
+}
+
+/** The verdicts as lines. */
+export function formatVerdicts(verdicts: readonly Verdict[]): string {
+  return verdicts
+    .map((v) => `${v.met ? 'met   ' : 'MISSED'}  ${v.scenario}: ${v.target} — ${v.detail}`)
+    .join('\n');
+}

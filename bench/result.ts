@@ -1,0 +1,70 @@
+/** What one benchmark scenario measured (a row of the table, an entry of latest.json). */
+import type { DynamoCounts } from './dynamo-counter.ts';
+import type { Peaks, Timeline, Utilisation } from './metrics.ts';
+
+/** Which system ran the workload. */
+export const SYSTEMS = {
+  /** The unchanged functions on the local stack, paced by the shared limiter. */
+  sync: 'sync',
+  /** W independent loops calling Upheal directly, retrying 429s with exponential backoff. */
+  naive: 'naive',
+} as const;
+
+/** One of SYSTEMS. */
+export type System = (typeof SYSTEMS)[keyof typeof SYSTEMS];
+
+/** A scenario's results. */
+export interface ScenarioResult {
+  readonly name: string;
+  readonly system: System;
+  readonly workers: number;
+  readonly foreignShare: number;
+  /** Users synced (import + live); for a re-run, the users sent again. */
+  readonly users: number;
+  /** Σ of the minimum calls of those users (0 for a re-run). */
+  readonly minimumCalls: number;
+  /** Own requests that reached Upheal, 429s included. */
+  readonly calls: number;
+  readonly rateLimited: number;
+  /** Own calls per Upheal route (429s included). */
+  readonly callsByRoute: Readonly<Record<string, number>>;
+  readonly utilisation: Utilisation | undefined;
+  readonly peaks: Peaks;
+  /** Function traffic to DynamoDB (undefined for the naive baseline, which has none). */
+  readonly dynamo: DynamoCounts | undefined;
+  /** Publish → applied of the live events during the bulk load, in ms. */
+  readonly live: {
+    readonly count: number;
+    readonly p50: number;
+    readonly p99: number;
+    readonly max: number;
+    /** Every live event's latency, in publish order. */
+    readonly latenciesMs: readonly number[];
+  };
+  /** Calls per second over the run. */
+  readonly timeline: Timeline;
+  /** Start of the client phase on the timeline (s), where utilisation sampling begins. */
+  readonly clientPhaseAtS: number | undefined;
+  /** Wall time of the scenario's load (publish of the first message → last applied). */
+  readonly durationMs: number;
+  /** Whether every user was applied before the scenario's timeout. */
+  readonly complete: boolean;
+  /** Records that failed for good / retried (from the logs or the naive loops). */
+  readonly failures: number;
+  readonly retries: number;
+  /** Messages deferred back to SQS, by event kind (`load`, `live`, `rerun`) and error class. */
+  readonly deferrals: Readonly<Record<string, number>>;
+  /** Error classes of the naive baseline's failed users. */
+  readonly failureKinds?: Readonly<Record<string, number>>;
+}
+
+/** Calls per user ÷ the minimum (NaN when the minimum is 0). */
+export function callsPerMinimum(result: ScenarioResult): number {
+  return result.minimumCalls === 0 ? Number.NaN : result.calls / result.minimumCalls;
+}
+
+/** DynamoDB writes per Upheal call (NaN without DynamoDB or without calls). */
+export function writesPerCall(result: ScenarioResult): number {
+  if (!result.dynamo || result.calls === 0) return Number.NaN;
+  return result.dynamo.writes / result.calls;
+}

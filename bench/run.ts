@@ -1,0 +1,141 @@
+/**
+ * `npm run bench` (after `npm run build`): SPEC §11's figures for the product and for a naive
+ * baseline on the same workload, under a sliding window scaled to 300 requests per 10 s.
+ * Prints progress, then a Markdown table and the targets met or missed, and writes
+ * `bench/results/latest.json`. `BENCH_QUICK=1` runs a small version (about two minutes);
+ * `BENCH_ONLY=name,name` runs only the named scenarios. See docs/benchmark.md.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { runNaiveScenario } from './naive.ts';
+import { assessTargets, formatTable, formatVerdicts } from './report.ts';
+import type { ScenarioResult } from './result.ts';
+import { LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
+import { runSyncScenario } from './sync-scenario.ts';
+import { buildWorkload, type WorkloadSize } from './workload.ts';
+
+/** Where the JSON goes (git-ignored). */
+const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+
+/** The full workload: ≈ 1 500 calls, ≈ 50 s of backlog per scenario at the scaled limit. */
+const FULL: WorkloadSize = {
+  providers: 60,
+  clients: 600,
+  multiProviderEvery: 4,
+  preExistingProviders: 5,
+};
+/** The quick workload: ≈ 550 calls. */
+const QUICK: WorkloadSize = {
+  providers: 20,
+  clients: 240,
+  multiProviderEvery: 4,
+  preExistingProviders: 2,
+};
+/** Longest wait for one phase of a scenario before it is reported incomplete. */
+const PHASE_TIMEOUT_MS = { full: 240_000, quick: 120_000 } as const;
+/** The share of the budget the foreign client takes in the foreign scenarios. */
+const FOREIGN_SHARE = 0.3;
+
+/** One scenario to run. */
+interface Plan {
+  readonly name: string;
+  readonly system: 'sync' | 'naive';
+  readonly workers: number;
+  readonly foreignShare: number;
+  readonly rerun?: boolean;
+}
+
+const FULL_PLAN: readonly Plan[] = [
+  { name: 'sync W=1', system: 'sync', workers: 1, foreignShare: 0 },
+  { name: 'naive W=1', system: 'naive', workers: 1, foreignShare: 0 },
+  { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
+  { name: 'naive W=4', system: 'naive', workers: 4, foreignShare: 0 },
+  { name: 'sync W=16', system: 'sync', workers: 16, foreignShare: 0 },
+  { name: 'naive W=16', system: 'naive', workers: 16, foreignShare: 0 },
+  { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
+  { name: 'naive W=4 foreign', system: 'naive', workers: 4, foreignShare: FOREIGN_SHARE },
+];
+const QUICK_PLAN: readonly Plan[] = [
+  { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
+  { name: 'naive W=4', system: 'naive', workers: 4, foreignShare: 0 },
+  { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
+];
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const quick = process.env.BENCH_QUICK === '1';
+  const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+  const size = quick ? QUICK : FULL;
+  const plan = (quick ? QUICK_PLAN : FULL_PLAN).filter(
+    (entry) => !only || only.includes(entry.name),
+  );
+  const workload = buildWorkload(size);
+  const phaseTimeoutMs = quick ? PHASE_TIMEOUT_MS.quick : PHASE_TIMEOUT_MS.full;
+  const startedAt = Date.now();
+  log(
+    `upheal-sync benchmark${quick ? ' (quick)' : ''}: limit ${SCALED.limit} per ${SCALED.windowMs / 1000} s` +
+      ` sliding (time ÷ ${TIME_SCALE}), jitter ${SCALED.jitterMs} ms, horizon ${SCALED.horizonMs} ms;` +
+      ` ${size.providers} providers (${size.preExistingProviders} already in Upheal) + ${size.clients} clients` +
+      ` (every ${size.multiProviderEvery}th with 2 providers); a live provider every ${LIVE_INTERVAL_MS} ms`,
+  );
+  const results: ScenarioResult[] = [];
+  for (const entry of plan) {
+    const began = Date.now();
+    log(`▶ ${entry.name}`);
+    const common = {
+      name: entry.name,
+      workers: entry.workers,
+      foreignShare: entry.foreignShare,
+      workload,
+      phaseTimeoutMs,
+      log,
+    };
+    const produced =
+      entry.system === 'sync'
+        ? await runSyncScenario({ ...common, rerun: entry.rerun ?? false })
+        : [await runNaiveScenario(common)];
+    for (const result of produced) {
+      results.push(result);
+      log(
+        `  ✔ ${result.name}: ${result.calls} calls, ${result.rateLimited} × 429, rate/N ` +
+          `${result.utilisation?.mean.toFixed(3) ?? '—'}, peak/N ${result.peaks.offered.toFixed(3)}` +
+          `${result.dynamo ? `, ${result.dynamo.writes} DynamoDB writes` : ''}` +
+          `${result.complete ? '' : ' — INCOMPLETE'}`,
+      );
+    }
+    log(`  (${((Date.now() - began) / 1000).toFixed(0)} s)`);
+  }
+  const verdicts = assessTargets(results);
+  log('');
+  log(formatTable(results));
+  log('');
+  log(formatVerdicts(verdicts));
+  log(`\ntotal ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+  await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
+  await writeFile(
+    RESULTS_FILE,
+    `${JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        quick,
+        scaled: { ...SCALED, timeScale: TIME_SCALE, tailCalls: TAIL_CALLS },
+        liveIntervalMs: LIVE_INTERVAL_MS,
+        workload: size,
+        results,
+        verdicts,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`results: ${RESULTS_FILE}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`benchmark failed: ${error instanceof Error ? error.stack : error}\n`);
+    process.exit(1);
+  },
+);
