@@ -7,9 +7,10 @@
  *   different groups interleave in a random order;
  * - every receive counts (`ApproximateReceiveCount`), and SQS's own redrive policy moves a message
  *   to the DLQ when it is received more than `backstopReceives` times (no failure record then);
- * - a record that throws goes through `decide()` of `lib/sqs/outcome-policy.ts`, exactly as the
- *   production consumer does: defer (not counted), retry (counted; after `maxAttempts` real
- *   failures the message is dead-lettered and recorded as failed), or fail (recorded, removed);
+ * - a record that throws goes through `decide()` of `lib/sqs/outcome-policy.ts` with the same
+ *   inputs as the production consumer (`lib/sqs/consumer.ts`): defer (not counted), retry
+ *   (counted; after `maxAttempts` real failures the message is dead-lettered and recorded as
+ *   failed), or fail (recorded, removed; dead-lettered too when the policy says so);
  * - a worker crash (`WorkerCrash`) is no outcome at all: the message comes back after its
  *   visibility timeout, with the same message id;
  * - a lost acknowledgement: the work succeeded but the message comes back anyway (duplicate
@@ -354,6 +355,7 @@ export async function runDeliveries(
         attempt: message.receiveCount,
         waitedMs: clock.now() - message.firstReceivedAt!,
         dependencyWaitMs: options.dependencyWaitMs,
+        receivesLeft: options.backstopReceives - message.receiveCount,
         random,
       });
       if (decision.action === 'defer') {
@@ -373,8 +375,14 @@ export async function runDeliveries(
           });
         }
       } else {
-        stats.failed += 1;
-        finish(message, { kind: 'failed', reason: decision.reason, deadLettered: false });
+        // Recorded as failed; valid work that ran out of receives is also kept in the DLQ.
+        if (decision.deadLetter) stats.deadLettered += 1;
+        else stats.failed += 1;
+        finish(message, {
+          kind: 'failed',
+          reason: decision.reason,
+          deadLettered: decision.deadLetter === true,
+        });
       }
     });
     for (const next of await followUps()) send(next);

@@ -43,13 +43,8 @@ const DEFAULT_SEED = 20_261_127;
 const MAX_HISTORY_STEPS = 40;
 /** SYNC_MAX_ATTEMPTS as production defaults it (lib/config.ts). */
 const MAX_ATTEMPTS = 5;
-/**
- * How long a record waits for a dependency. Production defaults to 900 s, but with 10 s
- * deferrals that is 90 receives, beyond the queues' redrive backstop (30 receives): see
- * docs/testing.md. The model uses a wait the backstop allows; MODEL_DEPENDENCY_WAIT_SECONDS=900
- * shows what happens with the production default.
- */
-const DEPENDENCY_WAIT_MS = 1_000 * Number(process.env.MODEL_DEPENDENCY_WAIT_SECONDS ?? 240);
+/** How long a record waits for a dependency: DEPENDENCY_WAIT_SECONDS as production defaults it. */
+const DEPENDENCY_WAIT_MS = 1_000 * Number(process.env.MODEL_DEPENDENCY_WAIT_SECONDS ?? 900);
 /** Deliveries per case before the model declares the queues stuck. */
 const MAX_DELIVERIES = 4_000;
 
