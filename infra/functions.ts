@@ -34,6 +34,11 @@ export interface FunctionAccess {
   /** Reads import files from the import bucket. */
   readonly readsImportBucket: boolean;
   readonly table: TableAccess;
+  /**
+   * Scans the whole table (lib/store/dynamo-mapping-store.ts `clientsOf`: a re-created provider's
+   * clients), beyond the reverse index every `records` function may scan.
+   */
+  readonly scansTable: boolean;
 }
 
 /** Per-function deployment settings beyond the timeout (which resources.ts owns). */
@@ -62,6 +67,7 @@ export const FUNCTIONS = {
       secrets: ['uphealApiKey'],
       readsImportBucket: false,
       table: 'records',
+      scansTable: true,
     },
   },
   /** Calls Upheal; publishes `client.providers_assigned` and failures. */
@@ -73,6 +79,7 @@ export const FUNCTIONS = {
       secrets: ['uphealApiKey'],
       readsImportBucket: false,
       table: 'records',
+      scansTable: false,
     },
   },
   /** Internet-facing: it may only enqueue user events, record nonces and read its signing secret. */
@@ -84,6 +91,7 @@ export const FUNCTIONS = {
       secrets: ['ingestSecret'],
       readsImportBucket: false,
       table: 'ingestNonces',
+      scansTable: false,
     },
   },
   /**
@@ -99,6 +107,7 @@ export const FUNCTIONS = {
       secrets: [],
       readsImportBucket: true,
       table: 'records',
+      scansTable: false,
     },
   },
 } as const satisfies Partial<Record<FunctionName, FunctionDefinition>>;

@@ -44,7 +44,7 @@ function parameterArn(name: string) {
 }
 
 /** The DynamoDB statements of a table access (see TableAccess in infra/functions.ts). */
-function tableStatements(table: TableAccess): Record<string, CfnValue>[] {
+function tableStatements(table: TableAccess, scansTable: boolean): Record<string, CfnValue>[] {
   if (table === 'ingestNonces') {
     return [
       {
@@ -71,6 +71,7 @@ function tableStatements(table: TableAccess): Record<string, CfnValue>[] {
         'dynamodb:DeleteItem',
         'dynamodb:Query',
         'dynamodb:BatchGetItem',
+        ...(scansTable ? ['dynamodb:Scan'] : []),
       ],
       Resource: arnOf(TABLE.logicalId),
     },
@@ -143,7 +144,7 @@ export function iamStatements(
           },
         ]
       : []),
-    ...tableStatements(access.table),
+    ...tableStatements(access.table, access.scansTable),
     ...(access.readsImportBucket
       ? [
           {

@@ -221,6 +221,8 @@ const EXPECTED_ACCESS: Record<
     consumes: QueueKey[];
     sendsTo: QueueKey[];
     table: 'records' | 'nonces';
+    /** Scans the whole table (a re-created provider's clients). */
+    scansTable: boolean;
     bucket: boolean;
     secrets: string[];
   }
@@ -230,6 +232,7 @@ const EXPECTED_ACCESS: Record<
     consumes: ['userEvents', 'imports'],
     sendsTo: ['assignments', 'outbound', 'importControl'],
     table: 'records',
+    scansTable: true,
     bucket: false,
     secrets: ['upheal-api-key'],
   },
@@ -237,6 +240,7 @@ const EXPECTED_ACCESS: Record<
     consumes: ['assignments'],
     sendsTo: ['outbound'],
     table: 'records',
+    scansTable: false,
     bucket: false,
     secrets: ['upheal-api-key'],
   },
@@ -245,6 +249,7 @@ const EXPECTED_ACCESS: Record<
     consumes: [],
     sendsTo: ['userEvents'],
     table: 'nonces',
+    scansTable: false,
     bucket: false,
     secrets: ['ingest-secret'],
   },
@@ -253,6 +258,7 @@ const EXPECTED_ACCESS: Record<
     consumes: ['importControl'],
     sendsTo: ['imports', 'importControl', 'outbound'],
     table: 'records',
+    scansTable: false,
     bucket: true,
     secrets: [],
   },
@@ -570,7 +576,7 @@ describe('osls package (offline)', () => {
     }
   });
 
-  it('lets ingest only put and delete its replay-guard items; the workers query and scan the reverse index', () => {
+  it('lets ingest only put and delete its replay-guard items; the workers query and scan the reverse index, only sync-user scans the table', () => {
     const dynamo = (name: string) =>
       statementsOf(template, name).filter((statement) =>
         [statement.Action].flat().some((action) => action.startsWith('dynamodb:')),
@@ -600,6 +606,7 @@ describe('osls package (offline)', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
+        ...(EXPECTED_ACCESS[name]!.scansTable ? ['dynamodb:Scan'] : []),
         'dynamodb:UpdateItem',
       ]);
     }
