@@ -51,6 +51,8 @@ export interface Runtime {
 
 /** HTTP statuses from this one up are server errors. */
 const SERVER_ERROR_STATUS = 500;
+/** Upheal's answer to a missing or invalid API key. */
+const UNAUTHORIZED = 401;
 /** Upheal's answer when the shared rate limit is exceeded. */
 const TOO_MANY_REQUESTS = 429;
 
@@ -63,11 +65,14 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
     marshallOptions: { removeUndefinedValues: true },
   });
   const tableName = config.TABLE_NAME;
+  const apiKey = apiKeyOf(config);
   const client = new UphealClient({
     baseUrl: config.UPHEAL_BASE_URL,
-    apiKey: apiKeyOf(config),
+    apiKey: apiKey.value,
     timeoutMs: config.UPHEAL_TIMEOUT_MS,
     onResponse: ({ status }) => {
+      // A rotated key: read it again (at most once a minute) instead of waiting for the cache.
+      if (status === UNAUTHORIZED) apiKey.refresh();
       metrics.addMetric(METRIC_NAMES.uphealCalls, MetricUnit.Count, 1);
       if (status === TOO_MANY_REQUESTS)
         metrics.addMetric(METRIC_NAMES.uphealRateLimited, MetricUnit.Count, 1);
@@ -106,11 +111,21 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
   };
 }
 
-/** The API key: from the environment locally, from SSM (cached) when deployed. */
-function apiKeyOf(config: Config): string | (() => Promise<string>) {
-  if (config.UPHEAL_API_KEY) return config.UPHEAL_API_KEY;
+/**
+ * The API key: from the environment locally, from SSM when deployed — cached for a few minutes
+ * and read again after a 401 (at most once a minute), so a rotated key is picked up at once.
+ */
+function apiKeyOf(config: Config): {
+  value: string | (() => Promise<string>);
+  refresh: () => void;
+} {
+  if (config.UPHEAL_API_KEY) return { value: config.UPHEAL_API_KEY, refresh: () => {} };
   const source = cachedSecrets({
     read: ssmParameterReader(new SSMClient({}), config.UPHEAL_API_KEY_PARAMETER!),
   });
-  return async () => (await source.current())[0]!;
+  return {
+    value: async () => (await source.current())[0]!,
+    // Best effort: a failed re-read leaves the cached key, and the next 401 tries again.
+    refresh: () => void source.refreshAfterMiss().catch(() => undefined),
+  };
 }

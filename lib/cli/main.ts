@@ -63,6 +63,38 @@ export async function main(
       output.stderr(`upheal-sync ${command.name}: ${error.message}\n\n${command.usage}`);
       return EXIT.usage;
     }
+    // No AWS credentials or region, or an endpoint that does not answer: a configuration
+    // problem of this shell, told in one line (UPHEAL_SYNC_DEBUG=1 shows the stack).
+    if (isAwsSetupError(error) && !process.env.UPHEAL_SYNC_DEBUG) {
+      output.stderr(
+        `upheal-sync ${command.name}: ${(error as Error).name}: ${(error as Error).message}\n`,
+      );
+      return EXIT.usage;
+    }
     throw error;
   }
+}
+
+/** AWS SDK errors that mean "this shell is not set up for the target", not a bug. */
+const AWS_SETUP_ERRORS = new Set([
+  'CredentialsProviderError',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'AccessDeniedException',
+  'AccessDenied',
+  'ResourceNotFoundException',
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  'NoSuchBucket',
+]);
+
+/** True for errors of the AWS SDK about credentials, permissions or missing resources. */
+function isAwsSetupError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (AWS_SETUP_ERRORS.has(error.name)) return true;
+  return (
+    error.message.startsWith('Region is missing') ||
+    (error as { code?: string }).code === 'ECONNREFUSED'
+  );
 }

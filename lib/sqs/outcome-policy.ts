@@ -15,6 +15,7 @@ import {
   NotReadyError,
   RateLimitedError,
   SlotUnavailableError,
+  UnauthorizedError,
   UpstreamError,
 } from '#lib/errors.ts';
 import { classify } from '#lib/upheal/retry-policy.ts';
@@ -84,6 +85,10 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     }
     const grown = Math.min(MAX_DEPENDENCY_DEFER_MS, context.waitedMs * DEPENDENCY_BACKOFF_SHARE);
     return { action: 'defer', delayMs: Math.min(Math.max(error.retryAfterMs, grown), remainingMs) };
+  }
+  // A rejected API key is no fault of the record: keep it for re-drive once the key is fixed.
+  if (error instanceof UnauthorizedError) {
+    return { action: 'fail', reason: error.message, status: error.status, deadLetter: true };
   }
   if (error instanceof AppError && !error.retryable) {
     return {

@@ -13,13 +13,20 @@ import {
 } from '#lib/cli/commands/status.ts';
 import { DynamoFailureStore, type FailureRecord } from '#lib/store/failure-store.ts';
 
+/** How many live-event failures --live shows. */
+const LIVE_LIMIT = 1000;
+const LIVE_FLAG = '--live';
+
 const USAGE = `Usage: upheal-sync failures [JOB] [--json]
+       upheal-sync failures --live [--json]
 
 Lists the failed records of an import job (the most recently started one without JOB): the line
-of the file, the partner id when known, what was attempted and why it failed. Exit status 1 when
+of the file, the partner id when known, what was attempted and why it failed. With --live, the
+failures of ongoing events instead (newest first, the last ${LIVE_LIMIT}). Exit status 1 when
 there is any.
 
 Options:
+  --live       failures of ongoing (partner) events, not of an import
   --json       print one JSON object per failure
   -h, --help   show this help
 `;
@@ -39,9 +46,25 @@ export function createFailuresCommand(overrides: Partial<JobCommandDeps> = {}): 
     usage: USAGE,
     async run(args) {
       const deps = jobCommandDeps(overrides);
-      const { jobId, json } = parseJobArgs(args);
+      const live = args.includes(LIVE_FLAG);
+      const { jobId, json } = parseJobArgs(args.filter((arg) => arg !== LIVE_FLAG));
       const target = deps.openTarget(deps.env);
       try {
+        if (live) {
+          const failures = await new DynamoFailureStore(target.documents, target.tableName).list(
+            undefined,
+            LIVE_LIMIT,
+          );
+          for (const failure of failures) {
+            deps.output.stdout(
+              json
+                ? `${JSON.stringify(failure)}\n`
+                : `${failure.at} ${failure.eventId ?? '-'} ${failureLine(failure)}\n`,
+            );
+          }
+          if (!json) deps.output.stdout(`${failures.length} failed live event(s)\n`);
+          return failures.length > 0 ? EXIT.someFailed : EXIT.ok;
+        }
         const job = await findJob(jobsOf(target), jobId);
         const failures = await new DynamoFailureStore(target.documents, target.tableName).list(
           job.jobId,

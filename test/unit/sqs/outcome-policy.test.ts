@@ -6,6 +6,7 @@ import {
   RateLimitedError,
   ServerError,
   SlotUnavailableError,
+  UnauthorizedError,
   ValidationError,
 } from '#lib/errors.ts';
 import {
@@ -123,6 +124,16 @@ describe('decide', () => {
     ).toMatchObject({
       action: 'fail',
       reason: 'data.email: is not an email',
+    });
+  });
+
+  it('dead-letters a record rejected for the API key, so it can be re-driven once the key is fixed', () => {
+    const error = new UnauthorizedError('upheal check: HTTP 401', 401, undefined, undefined);
+    expect(decide(error, context)).toEqual({
+      action: 'fail',
+      reason: 'upheal check: HTTP 401',
+      status: 401,
+      deadLetter: true,
     });
   });
 
