@@ -306,6 +306,8 @@ export function functionEnvironment(settings: DeploySettings): Record<string, Cf
     ),
     UPHEAL_API_KEY_PARAMETER: secrets.uphealApiKey,
     INGEST_SECRET_PARAMETER: secrets.ingestSecret,
+    OUTBOUND_WEBHOOK_SECRET_PARAMETER: secrets.outboundWebhookSecret,
+    ...(settings.outboundWebhookUrl ? { OUTBOUND_WEBHOOK_URL: settings.outboundWebhookUrl } : {}),
     UPHEAL_BASE_URL: settings.uphealBaseUrl,
     UPHEAL_RATE_LIMIT: String(settings.uphealRateLimit),
     UPHEAL_RATE_WINDOW_SECONDS: String(settings.uphealRateWindowSeconds),

@@ -35,6 +35,10 @@ const DeploySettingsSchema = z.object({
   uphealApiKeyParameter: SsmParameterName,
   /** SSM SecureString holding the ingest signing secret(s), comma-separated during a rotation. */
   ingestSecretParameter: SsmParameterName,
+  /** The partner's HTTPS endpoint for outbound events (SPEC §5.1); none when empty. */
+  outboundWebhookUrl: optional(z.url({ protocol: /^https$/, message: 'must be an https URL' })),
+  /** SSM SecureString holding the secret outbound webhook requests are signed with. */
+  outboundWebhookSecretParameter: SsmParameterName,
   uphealBaseUrl: z.url({ protocol: /^https$/, message: 'must be an https URL' }),
   uphealRateLimit: numberParam.pipe(z.number().int().positive()),
   uphealRateWindowSeconds: numberParam.pipe(z.number().positive()),

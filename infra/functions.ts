@@ -12,7 +12,7 @@ import {
 } from '#infra/resources.ts';
 
 /** The secrets a function may read (SSM SecureString parameters, see infra/cloudformation.ts). */
-export type SecretKey = 'uphealApiKey' | 'ingestSecret';
+export type SecretKey = 'uphealApiKey' | 'ingestSecret' | 'outboundWebhookSecret';
 
 /**
  * What a function may do with the table: `records` — the items of the sync, the jobs and the
@@ -63,7 +63,7 @@ export const FUNCTIONS = {
     memoryMb: 512,
     url: false,
     access: {
-      sendsTo: ['assignments', 'outbound', 'importControl'],
+      sendsTo: ['assignments', 'outbound', 'outboundWebhook', 'importControl'],
       secrets: ['uphealApiKey'],
       readsImportBucket: false,
       table: 'records',
@@ -75,7 +75,7 @@ export const FUNCTIONS = {
     memoryMb: 512,
     url: false,
     access: {
-      sendsTo: ['outbound'],
+      sendsTo: ['outbound', 'outboundWebhook'],
       secrets: ['uphealApiKey'],
       readsImportBucket: false,
       table: 'records',
@@ -103,9 +103,24 @@ export const FUNCTIONS = {
     memoryMb: 1024,
     url: false,
     access: {
-      sendsTo: ['imports', 'importControl', 'outbound'],
+      sendsTo: ['imports', 'importControl', 'outbound', 'outboundWebhook'],
       secrets: [],
       readsImportBucket: true,
+      table: 'records',
+      scansTable: false,
+    },
+  },
+  /**
+   * POSTs outbound events to the partner's HTTPS endpoint, signed with its secret; records the
+   * events it had to dead-letter (failure records and attempt counters in the table).
+   */
+  'deliver-outbound': {
+    memoryMb: 256,
+    url: false,
+    access: {
+      sendsTo: [],
+      secrets: ['outboundWebhookSecret'],
+      readsImportBucket: false,
       table: 'records',
       scansTable: false,
     },

@@ -34,6 +34,7 @@ export function secretParameters(settings: DeploySettings) {
   return {
     uphealApiKey: settings.uphealApiKeyParameter,
     ingestSecret: settings.ingestSecretParameter,
+    outboundWebhookSecret: settings.outboundWebhookSecretParameter,
   } as const;
 }
 

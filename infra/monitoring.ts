@@ -11,7 +11,7 @@ import {
   sub,
 } from '#infra/cfn.ts';
 import type { DeploySettings } from '#infra/deploy-settings.ts';
-import { DEPLOYED_FUNCTIONS, eventSourcesOf } from '#infra/functions.ts';
+import { DEPLOYED_FUNCTIONS, eventSourcesOf, FUNCTIONS } from '#infra/functions.ts';
 import {
   deadLetterQueueName,
   FUNCTION_TIMEOUT_SECONDS,
@@ -112,9 +112,19 @@ export function alarmResources(settings: DeploySettings): Record<string, CfnReso
   );
 }
 
-/** A metric-math expression summing one product metric over every service dimension. */
-function summedMetric(metricName: string, prefix: string, periodSeconds: number) {
-  const parts = METRIC_SERVICES.map((service, index) => ({
+/** The functions that call Upheal (they hold the API key): the only sources of Upheal metrics. */
+const UPHEAL_SERVICES = DEPLOYED_FUNCTIONS.filter((name) =>
+  (FUNCTIONS[name].access.secrets as readonly string[]).includes('uphealApiKey'),
+);
+
+/** A metric-math expression summing one product metric over the given services' dimensions. */
+function summedMetric(
+  metricName: string,
+  prefix: string,
+  periodSeconds: number,
+  services: readonly string[] = METRIC_SERVICES,
+) {
+  const parts = services.map((service, index) => ({
     Id: `${prefix}${index}`,
     ReturnData: false,
     MetricStat: {
@@ -161,11 +171,17 @@ function queueMetricPart(
 export function metricAlarmResources(settings: DeploySettings): Record<string, CfnResource> {
   const { stage } = settings;
   const actions = alarmActions(settings);
-  const calls = summedMetric(METRIC_NAMES.uphealCalls, 'calls', RATE_LIMITED_ALARM.periodSeconds);
+  const calls = summedMetric(
+    METRIC_NAMES.uphealCalls,
+    'calls',
+    RATE_LIMITED_ALARM.periodSeconds,
+    UPHEAL_SERVICES,
+  );
   const limited = summedMetric(
     METRIC_NAMES.uphealRateLimited,
     'limited',
     RATE_LIMITED_ALARM.periodSeconds,
+    UPHEAL_SERVICES,
   );
   const failed = summedMetric(METRIC_NAMES.failed, 'failed', FAILED_ALARM.periodSeconds);
   const importQueue = QUEUES.imports.logicalId;

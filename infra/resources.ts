@@ -40,6 +40,7 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   'assign-providers': 30,
   'initial-sync': 900,
   ingest: 10,
+  'deliver-outbound': 30,
 } as const;
 
 /** A Lambda function of this product. */
@@ -121,6 +122,19 @@ export const QUEUES = {
     visibilityTimeoutSeconds: visibilityFor('initial-sync'),
     maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'initial-sync', batchSize: 1, maximumConcurrency: 2 },
+  },
+  /**
+   * The same outcomes again, for the partner's HTTPS endpoint when one is configured
+   * (`OUTBOUND_WEBHOOK_URL`): `deliver-outbound` POSTs each, signed; failures are retried, then
+   * dead-lettered for re-drive. Empty (and its consumer idle) without a webhook.
+   */
+  outboundWebhook: {
+    logicalId: 'OutboundWebhookQueue',
+    suffix: 'outbound-webhook',
+    urlEnv: 'OUTBOUND_WEBHOOK_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('deliver-outbound'),
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
+    consumer: { functionName: 'deliver-outbound', batchSize: 10, maximumConcurrency: 2 },
   },
   /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */
   outbound: {

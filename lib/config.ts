@@ -37,6 +37,12 @@ const EnvSchema = z
     /** The bucket operators upload import files to. */
     IMPORT_BUCKET: z.string().min(1).optional(),
     OUTBOUND_QUEUE_URL: z.url().optional(),
+    OUTBOUND_WEBHOOK_QUEUE_URL: z.url().optional(),
+    /** The partner's HTTPS endpoint for outbound events; outcomes also go there when set. */
+    OUTBOUND_WEBHOOK_URL: z.url().optional(),
+    /** Signing secret of webhook requests (local) or its SSM parameter name (deployed). */
+    OUTBOUND_WEBHOOK_SECRET: z.string().min(16).optional(),
+    OUTBOUND_WEBHOOK_SECRET_PARAMETER: z.string().min(1).optional(),
     /** Real (non-deferral) failed attempts of a message before it is dead-lettered. */
     SYNC_MAX_ATTEMPTS: positiveInt.default(5),
     /** How long an event waits for a user it depends on (e.g. an unmapped provider). */

@@ -18,6 +18,7 @@ import {
   MetricUnit,
 } from '#lib/observability/metrics.ts';
 import {
+  FanOutPublisher,
   NoOutbound,
   type OutboundPublisher,
   SqsOutboundPublisher,
@@ -104,11 +105,21 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
       windowMs: config.DELETE_GUARD_WINDOW_SECONDS * 1000,
     }),
     stagedDeletes: new DynamoStagedDeletes(documents, tableName),
-    outbound: config.OUTBOUND_QUEUE_URL
-      ? new SqsOutboundPublisher(sqs, config.OUTBOUND_QUEUE_URL)
-      : new NoOutbound(),
+    outbound: outboundOf(config, sqs),
     metrics,
   };
+}
+
+/** Where outcomes go: the outbound queue, and the webhook's queue when a webhook is configured. */
+function outboundOf(config: Config, sqs: SQSClient): OutboundPublisher {
+  const targets: OutboundPublisher[] = [];
+  if (config.OUTBOUND_QUEUE_URL)
+    targets.push(new SqsOutboundPublisher(sqs, config.OUTBOUND_QUEUE_URL));
+  if (config.OUTBOUND_WEBHOOK_URL && config.OUTBOUND_WEBHOOK_QUEUE_URL) {
+    targets.push(new SqsOutboundPublisher(sqs, config.OUTBOUND_WEBHOOK_QUEUE_URL));
+  }
+  if (targets.length === 0) return new NoOutbound();
+  return targets.length === 1 ? targets[0]! : new FanOutPublisher(targets);
 }
 
 /**

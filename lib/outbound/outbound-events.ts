@@ -81,6 +81,19 @@ export class NoOutbound implements OutboundPublisher {
   async publish(): Promise<void> {}
 }
 
+/** Publishes every event to each of several publishers (the queue, and the webhook's queue). */
+export class FanOutPublisher implements OutboundPublisher {
+  readonly #targets: readonly OutboundPublisher[];
+
+  constructor(targets: readonly OutboundPublisher[]) {
+    this.#targets = targets;
+  }
+
+  async publish(event: OutboundEvent): Promise<void> {
+    await Promise.all(this.#targets.map((target) => target.publish(event)));
+  }
+}
+
 /** Publishes to the outbound FIFO queue. */
 export class SqsOutboundPublisher implements OutboundPublisher {
   readonly #sqs: SQSClient;

@@ -60,6 +60,7 @@ const CUSTOM_PARAMS = {
   alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:upheal-sync-alarms',
   partnerPrincipalArn: 'arn:aws:iam::210987654321:role/partner-events',
   shareInviteUrl: 'true',
+  outboundWebhookUrl: 'https://partner.example.com/hooks/upheal-sync',
 } as const;
 
 interface Resource {
@@ -230,7 +231,7 @@ const EXPECTED_ACCESS: Record<
   // Consumer; assignment queue, outbound events, the job ledger's start-clients message.
   'sync-user': {
     consumes: ['userEvents', 'imports'],
-    sendsTo: ['assignments', 'outbound', 'importControl'],
+    sendsTo: ['assignments', 'outbound', 'outboundWebhook', 'importControl'],
     table: 'records',
     scansTable: true,
     bucket: false,
@@ -238,7 +239,7 @@ const EXPECTED_ACCESS: Record<
   },
   'assign-providers': {
     consumes: ['assignments'],
-    sendsTo: ['outbound'],
+    sendsTo: ['outbound', 'outboundWebhook'],
     table: 'records',
     scansTable: false,
     bucket: false,
@@ -256,11 +257,20 @@ const EXPECTED_ACCESS: Record<
   // Fans rows out, continues itself, announces import.completed; no Upheal call.
   'initial-sync': {
     consumes: ['importControl'],
-    sendsTo: ['imports', 'importControl', 'outbound'],
+    sendsTo: ['imports', 'importControl', 'outbound', 'outboundWebhook'],
     table: 'records',
     scansTable: false,
     bucket: true,
     secrets: [],
+  },
+  // POSTs outbound events to the partner's webhook; records what it dead-letters.
+  'deliver-outbound': {
+    consumes: ['outboundWebhook'],
+    sendsTo: [],
+    table: 'records',
+    scansTable: false,
+    bucket: false,
+    secrets: ['outbound-webhook-secret'],
   },
 };
 
@@ -761,6 +771,7 @@ describe('osls package (offline)', () => {
       ).Variables;
       expect(variables.UPHEAL_API_KEY_PARAMETER).toBe(CUSTOM_PARAMS.uphealApiKeyParameter);
       expect(variables.SHARE_INVITE_URL).toBe('true');
+      expect(variables.OUTBOUND_WEBHOOK_URL).toBe(CUSTOM_PARAMS.outboundWebhookUrl);
       expect(subTemplates(allowing(custom, 'sync-user', 'ssm:GetParameter'))).toEqual([
         `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${CUSTOM_PARAMS.uphealApiKeyParameter}`,
       ]);

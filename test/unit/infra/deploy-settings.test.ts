@@ -11,6 +11,8 @@ const DEFAULTS = {
   region: 'eu-west-1',
   uphealApiKeyParameter: '/upheal-sync/prod/upheal-api-key',
   ingestSecretParameter: '/upheal-sync/prod/ingest-secret',
+  outboundWebhookUrl: '',
+  outboundWebhookSecretParameter: '/upheal-sync/prod/outbound-webhook-secret',
   uphealBaseUrl: 'https://api.upheal.io',
   uphealRateLimit: '300',
   uphealRateWindowSeconds: '60',
@@ -31,6 +33,7 @@ describe('parseDeploySettings', () => {
       deleteGuardMaxShare: 0.1,
       alarmTopicArn: undefined,
       partnerPrincipalArn: undefined,
+      outboundWebhookUrl: undefined,
     });
   });
 

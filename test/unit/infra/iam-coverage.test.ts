@@ -82,6 +82,8 @@ describe('the deployed roles cover the code', () => {
     region: 'eu-west-1',
     uphealApiKeyParameter: '/upheal-sync/test/upheal-api-key',
     ingestSecretParameter: '/upheal-sync/test/ingest-secret',
+    outboundWebhookUrl: '',
+    outboundWebhookSecretParameter: '/upheal-sync/test/outbound-webhook-secret',
     uphealBaseUrl: 'https://api.upheal.io',
     uphealRateLimit: '300',
     uphealRateWindowSeconds: '60',
