@@ -42,8 +42,12 @@ export class VirtualClock {
   }
 }
 
-/** Which queue a message is on. */
-export type QueueName = 'user-events' | 'assignments';
+/**
+ * Which queue a message is on. `sync-user` consumes both the live `user-events` and the bulk
+ * `imports` queue: one user's messages on the two are separate message groups, so they may run
+ * at the same time.
+ */
+export type QueueName = 'user-events' | 'imports' | 'assignments';
 
 /** A message to send. */
 export interface Outgoing {

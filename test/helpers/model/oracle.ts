@@ -61,6 +61,67 @@ export interface KnownIssue {
 /** The known issues (see docs/testing.md, "Bugs found by the model"). */
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
   {
+    id: 'concurrent-events-ignore-version',
+    summary:
+      "two events of one user run at once (the import and the live queue are separate message groups); the one that loses the race on the mapping write re-reads and writes again without re-checking the version, and its Upheal call went out regardless: an older create resurrects a newer delete's tombstone, an older update's fields win in Upheal",
+    matches(discrepancy, evidence) {
+      const user = discrepancy.user;
+      if (!user || !['fields', 'absent', 'mapping'].includes(discrepancy.rule)) return false;
+      const queues = new Set(
+        [...evidence.report.messages.values()]
+          .filter((message) => message.group === user)
+          .map((message) => message.queue),
+      );
+      return (
+        evidence.report.concurrentGroups.has(user) &&
+        queues.has('imports') &&
+        queues.has('user-events')
+      );
+    },
+  },
+  {
+    id: 'half-done-delete',
+    summary:
+      'a delete took effect in Upheal but its tombstone is not written yet (the worker died, the answer was a 5xx, or it is still running); meanwhile a client create naming the provider (400) or an assignment naming the provider or client (400/404) fails for good instead of waiting',
+    matches(discrepancy, evidence) {
+      if (discrepancy.rule !== 'failure') return false;
+      const dependent =
+        /(createClient|replaceProviders|updateUser|updateProvider): HTTP 40[04]/.test(
+          discrepancy.text,
+        );
+      return dependent && evidence.history.events.some((event) => event.type === 'user.deleted');
+    },
+  },
+  {
+    id: 'orphan-blocks-create',
+    summary:
+      'an Upheal user was created but its mapping never written, and the next event of the user carries another email (or the import and live queues raced): the check by email misses it, the create answers 409/400 for the partner id, and the user can no longer be synced',
+    matches(discrepancy, evidence) {
+      if (!discrepancy.user) return false;
+      return failuresOf(evidence, discrepancy.user).some((reason) =>
+        /(createClient: HTTP 409|createProvider: HTTP 400|createProvider: HTTP 409)/.test(reason),
+      );
+    },
+  },
+  {
+    id: 'link-keeps-stale-fields',
+    summary:
+      "an attempt created the Upheal user and died before the mapping write (or its event was superseded); a later event finds it by email and links it, taking Upheal's fields as the baseline, so the event's own names are never sent",
+    matches(discrepancy, evidence) {
+      if (discrepancy.rule !== 'fields' || !discrepancy.user) return false;
+      return outcomesOf(evidence, discrepancy.user).includes('linked');
+    },
+  },
+  {
+    id: 'orphan-after-delete',
+    summary:
+      'a create took effect in Upheal but its mapping was never written (the worker died, or the import and live queues ran it beside the delete); the delete found no mapping, deleted nothing, and its tombstone made the retry stale: the user stays in Upheal',
+    matches(discrepancy, evidence) {
+      if (discrepancy.rule !== 'absent' || !discrepancy.user) return false;
+      return evidence.mappings.get(discrepancy.user)?.state === 'deleted';
+    },
+  },
+  {
     id: 'client-create-400-provider-gone',
     summary:
       "a provider's delete took effect in Upheal but was answered 5xx, so its mapping stays active meanwhile; a client created with it as therapist is answered 400 and fails for good",
@@ -169,6 +230,28 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
   },
 ];
 
+/** The reasons of every failure of a user's messages, in both runs. */
+function failuresOf(evidence: CaseEvidence, partnerUserId: string): string[] {
+  return [evidence.report, evidence.redrive].flatMap((run) =>
+    [...run.terminals].flatMap(([messageId, terminal]) =>
+      terminal.kind === 'failed' && run.messages.get(messageId)?.group === partnerUserId
+        ? [terminal.reason]
+        : [],
+    ),
+  );
+}
+
+/** The outcomes of every applied delivery of a user's messages, in both runs. */
+function outcomesOf(evidence: CaseEvidence, partnerUserId: string): string[] {
+  return [evidence.report, evidence.redrive].flatMap((run) =>
+    [...run.terminals].flatMap(([messageId, terminal]) =>
+      terminal.kind === 'applied' && run.messages.get(messageId)?.group === partnerUserId
+        ? [terminal.outcome]
+        : [],
+    ),
+  );
+}
+
 /** The verdict: discrepancies, and those explained by known issues. */
 export interface Verdict {
   /** Discrepancies no known issue explains: the case fails if any. */
@@ -230,7 +313,7 @@ export function judge(evidence: CaseEvidence): Verdict {
   for (const run of [report, redrive]) {
     for (const [messageId] of run.terminals) {
       const message = run.messages.get(messageId)!;
-      if (message.queue === 'user-events' && message.eventId) endedEvents.add(message.eventId);
+      if (message.queue !== 'assignments' && message.eventId) endedEvents.add(message.eventId);
     }
   }
   for (const event of history.events) {

@@ -59,6 +59,8 @@ const MAX_CRASH_STEP = 6;
 const DELIVERY_MS = 200;
 /** The operator re-drives failures an hour later (claims' leases have long expired). */
 const REDRIVE_AFTER_MS = 3_600_000;
+/** The job id of the events that come through the import queue. */
+const IMPORT_JOB_ID = 'model-import';
 /** The simulator without faults. */
 const NO_FAULTS = { serverError: 0, createdButFailed: 0, reset: 0, hang: 0 } as const;
 
@@ -85,6 +87,8 @@ interface ModelCase {
   readonly lostAckRate: number;
   /** Probability that two messages are delivered at once. */
   readonly concurrency: number;
+  /** Share of the events published on the import queue instead of the live one. */
+  readonly importShare: number;
 }
 
 const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
@@ -98,6 +102,7 @@ const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   crashRate: fc.constantFrom(0, 0.05, 0.15),
   lostAckRate: fc.constantFrom(0, 0.05),
   concurrency: fc.constantFrom(0, 0.5),
+  importShare: fc.constantFrom(0, 0, 0.3),
 });
 
 /** Totals of the run, printed at the end. */
@@ -161,7 +166,8 @@ function publishPlan(
   });
   keyed.sort((a, b) => a.key - b.key);
   return keyed.map(({ event }) => ({
-    queue: 'user-events',
+    // Some events come through the initial import's queue, as when an import overlaps live events.
+    queue: random() < modelCase.importShare ? 'imports' : 'user-events',
     group: event.partnerUserId,
     body: JSON.stringify(event),
     eventId: event.eventId,
@@ -192,11 +198,12 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
 
   const work: Work = async (message, crash, gate) => {
     const delivery = crashingDeps(deps, crash, gate);
-    if (message.queue === 'user-events') {
+    if (message.queue !== 'assignments') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
+      const jobId = message.queue === 'imports' ? IMPORT_JOB_ID : undefined;
       const outcome = await syncUser(
         event,
-        { claimOwner: message.messageId, eventId: event.eventId },
+        { claimOwner: message.messageId, eventId: event.eventId, jobId },
         delivery.deps,
       );
       return outcome.kind;
