@@ -35,6 +35,13 @@ export const LATE_SHARE_OF_JITTER = 0.5;
  */
 export const CATCH_UP_SHARE_OF_LATE = 0.5;
 
+/**
+ * The smallest jitter allowance that works: below it the late-slot threshold (J/2) is within
+ * timer and event-loop error, so nearly every slot would be dropped as late and callers would
+ * spin on bookings instead of sending.
+ */
+export const MIN_JITTER_MS = 20;
+
 /** How far ahead of now the bulk lane books, in safe intervals (the live lane books up to H). */
 export const BULK_LEAD_INTERVALS = 4;
 
@@ -97,8 +104,11 @@ export function deriveParams(config: GcraConfig): GcraParams {
   if (!Number.isInteger(limit) || limit <= BURST) {
     throw new ConfigError(`rate limit must be an integer above ${BURST}`);
   }
-  if (!(windowMs > 0) || !(jitterMs >= 0) || !(horizonMs >= 0)) {
-    throw new ConfigError('rate window must be positive, jitter and horizon non-negative');
+  if (!(windowMs > 0) || !(horizonMs >= 0)) {
+    throw new ConfigError('rate window must be positive and the horizon non-negative');
+  }
+  if (!(jitterMs >= MIN_JITTER_MS)) {
+    throw new ConfigError(`rate jitter allowance must be at least ${MIN_JITTER_MS} ms`);
   }
   const safeIntervalMs = (windowMs + jitterMs) / (limit - BURST);
   const lateMs = config.lateMs ?? jitterMs * LATE_SHARE_OF_JITTER;

@@ -12,6 +12,7 @@ import {
   initialState,
   isLate,
   type LimiterState,
+  MIN_JITTER_MS,
   needsRecheck,
   pausedAfterBooking,
 } from '#lib/limiter/gcra.ts';
@@ -37,12 +38,18 @@ describe('deriveParams', () => {
   });
 
   it('rejects a limit that leaves no room after the burst, and a late threshold above J', () => {
-    expect(() => deriveParams({ limit: 1, windowMs: 1, jitterMs: 0, horizonMs: 0 })).toThrow(
+    expect(() => deriveParams({ limit: 1, windowMs: 1, jitterMs: 100, horizonMs: 0 })).toThrow(
       ConfigError,
     );
     expect(() =>
-      deriveParams({ limit: 10, windowMs: 1_000, jitterMs: 10, horizonMs: 0, lateMs: 11 }),
+      deriveParams({ limit: 10, windowMs: 1_000, jitterMs: 100, horizonMs: 0, lateMs: 101 }),
     ).toThrow(ConfigError);
+  });
+
+  it('rejects a jitter allowance too small for the late-slot rule to let anything through', () => {
+    const config = { limit: 300, windowMs: 60_000, horizonMs: 3_000 };
+    expect(() => deriveParams({ ...config, jitterMs: MIN_JITTER_MS - 1 })).toThrow(ConfigError);
+    expect(deriveParams({ ...config, jitterMs: MIN_JITTER_MS }).lateMs).toBe(MIN_JITTER_MS / 2);
   });
 
   it('never lets the bulk lead exceed the horizon', () => {
