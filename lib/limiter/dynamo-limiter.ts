@@ -235,15 +235,16 @@ export class DynamoRateLimiter implements RateLimiter {
 
   async acquire(lane: Lane): Promise<void> {
     let deadline = this.#now() + this.params.horizonMs;
-    // After a wait, a view from before the wake-up is as old as the wait: the caller reads unless
-    // another caller of this process already read (or booked) since.
+    // After a wait, a view from before the moment waited for is as old as the wait: the caller
+    // reads unless another caller of this process read (or booked) since that moment (the random
+    // spread on top only de-synchronises processes; within one, the mutex already does).
     let viewNotBefore = Number.NEGATIVE_INFINITY;
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
       const outcome = await this.#exclusive(() => this.#step(lane, deadline, viewNotBefore));
       if (outcome.kind === STEP_OUTCOMES.wait) {
         const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);
         await this.#sleepUntil(wakeAt);
-        viewNotBefore = wakeAt;
+        viewNotBefore = outcome.untilMs;
         continue;
       }
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
