@@ -208,20 +208,31 @@ async function updateUser(
   const providers = isProvider
     ? undefined
     : newerProviderList(mapping, fields as ClientFields, version);
+  let overtaken = false;
   const saved = await saveWithRetry(
     deps.mappings,
     partnerUserId,
-    (current) => ({
-      ...mappingDraft(current ?? mapping),
-      version,
-      commonHash,
-      providerHash,
-      unappliedFields,
-      lastOutcome: 'updated',
-      ...(providers ?? {}),
-    }),
+    (current) => {
+      // A newer event of this user was applied meanwhile (from the other queue): our call may
+      // have landed after its one, so Upheal's fields are unknown now — the next event of the
+      // user sends them all again.
+      if (current && isStale(version, current.version)) {
+        overtaken = true;
+        return { ...mappingDraft(current), commonHash: undefined, providerHash: undefined };
+      }
+      return {
+        ...mappingDraft(current ?? mapping),
+        version,
+        commonHash,
+        providerHash,
+        unappliedFields,
+        lastOutcome: 'updated',
+        ...(providers ?? {}),
+      };
+    },
     { current: mapping },
   );
+  if (overtaken) return { kind: 'stale', partnerUserId };
   await queueAssignmentIfNeeded(saved, mapping.desiredProviders, context, deps);
   return { kind: 'updated', partnerUserId, userKind: kind, uphealUserId, changed, unappliedFields };
 }
@@ -294,6 +305,8 @@ async function createOrLink(
     deps.mappings,
     partnerUserId,
     (current) => {
+      // A newer event of this user was applied meanwhile (a delete, say, from the other queue).
+      if (current && isStale(version, current.version)) return undefined;
       const base = current && current.state !== 'deleted' ? mappingDraft(current) : undefined;
       // A list recorded after this event (even on a tombstone) is newer than the event's.
       const providers = clientFields
@@ -328,6 +341,11 @@ async function createOrLink(
     },
     { current: mapping },
   );
+  if (saved?.version?.eventId !== version.eventId) {
+    // Overtaken by a newer event: a user this event created must not outlive a newer delete.
+    if (saved?.state === 'deleted' && !linked) await deleteIfPresent(deps.upheal, uphealUserId);
+    return { kind: 'stale', partnerUserId };
+  }
   await queueAssignmentIfNeeded(saved, undefined, context, deps);
   // A provider coming back (a new Upheal user after a delete) must be put back on its clients.
   if (kind === 'provider' && mapping?.state === 'deleted') {
@@ -402,12 +420,7 @@ async function deleteUser(
       });
       return { kind: 'delete-staged', partnerUserId, uphealUserId };
     }
-    try {
-      await deps.upheal.deleteUser(uphealUserId);
-    } catch (error) {
-      // Upheal no longer has the user: the delete has the effect asked for (SPEC §3.3).
-      if (!(error instanceof NotFoundError)) throw error;
-    }
+    await deleteIfPresent(deps.upheal, uphealUserId);
   }
   await saveWithRetry(
     deps.mappings,
@@ -455,6 +468,15 @@ function staleOrReplayed(mapping: UserMapping, version: Version): SyncOutcome {
     };
   }
   return { kind: lastOutcome, partnerUserId, userKind, uphealUserId, replayed: true };
+}
+
+/** Deletes an Upheal user; one Upheal no longer has is already what was asked (SPEC §3.3). */
+async function deleteIfPresent(upheal: UphealPort, uphealUserId: string): Promise<void> {
+  try {
+    await upheal.deleteUser(uphealUserId);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
 }
 
 /** The Upheal id of the user with this email, if Upheal has one. */
