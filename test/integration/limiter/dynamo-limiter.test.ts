@@ -22,6 +22,7 @@ import {
   freshKey,
   type LocalTable,
   MAX_WRITES_PER_SLOT,
+  maxRateShare,
   peakInWindow,
   rateShare,
   runCallers,
@@ -169,6 +170,7 @@ describe('DynamoRateLimiter on dynalite', () => {
     console.info('4 instances × 4 callers', { slots: times.length, peak, rate, ...total });
     expect(peak).toBeLessThanOrEqual(SCALED.limit);
     expect(rate).toBeGreaterThan(MIN_RATE_SHARE);
+    expect(rate).toBeLessThanOrEqual(maxRateShare(times.length));
     expect(total.writes / total.slotsUsed).toBeLessThanOrEqual(MAX_WRITES_PER_SLOT);
   });
 
@@ -289,6 +291,7 @@ describe('DynamoRateLimiter on dynalite', () => {
     expect(outputs.every((output) => output.sendTimes.length > 0)).toBe(true);
     expect(peak).toBeLessThanOrEqual(SCALED.limit);
     expect(rate).toBeGreaterThan(MIN_RATE_SHARE);
+    expect(rate).toBeLessThanOrEqual(maxRateShare(times.length));
     expect(total.writes / total.slotsUsed).toBeLessThanOrEqual(MAX_WRITES_PER_SLOT);
   });
 });

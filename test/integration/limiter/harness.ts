@@ -112,6 +112,15 @@ export async function runCallers(
   return times;
 }
 
+/**
+ * The highest rate share the schedule allows by construction: slots are at least T apart, and a
+ * send may be up to lateMs after its slot, so n sends span at least (n − 1)·T − lateMs.
+ */
+export function maxRateShare(sends: number): number {
+  const span = (sends - 1) * SCALED_PARAMS.safeIntervalMs;
+  return span / (span - SCALED_PARAMS.lateMs);
+}
+
 /** Forks one limiter process per input (`process.execPath` runs the TS worker directly). */
 export function forkWorkers(inputs: readonly WorkerInput[]): Promise<WorkerOutput[]> {
   const script = fileURLToPath(new URL('./limiter-worker.ts', import.meta.url));
