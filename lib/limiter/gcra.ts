@@ -5,14 +5,14 @@
  * DynamoDB adapter and in the virtual-time simulation that proves its bounds.
  *
  * The schedule is one number, `tat` (theoretical arrival time): the earliest time the next slot may
- * be used. Booking a slot at `now` takes `slot = max(tat, now)` and moves `tat` to
- * `slot + intervalMs`. So booked slots, in booking order, are spaced by at least the interval in
- * force when each was booked, and AIMD never lets the interval drop below the safe interval
- * T = (W + J) / (N − B).
+ * be used. Booking a slot at `now` takes `slot = max(tat, now)` (or a `tat` that passed less than
+ * catchUpMs ago, used at once) and moves `tat` to `slot + intervalMs`. So booked slots, in booking
+ * order, are spaced by at least the interval in force when each was booked, and AIMD never lets
+ * the interval drop below the safe interval T = (W + J) / (N − B).
  *
  * Window bound (why T is safe). Suppose every request reaches Upheal at a time `a` with
- * `slot ≤ a ≤ slot + J` (the late-slot rule bounds how late a worker sends; the rest of J covers
- * latency spread and clock skew). Take any arrivals i < j inside one window of length W, so
+ * `slot ≤ a ≤ slot + J` (never before the slot; the late-slot rule bounds how late a worker sends,
+ * a caught-up slot included; the rest of J covers latency spread and clock skew). Take any arrivals i < j inside one window of length W, so
  * a_j − a_i ≤ W. Then (j − i)·T ≤ s_j − s_i ≤ a_j − (a_i − J) ≤ W + J = (N − B)·T, so j − i ≤ N − 1:
  * at most N arrivals in ANY window of length W, open or closed, sliding or fixed. Pauses and a
  * lowered rate only widen the gaps, so the bound holds through adaptation too. The price is the
