@@ -27,6 +27,7 @@ import {
   queueName,
   resourceName,
   TABLE,
+  tableKeyDefinition,
 } from '#infra/resources.ts';
 
 export type { CfnResource } from '#infra/cfn.ts';
@@ -81,29 +82,12 @@ export function queueResources(stage: string): Record<string, CfnResource> {
 
 /** The table: string keys, sparse reverse index, TTL, PITR, encryption, on-demand. */
 export function tableResource(stage: string): CfnResource {
-  const { partitionKey, sortKey, reverseIndex, ttlAttribute } = TABLE;
   return {
     Type: 'AWS::DynamoDB::Table',
     Properties: {
       TableName: resourceName(stage, TABLE.suffix),
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: partitionKey, AttributeType: 'S' },
-        { AttributeName: sortKey, AttributeType: 'S' },
-        { AttributeName: reverseIndex.partitionKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: partitionKey, KeyType: 'HASH' },
-        { AttributeName: sortKey, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: reverseIndex.name,
-          KeySchema: [{ AttributeName: reverseIndex.partitionKey, KeyType: 'HASH' }],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-      TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
+      ...tableKeyDefinition(),
+      TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
     },

@@ -34,6 +34,34 @@ export const TABLE = {
   reverseIndex: { name: 'byUphealId', partitionKey: 'uphealUserId' },
 } as const;
 
+/**
+ * The table's key schema, reverse index and billing, in the shape both CloudFormation
+ * (`AWS::DynamoDB::Table`) and the SDK's CreateTable take: the deployed and the local table are
+ * built from this one object.
+ */
+export function tableKeyDefinition() {
+  const { partitionKey, sortKey, reverseIndex } = TABLE;
+  return {
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: partitionKey, AttributeType: 'S' as const },
+      { AttributeName: sortKey, AttributeType: 'S' as const },
+      { AttributeName: reverseIndex.partitionKey, AttributeType: 'S' as const },
+    ],
+    KeySchema: [
+      { AttributeName: partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: sortKey, KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: reverseIndex.name,
+        KeySchema: [{ AttributeName: reverseIndex.partitionKey, KeyType: 'HASH' as const }],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+    ],
+  };
+}
+
 /** Function timeouts in seconds; SQS visibility is at least 6× the consumer's timeout (AWS guidance). */
 export const FUNCTION_TIMEOUT_SECONDS = {
   'sync-user': 30,

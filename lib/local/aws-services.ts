@@ -20,7 +20,7 @@ import {
   type QueueDefinition,
   type QueueKey,
   queueName,
-  TABLE,
+  tableKeyDefinition,
 } from '#infra/resources.ts';
 
 /** Loopback only: the local stack is never reachable from the network. */
@@ -85,30 +85,8 @@ export async function startSqsS3(): Promise<LocalService> {
  * UpdateTimeToLive nor expiry (see docs/local-stack.md).
  */
 export async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const { partitionKey, sortKey, reverseIndex } = TABLE;
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: partitionKey, AttributeType: 'S' },
-          { AttributeName: sortKey, AttributeType: 'S' },
-          { AttributeName: reverseIndex.partitionKey, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: partitionKey, KeyType: 'HASH' },
-          { AttributeName: sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: reverseIndex.name,
-            KeySchema: [{ AttributeName: reverseIndex.partitionKey, KeyType: 'HASH' }],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand({ TableName: tableName, ...tableKeyDefinition() }));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
