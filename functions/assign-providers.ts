@@ -4,10 +4,9 @@
  * with a partial batch response (`ReportBatchItemFailures` is set on the event source mapping).
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { createLogger } from '#lib/observability/logger.ts';
-import { buildRuntime } from '#lib/runtime.ts';
+import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { assignProvidersWork } from '#lib/sync/record-work.ts';
 
@@ -18,16 +17,8 @@ const logger = createLogger('assign-providers');
 /** The handler, wired once per Lambda instance. */
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
   sqsConsumer(
-    {
-      sqs: runtime.sqs,
-      failures: runtime.failures,
-      logger,
-      maxAttempts: config.SYNC_MAX_ATTEMPTS,
-      dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
-      maxReceives: BACKSTOP_MAX_RECEIVES,
-      // Published at the end of each invocation, with the Upheal call counts of runtime.ts.
-      metrics: runtime.metrics,
-    },
+    // Metrics are published at the end of each invocation, with the Upheal call counts.
+    { ...consumerDepsOf(runtime), logger },
     assignProvidersWork({
       mappings: runtime.mappings,
       upheal: runtime.upheal,

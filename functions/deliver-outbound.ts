@@ -6,13 +6,12 @@
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { DeliveryError } from '#lib/errors.ts';
 import { cachedSecrets, ssmParameterReader, staticSecrets } from '#lib/ingest/secrets.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { deliverToWebhook } from '#lib/outbound/webhook.ts';
-import { buildRuntime } from '#lib/runtime.ts';
+import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 
 const config = loadConfig();
@@ -29,15 +28,7 @@ const secrets = config.OUTBOUND_WEBHOOK_SECRET
 /** The handler, wired once per Lambda instance. */
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
   sqsConsumer(
-    {
-      sqs: runtime.sqs,
-      failures: runtime.failures,
-      logger,
-      maxAttempts: config.SYNC_MAX_ATTEMPTS,
-      dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
-      maxReceives: BACKSTOP_MAX_RECEIVES,
-      metrics: runtime.metrics,
-    },
+    { ...consumerDepsOf(runtime), logger },
     {
       async run(record) {
         const url = config.OUTBOUND_WEBHOOK_URL;

@@ -6,7 +6,6 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { controlHandler } from '#lib/jobs/control-handler.ts';
 import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
@@ -14,7 +13,7 @@ import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
 import { sourceOpener } from '#lib/jobs/import-source.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { createLogger } from '#lib/observability/logger.ts';
-import { buildRuntime } from '#lib/runtime.ts';
+import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
 
 const config = loadConfig();
 const runtime = buildRuntime(config, 'initial-sync');
@@ -30,12 +29,5 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
     failures: runtime.failures,
     mappings: runtime.mappings,
     logger: createLogger('initial-sync'),
-    consumer: {
-      sqs: runtime.sqs,
-      failures: runtime.failures,
-      maxAttempts: config.SYNC_MAX_ATTEMPTS,
-      dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
-      maxReceives: BACKSTOP_MAX_RECEIVES,
-      metrics: runtime.metrics,
-    },
+    consumer: consumerDepsOf(runtime),
   });

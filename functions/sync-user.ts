@@ -4,11 +4,10 @@
  * partial batch response (`ReportBatchItemFailures` is set on both event source mappings).
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
 import { flushingAfter, importProgressFor } from '#lib/jobs/import-progress.ts';
 import { createLogger } from '#lib/observability/logger.ts';
-import { buildRuntime } from '#lib/runtime.ts';
+import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 
@@ -19,15 +18,7 @@ const logger = createLogger('sync-user');
 const importProgress = importProgressFor(runtime);
 
 const consume = sqsConsumer(
-  {
-    sqs: runtime.sqs,
-    failures: runtime.failures,
-    logger,
-    maxAttempts: config.SYNC_MAX_ATTEMPTS,
-    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
-    maxReceives: BACKSTOP_MAX_RECEIVES,
-    metrics: runtime.metrics,
-  },
+  { ...consumerDepsOf(runtime), logger },
   syncUserWork({
     mappings: runtime.mappings,
     upheal: runtime.upheal,

@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
 import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
 import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
@@ -23,6 +24,7 @@ import {
   type OutboundPublisher,
   SqsOutboundPublisher,
 } from '#lib/outbound/outbound-events.ts';
+import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
@@ -107,6 +109,19 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
     stagedDeletes: new DynamoStagedDeletes(documents, tableName),
     outbound: outboundOf(config, sqs),
     metrics,
+  };
+}
+
+/** The SQS consumer's settings of a function (retries, waits, receive limit, metrics). */
+export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
+  const { config } = runtime;
+  return {
+    sqs: runtime.sqs,
+    failures: runtime.failures,
+    maxAttempts: config.SYNC_MAX_ATTEMPTS,
+    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    maxReceives: BACKSTOP_MAX_RECEIVES,
+    metrics: runtime.metrics,
   };
 }
 
