@@ -123,7 +123,7 @@ export function peaks(arrivals: readonly Arrival[], limit: number, windowMs: num
   };
 }
 
-/** Own calls of a run: all of them, those answered 429, and all of them per route. */
+/** Own calls of a run: all of them, those answered 429, and all of them per `<route> <status>`. */
 export function callCounts(arrivals: readonly Arrival[]): {
   calls: number;
   rateLimited: number;
@@ -135,7 +135,8 @@ export function callCounts(arrivals: readonly Arrival[]): {
   for (const arrival of arrivals) {
     if (arrival.foreign || arrival.key < 0) continue;
     calls += 1;
-    byRoute[arrival.route] = (byRoute[arrival.route] ?? 0) + 1;
+    const key = `${arrival.route} ${arrival.status}`;
+    byRoute[key] = (byRoute[key] ?? 0) + 1;
     if (!arrival.admitted) rateLimited += 1;
   }
   return { calls, rateLimited, byRoute };

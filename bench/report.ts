@@ -64,7 +64,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
         ? `${result.calls} calls`
         : `${fixed(callsPerMinimum(result), 3)} (${result.calls}/${result.minimumCalls})`;
     return [
-      `${result.name}${result.complete ? '' : ' (INCOMPLETE)'}${result.failures > 0 ? ` (${result.failures} users failed)` : ''}`,
+      `${result.name}${result.complete ? '' : ' (INCOMPLETE)'}${result.failures > 0 ? ` (${result.failures} ${result.failures === 1 ? 'user' : 'users'} failed)` : ''}`,
       String(result.workers),
       foreign ? percent(result.foreignShare) : '—',
       fixed(u?.mean, 3),
@@ -115,7 +115,8 @@ export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
   for (const result of results) {
     if (result.system !== SYSTEMS.sync) continue;
     const name = result.name;
-    const ratio = (value: number) => value.toFixed(3);
+    // Four digits, so that a value just under its bound never prints as the bound.
+    const ratio = (value: number) => value.toFixed(4);
     if (result.minimumCalls === 0) {
       check(name, 'zero Upheal calls on a re-run', result.calls, (v) => v === 0, 0, String);
       continue;

@@ -26,7 +26,7 @@ export interface ScenarioResult {
   /** Own requests that reached Upheal, 429s included. */
   readonly calls: number;
   readonly rateLimited: number;
-  /** Own calls per Upheal route (429s included). */
+  /** Own calls per `<Upheal route> <status>` (429s included). */
   readonly callsByRoute: Readonly<Record<string, number>>;
   readonly utilisation: Utilisation | undefined;
   readonly peaks: Peaks;
