@@ -52,6 +52,10 @@ export interface Runtime {
   readonly metrics: Metrics;
 }
 
+const MS_PER_SECOND = 1000;
+/** A message answered 429 comes back after this fraction of the rate window (3 s of 60 s). */
+const RATE_LIMIT_DEFER_WINDOW_DIVISOR = 20;
+
 /** HTTP statuses from this one up are server errors. */
 const SERVER_ERROR_STATUS = 500;
 /** Upheal's answer to a missing or invalid API key. */
@@ -121,6 +125,10 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     maxAttempts: config.SYNC_MAX_ATTEMPTS,
     dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
     maxReceives: BACKSTOP_MAX_RECEIVES,
+    // The limiter pauses every worker after a 429 anyway: come back when its pause is likely
+    // over (a share of the window), not after a fixed time that a scaled window makes huge.
+    rateLimitDeferMs:
+      (config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND) / RATE_LIMIT_DEFER_WINDOW_DIVISOR,
     metrics: runtime.metrics,
   };
 }

@@ -55,6 +55,8 @@ export interface ConsumerDeps {
   readonly dependencyWaitMs: number;
   /** The queues' own dead-letter limit (maxReceiveCount), so a deferral never hits it silently. */
   readonly maxReceives?: number | undefined;
+  /** Deferral after a 429 that came without Retry-After (the limiter pauses everyone meanwhile). */
+  readonly rateLimitDeferMs?: number | undefined;
   /** Counts outcomes and applied latency; published at the end of each invocation. */
   readonly metrics?: Metrics | undefined;
   readonly now?: () => number;
@@ -107,6 +109,9 @@ export function sqsConsumer(
           waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
           dependencyWaitMs: deps.dependencyWaitMs,
           ...(deps.maxReceives === undefined ? {} : { receivesLeft: deps.maxReceives - receives }),
+          ...(deps.rateLimitDeferMs === undefined
+            ? {}
+            : { rateLimitDeferMs: deps.rateLimitDeferMs }),
         });
         if (decision.action === 'defer') {
           count(METRIC_NAMES.deferred);

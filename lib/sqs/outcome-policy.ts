@@ -58,6 +58,8 @@ export interface DecisionContext {
    * a failure record (and is dead-lettered by us when it is valid work, for re-drive).
    */
   readonly receivesLeft?: number;
+  /** Deferral after a 429 without `Retry-After` (default DEFAULT_RATE_LIMIT_DEFER_MS). */
+  readonly rateLimitDeferMs?: number;
   readonly random?: () => number;
 }
 
@@ -75,7 +77,7 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     const delayMs =
       error instanceof SlotUnavailableError
         ? error.retryAfterMs
-        : (error.retryAfterMs ?? DEFAULT_RATE_LIMIT_DEFER_MS);
+        : (error.retryAfterMs ?? context.rateLimitDeferMs ?? DEFAULT_RATE_LIMIT_DEFER_MS);
     return { action: 'defer', delayMs };
   }
   if (error instanceof NotReadyError) {

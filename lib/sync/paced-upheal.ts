@@ -2,7 +2,7 @@
  * Upheal, paced: every call first obtains a send slot from the shared limiter (SPEC §3.2), and a
  * 429 is reported back so every worker slows down and pauses at once.
  */
-import { RateLimitedError } from '#lib/errors.ts';
+import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
 import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import type {
   CheckUserResult,
@@ -26,16 +26,43 @@ export type UphealPort = Pick<
   | 'deleteUser'
 >;
 
+/**
+ * How many more times a call that is not an event's first waits out the limiter's "no slot
+ * within the horizon" instead of deferring the message: a deferral then would repeat the calls
+ * already made (a check before a create, say), which costs more of the budget than the wait.
+ */
+const CONTINUATION_RETRIES = 2;
+
+/** Sleeps `ms` milliseconds. */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** An UphealClient whose every call waits for a slot in one lane of the shared limiter. */
 export class PacedUpheal implements UphealPort {
   readonly #client: UphealPort;
   readonly #limiter: RateLimiter;
   readonly #lane: Lane;
+  readonly #wait: (ms: number) => Promise<void>;
+  /** Set once a call of this pacer's event went out (see `forEvent`). */
+  #started = false;
 
-  constructor(client: UphealPort, limiter: RateLimiter, lane: Lane) {
+  constructor(
+    client: UphealPort,
+    limiter: RateLimiter,
+    lane: Lane,
+    wait: (ms: number) => Promise<void> = sleep,
+  ) {
     this.#client = client;
     this.#limiter = limiter;
     this.#lane = lane;
+    this.#wait = wait;
+  }
+
+  /**
+   * A pacer for the calls of one event: its first call defers the message when no slot is near
+   * (nothing is lost), its later calls wait a little longer instead (see CONTINUATION_RETRIES).
+   */
+  forEvent(): PacedUpheal {
+    return new PacedUpheal(this.#client, this.#limiter, this.#lane, this.#wait);
   }
 
   checkUser(email: string): Promise<CheckUserResult> {
@@ -67,7 +94,18 @@ export class PacedUpheal implements UphealPort {
   }
 
   async #paced<T>(call: () => Promise<T>): Promise<T> {
-    await this.#limiter.acquire(this.#lane);
+    for (let retries = 0; ; retries++) {
+      try {
+        await this.#limiter.acquire(this.#lane);
+        break;
+      } catch (error) {
+        const waitOut =
+          error instanceof SlotUnavailableError && this.#started && retries < CONTINUATION_RETRIES;
+        if (!waitOut) throw error;
+        await this.#wait(error.retryAfterMs);
+      }
+    }
+    this.#started = true;
     try {
       return await call();
     } catch (error) {

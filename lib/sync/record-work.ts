@@ -18,7 +18,7 @@ import {
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import type { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
 import { type SyncOutcome, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
@@ -45,6 +45,11 @@ export function laneOf(record: SQSRecord): Lane {
     : LANES.live;
 }
 
+/** One event's pacer (its later calls wait rather than defer), or the port as it is. */
+function pacerForEvent(upheal: SyncUserDeps['upheal']): SyncUserDeps['upheal'] {
+  return upheal instanceof PacedUpheal ? upheal.forEvent() : upheal;
+}
+
 /** The record work of `sync-user`. */
 export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   const decoded = new WeakMap<SQSRecord, PartnerEvent>();
@@ -57,7 +62,7 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       const outcome = await syncUser(
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
-        { ...deps, upheal: deps.upheal[lane] },
+        { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,

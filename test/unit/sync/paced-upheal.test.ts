@@ -1,0 +1,81 @@
+/** Every Upheal call waits for a limiter slot; an event's later calls wait rather than defer. */
+import { describe, expect, it } from 'vitest';
+import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
+import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import { PacedUpheal, type UphealPort } from '#lib/sync/paced-upheal.ts';
+
+/** A limiter answering from a script: `true` grants a slot, `false` says "none near". */
+function scriptedLimiter(script: boolean[]) {
+  const reported: (number | undefined)[] = [];
+  const limiter: RateLimiter = {
+    acquire: async (_lane: Lane) => {
+      if (script.shift() === false) throw new SlotUnavailableError(500);
+    },
+    rateLimited: async (retryAfterMs) => {
+      reported.push(retryAfterMs);
+    },
+  };
+  return { limiter, reported };
+}
+
+const client = {
+  checkUser: async () => ({ exists: false as const }),
+  createProvider: async () => ({ userId: 'u-1', inviteUrl: undefined }),
+} as unknown as UphealPort;
+
+const body = { email: 'p@example.com', firstName: 'A', lastName: 'B' };
+
+describe('PacedUpheal', () => {
+  it("defers an event's first call when the limiter has no slot near", async () => {
+    const { limiter } = scriptedLimiter([false]);
+    const waits: number[] = [];
+    const paced = new PacedUpheal(client, limiter, 'live', async (ms) => {
+      waits.push(ms);
+    }).forEvent();
+    await expect(paced.checkUser('p@example.com')).rejects.toBeInstanceOf(SlotUnavailableError);
+    expect(waits).toEqual([]);
+  });
+
+  it('waits out a missing slot for a later call of the same event, instead of repeating the first', async () => {
+    const { limiter } = scriptedLimiter([true, false, false, true]);
+    const waits: number[] = [];
+    const paced = new PacedUpheal(client, limiter, 'bulk', async (ms) => {
+      waits.push(ms);
+    }).forEvent();
+    await paced.checkUser('p@example.com');
+    await expect(paced.createProvider(body)).resolves.toEqual({
+      userId: 'u-1',
+      inviteUrl: undefined,
+    });
+    expect(waits).toEqual([500, 500]);
+  });
+
+  it('gives up waiting after a bounded number of misses', async () => {
+    const { limiter } = scriptedLimiter([true, false, false, false, true]);
+    const paced = new PacedUpheal(client, limiter, 'bulk', async () => {}).forEvent();
+    await paced.checkUser('p@example.com');
+    await expect(paced.createProvider(body)).rejects.toBeInstanceOf(SlotUnavailableError);
+  });
+
+  it('starts every event afresh: a new event defers its first call again', async () => {
+    const { limiter } = scriptedLimiter([true, false]);
+    const shared = new PacedUpheal(client, limiter, 'bulk', async () => {});
+    await shared.forEvent().checkUser('p@example.com');
+    await expect(shared.forEvent().checkUser('q@example.com')).rejects.toBeInstanceOf(
+      SlotUnavailableError,
+    );
+  });
+
+  it('reports a 429 to the limiter with its Retry-After', async () => {
+    const { limiter, reported } = scriptedLimiter([]);
+    const limited = {
+      checkUser: async () => {
+        throw new RateLimitedError('upheal check: HTTP 429', 429, undefined, undefined, 3000);
+      },
+    } as unknown as UphealPort;
+    await expect(
+      new PacedUpheal(limited, limiter, 'live').checkUser('x@example.com'),
+    ).rejects.toBeInstanceOf(RateLimitedError);
+    expect(reported).toEqual([3000]);
+  });
+});
