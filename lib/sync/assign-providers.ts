@@ -82,6 +82,11 @@ export async function assignProviders(
       if (now?.state === 'deleted' || now?.uphealUserId !== uphealUserId) {
         return { kind: 'client-gone', partnerUserId: clientPartnerUserId };
       }
+      // Still mapped: a delete of the client may be half done; wait for it to settle.
+      throw new NotReadyError(
+        `Upheal has no client ${uphealUserId} for ${clientPartnerUserId} (a delete in progress?)`,
+        MAPPING_WAIT_RETRY_MS,
+      );
     }
     throw error;
   }

@@ -46,6 +46,8 @@ import { isStale, versionOf } from '#lib/sync/version.ts';
 export const CLAIM_LEASE_MS = 60_000;
 /** When the claim is held elsewhere, try again after this long. */
 const CLAIM_BUSY_RETRY_MS = 5_000;
+/** When Upheal no longer has a mapped user (a delete half done?), look again after this long. */
+const DELETE_SETTLE_RETRY_MS = 10_000;
 /** When a client's primary provider is not mapped yet, look again after this long. */
 const PROVIDER_WAIT_RETRY_MS = 10_000;
 
@@ -188,18 +190,31 @@ async function updateUser(
   const common = commonUpdateBody(fields, isProvider);
   const commonHash = fieldsHash(partnerUserId, common);
   let changed = false;
-  if (commonHash !== mapping.commonHash && hasFields(common)) {
-    await deps.upheal.updateUser(uphealUserId, common);
-    changed = true;
-  }
   let providerHash = mapping.providerHash;
-  if (isProvider) {
-    const specific = providerUpdateBody(fields as ProviderFields);
-    providerHash = fieldsHash(partnerUserId, specific);
-    if (providerHash !== mapping.providerHash && hasFields(specific)) {
-      await deps.upheal.updateProvider(uphealUserId, specific);
+  try {
+    if (commonHash !== mapping.commonHash && hasFields(common)) {
+      await deps.upheal.updateUser(uphealUserId, common);
       changed = true;
     }
+    if (isProvider) {
+      const specific = providerUpdateBody(fields as ProviderFields);
+      providerHash = fieldsHash(partnerUserId, specific);
+      if (providerHash !== mapping.providerHash && hasFields(specific)) {
+        await deps.upheal.updateProvider(uphealUserId, specific);
+        changed = true;
+      }
+    }
+  } catch (error) {
+    // Upheal no longer has the user while our mapping does: most likely a delete of this user
+    // is half done (Upheal answered, the tombstone not yet written). Wait for it to settle; if
+    // the user is really gone from Upheal, the wait runs out and the reason says so.
+    if (error instanceof NotFoundError) {
+      throw new NotReadyError(
+        `Upheal has no user ${uphealUserId} for ${partnerUserId} (a delete in progress?)`,
+        DELETE_SETTLE_RETRY_MS,
+      );
+    }
+    throw error;
   }
   const unappliedFields = changedFixedFields(
     mapping.fixedHashes,
