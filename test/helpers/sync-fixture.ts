@@ -64,6 +64,30 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const REGION = 'us-east-1';
 const TABLE_NAME = 'upheal-sync-test-state';
 
+/** Receives (and deletes) every assignment command on the queue. */
+export async function drainAssignmentCommands(
+  sqs: SQSClient,
+  queueUrl: string,
+): Promise<AssignmentCommand[]> {
+  const commands: AssignmentCommand[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (Messages.length === 0) return commands;
+    for (const message of Messages) {
+      commands.push(AssignmentCommandSchema.parse(JSON.parse(message.Body ?? '{}')));
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
+    }
+  }
+}
+
 /** Starts the services and wires the use-case dependencies. */
 export async function startSyncFixture(options: SyncFixtureOptions = {}): Promise<SyncFixture> {
   const [dynamoService, sqsService, simulator] = await Promise.all([
@@ -121,28 +145,7 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
     queues,
     assignmentsQueueUrl: queueUrls.assignments,
     userEventsQueueUrl: queueUrls.userEvents,
-    async drainAssignments() {
-      const commands: AssignmentCommand[] = [];
-      for (;;) {
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrls.assignments,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 0,
-          }),
-        );
-        if (Messages.length === 0) return commands;
-        for (const message of Messages) {
-          commands.push(AssignmentCommandSchema.parse(JSON.parse(message.Body ?? '{}')));
-          await sqs.send(
-            new DeleteMessageCommand({
-              QueueUrl: queueUrls.assignments,
-              ReceiptHandle: message.ReceiptHandle,
-            }),
-          );
-        }
-      }
-    },
+    drainAssignments: () => drainAssignmentCommands(sqs, queueUrls.assignments),
     async stop() {
       await upheal.close();
       dynamo.destroy();

@@ -7,25 +7,20 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
 import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
-import {
-  type AssignmentCommand,
-  AssignmentCommandSchema,
-  SqsAssignmentQueue,
-} from '#lib/sync/assignment-queue.ts';
+import { type AssignmentCommand, SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
+import { drainAssignmentCommands } from '#test/helpers/sync-fixture.ts';
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const REGION = 'us-east-1';
-/** SQS receives at most 10 messages per call. */
-const SQS_RECEIVE_LIMIT = 10;
 /**
  * Client timeout for Upheal calls: small, so a simulated hang costs little real time. The
  * simulator answers loopback requests in a few milliseconds, so only a hang ever reaches it.
@@ -115,28 +110,7 @@ export async function startModelFixture(): Promise<ModelFixture> {
       };
       return { deps, mappings };
     },
-    async drainAssignments() {
-      const commands: AssignmentCommand[] = [];
-      for (;;) {
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrls.assignments,
-            MaxNumberOfMessages: SQS_RECEIVE_LIMIT,
-            WaitTimeSeconds: 0,
-          }),
-        );
-        if (Messages.length === 0) return commands;
-        for (const message of Messages) {
-          commands.push(AssignmentCommandSchema.parse(JSON.parse(message.Body ?? '{}')));
-          await sqs.send(
-            new DeleteMessageCommand({
-              QueueUrl: queueUrls.assignments,
-              ReceiptHandle: message.ReceiptHandle,
-            }),
-          );
-        }
-      }
-    },
+    drainAssignments: () => drainAssignmentCommands(sqs, queueUrls.assignments),
     async stop() {
       await upheal.close();
       dynamo.destroy();
