@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '#lib/errors.ts';
+import { MIN_JITTER_MS } from '#lib/limiter/gcra.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
@@ -25,7 +26,7 @@ const EnvSchema = z
     UPHEAL_RATE_LIMIT: positiveInt.default(300),
     UPHEAL_RATE_WINDOW_SECONDS: z.coerce.number().positive().default(60),
     /** Safety margin for arrival-time spread (latency, clock skew, timers); see docs/limits.md. */
-    UPHEAL_RATE_JITTER_MS: nonNegativeInt.default(1000),
+    UPHEAL_RATE_JITTER_MS: z.coerce.number().int().min(MIN_JITTER_MS).default(1000),
     /** Longest a worker waits in-process for a slot before deferring the message in SQS. */
     UPHEAL_RATE_HORIZON_MS: nonNegativeInt.default(3000),
     UPHEAL_TIMEOUT_MS: positiveInt.default(10_000),
