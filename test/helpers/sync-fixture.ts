@@ -53,8 +53,6 @@ export interface SyncFixture {
   readonly tableName: string;
   /** Every queue of stage `test`, with its DLQ. */
   readonly queues: CreatedQueues;
-  readonly assignmentsQueueUrl: string;
-  readonly userEventsQueueUrl: string;
   /** Receives (and deletes) the assignment commands queued so far. */
   drainAssignments(): Promise<AssignmentCommand[]>;
   stop(): Promise<void>;
@@ -143,8 +141,6 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
     documents,
     tableName: TABLE_NAME,
     queues,
-    assignmentsQueueUrl: queueUrls.assignments,
-    userEventsQueueUrl: queueUrls.userEvents,
     drainAssignments: () => drainAssignmentCommands(sqs, queueUrls.assignments),
     async stop() {
       await upheal.close();

@@ -82,6 +82,7 @@ describe('sync-user: create and link', () => {
     expect(mapping).toMatchObject({ state: 'active', kind: 'provider' });
     const user = simUsers().find((u) => u.partnerUserId === 'p-create');
     expect(user?.userId).toBe(mapping?.uphealUserId);
+    expect((await fixture.mappings.findByUphealId(user!.userId))?.partnerUserId).toBe('p-create');
     expect(outcome.kind === 'created' && outcome.inviteUrl).toMatch(
       /^https:\/\/app\.upheal\.io\/invite\//,
     );
