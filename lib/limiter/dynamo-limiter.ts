@@ -5,7 +5,11 @@
  *
  * One conditional UpdateItem books one slot, and concurrent bookers do not conflict: the common
  * write is `SET tat = tat + intervalMs` guarded only by a range (`tat BETWEEN now AND deadline`),
- * so DynamoDB serialises concurrent bookings and each gets its own slot from `ReturnValues`. A
+ * so DynamoDB serialises concurrent bookings and each gets its own slot from `ReturnValues`.
+ * When several callers of one process wait for slots, one write books a lease of consecutive
+ * slots for them (`SET tat = tat + k·intervalMs`, up to gcra.ts MAX_LEASE_SLOTS); the slots the
+ * booker does not use wait in the process's pool for the next callers, and one that is not taken
+ * before the late-slot rule applies is dropped (never sent late). A
  * write fails its condition only when the caller's view was wrong (the schedule was idle, or
  * already beyond its deadline, or a 429 just paused it); then the caller reads and decides again.
  * A failed conditional write still costs a write unit, so callers read (five times cheaper) before
@@ -28,6 +32,7 @@ import {
   afterRateLimited,
   BOOKING_PATHS,
   bookingPath,
+  bookSlots,
   clampInterval,
   DECISIONS,
   decide,
@@ -36,11 +41,12 @@ import {
   initialState,
   isLate,
   type LimiterState,
+  MAX_LEASE_SLOTS,
   needsRecheck,
   pausedAfterBooking,
   viewIsFresh,
 } from '#lib/limiter/gcra.ts';
-import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 
 /** The limiter item's key parts (infra/resources.ts: `LIMITER#<apiKeyId>` / `STATE`). */
 export const LIMITER_KEY = { pkPrefix: 'LIMITER#', sk: 'STATE' } as const;
@@ -133,8 +139,10 @@ export interface LimiterStats {
   readonly slotsBooked: number;
   /** Slots handed to callers (booked slots minus late or paused drops). */
   readonly slotsUsed: number;
-  /** Slots dropped by the late-slot rule or because a 429 paused them. */
+  /** Slots dropped by the late-slot rule or because a 429 paused them (pooled ones included). */
   readonly slotsDropped: number;
+  /** Slots a caller took from the pool of a lease another caller booked. */
+  readonly slotsFromPool: number;
   /** Acquires that threw SlotUnavailableError. */
   readonly deferrals: number;
   readonly rateLimitedReports: number;
@@ -203,6 +211,10 @@ export class DynamoRateLimiter implements RateLimiter {
   #turn: Promise<unknown> = Promise.resolve();
   /** A pause this process learned from its own 429: drops its slots booked before it. */
   #pausedUntil = Number.NEGATIVE_INFINITY;
+  /** Booked slots of leases no caller took yet, ascending. */
+  #pool: { readonly slot: number; readonly bookedAt: number }[] = [];
+  /** Callers inside acquire that hold no slot: how many slots a lease should book. */
+  #demand = 0;
   #stats = {
     writes: 0,
     conditionalFailures: 0,
@@ -210,6 +222,7 @@ export class DynamoRateLimiter implements RateLimiter {
     slotsBooked: 0,
     slotsUsed: 0,
     slotsDropped: 0,
+    slotsFromPool: 0,
     deferrals: 0,
     rateLimitedReports: 0,
     waitedMs: 0,
@@ -233,14 +246,31 @@ export class DynamoRateLimiter implements RateLimiter {
     return { ...this.#stats };
   }
 
-  async acquire(lane: Lane): Promise<void> {
+  async acquire(lane: Lane, options: AcquireOptions = {}): Promise<void> {
+    const continuation = options.continuation ?? false;
+    this.#demand += 1;
+    let holding = false;
+    try {
+      await this.#acquire(lane, continuation, (held) => {
+        if (held !== holding) this.#demand += held ? -1 : 1;
+        holding = held;
+      });
+    } finally {
+      if (!holding) this.#demand -= 1;
+    }
+  }
+
+  /** The steps of one acquire; `hold` tells whether the caller holds a slot (for the demand). */
+  async #acquire(lane: Lane, continuation: boolean, hold: (held: boolean) => void): Promise<void> {
     let deadline = this.#now() + this.params.horizonMs;
     // After a wait, a view from before the moment waited for is as old as the wait: the caller
     // reads unless another caller of this process read (or booked) since that moment (the random
     // spread on top only de-synchronises processes; within one, the mutex already does).
     let viewNotBefore = Number.NEGATIVE_INFINITY;
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
-      const outcome = await this.#exclusive(() => this.#step(lane, deadline, viewNotBefore));
+      const outcome = await this.#exclusive(() =>
+        this.#step(lane, continuation, deadline, viewNotBefore),
+      );
       if (outcome.kind === STEP_OUTCOMES.wait) {
         const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);
         await this.#sleepUntil(wakeAt);
@@ -249,11 +279,13 @@ export class DynamoRateLimiter implements RateLimiter {
       }
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
       const { slot, bookedAt } = outcome;
+      hold(true);
       if (needsRecheck(slot, bookedAt, this.params)) {
         // Read shortly before the slot (not under the mutex: it only refreshes the view).
         await this.#sleepUntil(slot - RECHECK_LEAD_SHARE * this.params.safeIntervalMs);
         if (pausedAfterBooking(slot, await this.#read())) {
           this.#stats.slotsDropped += 1;
+          hold(false);
           deadline = this.#now() + this.params.horizonMs;
           continue;
         }
@@ -263,6 +295,7 @@ export class DynamoRateLimiter implements RateLimiter {
       if (isLate(slot, sendAt, this.params) || slot < this.#pausedUntil) {
         // Late-slot rule (or a pause this process just learned of): never use the slot.
         this.#stats.slotsDropped += 1;
+        hold(false);
         deadline = sendAt + this.params.horizonMs;
         continue;
       }
@@ -278,8 +311,15 @@ export class DynamoRateLimiter implements RateLimiter {
    * callers of one instance never race each other to the item (no herd of waiting bulk callers
    * booking past their lead on the same stale view, no wasted conditional writes).
    */
-  async #step(lane: Lane, deadline: number, viewNotBefore: number): Promise<StepOutcome> {
+  async #step(
+    lane: Lane,
+    continuation: boolean,
+    deadline: number,
+    viewNotBefore: number,
+  ): Promise<StepOutcome> {
     const now = this.#now();
+    const pooled = this.#takePooled(now, deadline);
+    if (pooled !== undefined) return { kind: STEP_OUTCOMES.slot, ...pooled };
     if (now < this.#pausedUntil) {
       // This process saw the 429 itself: wait out the pause before booking (or defer).
       if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now);
@@ -287,14 +327,36 @@ export class DynamoRateLimiter implements RateLimiter {
     }
     const stale = this.#viewAt < viewNotBefore;
     if (stale || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
-    const decision = decide(this.#view, lane, now, deadline, this.params);
+    const decision = decide(this.#view, lane, now, deadline, this.params, continuation);
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs);
     if (decision.kind === DECISIONS.wait)
       return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs };
-    const slot = await this.#book(now, deadline);
-    return slot === undefined
-      ? { kind: STEP_OUTCOMES.retry }
-      : { kind: STEP_OUTCOMES.slot, slot, bookedAt: now };
+    // One slot for this caller and one for every other caller of this process still without one
+    // (the pool is empty here, or its head lies beyond this caller's deadline).
+    const wanted = Math.min(MAX_LEASE_SLOTS, Math.max(1, this.#demand - this.#pool.length));
+    const slots = await this.#book(now, deadline, wanted);
+    if (slots === undefined) return { kind: STEP_OUTCOMES.retry };
+    for (const slot of slots.slice(1)) this.#pool.push({ slot, bookedAt: now });
+    this.#pool.sort((a, b) => a.slot - b.slot);
+    return { kind: STEP_OUTCOMES.slot, slot: slots[0]!, bookedAt: now };
+  }
+
+  /**
+   * The earliest pooled slot this caller can use (not beyond its deadline). Pooled slots that
+   * went late, or that a 429 this process saw paused, are dropped on the way: never sent.
+   */
+  #takePooled(now: number, deadline: number): { slot: number; bookedAt: number } | undefined {
+    while (this.#pool.length > 0) {
+      const head = this.#pool[0]!;
+      if (!isLate(head.slot, now, this.params) && head.slot >= this.#pausedUntil) break;
+      this.#pool.shift();
+      this.#stats.slotsDropped += 1;
+    }
+    const head = this.#pool[0];
+    if (head === undefined || head.slot > deadline) return undefined;
+    this.#pool.shift();
+    this.#stats.slotsFromPool += 1;
+    return head;
   }
 
   #defer(retryAfterMs: number): never {
@@ -344,55 +406,29 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   /**
-   * One conditional write for one slot, on the path the view suggests. Returns the slot, or
-   * undefined when the condition failed (the view is refreshed from ALL_OLD where DynamoDB
-   * returns it, otherwise the next step reads).
+   * One conditional write for up to `wanted` consecutive slots (as many as end by the deadline on
+   * the view), on the path the view suggests. Returns the slots, or undefined when the condition
+   * failed (the view is refreshed from ALL_OLD where DynamoDB returns it, otherwise the next step
+   * reads).
    */
-  async #book(now: number, deadline: number): Promise<number | undefined> {
+  async #book(now: number, deadline: number, wanted: number): Promise<number[] | undefined> {
     const { params } = this;
     const view = this.#view;
     const path = bookingPath(view, now, params);
     const from = now - params.catchUpMs;
     const intervalMs = clampInterval(view?.intervalMs ?? params.safeIntervalMs, params);
+    // A restart books one slot: its write sets `tat` from the view's interval, which another
+    // process may have changed meanwhile (the next booking then uses the stored one).
+    const count =
+      path === BOOKING_PATHS.restart
+        ? 1
+        : (bookSlots(view, now, deadline, params, wanted)?.slots.length ?? 1);
     const command =
       path === BOOKING_PATHS.restart
-        ? new UpdateItemCommand({
-            TableName: this.#tableName,
-            Key: this.#key,
-            UpdateExpression:
-              'SET #tat = :next, #interval = if_not_exists(#interval, :interval), ' +
-              '#hold = if_not_exists(#hold, :zero), #clean = if_not_exists(#clean, :now), ' +
-              '#cutFrom = if_not_exists(#cutFrom, :interval)',
-            ConditionExpression: CONDITIONS.idle,
-            ExpressionAttributeNames: NAMES,
-            ExpressionAttributeValues: {
-              ':next': number(now + intervalMs),
-              ':interval': number(intervalMs),
-              ':zero': number(0),
-              ':now': number(now),
-              ':from': number(from),
-            },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          })
-        : new UpdateItemCommand({
-            TableName: this.#tableName,
-            Key: this.#key,
-            UpdateExpression: 'SET #tat = #tat + #interval',
-            ConditionExpression: `${CONDITIONS.headWithinDeadline} AND ${CONDITIONS.intervalInRange}`,
-            ExpressionAttributeNames: namesIn(
-              CONDITIONS.headWithinDeadline,
-              CONDITIONS.intervalInRange,
-            ),
-            ExpressionAttributeValues: {
-              ':from': number(from),
-              ':deadline': number(deadline),
-              ':safe': number(params.safeIntervalMs),
-              ':max': number(params.maxIntervalMs),
-            },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          });
+        ? this.#restartCommand(now, from, intervalMs)
+        : count > 1
+          ? this.#leaseCommand(from, deadline, intervalMs, count)
+          : this.#advanceCommand(from, deadline);
     const written = await this.#write(command);
     if (!written.ok) {
       await this.#repairInterval(now);
@@ -402,9 +438,82 @@ export class DynamoRateLimiter implements RateLimiter {
     const state = toState(written.attributes);
     if (state === undefined) throw new TypeError('limiter item without a schedule after booking');
     this.#see(state, now);
-    this.#stats.slotsBooked += 1;
+    this.#stats.slotsBooked += count;
     await this.#raiseAfterCleanWindows(state, now);
-    return path === BOOKING_PATHS.restart ? now : state.tat - state.intervalMs;
+    const first = path === BOOKING_PATHS.restart ? now : state.tat - count * state.intervalMs;
+    return Array.from({ length: count }, (_, index) => first + index * state.intervalMs);
+  }
+
+  /** The write that resumes an idle (or new) schedule at now with one slot. */
+  #restartCommand(now: number, from: number, intervalMs: number): UpdateItemCommand {
+    return new UpdateItemCommand({
+      TableName: this.#tableName,
+      Key: this.#key,
+      UpdateExpression:
+        'SET #tat = :next, #interval = if_not_exists(#interval, :interval), ' +
+        '#hold = if_not_exists(#hold, :zero), #clean = if_not_exists(#clean, :now), ' +
+        '#cutFrom = if_not_exists(#cutFrom, :interval)',
+      ConditionExpression: CONDITIONS.idle,
+      ExpressionAttributeNames: NAMES,
+      ExpressionAttributeValues: {
+        ':next': number(now + intervalMs),
+        ':interval': number(intervalMs),
+        ':zero': number(0),
+        ':now': number(now),
+        ':from': number(from),
+      },
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  }
+
+  /** The write that takes the head of a busy schedule, at the interval stored with it. */
+  #advanceCommand(from: number, deadline: number): UpdateItemCommand {
+    const { params } = this;
+    return new UpdateItemCommand({
+      TableName: this.#tableName,
+      Key: this.#key,
+      UpdateExpression: 'SET #tat = #tat + #interval',
+      ConditionExpression: `${CONDITIONS.headWithinDeadline} AND ${CONDITIONS.intervalInRange}`,
+      ExpressionAttributeNames: namesIn(CONDITIONS.headWithinDeadline, CONDITIONS.intervalInRange),
+      ExpressionAttributeValues: {
+        ':from': number(from),
+        ':deadline': number(deadline),
+        ':safe': number(params.safeIntervalMs),
+        ':max': number(params.maxIntervalMs),
+      },
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  }
+
+  /**
+   * The write of a lease on a busy schedule: `count` slots from the head, all by the deadline, at
+   * the interval the view showed (a changed interval fails the condition; the caller reads again).
+   */
+  #leaseCommand(
+    from: number,
+    deadline: number,
+    intervalMs: number,
+    count: number,
+  ): UpdateItemCommand {
+    const lastFrom = '#tat BETWEEN :from AND :lastDeadline';
+    const sameInterval = '#interval = :interval';
+    return new UpdateItemCommand({
+      TableName: this.#tableName,
+      Key: this.#key,
+      UpdateExpression: 'SET #tat = #tat + :span',
+      ConditionExpression: `${lastFrom} AND ${sameInterval}`,
+      ExpressionAttributeNames: namesIn(lastFrom, sameInterval),
+      ExpressionAttributeValues: {
+        ':from': number(from),
+        ':lastDeadline': number(deadline - (count - 1) * intervalMs),
+        ':interval': number(intervalMs),
+        ':span': number(count * intervalMs),
+      },
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
   }
 
   /** Sends one UpdateItem; a failed condition is an outcome, refreshing the view when it can. */

@@ -45,6 +45,20 @@ export const MIN_JITTER_MS = 20;
 /** How far ahead of now the bulk lane books, in safe intervals (the live lane books up to H). */
 export const BULK_LEAD_INTERVALS = 4;
 
+/**
+ * How far ahead a bulk call that continues an event (the create after its check) books, in safe
+ * intervals, at most half the horizon: further than the bulk lead, so calls of events already
+ * under way go before the first calls of new ones (a continuation that had to defer would repeat
+ * its event's earlier calls), and short of the horizon, so the live lane can still book.
+ */
+export const CONTINUATION_LEAD_INTERVALS = 8;
+
+/**
+ * Most slots one booking takes (a lease): a process with several callers waiting books one slot
+ * for each with one conditional write, up to this many (rate-limiting research: k ≈ 5).
+ */
+export const MAX_LEASE_SLOTS = 5;
+
 /** AIMD adaptation to other clients of the same API key. */
 export const AIMD = {
   /** On a 429 the rate is multiplied by this (the interval divided by it). */
@@ -80,6 +94,11 @@ export interface GcraConfig {
   readonly horizonMs: number;
   /** How far ahead the bulk lane books; default BULK_LEAD_INTERVALS safe intervals, at most H. */
   readonly bulkLeadMs?: number;
+  /**
+   * How far ahead a bulk continuation books; default CONTINUATION_LEAD_INTERVALS safe intervals,
+   * at most H/2, at least the bulk lead.
+   */
+  readonly continuationLeadMs?: number;
   /** Late-slot threshold; default LATE_SHARE_OF_JITTER of J. Must not exceed J. */
   readonly lateMs?: number;
 }
@@ -114,13 +133,22 @@ export function deriveParams(config: GcraConfig): GcraParams {
   const lateMs = config.lateMs ?? jitterMs * LATE_SHARE_OF_JITTER;
   if (lateMs > jitterMs)
     throw new ConfigError('the late-slot threshold must not exceed the jitter');
+  const bulkLeadMs = Math.min(horizonMs, config.bulkLeadMs ?? BULK_LEAD_INTERVALS * safeIntervalMs);
+  const continuationLeadMs = Math.max(
+    bulkLeadMs,
+    Math.min(
+      horizonMs / 2,
+      config.continuationLeadMs ?? CONTINUATION_LEAD_INTERVALS * safeIntervalMs,
+    ),
+  );
   return {
     limit,
     windowMs,
     jitterMs,
     horizonMs,
     lateMs,
-    bulkLeadMs: Math.min(horizonMs, config.bulkLeadMs ?? BULK_LEAD_INTERVALS * safeIntervalMs),
+    bulkLeadMs,
+    continuationLeadMs,
     safeIntervalMs,
     maxIntervalMs: safeIntervalMs / AIMD.minRateShare,
     increasePerWindow: AIMD.increaseShare / safeIntervalMs,
@@ -179,9 +207,10 @@ export const DECISIONS = { book: 'book', wait: 'wait', defer: 'defer' } as const
  * Decides for a caller of `lane` at `now` whose in-process wait must end by `deadline`, from its
  * view of the state (possibly stale, but `tat` only grows, so a stale view never overstates the
  * room left). The live lane books any slot up to the deadline. The bulk lane books only when the
- * schedule's head is within `bulkLeadMs`, and otherwise waits for that moment: bulk work therefore
- * never holds slots far ahead, and a live request that arrives during a bulk backlog books right
- * behind the few bulk slots already taken, ahead of every bulk caller still waiting.
+ * schedule's head is within `bulkLeadMs` (`continuationLeadMs` for a call that continues an
+ * event), and otherwise waits for that moment: bulk work therefore never holds slots far ahead,
+ * and a live request that arrives during a bulk backlog books right behind the few bulk slots
+ * already taken, ahead of every bulk caller still waiting.
  */
 export function decide(
   state: LimiterState | undefined,
@@ -189,11 +218,12 @@ export function decide(
   now: number,
   deadline: number,
   params: GcraParams,
+  continuation = false,
 ): Decision {
   const head = Math.max(state?.tat ?? now, now);
   if (head > deadline) return { kind: DECISIONS.defer, retryAfterMs: head - now };
   // Compared as a time, not a difference, so waking exactly at `untilMs` always books.
-  const bookableAt = head - params.bulkLeadMs;
+  const bookableAt = head - (continuation ? params.continuationLeadMs : params.bulkLeadMs);
   if (lane === LANES.live || bookableAt <= now) return { kind: DECISIONS.book };
   return { kind: DECISIONS.wait, untilMs: bookableAt };
 }
@@ -237,12 +267,40 @@ export function bookSlot(
   deadline: number,
   params: GcraParams,
 ): Booking | undefined {
+  const lease = bookSlots(state, now, deadline, params, 1);
+  return lease && { slot: lease.slots[0]!, path: lease.path, state: lease.state };
+}
+
+/** Consecutive slots booked with one write, and the state after booking them. */
+export interface Lease {
+  /** Ascending, one interval apart; the first is the slot `bookSlot` would give. */
+  readonly slots: readonly number[];
+  readonly path: BookingPath;
+  readonly state: LimiterState;
+}
+
+/**
+ * Books up to `count` consecutive slots at once (a lease), as one conditional write does: the
+ * first as `bookSlot` would, the others one interval apart after it, only as many as end by
+ * `deadline`. The schedule is the same as after `count` single bookings, so the window bound
+ * holds for every slot of a lease; only who holds the slots differs.
+ */
+export function bookSlots(
+  state: LimiterState | undefined,
+  now: number,
+  deadline: number,
+  params: GcraParams,
+  count: number,
+): Lease | undefined {
   const current = state ?? initialState(now, params);
   const intervalMs = clampInterval(current.intervalMs, params);
   const path = bookingPath(state, now, params);
-  const slot = path === BOOKING_PATHS.restart ? now : current.tat;
-  if (slot > deadline) return undefined;
-  return { slot, path, state: { ...current, intervalMs, tat: slot + intervalMs } };
+  const first = path === BOOKING_PATHS.restart ? now : current.tat;
+  if (first > deadline) return undefined;
+  const fitting = Math.floor((deadline - first) / intervalMs) + 1;
+  const taken = Math.max(1, Math.min(Math.floor(count), fitting));
+  const slots = Array.from({ length: taken }, (_, index) => first + index * intervalMs);
+  return { slots, path, state: { ...current, intervalMs, tat: first + taken * intervalMs } };
 }
 
 /** Keeps an interval within [safe, floor]: a stored interval from another configuration is fixed. */

@@ -10,6 +10,16 @@ export const LANES = { live: 'live', bulk: 'bulk' } as const;
 /** A traffic class. */
 export type Lane = (typeof LANES)[keyof typeof LANES];
 
+/** How a caller asks for a slot. */
+export interface AcquireOptions {
+  /**
+   * The call continues an event whose earlier calls went out (the create after its check): it is
+   * served before the first calls of new events of its lane, since deferring it would repeat
+   * those earlier calls.
+   */
+  readonly continuation?: boolean;
+}
+
 /** Obtains permission to send one request to Upheal. */
 export interface RateLimiter {
   /**
@@ -17,7 +27,7 @@ export interface RateLimiter {
    * configured horizon; beyond it throws SlotUnavailableError (from `#lib/errors.ts`) carrying the
    * expected wait, so the caller defers its SQS message instead of sleeping.
    */
-  acquire(lane: Lane): Promise<void>;
+  acquire(lane: Lane, options?: AcquireOptions): Promise<void>;
   /**
    * Reports a 429 from Upheal: lowers the shared rate and pauses every worker until
    * `retryAfterMs` (or a default backoff when Upheal gave none).

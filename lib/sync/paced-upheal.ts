@@ -96,7 +96,7 @@ export class PacedUpheal implements UphealPort {
   async #paced<T>(call: () => Promise<T>): Promise<T> {
     for (let retries = 0; ; retries++) {
       try {
-        await this.#limiter.acquire(this.#lane);
+        await this.#limiter.acquire(this.#lane, { continuation: this.#started });
         break;
       } catch (error) {
         const waitOut =

@@ -174,6 +174,26 @@ describe('DynamoRateLimiter on dynalite', () => {
     expect(total.writes / total.slotsUsed).toBeLessThanOrEqual(MAX_WRITES_PER_SLOT);
   });
 
+  it('books one lease for the callers of one process that wait together', async () => {
+    const apiKey = freshKey();
+    const limiter = limiterFor(apiKey);
+    await Promise.all(Array.from({ length: 5 }, () => limiter.acquire(LANES.live)));
+    // The first caller restarts the idle schedule (one slot); the second books a lease for
+    // itself and the three still waiting, who take their slots from the pool.
+    expect(limiter.stats()).toMatchObject({
+      writes: 2,
+      slotsBooked: 5,
+      slotsUsed: 5,
+      slotsFromPool: 3,
+      slotsDropped: 0,
+    });
+    const before = Number((await itemOf(apiKey))?.tat?.N);
+    await Promise.all(Array.from({ length: 3 }, () => limiter.acquire(LANES.live)));
+    const after = Number((await itemOf(apiKey))?.tat?.N);
+    // The schedule moved exactly as far as three single bookings would have moved it.
+    expect(after - before).toBeCloseTo(3 * T, 2);
+  });
+
   it('names the item after a hash of the key and never stores the key', async () => {
     const apiKey = freshKey();
     await limiterFor(apiKey).acquire(LANES.live);

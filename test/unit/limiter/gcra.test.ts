@@ -6,6 +6,8 @@ import {
   afterRateLimited,
   BOOKING_PATHS,
   bookSlot,
+  bookSlots,
+  CONTINUATION_LEAD_INTERVALS,
   DECISIONS,
   decide,
   deriveParams,
@@ -90,6 +92,25 @@ describe('decide', () => {
     }
   });
 
+  it('lets a bulk continuation book further ahead than a first call, short of the horizon', () => {
+    expect(params.continuationLeadMs).toBeGreaterThan(params.bulkLeadMs);
+    expect(params.continuationLeadMs).toBeLessThanOrEqual(params.horizonMs / 2);
+    const between = state({ tat: NOW + (params.bulkLeadMs + params.continuationLeadMs) / 2 });
+    expect(decide(between, LANES.bulk, NOW, deadline, params).kind).toBe(DECISIONS.wait);
+    expect(decide(between, LANES.bulk, NOW, deadline, params, true)).toEqual({
+      kind: DECISIONS.book,
+    });
+    const beyond = state({ tat: NOW + params.continuationLeadMs + T });
+    expect(decide(beyond, LANES.bulk, NOW, deadline, params, true).kind).toBe(DECISIONS.wait);
+  });
+
+  it('keeps the continuation lead between the bulk lead and half the horizon', () => {
+    const wide = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 60_000 });
+    expect(wide.continuationLeadMs).toBeCloseTo(CONTINUATION_LEAD_INTERVALS * T, 6);
+    const narrow = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 500 });
+    expect(narrow.continuationLeadMs).toBe(narrow.bulkLeadMs);
+  });
+
   it('books at once on an idle or unknown schedule', () => {
     expect(decide(undefined, LANES.bulk, NOW, deadline, params).kind).toBe(DECISIONS.book);
     expect(decide(state({ tat: NOW - 5_000 }), LANES.bulk, NOW, deadline, params).kind).toBe(
@@ -129,6 +150,24 @@ describe('bookSlot', () => {
 
   it('books nothing beyond the deadline (a deferring caller would waste the slot)', () => {
     expect(bookSlot(state({ tat: deadline + 1 }), NOW, deadline, params)).toBeUndefined();
+  });
+
+  it('books a lease of consecutive slots, the schedule ending as after as many single bookings', () => {
+    const busy = state({ tat: NOW + T });
+    const lease = bookSlots(busy, NOW, deadline, params, 4)!;
+    expect(lease.path).toBe(BOOKING_PATHS.advance);
+    expect(lease.slots).toHaveLength(4);
+    for (const [i, slot] of lease.slots.entries()) expect(slot).toBeCloseTo(NOW + (i + 1) * T, 9);
+    let single: LimiterState = busy;
+    for (let i = 0; i < 4; i += 1) single = bookSlot(single, NOW, deadline, params)!.state;
+    expect(lease.state.tat).toBeCloseTo(single.tat, 9);
+  });
+
+  it('takes only the slots of a lease that end by the deadline, at least one', () => {
+    const nearDeadline = state({ tat: deadline - 1.5 * T });
+    expect(bookSlots(nearDeadline, NOW, deadline, params, 5)?.slots).toHaveLength(2);
+    expect(bookSlots(state({ tat: deadline }), NOW, deadline, params, 5)?.slots).toHaveLength(1);
+    expect(bookSlots(state({ tat: deadline + 1 }), NOW, deadline, params, 5)).toBeUndefined();
   });
 
   it('repairs a stored interval below the safe one (another configuration wrote it)', () => {

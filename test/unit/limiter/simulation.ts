@@ -8,12 +8,15 @@
 import {
   afterCleanWindows,
   afterRateLimited,
-  bookSlot,
+  BOOKING_PATHS,
+  bookingPath,
+  bookSlots,
   DECISIONS,
   decide,
   type GcraParams,
   isLate,
   type LimiterState,
+  MAX_LEASE_SLOTS,
   needsRecheck,
   pausedAfterBooking,
   viewIsFresh,
@@ -53,6 +56,12 @@ export interface SimulationOptions {
   readonly retryAfter?: boolean;
   /** Whether workers apply the late-slot rule (turned off only to show that it matters). */
   readonly lateRule?: boolean;
+  /**
+   * Bulk workers per process (default 1). Workers of one process share leases as the adapter's
+   * callers do: a booking takes one slot for each worker of the process still without one (up
+   * to MAX_LEASE_SLOTS), and the others wait in the process's pool for them.
+   */
+  readonly workersPerProcess?: number;
 }
 
 /** One request of ours as Upheal saw it. */
@@ -74,6 +83,10 @@ export interface SimulationResult {
   readonly reads: number;
   readonly conditionalFailures: number;
   readonly lateDrops: number;
+  /** Booked slots of leases nobody took before they went late (included in lateDrops). */
+  readonly pooledDrops: number;
+  /** Slots booked in all (by leases too); every one was sent or dropped. */
+  readonly slotsBooked: number;
   /** Slots dropped because a 429 paused everyone after they were booked. */
   readonly pausedDrops: number;
   /** SQS deferrals (no slot within the horizon), per lane. */
@@ -81,6 +94,16 @@ export interface SimulationResult {
   /** The item at the end. */
   readonly finalState: LimiterState | undefined;
 }
+
+/** Workers that share leases (one Lambda instance, one adapter). */
+interface Process {
+  /** Booked slots nobody took yet, ascending, with the time they were booked. */
+  readonly pool: { slot: number; bookedAt: number }[];
+  /** Workers of the process that hold no slot. */
+  demand: number;
+}
+
+const newProcess = (): Process => ({ pool: [], demand: 0 });
 
 /** Upper bound on events, so a bug cannot loop forever. */
 const MAX_EVENTS = 5_000_000;
@@ -139,20 +162,52 @@ export function simulate(options: SimulationOptions): SimulationResult {
     () => 0,
   );
   const sent: Sent[] = [];
-  const counters = { writes: 0, reads: 0, conditionalFailures: 0, lateDrops: 0, pausedDrops: 0 };
+  const counters = {
+    writes: 0,
+    reads: 0,
+    conditionalFailures: 0,
+    lateDrops: 0,
+    pooledDrops: 0,
+    slotsBooked: 0,
+    pausedDrops: 0,
+  };
   const deferrals: Record<Lane, number> = { live: 0, bulk: 0 };
   let foreignAccepted = 0;
   let foreignRejected = 0;
   let item: LimiterState | undefined;
   const lateRule = options.lateRule ?? true;
 
+  /** The earliest pooled slot usable by `deadline`; late ones are dropped on the way. */
+  const takePooled = (process: Process, now: number, deadline: number) => {
+    while (process.pool.length > 0 && isLate(process.pool[0]!.slot, now, params)) {
+      process.pool.shift();
+      counters.lateDrops += 1;
+      counters.pooledDrops += 1;
+    }
+    const head = process.pool[0];
+    if (head === undefined || head.slot > deadline) return undefined;
+    return process.pool.shift();
+  };
+
   /** One caller: acquires a slot for `lane`, sends, then calls `done` with the answer time. */
-  const caller = (lane: Lane, requestedAt: number, done: (at: number) => void): void => {
+  const caller = (
+    lane: Lane,
+    process: Process,
+    requestedAt: number,
+    done: (at: number) => void,
+  ): void => {
     let view: LimiterState | undefined;
     let viewAt = Number.NEGATIVE_INFINITY;
     let deadline = requestedAt + params.horizonMs;
+    process.demand += 1;
     const step = (now: number): void => {
       if (now >= durationMs) return;
+      const pooled = takePooled(process, now, deadline);
+      if (pooled !== undefined) {
+        process.demand -= 1;
+        use(pooled.slot, pooled.bookedAt);
+        return;
+      }
       if (!viewIsFresh(view, viewAt, now, params)) {
         counters.reads += 1;
         view = item;
@@ -165,7 +220,11 @@ export function simulate(options: SimulationOptions): SimulationResult {
         const back = now + decision.retryAfterMs;
         view = undefined;
         deadline = back + params.horizonMs;
-        events.push(back, step);
+        process.demand -= 1;
+        events.push(back, (at) => {
+          process.demand += 1;
+          step(at);
+        });
         return;
       }
       if (decision.kind === DECISIONS.wait) {
@@ -175,7 +234,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
         return;
       }
       counters.writes += 1;
-      const booking = bookSlot(item, now, deadline, params);
+      // As the adapter: a restart takes one slot, a booking on a busy schedule a lease.
+      const wanted =
+        bookingPath(item, now, params) === BOOKING_PATHS.restart
+          ? 1
+          : Math.min(MAX_LEASE_SLOTS, Math.max(1, process.demand - process.pool.length));
+      const booking = bookSlots(item, now, deadline, params, wanted);
       if (booking === undefined) {
         counters.conditionalFailures += 1;
         counters.reads += 1;
@@ -192,22 +256,32 @@ export function simulate(options: SimulationOptions): SimulationResult {
         counters.writes += 1;
         item = increased;
       }
-      const slot = booking.slot;
+      counters.slotsBooked += booking.slots.length;
+      for (const slot of booking.slots.slice(1)) process.pool.push({ slot, bookedAt: now });
+      process.pool.sort((a, b) => a.slot - b.slot);
+      process.demand -= 1;
+      use(booking.slots[0]!, now);
+    };
+    /** Waits for a slot booked at `bookedAt`, then sends on it (or drops it and steps again). */
+    const use = (slot: number, bookedAt: number): void => {
       const delay = delays(slot, random);
       events.push(slot + delay.send, (woke) => {
-        if (needsRecheck(slot, now, params)) {
+        const drop = () => {
+          process.demand += 1;
+          deadline = woke + params.horizonMs;
+          step(woke);
+        };
+        if (needsRecheck(slot, bookedAt, params)) {
           counters.reads += 1;
           if (pausedAfterBooking(slot, item)) {
             counters.pausedDrops += 1;
-            deadline = woke + params.horizonMs;
-            step(woke);
+            drop();
             return;
           }
         }
         if (lateRule && isLate(slot, woke, params)) {
           counters.lateDrops += 1;
-          deadline = woke + params.horizonMs;
-          step(woke);
+          drop();
           return;
         }
         const arrival = woke + delay.network;
@@ -230,13 +304,18 @@ export function simulate(options: SimulationOptions): SimulationResult {
   };
 
   const backlogLane = options.backlogLane ?? LANES.bulk;
-  const bulkLoop = (at: number): void => caller(backlogLane, at, bulkLoop);
-  for (let worker = 0; worker < options.bulkWorkers; worker += 1) bulkLoop(0);
+  const perProcess = options.workersPerProcess ?? 1;
+  const processes = Array.from({ length: Math.ceil(options.bulkWorkers / perProcess) }, newProcess);
+  for (let worker = 0; worker < options.bulkWorkers; worker += 1) {
+    const process = processes[Math.floor(worker / perProcess)]!;
+    const bulkLoop = (at: number): void => caller(backlogLane, process, at, bulkLoop);
+    bulkLoop(0);
+  }
 
   const liveGap = options.liveMeanGapMs;
   if (liveGap !== undefined) {
     const nextLive = (at: number): void => {
-      caller(LANES.live, at, () => {});
+      caller(LANES.live, newProcess(), at, () => {});
       events.push(at - liveGap * Math.log(1 - random()), nextLive);
     };
     events.push(liveGap, nextLive);

@@ -92,6 +92,19 @@ describe('the window bound', () => {
     });
   }
 
+  for (const [name, delays] of Object.entries(ADVERSARIES)) {
+    it(`holds with leases: 16 workers in 2 processes share slots (${name} jitter)`, () => {
+      const result = run({ delays, bulkWorkers: 16, workersPerProcess: 8 });
+      expect(result.sent.length).toBeGreaterThan(30_000);
+      expect(peakInClosedWindow(arrivals(result), W)).toBeLessThanOrEqual(N);
+      expect(rejected(result)).toHaveLength(0);
+      // Leases at least halve the writes (one per slot without them) and waste almost no slot.
+      expect(result.writes / result.sent.length).toBeLessThan(0.5);
+      expect(result.pooledDrops / result.slotsBooked).toBeLessThan(0.001);
+      expect(ourRatePerWindow(result) / N).toBeGreaterThan(0.97);
+    });
+  }
+
   it('is tight: the sawtooth adversary drives a window to N − 1 or N', () => {
     expect(peakInClosedWindow(arrivals(run()), W)).toBeGreaterThanOrEqual(N - 1);
   });
