@@ -26,6 +26,8 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_GET_RETRIES = 5;
 /** Claims outlive their lease by this much in the table, then TTL removes them. */
 const CLAIM_TTL_GRACE_MS = 24 * 60 * 60 * 1000;
+/** A claim of the same owner is renewed (written again) only when less than this share is left. */
+const CLAIM_RENEW_SHARE = 0.5;
 /** The active-user count is cached this long per process (it is a scan of the reverse index). */
 const COUNT_CACHE_MS = 60_000;
 
@@ -119,6 +121,16 @@ export class DynamoMappingStore implements MappingStore {
 
   async claim(partnerUserId: string, owner: string, leaseMs: number): Promise<boolean> {
     const now = this.#now();
+    // A read first (a fifth of a write's price): a redelivery of the message that holds the claim
+    // (a deferral for a slot, say) needs no write while at least half the lease is left, and a
+    // claim held by another worker is answered without a failed conditional write.
+    const { Item: held } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: claimKey(partnerUserId), ConsistentRead: true }),
+    );
+    if (held !== undefined && held.leaseUntil >= now) {
+      if (held.owner !== owner) return false;
+      if (held.leaseUntil - now >= leaseMs * CLAIM_RENEW_SHARE) return true;
+    }
     try {
       await this.#client.send(
         new PutCommand({

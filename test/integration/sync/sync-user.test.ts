@@ -2,8 +2,11 @@
  * The sync-user and assign-providers use cases against real DynamoDB (dynalite) and SQS (fauxqs)
  * over HTTP and the Upheal simulator over HTTP: the correctness rules of SPEC §3.3.
  */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotReadyError, ServerError, ValidationError } from '#lib/errors.ts';
+import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
+import { claimKey } from '#lib/store/keys.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { assignProviders } from '#lib/sync/assign-providers.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
@@ -162,6 +165,35 @@ describe('sync-user: create and link', () => {
       deliver(clientEvent('c-noemail', ['p-noemail'], 1, { email: undefined })),
     ).rejects.toBeInstanceOf(ConflictError);
     expect(simUsers().filter((u) => u.partnerUserId === 'c-noemail')).toHaveLength(1);
+  });
+});
+
+describe('the create-path claim', () => {
+  it('refuses another owner until the lease ends, and renews its own only past half the lease', async () => {
+    let now = 1_800_000_000_000;
+    const store = new DynamoMappingStore({
+      client: fixture.documents,
+      tableName: fixture.tableName,
+      now: () => now,
+    });
+    const leaseUntil = async () => {
+      const { Item } = await fixture.documents.send(
+        new GetCommand({ TableName: fixture.tableName, Key: claimKey('p-claim') }),
+      );
+      return Item?.leaseUntil as number | undefined;
+    };
+    expect(await store.claim('p-claim', 'msg-a', 60_000)).toBe(true);
+    const first = await leaseUntil();
+    expect(await store.claim('p-claim', 'msg-b', 60_000)).toBe(false);
+    now += 20_000;
+    // A redelivery of the same message (deferred for a slot, say) holds it without a write.
+    expect(await store.claim('p-claim', 'msg-a', 60_000)).toBe(true);
+    expect(await leaseUntil()).toBe(first);
+    now += 15_000;
+    expect(await store.claim('p-claim', 'msg-a', 60_000)).toBe(true);
+    expect(await leaseUntil()).toBe(now + 60_000);
+    now += 60_001;
+    expect(await store.claim('p-claim', 'msg-b', 60_000)).toBe(true);
   });
 });
 
