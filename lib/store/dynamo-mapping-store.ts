@@ -125,7 +125,11 @@ export class DynamoMappingStore implements MappingStore {
     // (a deferral for a slot, say) needs no write while at least half the lease is left, and a
     // claim held by another worker is answered without a failed conditional write.
     const { Item: held } = await this.#client.send(
-      new GetCommand({ TableName: this.#table, Key: claimKey(partnerUserId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#table,
+        Key: claimKey(partnerUserId),
+        ConsistentRead: true,
+      }),
     );
     if (held !== undefined && held.leaseUntil >= now) {
       if (held.owner !== owner) return false;

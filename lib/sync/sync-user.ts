@@ -316,6 +316,16 @@ async function createOrLink(
 
   const isProvider = kind === 'provider';
   const clientFields = isProvider ? undefined : (fields as ClientFields);
+  /**
+   * What Upheal's provider list of the user is known to be. Creating a client assigns its primary
+   * provider (`therapistUserId`); a link tells nothing. A client whose desired list is more than
+   * that is recorded as unknown rather than as its primary alone: its full-list replace follows
+   * anyway, and with the list already unknown it needs no write to mark it so before the call.
+   */
+  const knownAssignment = (desired: readonly string[] | undefined) =>
+    linked || isProvider || !sameList(desired ?? [], [primary!])
+      ? { assignedProviders: undefined, assignedPartnerProviders: undefined }
+      : { assignedProviders: [therapistUserId!], assignedPartnerProviders: [primary!] };
   const saved = await saveWithRetry(
     deps.mappings,
     partnerUserId,
@@ -349,9 +359,7 @@ async function createOrLink(
         lastOutcome: linked ? 'linked' : 'created',
         desiredProviders: providers?.desiredProviders,
         providersVersion: providers?.providersVersion,
-        // Creating a client assigns its primary provider (`therapistUserId`); a link tells nothing.
-        assignedProviders: linked || isProvider ? undefined : [therapistUserId!],
-        assignedPartnerProviders: linked || isProvider ? undefined : [primary!],
+        ...knownAssignment(providers?.desiredProviders),
       };
     },
     { current: mapping },

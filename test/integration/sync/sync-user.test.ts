@@ -54,6 +54,25 @@ function crashingBeforeMappingWrite(): MappingStore {
   };
 }
 
+/** The mapping store, counting its writes (`save`). */
+function countingSaves(): { store: MappingStore; saves: () => number } {
+  const base = fixture.mappings;
+  let saves = 0;
+  const store: MappingStore = {
+    get: (id) => base.get(id),
+    getMany: (ids) => base.getMany(ids),
+    save: (draft, expected) => {
+      saves += 1;
+      return base.save(draft, expected);
+    },
+    claim: (id, owner, lease) => base.claim(id, owner, lease),
+    findByUphealId: (id) => base.findByUphealId(id),
+    clientsOf: (id) => base.clientsOf(id),
+    countActive: () => base.countActive(),
+  };
+  return { store, saves: () => saves };
+}
+
 /** Upheal calls made so far, by route. */
 function calls(): number {
   return fixture.simulator.stats().totalCalls;
@@ -323,6 +342,9 @@ describe('sync-user: clients and provider assignments', () => {
     expect(simUsers().find((u) => u.partnerUserId === 'c-solo')?.providerUserIds).toEqual([
       provider!.uphealUserId,
     ]);
+    expect((await fixture.mappings.get('c-solo'))?.assignedProviders).toEqual([
+      provider!.uphealUserId,
+    ]);
     expect(await fixture.drainAssignments()).toEqual([]);
   });
 
@@ -333,10 +355,15 @@ describe('sync-user: clients and provider assignments', () => {
     const commands = await fixture.drainAssignments();
     expect(commands.map((c) => c.clientPartnerUserId)).toEqual(['c-multi']);
 
+    // Created with its list unknown (only the primary is assigned yet): no write needed to mark
+    // it unknown before the replace, one to record the list after it.
+    expect((await fixture.mappings.get('c-multi'))?.assignedProviders).toBeUndefined();
+    const counting = countingSaves();
     const before = calls();
-    const outcome = await assignProviders('c-multi', fixture.deps);
+    const outcome = await assignProviders('c-multi', { ...fixture.deps, mappings: counting.store });
     expect(outcome).toMatchObject({ kind: 'providers-assigned', changed: true });
     expect(calls() - before).toBe(1);
+    expect(counting.saves()).toBe(1);
     const [a, b] = [await fixture.mappings.get('p-a'), await fixture.mappings.get('p-b')];
     expect(simUsers().find((u) => u.partnerUserId === 'c-multi')?.providerUserIds).toEqual([
       a!.uphealUserId,
