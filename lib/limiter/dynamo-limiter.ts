@@ -47,6 +47,7 @@ import {
   viewIsFresh,
 } from '#lib/limiter/gcra.ts';
 import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import { SlotPool } from '#lib/limiter/slot-pool.ts';
 
 /** The limiter item's key parts (infra/resources.ts: `LIMITER#<apiKeyId>` / `STATE`). */
 export const LIMITER_KEY = { pkPrefix: 'LIMITER#', sk: 'STATE' } as const;
@@ -211,8 +212,8 @@ export class DynamoRateLimiter implements RateLimiter {
   #turn: Promise<unknown> = Promise.resolve();
   /** A pause this process learned from its own 429: drops its slots booked before it. */
   #pausedUntil = Number.NEGATIVE_INFINITY;
-  /** Booked slots of leases no caller took yet, ascending. */
-  #pool: { readonly slot: number; readonly bookedAt: number }[] = [];
+  /** Booked slots of leases no caller took yet, and announced follow-up calls. */
+  readonly #pool = new SlotPool();
   /** Callers inside acquire that hold no slot: how many slots a lease should book. */
   #demand = 0;
   #stats = {
@@ -248,10 +249,11 @@ export class DynamoRateLimiter implements RateLimiter {
 
   async acquire(lane: Lane, options: AcquireOptions = {}): Promise<void> {
     const continuation = options.continuation ?? false;
+    const followUps = options.followUps ?? 0;
     this.#demand += 1;
     let holding = false;
     try {
-      await this.#acquire(lane, continuation, (held) => {
+      await this.#acquire(lane, { continuation, followUps }, (held) => {
         if (held !== holding) this.#demand += held ? -1 : 1;
         holding = held;
       });
@@ -261,7 +263,11 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   /** The steps of one acquire; `hold` tells whether the caller holds a slot (for the demand). */
-  async #acquire(lane: Lane, continuation: boolean, hold: (held: boolean) => void): Promise<void> {
+  async #acquire(
+    lane: Lane,
+    options: Required<AcquireOptions>,
+    hold: (held: boolean) => void,
+  ): Promise<void> {
     let deadline = this.#now() + this.params.horizonMs;
     // After a wait, a view from before the moment waited for is as old as the wait: the caller
     // reads unless another caller of this process read (or booked) since that moment (the random
@@ -269,7 +275,7 @@ export class DynamoRateLimiter implements RateLimiter {
     let viewNotBefore = Number.NEGATIVE_INFINITY;
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
       const outcome = await this.#exclusive(() =>
-        this.#step(lane, continuation, deadline, viewNotBefore),
+        this.#step(lane, options, deadline, viewNotBefore),
       );
       if (outcome.kind === STEP_OUTCOMES.wait) {
         const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);
@@ -313,13 +319,21 @@ export class DynamoRateLimiter implements RateLimiter {
    */
   async #step(
     lane: Lane,
-    continuation: boolean,
+    { continuation, followUps }: Required<AcquireOptions>,
     deadline: number,
     viewNotBefore: number,
   ): Promise<StepOutcome> {
     const now = this.#now();
-    const pooled = this.#takePooled(now, deadline);
-    if (pooled !== undefined) return { kind: STEP_OUTCOMES.slot, ...pooled };
+    this.#stats.slotsDropped += this.#pool.prune(
+      now,
+      (slot) => isLate(slot, now, this.params) || slot < this.#pausedUntil,
+    );
+    const pooled = this.#pool.take(deadline, continuation);
+    if (pooled !== undefined) {
+      this.#stats.slotsFromPool += 1;
+      this.#pool.expect(followUps, now + this.params.horizonMs);
+      return { kind: STEP_OUTCOMES.slot, ...pooled };
+    }
     if (now < this.#pausedUntil) {
       // This process saw the 429 itself: wait out the pause before booking (or defer).
       if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now);
@@ -331,32 +345,17 @@ export class DynamoRateLimiter implements RateLimiter {
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs);
     if (decision.kind === DECISIONS.wait)
       return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs };
-    // One slot for this caller and one for every other caller of this process still without one
-    // (the pool is empty here, or its head lies beyond this caller's deadline).
-    const wanted = Math.min(MAX_LEASE_SLOTS, Math.max(1, this.#demand - this.#pool.length));
-    const slots = await this.#book(now, deadline, wanted);
-    if (slots === undefined) return { kind: STEP_OUTCOMES.retry };
-    for (const slot of slots.slice(1)) this.#pool.push({ slot, bookedAt: now });
-    this.#pool.sort((a, b) => a.slot - b.slot);
-    return { kind: STEP_OUTCOMES.slot, slot: slots[0]!, bookedAt: now };
-  }
-
-  /**
-   * The earliest pooled slot this caller can use (not beyond its deadline). Pooled slots that
-   * went late, or that a 429 this process saw paused, are dropped on the way: never sent.
-   */
-  #takePooled(now: number, deadline: number): { slot: number; bookedAt: number } | undefined {
-    while (this.#pool.length > 0) {
-      const head = this.#pool[0]!;
-      if (!isLate(head.slot, now, this.params) && head.slot >= this.#pausedUntil) break;
-      this.#pool.shift();
-      this.#stats.slotsDropped += 1;
+    // A lease: one slot for this caller, and for the calls this process will want next (its
+    // other callers without a slot, and the follow-ups announced, this caller's included).
+    const announced = this.#pool.expect(followUps, now + this.params.horizonMs);
+    const slots = await this.#book(now, deadline, this.#pool.wanted(this.#demand, MAX_LEASE_SLOTS));
+    if (slots === undefined) {
+      announced.withdraw();
+      return { kind: STEP_OUTCOMES.retry };
     }
-    const head = this.#pool[0];
-    if (head === undefined || head.slot > deadline) return undefined;
-    this.#pool.shift();
-    this.#stats.slotsFromPool += 1;
-    return head;
+    this.#pool.bookedFor(continuation);
+    this.#pool.add(slots.slice(1), now);
+    return { kind: STEP_OUTCOMES.slot, slot: slots[0]!, bookedAt: now };
   }
 
   #defer(retryAfterMs: number): never {
@@ -374,6 +373,10 @@ export class DynamoRateLimiter implements RateLimiter {
     const run = this.#turn.then(task, task);
     this.#turn = run.catch(() => undefined);
     return run;
+  }
+
+  forgo(count: number): void {
+    this.#pool.forgo(count);
   }
 
   async rateLimited(retryAfterMs: number | undefined): Promise<void> {

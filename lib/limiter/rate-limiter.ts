@@ -18,6 +18,12 @@ export interface AcquireOptions {
    * those earlier calls.
    */
   readonly continuation?: boolean;
+  /**
+   * Calls the caller expects to make right after this one (the create after a check): the
+   * booking takes a slot for each too, with the same write, and they wait in the process's pool
+   * (where any caller of the process may take them; one nobody takes in time is dropped).
+   */
+  readonly followUps?: number;
 }
 
 /** Obtains permission to send one request to Upheal. */
@@ -28,6 +34,11 @@ export interface RateLimiter {
    * expected wait, so the caller defers its SQS message instead of sleeping.
    */
   acquire(lane: Lane, options?: AcquireOptions): Promise<void>;
+  /**
+   * Takes back follow-up calls announced with `followUps` that will not be made (the check found
+   * the user, or failed): the slots kept for them go to other callers.
+   */
+  forgo?(count: number): void;
   /**
    * Reports a 429 from Upheal: lowers the shared rate and pauses every worker until
    * `retryAfterMs` (or a default backoff when Upheal gave none).

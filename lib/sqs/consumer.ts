@@ -1,13 +1,14 @@
 /**
- * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' FIFO batch
- * processor (one message group's records in order; a failure skips the rest of that group only)
- * answering with a partial batch response, plus the queue side of each record's outcome
+ * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' batch processor
+ * answering with a partial batch response, with the records of different message groups run
+ * concurrently (up to `recordsInParallel`) and those of one group in order, a failure skipping
+ * the rest of that group only (`group-order.ts`); plus the queue side of each record's outcome
  * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
  * failures and dead-lettering after the last one, and recording permanent failures.
  *
  * Requires `ReportBatchItemFailures` on the event source mapping (serverless.yml does it).
  */
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -20,6 +21,7 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
+import { GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 
@@ -27,6 +29,12 @@ import type { FailureRecord } from '#lib/store/failure-store.ts';
 const MAX_VISIBILITY_SECONDS = 43_200;
 /** ChangeMessageVisibilityBatch takes at most 10 entries. */
 const SQS_BATCH_LIMIT = 10;
+/**
+ * Records of one invocation run at once by default (of different message groups). Several
+ * records in flight keep the API busy with few Lambda instances, and let the limiter book a lease
+ * of slots for them with one write (docs/limits.md); more would mostly wait for slots.
+ */
+export const DEFAULT_RECORDS_IN_PARALLEL = 5;
 
 /** Where failures and attempts are kept. */
 export interface FailureSink {
@@ -59,6 +67,8 @@ export interface ConsumerDeps {
   readonly rateLimitDeferMs?: number | undefined;
   /** Counts outcomes and applied latency; published at the end of each invocation. */
   readonly metrics?: Metrics | undefined;
+  /** Records of different message groups run at once (default DEFAULT_RECORDS_IN_PARALLEL). */
+  readonly recordsInParallel?: number | undefined;
   readonly now?: () => number;
 }
 
@@ -71,7 +81,8 @@ export function sqsConsumer(
   const queues = new QueueUrls(deps.sqs);
 
   return async (event, context) => {
-    const processor = new SqsFifoPartialProcessorAsync();
+    const processor = new BatchProcessor(EventType.SQS);
+    const order = new GroupOrder(deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL);
     // Records whose visibility the policy set; the others that fail were skipped by the FIFO
     // processor behind a failed record of their group and are released right away (in order).
     const timed = new Set<string>();
@@ -152,11 +163,15 @@ export function sqsConsumer(
       }
     };
 
-    const response = await processPartialResponse(event, recordHandler, processor, {
-      context,
-      skipGroupOnError: true,
-      throwOnFullBatchFailure: false,
-    });
+    const response = await processPartialResponse(
+      event,
+      (record: SQSRecord) =>
+        order.run(record.attributes.MessageGroupId ?? record.messageId, () =>
+          recordHandler(record),
+        ),
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
     const skipped = event.Records.filter(
       (record) =>
         !timed.has(record.messageId) &&

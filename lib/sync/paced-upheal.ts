@@ -33,6 +33,9 @@ export type UphealPort = Pick<
  */
 const CONTINUATION_RETRIES = 2;
 
+/** Calls expected right after a check (its create). */
+const CHECK_FOLLOW_UPS = 1;
+
 /** Sleeps `ms` milliseconds. */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -65,8 +68,24 @@ export class PacedUpheal implements UphealPort {
     return new PacedUpheal(this.#client, this.#limiter, this.#lane, this.#wait);
   }
 
-  checkUser(email: string): Promise<CheckUserResult> {
-    return this.#paced(() => this.#client.checkUser(email));
+  /**
+   * A check is made only for a user without a mapping, and nearly always followed by its create:
+   * its booking takes the create's slot too (one limiter write for both).
+   */
+  async checkUser(email: string): Promise<CheckUserResult> {
+    let sent = false;
+    let result: CheckUserResult | undefined;
+    try {
+      result = await this.#paced(() => {
+        sent = true;
+        return this.#client.checkUser(email);
+      }, CHECK_FOLLOW_UPS);
+      return result;
+    } finally {
+      // Found (a link, no create) or failed: the create's slot goes to other callers. (A check
+      // that never got a slot announced nothing that is still held.)
+      if (sent && (result === undefined || result.exists)) this.#limiter.forgo?.(CHECK_FOLLOW_UPS);
+    }
   }
 
   createProvider(body: CreateProviderBody): Promise<CreateProviderResult> {
@@ -93,10 +112,10 @@ export class PacedUpheal implements UphealPort {
     return this.#paced(() => this.#client.deleteUser(userId));
   }
 
-  async #paced<T>(call: () => Promise<T>): Promise<T> {
+  async #paced<T>(call: () => Promise<T>, followUps = 0): Promise<T> {
     for (let retries = 0; ; retries++) {
       try {
-        await this.#limiter.acquire(this.#lane, { continuation: this.#started });
+        await this.#limiter.acquire(this.#lane, { continuation: this.#started, followUps });
         break;
       } catch (error) {
         const waitOut =

@@ -99,6 +99,23 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       random: () => 0,
     });
 
+  it('books a check and its create with one write, keeping the create’s slot from first calls', async () => {
+    const limiter = fakeLimiter(freshKey(), fakeTime(START));
+    await limiter.acquire(LANES.live); // starts the schedule
+    await limiter.acquire(LANES.live, { followUps: 1 });
+    expect(limiter.stats()).toMatchObject({ writes: 2, slotsBooked: 3 });
+    // A first call of another event books its own slot; the create then takes the kept one.
+    await limiter.acquire(LANES.live);
+    await limiter.acquire(LANES.live, { continuation: true });
+    expect(limiter.stats()).toMatchObject({
+      writes: 3,
+      slotsBooked: 4,
+      slotsUsed: 4,
+      slotsFromPool: 1,
+      slotsDropped: 0,
+    });
+  });
+
   it('drops a slot it reaches more than lateMs late and books another', async () => {
     const apiKey = freshKey();
     const clock = fakeTime(START);

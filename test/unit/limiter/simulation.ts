@@ -22,6 +22,7 @@ import {
   viewIsFresh,
 } from '#lib/limiter/gcra.ts';
 import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
+import { SlotPool } from '#lib/limiter/slot-pool.ts';
 import { mulberry32 } from '#lib/simulator/prng.ts';
 import { createWindowLimiter } from '#lib/simulator/window-limiter.ts';
 
@@ -97,13 +98,13 @@ export interface SimulationResult {
 
 /** Workers that share leases (one Lambda instance, one adapter). */
 interface Process {
-  /** Booked slots nobody took yet, ascending, with the time they were booked. */
-  readonly pool: { slot: number; bookedAt: number }[];
+  /** Booked slots nobody took yet (the adapter's own bookkeeping). */
+  readonly pool: SlotPool;
   /** Workers of the process that hold no slot. */
   demand: number;
 }
 
-const newProcess = (): Process => ({ pool: [], demand: 0 });
+const newProcess = (): Process => ({ pool: new SlotPool(), demand: 0 });
 
 /** Upper bound on events, so a bug cannot loop forever. */
 const MAX_EVENTS = 5_000_000;
@@ -179,14 +180,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   /** The earliest pooled slot usable by `deadline`; late ones are dropped on the way. */
   const takePooled = (process: Process, now: number, deadline: number) => {
-    while (process.pool.length > 0 && isLate(process.pool[0]!.slot, now, params)) {
-      process.pool.shift();
-      counters.lateDrops += 1;
-      counters.pooledDrops += 1;
-    }
-    const head = process.pool[0];
-    if (head === undefined || head.slot > deadline) return undefined;
-    return process.pool.shift();
+    const dropped = process.pool.prune(now, (slot) => isLate(slot, now, params));
+    counters.lateDrops += dropped;
+    counters.pooledDrops += dropped;
+    return process.pool.take(deadline, false);
   };
 
   /** One caller: acquires a slot for `lane`, sends, then calls `done` with the answer time. */
@@ -238,7 +235,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       const wanted =
         bookingPath(item, now, params) === BOOKING_PATHS.restart
           ? 1
-          : Math.min(MAX_LEASE_SLOTS, Math.max(1, process.demand - process.pool.length));
+          : process.pool.wanted(process.demand, MAX_LEASE_SLOTS);
       const booking = bookSlots(item, now, deadline, params, wanted);
       if (booking === undefined) {
         counters.conditionalFailures += 1;
@@ -257,8 +254,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
         item = increased;
       }
       counters.slotsBooked += booking.slots.length;
-      for (const slot of booking.slots.slice(1)) process.pool.push({ slot, bookedAt: now });
-      process.pool.sort((a, b) => a.slot - b.slot);
+      process.pool.add(booking.slots.slice(1), now);
       process.demand -= 1;
       use(booking.slots[0]!, now);
     };

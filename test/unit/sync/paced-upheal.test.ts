@@ -1,7 +1,7 @@
 /** Every Upheal call waits for a limiter slot; an event's later calls wait rather than defer. */
 import { describe, expect, it } from 'vitest';
 import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
-import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { PacedUpheal, type UphealPort } from '#lib/sync/paced-upheal.ts';
 
 /** A limiter answering from a script: `true` grants a slot, `false` says "none near". */
@@ -77,5 +77,71 @@ describe('PacedUpheal', () => {
       new PacedUpheal(limited, limiter, 'live').checkUser('x@example.com'),
     ).rejects.toBeInstanceOf(RateLimitedError);
     expect(reported).toEqual([3000]);
+  });
+});
+
+describe('PacedUpheal and follow-up slots', () => {
+  /** A limiter recording what each acquire asked for and which follow-ups were forgone. */
+  function recordingLimiter() {
+    const asked: AcquireOptions[] = [];
+    const forgone: number[] = [];
+    const limiter: RateLimiter = {
+      acquire: async (_lane: Lane, options: AcquireOptions = {}) => {
+        asked.push(options);
+      },
+      forgo: (count) => {
+        forgone.push(count);
+      },
+      rateLimited: async () => {},
+    };
+    return { limiter, asked, forgone };
+  }
+
+  it('books the create with the check, and asks for it as a continuation', async () => {
+    const { limiter, asked, forgone } = recordingLimiter();
+    const paced = new PacedUpheal(client, limiter, 'bulk').forEvent();
+    await paced.checkUser('p@example.com');
+    await paced.createProvider(body);
+    expect(asked).toEqual([
+      { continuation: false, followUps: 1 },
+      { continuation: true, followUps: 0 },
+    ]);
+    expect(forgone).toEqual([]);
+  });
+
+  it('gives the create’s slot back when the check finds the user, or fails', async () => {
+    const found = {
+      checkUser: async () => ({ exists: true, userId: 'u-9', isActive: true }),
+    } as unknown as UphealPort;
+    const failing = {
+      checkUser: async () => {
+        throw new RateLimitedError('upheal check: HTTP 429', 429, undefined, undefined, 1000);
+      },
+    } as unknown as UphealPort;
+    const first = recordingLimiter();
+    await new PacedUpheal(found, first.limiter, 'bulk').forEvent().checkUser('p@example.com');
+    expect(first.forgone).toEqual([1]);
+    const second = recordingLimiter();
+    await expect(
+      new PacedUpheal(failing, second.limiter, 'bulk').forEvent().checkUser('p@example.com'),
+    ).rejects.toBeInstanceOf(RateLimitedError);
+    expect(second.forgone).toEqual([1]);
+  });
+
+  it('gives nothing back for a check that never got a slot', async () => {
+    const forgone: number[] = [];
+    const limiter: RateLimiter = {
+      acquire: async () => {
+        throw new SlotUnavailableError(500);
+      },
+      forgo: (count) => {
+        forgone.push(count);
+      },
+      rateLimited: async () => {},
+    };
+    await expect(
+      new PacedUpheal(client, limiter, 'bulk').forEvent().checkUser('p@example.com'),
+    ).rejects.toBeInstanceOf(SlotUnavailableError);
+    expect(forgone).toEqual([]);
   });
 });
