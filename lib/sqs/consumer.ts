@@ -1,8 +1,9 @@
 /**
  * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' batch processor
  * answering with a partial batch response, with the records of different message groups run
- * concurrently (up to `recordsInParallel`) and those of one group in order, a failure skipping
- * the rest of that group only (`group-order.ts`); plus the queue side of each record's outcome
+ * concurrently (up to `recordsInParallel`, fewer while records have to wait for limiter slots) and
+ * those of one group in order, a failure skipping the rest of that group only (`group-order.ts`);
+ * plus the queue side of each record's outcome
  * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
  * failures and dead-lettering after the last one, and recording permanent failures.
  *
@@ -19,9 +20,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { SlotUnavailableError } from '#lib/errors.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
-import { GroupOrder } from '#lib/sqs/group-order.ts';
+import { AdaptiveParallelism, GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 
@@ -30,9 +32,10 @@ const MAX_VISIBILITY_SECONDS = 43_200;
 /** ChangeMessageVisibilityBatch takes at most 10 entries. */
 const SQS_BATCH_LIMIT = 10;
 /**
- * Records of one invocation run at once by default (of different message groups). Several
- * records in flight keep the API busy with few Lambda instances, and let the limiter book a lease
- * of slots for them with one write (docs/limits.md); more would mostly wait for slots.
+ * Records of one invocation run at once at most, by default (of different message groups; fewer
+ * while records have to wait for limiter slots, see AdaptiveParallelism). Several records in
+ * flight keep the API busy with few Lambda instances, and let the limiter book a lease of slots
+ * for them with one write (docs/limits.md); more would mostly wait for slots.
  */
 export const DEFAULT_RECORDS_IN_PARALLEL = 5;
 
@@ -67,7 +70,7 @@ export interface ConsumerDeps {
   readonly rateLimitDeferMs?: number | undefined;
   /** Counts outcomes and applied latency; published at the end of each invocation. */
   readonly metrics?: Metrics | undefined;
-  /** Records of different message groups run at once (default DEFAULT_RECORDS_IN_PARALLEL). */
+  /** Most records of different message groups run at once (default DEFAULT_RECORDS_IN_PARALLEL). */
   readonly recordsInParallel?: number | undefined;
   readonly now?: () => number;
 }
@@ -79,10 +82,15 @@ export function sqsConsumer(
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const now = deps.now ?? Date.now;
   const queues = new QueueUrls(deps.sqs);
+  // Lives as long as the Lambda instance: each invocation's deferrals tune the next one.
+  const parallelism = new AdaptiveParallelism(
+    deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL,
+  );
 
   return async (event, context) => {
     const processor = new BatchProcessor(EventType.SQS);
-    const order = new GroupOrder(deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL);
+    const order = new GroupOrder(parallelism.current);
+    let deferredForSlot = false;
     // Records whose visibility the policy set; the others that fail were skipped by the FIFO
     // processor behind a failed record of their group and are released right away (in order).
     const timed = new Set<string>();
@@ -125,6 +133,7 @@ export function sqsConsumer(
             : { rateLimitDeferMs: deps.rateLimitDeferMs }),
         });
         if (decision.action === 'defer') {
+          if (error instanceof SlotUnavailableError) deferredForSlot = true;
           count(METRIC_NAMES.deferred);
           deps.logger.debug('deferred', {
             ...ids,
@@ -178,6 +187,7 @@ export function sqsConsumer(
         response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
     );
     await releaseNow(deps.sqs, queues, skipped);
+    parallelism.settle(deferredForSlot);
     deps.metrics?.publishStoredMetrics();
     return response;
   };

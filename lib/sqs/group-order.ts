@@ -48,3 +48,36 @@ export class GroupOrder {
     }
   }
 }
+
+/**
+ * How many records one Lambda instance runs at once, adapted between invocations: one fewer after
+ * an invocation in which a record had to be deferred for want of a limiter slot (more records in
+ * flight than the limiter serves within its horizon: they would only churn through SQS and starve
+ * each other), one more after an invocation without, between 1 and `max`. With few instances each
+ * runs several records (the API stays busy, and the limiter books their slots in leases); with
+ * many, each runs about one.
+ */
+export class AdaptiveParallelism {
+  readonly #max: number;
+  #current: number;
+
+  constructor(max: number) {
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError('records in parallel must be a positive integer');
+    }
+    this.#max = max;
+    this.#current = max;
+  }
+
+  /** Records to run at once in the next invocation. */
+  get current(): number {
+    return this.#current;
+  }
+
+  /** Learns from one invocation: whether any of its records was deferred for a slot. */
+  settle(deferredForSlot: boolean): void {
+    this.#current = deferredForSlot
+      ? Math.max(1, this.#current - 1)
+      : Math.min(this.#max, this.#current + 1);
+  }
+}

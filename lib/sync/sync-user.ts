@@ -3,7 +3,7 @@
  * (SPEC §3.3). Steps for a `created`/`updated` event (both are upserts):
  *   1. read the mapping; drop the event if it is not newer than the last applied one;
  *   2. mapped → update: send only the bodies whose hash changed, note fields Upheal can't change;
- *   3. not mapped → claim the create path, check by email and link, else create (a 409 or
+ *   3. not mapped → check by email and link, else claim the create and create (a 409 or
  *      duplicate 400 is resolved by a check); a client waits for its primary provider's mapping;
  *   4. save the mapping (optimistic concurrency) and, for a client whose provider list differs
  *      from what Upheal has, queue the full-list replace.
@@ -278,12 +278,6 @@ async function createOrLink(
     }
     therapistUserId = provider.uphealUserId;
   }
-  if (!(await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS))) {
-    throw new NotReadyError(
-      `create of ${partnerUserId} is claimed by another worker`,
-      CLAIM_BUSY_RETRY_MS,
-    );
-  }
 
   // Match before create; a crash after an earlier create is healed here too.
   const email = fields.email;
@@ -291,6 +285,7 @@ async function createOrLink(
   let inviteUrl: string | undefined;
   let linked = uphealUserId !== undefined;
   if (!uphealUserId) {
+    await claimCreate(partnerUserId, mapping, context, deps);
     try {
       if (kind === 'provider') {
         const created = await deps.upheal.createProvider(
@@ -379,6 +374,34 @@ async function createOrLink(
   return linked
     ? { kind: 'linked', partnerUserId, userKind: kind, uphealUserId }
     : { kind: 'created', partnerUserId, userKind: kind, uphealUserId, inviteUrl };
+}
+
+/**
+ * Claims the create of a user (SPEC §3.3 "never two creates"): only one worker may create it
+ * while its lease lasts, and a worker that is refused comes back later, when the mapping the
+ * other one saved sends it down the update path. The claim comes after the check, right before
+ * the create, so a message deferred for a slot holds no claim and writes none; a mapping saved
+ * since this attempt read it (a worker whose lease ran out) is caught by reading it again.
+ */
+async function claimCreate(
+  partnerUserId: string,
+  mapping: UserMapping | undefined,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<void> {
+  if (!(await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS))) {
+    throw new NotReadyError(
+      `create of ${partnerUserId} is claimed by another worker`,
+      CLAIM_BUSY_RETRY_MS,
+    );
+  }
+  const now = await deps.mappings.get(partnerUserId);
+  if (now?.rev !== mapping?.rev) {
+    throw new NotReadyError(
+      `mapping of ${partnerUserId} changed while its create was claimed`,
+      CLAIM_BUSY_RETRY_MS,
+    );
+  }
 }
 
 /** `client.providers_changed`: records the desired list; the assignment follows when mapped. */

@@ -4,7 +4,13 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, NotReadyError, ServerError, ValidationError } from '#lib/errors.ts';
+import {
+  ConflictError,
+  NotReadyError,
+  ServerError,
+  SlotUnavailableError,
+  ValidationError,
+} from '#lib/errors.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { claimKey } from '#lib/store/keys.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
@@ -255,6 +261,23 @@ describe('sync-user: crashes and concurrency never create twice', () => {
     );
     expect(outcome.kind).toBe('linked');
     expect(simUsers().filter((u) => u.partnerUserId === 'p-500')).toHaveLength(1);
+  });
+
+  it('claims only right before the create: a delivery deferred for a slot holds no claim', async () => {
+    const noSlot = uphealWith({
+      checkUser: async () => {
+        throw new SlotUnavailableError(500);
+      },
+    });
+    await expect(
+      deliver(providerEvent('p-deferred', 0), { ...fixture.deps, upheal: noSlot }),
+    ).rejects.toBeInstanceOf(SlotUnavailableError);
+    const { Item } = await fixture.documents.send(
+      new GetCommand({ TableName: fixture.tableName, Key: claimKey('p-deferred') }),
+    );
+    expect(Item).toBeUndefined();
+    // Another worker may create it at once.
+    expect((await deliver(providerEvent('p-deferred', 0))).kind).toBe('created');
   });
 
   it('lets only one of two concurrent deliveries for a new user run the create path', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GroupOrder } from '#lib/sqs/group-order.ts';
+import { AdaptiveParallelism, GroupOrder } from '#lib/sqs/group-order.ts';
 
 /** A task that records its start and end and finishes when `finish` is called. */
 function controlled(log: string[], name: string) {
@@ -68,5 +68,18 @@ describe('GroupOrder', () => {
 
   it('rejects a bound that is not a positive integer', () => {
     expect(() => new GroupOrder(0)).toThrow(RangeError);
+  });
+});
+
+describe('AdaptiveParallelism', () => {
+  it('starts at the most, steps down after deferrals for slots and back up after clean runs', () => {
+    const parallelism = new AdaptiveParallelism(3);
+    expect(parallelism.current).toBe(3);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(true);
+    expect(parallelism.current).toBe(1);
+    parallelism.settle(false);
+    expect(parallelism.current).toBe(2);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(false);
+    expect(parallelism.current).toBe(3);
   });
 });
