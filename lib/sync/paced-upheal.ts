@@ -15,7 +15,17 @@ import type {
 } from '#lib/upheal/client.ts';
 
 /** The Upheal operations the sync uses, each behind the limiter. */
-export type UphealPort = Pick<
+export type UphealPort = UphealCalls & {
+  /**
+   * Tells the pacer how many calls follow a check when the user turns out to be new (default 1,
+   * the create; 2 for a client whose providers are assigned right after its create), so the
+   * check's booking takes their slots too.
+   */
+  callsAfterCheck?(count: number): void;
+};
+
+/** Upheal's operations the sync makes. */
+type UphealCalls = Pick<
   UphealClient,
   | 'checkUser'
   | 'createProvider'
@@ -33,7 +43,7 @@ export type UphealPort = Pick<
  */
 const CONTINUATION_RETRIES = 2;
 
-/** Calls expected right after a check (its create). */
+/** Calls expected right after a check by default (its create). */
 const CHECK_FOLLOW_UPS = 1;
 
 /** Sleeps `ms` milliseconds. */
@@ -41,15 +51,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** An UphealClient whose every call waits for a slot in one lane of the shared limiter. */
 export class PacedUpheal implements UphealPort {
-  readonly #client: UphealPort;
+  readonly #client: UphealCalls;
   readonly #limiter: RateLimiter;
   readonly #lane: Lane;
   readonly #wait: (ms: number) => Promise<void>;
   /** Set once a call of this pacer's event went out (see `forEvent`). */
   #started = false;
+  #callsAfterCheck = CHECK_FOLLOW_UPS;
 
   constructor(
-    client: UphealPort,
+    client: UphealCalls,
     limiter: RateLimiter,
     lane: Lane,
     wait: (ms: number) => Promise<void> = sleep,
@@ -72,6 +83,10 @@ export class PacedUpheal implements UphealPort {
    * A check is made only for a user without a mapping, and nearly always followed by its create:
    * its booking takes the create's slot too (one limiter write for both).
    */
+  callsAfterCheck(count: number): void {
+    this.#callsAfterCheck = count;
+  }
+
   async checkUser(email: string): Promise<CheckUserResult> {
     let sent = false;
     let result: CheckUserResult | undefined;
@@ -79,12 +94,14 @@ export class PacedUpheal implements UphealPort {
       result = await this.#paced(() => {
         sent = true;
         return this.#client.checkUser(email);
-      }, CHECK_FOLLOW_UPS);
+      }, this.#callsAfterCheck);
       return result;
     } finally {
       // Found (a link, no create) or failed: the create's slot goes to other callers. (A check
       // that never got a slot announced nothing that is still held.)
-      if (sent && (result === undefined || result.exists)) this.#limiter.forgo?.(CHECK_FOLLOW_UPS);
+      if (sent && (result === undefined || result.exists)) {
+        this.#limiter.forgo?.(this.#callsAfterCheck);
+      }
     }
   }
 

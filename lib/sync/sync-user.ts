@@ -267,9 +267,14 @@ async function createOrLink(
   // `client.providers_changed` that arrived first, also on a tombstone).
   let therapistUserId: string | undefined;
   let primary: string | undefined;
+  // A client with more providers whose every provider is mapped gets its full list right after
+  // the create, in this event (the assignment job is only needed when that is not possible).
+  let fullList: ProviderList | undefined;
   if (kind === 'client') {
-    primary = effectiveProviders(mapping, fields as ClientFields, version)[0]!;
-    const provider = await deps.mappings.get(primary);
+    const desired = effectiveProviders(mapping, fields as ClientFields, version);
+    primary = desired[0]!;
+    const providers = await deps.mappings.getMany(desired);
+    const provider = providers.get(primary);
     if (provider?.state !== 'active' || !provider.uphealUserId) {
       throw new NotReadyError(
         `primary provider ${primary} of client ${partnerUserId} is not mapped to Upheal`,
@@ -277,9 +282,15 @@ async function createOrLink(
       );
     }
     therapistUserId = provider.uphealUserId;
+    const ids = desired.map((id) => providers.get(id)?.uphealUserId);
+    const allMapped = desired.every((id) => providers.get(id)?.state === 'active');
+    if (desired.length > 1 && allMapped && ids.every((id) => id !== undefined)) {
+      fullList = { partner: desired, upheal: ids };
+    }
   }
 
   // Match before create; a crash after an earlier create is healed here too.
+  deps.upheal.callsAfterCheck?.(fullList ? 2 : 1);
   const email = fields.email;
   let uphealUserId = email ? await findByEmail(deps.upheal, email) : undefined;
   let inviteUrl: string | undefined;
@@ -313,14 +324,21 @@ async function createOrLink(
   const clientFields = isProvider ? undefined : (fields as ClientFields);
   /**
    * What Upheal's provider list of the user is known to be. Creating a client assigns its primary
-   * provider (`therapistUserId`); a link tells nothing. A client whose desired list is more than
-   * that is recorded as unknown rather than as its primary alone: its full-list replace follows
-   * anyway, and with the list already unknown it needs no write to mark it so before the call.
+   * provider (`therapistUserId`), then its full list when it has more (`fullList`); a link tells
+   * nothing. A client whose full list could not be sent now is recorded as unknown rather than as
+   * its primary alone: its full-list replace follows anyway (queued below), and with the list
+   * already unknown it needs no write to mark it so before the call.
    */
+  let known: ProviderList | undefined;
+  if (!linked && !isProvider) {
+    known = fullList
+      ? await replaceAfterCreate(deps.upheal, uphealUserId, fullList)
+      : { partner: [primary!], upheal: [therapistUserId!] };
+  }
   const knownAssignment = (desired: readonly string[] | undefined) =>
-    linked || isProvider || !sameList(desired ?? [], [primary!])
+    known === undefined || (!fullList && !sameList(desired ?? [], known.partner))
       ? { assignedProviders: undefined, assignedPartnerProviders: undefined }
-      : { assignedProviders: [therapistUserId!], assignedPartnerProviders: [primary!] };
+      : { assignedProviders: known.upheal, assignedPartnerProviders: known.partner };
   const saved = await saveWithRetry(
     deps.mappings,
     partnerUserId,
@@ -522,6 +540,30 @@ async function deleteIfPresent(upheal: UphealPort, uphealUserId: string): Promis
     await upheal.deleteUser(uphealUserId);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
+  }
+}
+
+/** A client's provider list: partner ids and the Upheal ids they map to, in the same order. */
+interface ProviderList {
+  readonly partner: readonly string[];
+  readonly upheal: readonly string[];
+}
+
+/**
+ * Sends a just-created client's full provider list. Returns it as what Upheal now has, or
+ * undefined when the call failed (it may still have taken effect: unknown), in which case the
+ * assignment job, queued after the mapping is saved, sends it again.
+ */
+async function replaceAfterCreate(
+  upheal: UphealPort,
+  uphealUserId: string,
+  list: ProviderList,
+): Promise<ProviderList | undefined> {
+  try {
+    await upheal.replaceProviders(uphealUserId, [...list.upheal]);
+    return list;
+  } catch {
+    return undefined;
   }
 }
 

@@ -371,29 +371,68 @@ describe('sync-user: clients and provider assignments', () => {
     expect(await fixture.drainAssignments()).toEqual([]);
   });
 
-  it('queues one full-list replace for a multi-provider client, and skips it when Upheal has the list', async () => {
+  it('sends a multi-provider client’s full list right after its create, in the same event', async () => {
     await deliver(providerEvent('p-a', 0));
     await deliver(providerEvent('p-b', 0));
-    await deliver(clientEvent('c-multi', ['p-a', 'p-b'], 1));
+    const before = calls();
+    expect((await deliver(clientEvent('c-multi', ['p-a', 'p-b'], 1))).kind).toBe('created');
+    // Check, create, replace: the minimum for a new multi-provider client.
+    expect(calls() - before).toBe(3);
+    expect(await fixture.drainAssignments()).toEqual([]);
+    const [a, b] = [await fixture.mappings.get('p-a'), await fixture.mappings.get('p-b')];
+    const ids = [a!.uphealUserId, b!.uphealUserId];
+    expect(simUsers().find((u) => u.partnerUserId === 'c-multi')?.providerUserIds).toEqual(ids);
+    expect(await fixture.mappings.get('c-multi')).toMatchObject({
+      assignedProviders: ids,
+      assignedPartnerProviders: ['p-a', 'p-b'],
+    });
+    // A later reconciliation finds Upheal already has the list: no call.
+    expect(await assignProviders('c-multi', fixture.deps)).toMatchObject({ changed: false });
+    expect(calls() - before).toBe(3);
+  });
+
+  it('queues the full list when the replace after the create fails, recording it as unknown', async () => {
+    await deliver(providerEvent('p-f1', 0));
+    await deliver(providerEvent('p-f2', 0));
+    const failing = uphealWith({
+      replaceProviders: async () => {
+        throw new ServerError('upheal replaceProviders: HTTP 503', 503, 'r-1', '{}');
+      },
+    });
+    const outcome = await deliver(clientEvent('c-fail', ['p-f1', 'p-f2'], 1), {
+      ...fixture.deps,
+      upheal: failing,
+    });
+    expect(outcome.kind).toBe('created');
+    expect((await fixture.mappings.get('c-fail'))?.assignedProviders).toBeUndefined();
     const commands = await fixture.drainAssignments();
-    expect(commands.map((c) => c.clientPartnerUserId)).toEqual(['c-multi']);
+    expect(commands.map((c) => c.clientPartnerUserId)).toEqual(['c-fail']);
+    expect(await assignProviders('c-fail', fixture.deps)).toMatchObject({ changed: true });
+  });
+
+  it('queues the full list when a provider is not mapped at the create; no write before its call', async () => {
+    await deliver(providerEvent('p-now', 0));
+    await deliver(clientEvent('c-later', ['p-now', 'p-later'], 1));
+    const commands = await fixture.drainAssignments();
+    expect(commands.map((c) => c.clientPartnerUserId)).toEqual(['c-later']);
+    await expect(assignProviders('c-later', fixture.deps)).rejects.toBeInstanceOf(NotReadyError);
+    await deliver(providerEvent('p-later', 0));
 
     // Created with its list unknown (only the primary is assigned yet): no write needed to mark
     // it unknown before the replace, one to record the list after it.
-    expect((await fixture.mappings.get('c-multi'))?.assignedProviders).toBeUndefined();
+    expect((await fixture.mappings.get('c-later'))?.assignedProviders).toBeUndefined();
     const counting = countingSaves();
     const before = calls();
-    const outcome = await assignProviders('c-multi', { ...fixture.deps, mappings: counting.store });
+    const outcome = await assignProviders('c-later', { ...fixture.deps, mappings: counting.store });
     expect(outcome).toMatchObject({ kind: 'providers-assigned', changed: true });
     expect(calls() - before).toBe(1);
     expect(counting.saves()).toBe(1);
-    const [a, b] = [await fixture.mappings.get('p-a'), await fixture.mappings.get('p-b')];
-    expect(simUsers().find((u) => u.partnerUserId === 'c-multi')?.providerUserIds).toEqual([
+    const [a, b] = [await fixture.mappings.get('p-now'), await fixture.mappings.get('p-later')];
+    expect(simUsers().find((u) => u.partnerUserId === 'c-later')?.providerUserIds).toEqual([
       a!.uphealUserId,
       b!.uphealUserId,
     ]);
-
-    const again = await assignProviders('c-multi', fixture.deps);
+    const again = await assignProviders('c-later', fixture.deps);
     expect(again).toMatchObject({ changed: false });
     expect(calls() - before).toBe(1);
   });
@@ -409,9 +448,16 @@ describe('sync-user: clients and provider assignments', () => {
       'p-early-2',
       'p-early-1',
     ]);
-    expect((await fixture.drainAssignments()).map((c) => c.clientPartnerUserId)).toEqual([
-      'c-early',
+    // Both providers are mapped: the recorded list is sent right after the create.
+    const [second, first] = [
+      await fixture.mappings.get('p-early-2'),
+      await fixture.mappings.get('p-early-1'),
+    ];
+    expect(simUsers().find((u) => u.partnerUserId === 'c-early')?.providerUserIds).toEqual([
+      second!.uphealUserId,
+      first!.uphealUserId,
     ]);
+    expect(await fixture.drainAssignments()).toEqual([]);
   });
 
   it('waits while a provider of the list is unmapped, naming it', async () => {
