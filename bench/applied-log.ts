@@ -11,6 +11,8 @@ export interface AppliedEntry {
   readonly functionName: string;
   readonly eventId: string;
   readonly outcome: string;
+  /** How many providers a created client got right after its create (sync-user), if any. */
+  readonly providersAssigned?: number | undefined;
   /** Epoch ms of the log line (the worker's clock: the same machine as the publisher). */
   readonly at: number;
 }
@@ -56,6 +58,8 @@ export class AppliedLog {
       functionName: entry.functionName,
       eventId: parsed.eventId,
       outcome: String(parsed.outcome),
+      providersAssigned:
+        typeof parsed.providersAssigned === 'number' ? parsed.providersAssigned : undefined,
       at: Number.isNaN(at) ? Date.now() : at,
     };
     this.#applied.set(keyOf(entry.functionName, parsed.eventId), applied);
@@ -70,6 +74,23 @@ export class AppliedLog {
   countApplied(functionName: string, eventIds: Iterable<string>): number {
     let count = 0;
     for (const eventId of eventIds) if (this.get(functionName, eventId)) count += 1;
+    return count;
+  }
+
+  /**
+   * When a client's full provider list went to Upheal: right after its create (sync-user), or by
+   * the assignment job; undefined while neither happened.
+   */
+  assignedAt(eventId: string): number | undefined {
+    const created = this.get('sync-user', eventId);
+    if (created?.providersAssigned) return created.at;
+    return this.get('assign-providers', eventId)?.at;
+  }
+
+  /** How many of `eventIds` (clients' events) had their full provider list sent. */
+  countAssigned(eventIds: Iterable<string>): number {
+    let count = 0;
+    for (const eventId of eventIds) if (this.assignedAt(eventId) !== undefined) count += 1;
     return count;
   }
 

@@ -180,7 +180,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
     const progress = (phase: string) => async () => {
       const stats = await upheal.stats();
       const clients = applied.countApplied('sync-user', workload.clients.map(loadId));
-      const assigned = applied.countApplied('assign-providers', multi.map(loadId));
+      const assigned = applied.countAssigned(multi.map(loadId));
       log(
         `  [${name}] ${phase}: providers ${applied.countApplied('sync-user', workload.providers.map(loadId))}/${workload.providers.length}` +
           ` clients ${clients}/${workload.clients.length} assignments ${assigned}/${multi.length}` +
@@ -227,7 +227,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
         'clients',
         () =>
           applied.countApplied('sync-user', clientIds) === clientIds.length &&
-          applied.countApplied('assign-providers', multiIds) === multiIds.length,
+          applied.countAssigned(multiIds) === multiIds.length,
       )) && complete;
     await trickle.stop();
     const liveIds = trickle.published.map((live) => live.eventId);
@@ -240,7 +240,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       ...[...providerIds, ...clientIds, ...liveIds].map(
         (id) => applied.get('sync-user', id)?.at ?? 0,
       ),
-      ...multiIds.map((id) => applied.get('assign-providers', id)?.at ?? 0),
+      ...multiIds.map((id) => applied.assignedAt(id) ?? 0),
     );
     const target = targetFromEnv(stack.env);
     await waitForDrain(target, CONSUMED, () => {}, DRAIN_TIMEOUT_MS).catch(() => {

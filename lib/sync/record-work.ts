@@ -69,6 +69,8 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
         partnerUserId: outcome.partnerUserId,
         uphealUserId: 'uphealUserId' in outcome ? outcome.uphealUserId : undefined,
         replayed: 'replayed' in outcome ? outcome.replayed : undefined,
+        providersAssigned:
+          outcome.kind === 'created' ? outcome.providersAssigned?.length : undefined,
         eventId: event.eventId,
         eventType: event.type,
         jobId,
@@ -80,6 +82,19 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
         deps.shareInviteUrl,
       );
       if (outbound) await deps.outbound.publish(outbound);
+      if (outcome.kind === 'created' && outcome.providersAssigned) {
+        // The full list went out right after the create: the partner hears of it as of any
+        // assignment.
+        await deps.outbound.publish({
+          type: 'client.providers_assigned',
+          partnerUserId: outcome.partnerUserId,
+          uphealUserId: outcome.uphealUserId,
+          providerUserIds: outcome.providersAssigned,
+          eventId: jobId ? undefined : event.eventId,
+          jobId,
+          occurredAt: new Date().toISOString(),
+        });
+      }
       if (jobId) await deps.importProgress?.recordOutcome(jobId, outcome.kind);
     },
     describe(record) {

@@ -78,6 +78,8 @@ export type SyncOutcome =
       readonly userKind: UserKind;
       readonly uphealUserId: string;
       readonly inviteUrl?: string | undefined;
+      /** A client's full provider list (Upheal ids), sent right after the create. */
+      readonly providersAssigned?: readonly string[] | undefined;
       readonly replayed?: boolean;
     }
   | {
@@ -391,7 +393,14 @@ async function createOrLink(
   }
   return linked
     ? { kind: 'linked', partnerUserId, userKind: kind, uphealUserId }
-    : { kind: 'created', partnerUserId, userKind: kind, uphealUserId, inviteUrl };
+    : {
+        kind: 'created',
+        partnerUserId,
+        userKind: kind,
+        uphealUserId,
+        inviteUrl,
+        providersAssigned: fullList && known ? known.upheal : undefined,
+      };
 }
 
 /**
@@ -528,6 +537,22 @@ function staleOrReplayed(mapping: UserMapping, version: Version): SyncOutcome {
       uphealUserId,
       changed: true,
       unappliedFields,
+      replayed: true,
+    };
+  }
+  if (
+    lastOutcome === 'created' &&
+    userKind === 'client' &&
+    (mapping.assignedProviders?.length ?? 0) > 1
+  ) {
+    // Its full list went out with the create (or since): announce it again too.
+    const providersAssigned = mapping.assignedProviders;
+    return {
+      kind: 'created',
+      partnerUserId,
+      userKind,
+      uphealUserId,
+      providersAssigned,
       replayed: true,
     };
   }
