@@ -19,14 +19,20 @@ function controlled(log: string[], name: string) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Two records of group `a` and one of group `b`, in batch order, with at most 5 at once. */
+function twoGroups(log: string[]) {
+  const order = new GroupOrder(5);
+  const a1 = controlled(log, 'a1');
+  const a2 = controlled(log, 'a2');
+  const b1 = controlled(log, 'b1');
+  const runs = [order.run('a', a1.task), order.run('a', a2.task), order.run('b', b1.task)];
+  return { a1, a2, b1, runs };
+}
+
 describe('GroupOrder', () => {
   it('runs one group in order and different groups at once', async () => {
     const log: string[] = [];
-    const order = new GroupOrder(5);
-    const a1 = controlled(log, 'a1');
-    const a2 = controlled(log, 'a2');
-    const b1 = controlled(log, 'b1');
-    const runs = [order.run('a', a1.task), order.run('a', a2.task), order.run('b', b1.task)];
+    const { a1, a2, b1, runs } = twoGroups(log);
     await tick();
     expect(log).toEqual(['start a1', 'start b1']);
     a1.finish();
@@ -54,11 +60,7 @@ describe('GroupOrder', () => {
 
   it('skips the rest of a group after a failure, and only that group', async () => {
     const log: string[] = [];
-    const order = new GroupOrder(5);
-    const a1 = controlled(log, 'a1');
-    const a2 = controlled(log, 'a2');
-    const b1 = controlled(log, 'b1');
-    const runs = [order.run('a', a1.task), order.run('a', a2.task), order.run('b', b1.task)];
+    const { a1, b1, runs } = twoGroups(log);
     a1.finish(false);
     b1.finish();
     const results = await Promise.allSettled(runs);
