@@ -29,6 +29,12 @@ export const DEFAULT_RATE_LIMIT_DEFER_MS = 10_000;
  * the wait (about 13 for 15 minutes), far below the queue's dead-letter backstop.
  */
 export const DEPENDENCY_BACKOFF_SHARE = 0.5;
+/**
+ * A record's first wait for a dependency is at most this long: the dependency is often in the
+ * same batch, being applied right then (a provider and its client sent together, the records of
+ * a batch running at once), so it is looked at again soon; later waits follow the hint.
+ */
+export const FIRST_DEPENDENCY_DEFER_MS = 2_000;
 /** Longest single deferral while waiting for a dependency. */
 export const MAX_DEPENDENCY_DEFER_MS = 300_000;
 
@@ -86,7 +92,11 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
       return { action: 'fail', reason: `gave up waiting: ${error.message}` };
     }
     const grown = Math.min(MAX_DEPENDENCY_DEFER_MS, context.waitedMs * DEPENDENCY_BACKOFF_SHARE);
-    return { action: 'defer', delayMs: Math.min(Math.max(error.retryAfterMs, grown), remainingMs) };
+    const hint =
+      context.attempt <= 1
+        ? Math.min(error.retryAfterMs, FIRST_DEPENDENCY_DEFER_MS)
+        : error.retryAfterMs;
+    return { action: 'defer', delayMs: Math.min(Math.max(hint, grown), remainingMs) };
   }
   // A rejected API key is no fault of the record: keep it for re-drive once the key is fixed.
   if (error instanceof UnauthorizedError) {

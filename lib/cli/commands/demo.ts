@@ -19,6 +19,7 @@ import { ensureBundles } from '#lib/cli/commands/local.ts';
 import { readEvents } from '#lib/cli/commands/send-events.ts';
 import { waitForDrain } from '#lib/cli/drain.ts';
 import { type Target, targetFromEnv } from '#lib/cli/target.ts';
+import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import { sendEvents } from '#lib/ingest/send-events.ts';
 import { LOCAL_INGEST_SECRET, PROJECT_ROOT, startLocalStack } from '#lib/local/stack.ts';
 import type { SeedUser } from '#lib/simulator/schemas.ts';
@@ -32,7 +33,8 @@ the signed ingest endpoint, and prints a report. Takes about a minute. \`npm sta
 
 Options:
   --import FILE   the export to import (default samples/import.ndjson)
-  --events FILE   the ongoing events to send (default samples/events.ndjson)
+  --events FILE   the ongoing events to send (default samples/events.ndjson), moved in
+                  time to start now (after the import, so none is stale)
   -h, --help      show this help
 `;
 
@@ -153,7 +155,11 @@ export const demoCommand: CliCommand = {
       out(`\n2. ${events.length} ongoing events through the signed ingest endpoint\n`);
       const ingestUrl = stack.functionUrls.ingest;
       if (!ingestUrl) throw new Error('the ingest function is not running (npm run build)');
-      const sent = await sendEvents(ingestUrl, LOCAL_INGEST_SECRET, events);
+      const sent = await sendEvents(
+        ingestUrl,
+        LOCAL_INGEST_SECRET,
+        occurringFrom(events, Date.now()),
+      );
       out(
         `   accepted ${sent.accepted.length}, rejected ${sent.rejected.length}, not delivered ${sent.failed.length}\n`,
       );
@@ -183,3 +189,16 @@ export const demoCommand: CliCommand = {
     }
   },
 };
+
+/**
+ * The sample events moved in time so that the first occurred at `now`, the others keeping their
+ * spacing: the import that runs before them stamps its rows with its own start, and events older
+ * than that would be dropped as stale (the sample file's fixed times lie in the past).
+ */
+export function occurringFrom(events: readonly PartnerEvent[], now: number): PartnerEvent[] {
+  const first = Math.min(...events.map((event) => Date.parse(event.occurredAt)));
+  return events.map((event) => ({
+    ...event,
+    occurredAt: new Date(now + Date.parse(event.occurredAt) - first).toISOString(),
+  }));
+}

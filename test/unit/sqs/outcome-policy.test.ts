@@ -13,6 +13,7 @@ import {
   DEFAULT_RATE_LIMIT_DEFER_MS,
   decide,
   describeError,
+  FIRST_DEPENDENCY_DEFER_MS,
   MAX_DEPENDENCY_DEFER_MS,
 } from '#lib/sqs/outcome-policy.ts';
 
@@ -50,7 +51,12 @@ describe('decide', () => {
 
   it('defers a record waiting for a dependency longer the longer it has waited, within the wait', () => {
     const error = new NotReadyError('provider p-1 is not mapped', 10_000);
-    expect(decide(error, context)).toEqual({ action: 'defer', delayMs: 10_000 });
+    // First receive: the dependency may be in the same batch; look again soon.
+    expect(decide(error, context)).toEqual({ action: 'defer', delayMs: FIRST_DEPENDENCY_DEFER_MS });
+    expect(decide(error, { ...context, attempt: 2, waitedMs: 2_000 })).toEqual({
+      action: 'defer',
+      delayMs: 10_000,
+    });
     expect(decide(error, { ...context, waitedMs: 100_000 })).toEqual({
       action: 'defer',
       delayMs: 50_000,
@@ -73,7 +79,7 @@ describe('decide', () => {
     let receives = 0;
     for (;;) {
       receives += 1;
-      const decision = decide(error, { ...context, waitedMs });
+      const decision = decide(error, { ...context, attempt: receives, waitedMs });
       if (decision.action !== 'defer') break;
       waitedMs += decision.delayMs;
     }
