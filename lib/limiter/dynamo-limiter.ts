@@ -491,8 +491,11 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   /**
-   * The write of a lease on a busy schedule: `count` slots from the head, all by the deadline, at
-   * the interval the view showed (a changed interval fails the condition; the caller reads again).
+   * The write of a lease on a busy schedule: `count` slots from the head, at the interval the view
+   * showed (a changed interval fails the condition; the caller reads again). Only the first slot,
+   * the booker's own, must lie within its deadline, as for a single slot: the view sized the lease
+   * to end by it, but others may have booked since, and the later slots serve callers (and
+   * follow-ups) whose waits end later; one nobody takes in time is dropped.
    */
   #leaseCommand(
     from: number,
@@ -500,17 +503,17 @@ export class DynamoRateLimiter implements RateLimiter {
     intervalMs: number,
     count: number,
   ): UpdateItemCommand {
-    const lastFrom = '#tat BETWEEN :from AND :lastDeadline';
+    const firstWithin = CONDITIONS.headWithinDeadline;
     const sameInterval = '#interval = :interval';
     return new UpdateItemCommand({
       TableName: this.#tableName,
       Key: this.#key,
       UpdateExpression: 'SET #tat = #tat + :span',
-      ConditionExpression: `${lastFrom} AND ${sameInterval}`,
-      ExpressionAttributeNames: namesIn(lastFrom, sameInterval),
+      ConditionExpression: `${firstWithin} AND ${sameInterval}`,
+      ExpressionAttributeNames: namesIn(firstWithin, sameInterval),
       ExpressionAttributeValues: {
         ':from': number(from),
-        ':lastDeadline': number(deadline - (count - 1) * intervalMs),
+        ':deadline': number(deadline),
         ':interval': number(intervalMs),
         ':span': number(count * intervalMs),
       },
