@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
 import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
@@ -25,6 +25,7 @@ import {
   SqsOutboundPublisher,
 } from '#lib/outbound/outbound-events.ts';
 import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
+import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
@@ -68,9 +69,7 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
   const metrics = createMetrics(serviceName);
   const sqs = new SQSClient({});
   const dynamo = new DynamoDBClient({});
-  const documents = DynamoDBDocumentClient.from(dynamo, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const documents = documentClient(dynamo);
   const tableName = config.TABLE_NAME;
   const apiKey = apiKeyOf(config);
   const client = new UphealClient({

@@ -6,11 +6,12 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { QUEUES, type QueueKey } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
+import { documentClient } from '#lib/store/document-client.ts';
 
 /** The variables operator commands read. */
 const TargetSchema = z.object({
@@ -58,9 +59,7 @@ export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
   return {
     tableName: parsed.TABLE_NAME,
     sqs,
-    documents: DynamoDBDocumentClient.from(dynamo, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
+    documents: documentClient(dynamo),
     queueUrl(key) {
       const name = QUEUES[key].urlEnv;
       const url = (parsed as Record<string, string | undefined>)[name];

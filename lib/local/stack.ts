@@ -43,6 +43,11 @@ export const LOCAL_STAGE = 'local';
 export const LOCAL_REGION = 'us-east-1';
 /** Credentials the emulators accept (they never validate them); never real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/** The configuration of an AWS SDK client for a local emulator at `endpoint`. */
+export function localClientConfig(endpoint: string) {
+  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+}
 /** Where `scripts/build.ts` writes the bundles, relative to the project root. */
 const BUNDLE_DIR = join('dist', 'functions');
 /** File name of every bundle within its function's directory. */
@@ -148,17 +153,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     const uphealUrl = options.uphealUrl ?? simulator!.url;
 
-    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const sqs = new SQSClient({ ...clientConfig, endpoint: sqsS3.endpoint });
+    const sqs = new SQSClient(localClientConfig(sqsS3.endpoint));
     cleanups.push(async () => sqs.destroy());
     const tableName = resourceName(LOCAL_STAGE, TABLE.suffix);
     const bucketName = resourceName(LOCAL_STAGE, IMPORT_BUCKET.suffix);
     const [queues] = await Promise.all([
       createQueues(sqs, LOCAL_STAGE, options.queues),
-      withClient(new DynamoDBClient({ ...clientConfig, endpoint: dynamodb.endpoint }), (client) =>
+      withClient(new DynamoDBClient(localClientConfig(dynamodb.endpoint)), (client) =>
         createTable(client, tableName),
       ),
-      withClient(new S3Client({ ...clientConfig, endpoint: sqsS3.endpoint }), (client) =>
+      withClient(new S3Client(localClientConfig(sqsS3.endpoint)), (client) =>
         createBucket(client, bucketName),
       ),
     ]);

@@ -5,7 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import {
   type CreatedQueues,
@@ -14,8 +14,10 @@ import {
   startDynamoDb,
   startSqsS3,
 } from '#lib/local/aws-services.ts';
+import { localClientConfig } from '#lib/local/stack.ts';
 import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
 import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
+import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import {
@@ -58,8 +60,6 @@ export interface SyncFixture {
   stop(): Promise<void>;
 }
 
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const REGION = 'us-east-1';
 const TABLE_NAME = 'upheal-sync-test-state';
 
 /** Receives (and deletes) every assignment command on the queue. */
@@ -93,19 +93,9 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
     startSqsS3(),
     startSimulator(options.simulator ?? {}),
   ]);
-  const dynamo = new DynamoDBClient({
-    endpoint: dynamoService.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
-  const documents = DynamoDBDocumentClient.from(dynamo, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  const sqs = new SQSClient({
-    endpoint: sqsService.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
+  const dynamo = new DynamoDBClient(localClientConfig(dynamoService.endpoint));
+  const documents = documentClient(dynamo);
+  const sqs = new SQSClient(localClientConfig(sqsService.endpoint));
   await createTable(dynamo, TABLE_NAME);
   const queues = await createQueues(sqs, 'test');
   const { queueUrls } = queues;

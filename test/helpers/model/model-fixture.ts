@@ -8,9 +8,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
+import { localClientConfig } from '#lib/local/stack.ts';
 import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
+import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { type AssignmentCommand, SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
@@ -19,8 +20,6 @@ import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
 import { drainAssignmentCommands } from '#test/helpers/sync-fixture.ts';
 
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const REGION = 'us-east-1';
 /**
  * Client timeout for Upheal calls: small, so a simulated hang costs little real time. The
  * simulator answers loopback requests in a few milliseconds, so only a hang ever reaches it.
@@ -66,19 +65,9 @@ export async function startModelFixture(): Promise<ModelFixture> {
     startSqsS3(),
     startSimulator({ rateLimit: { limit: UNLIMITED_RATE } }),
   ]);
-  const dynamo = new DynamoDBClient({
-    endpoint: dynamoService.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
-  const documents = DynamoDBDocumentClient.from(dynamo, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  const sqs = new SQSClient({
-    endpoint: sqsService.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
+  const dynamo = new DynamoDBClient(localClientConfig(dynamoService.endpoint));
+  const documents = documentClient(dynamo);
+  const sqs = new SQSClient(localClientConfig(sqsService.endpoint));
   const { queueUrls } = await createQueues(sqs, 'model');
   const upheal = new UphealClient({
     baseUrl: simulator.url,

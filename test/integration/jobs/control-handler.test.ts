@@ -11,7 +11,6 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
@@ -23,16 +22,16 @@ import { sourceOpener } from '#lib/jobs/import-source.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
 import { EventSourceRunner, type InvocationReport } from '#lib/local/event-source-runner.ts';
+import { LOCAL_REGION, localClientConfig } from '#lib/local/stack.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { NoOutbound } from '#lib/outbound/outbound-events.ts';
+import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { waitFor } from '#test/helpers/local-stack.ts';
 import { exportOf } from '#test/unit/jobs/import-data.ts';
 
 const TABLE = 'upheal-sync-test-state';
-const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** Each invocation pretends to have this little time left: one batch of 10, then `continue`. */
 const REMAINING_MS = 1_000;
 
@@ -46,20 +45,10 @@ let handler: ReturnType<typeof controlHandler>;
 beforeAll(async () => {
   const [dynamoService, sqsService] = await Promise.all([startDynamoDb(), startSqsS3()]);
   stop.push(dynamoService.stop, sqsService.stop);
-  const dynamo = new DynamoDBClient({
-    endpoint: dynamoService.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
-  const documents = DynamoDBDocumentClient.from(dynamo, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  sqs = new SQSClient({ endpoint: sqsService.endpoint, region: REGION, credentials: CREDENTIALS });
-  const s3 = new S3Client({
-    endpoint: sqsService.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
+  const dynamo = new DynamoDBClient(localClientConfig(dynamoService.endpoint));
+  const documents = documentClient(dynamo);
+  sqs = new SQSClient(localClientConfig(sqsService.endpoint));
+  const s3 = new S3Client(localClientConfig(sqsService.endpoint));
   stop.push(async () => {
     dynamo.destroy();
     sqs.destroy();
@@ -119,7 +108,7 @@ describe('initial-sync handler on the import-control queue', () => {
       sqs,
       queueUrl: queueUrls.importControl,
       queueArn: queueArns.importControl,
-      region: REGION,
+      region: LOCAL_REGION,
       batchSize: QUEUES.importControl.consumer.batchSize,
       maximumConcurrency: QUEUES.importControl.consumer.maximumConcurrency,
       pollWaitSeconds: 1,

@@ -3,12 +3,14 @@
  * control queue and the outbound publisher (their SQS side is covered by the integration tests).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ControlMessage, ControlQueue } from '#lib/jobs/control-messages.ts';
 import type { LedgerDeps } from '#lib/jobs/import-progress.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { createTable, startDynamoDb } from '#lib/local/aws-services.ts';
+import { localClientConfig } from '#lib/local/stack.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
+import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 
@@ -44,15 +46,9 @@ export interface LedgerFixture {
 /** Starts dynalite with the product's table. */
 export async function startLedgerFixture(): Promise<LedgerFixture> {
   const service = await startDynamoDb();
-  const dynamo = new DynamoDBClient({
-    endpoint: service.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const dynamo = new DynamoDBClient(localClientConfig(service.endpoint));
   await createTable(dynamo, TABLE_NAME);
-  const documents = DynamoDBDocumentClient.from(dynamo, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const documents = documentClient(dynamo);
   const jobs = new DynamoJobStore(documents, TABLE_NAME);
   return {
     documents,
