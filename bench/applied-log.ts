@@ -4,7 +4,7 @@
  * `timestamp`. The benchmark times publish → applied from it and waits on it. Only ids and
  * outcomes are kept — never a whole line.
  */
-import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
+import type { WorkerLogLine } from '#tools/local/worker-pool.ts';
 
 /** One applied event, as logged by a function. */
 export interface AppliedEntry {

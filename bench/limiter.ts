@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { deriveParams } from '#lib/limiter/gcra.ts';
-import { createTable, startDynamoDb } from '#lib/local/aws-services.ts';
-import { startSimulator } from '#lib/simulator/server.ts';
+import { createTable, startDynamoDb } from '#tools/local/aws-services.ts';
+import { startSimulator } from '#tools/simulator/server.ts';
 import {
   type BenchWorkerInput,
   type BenchWorkerOutput,

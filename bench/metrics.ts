@@ -2,8 +2,8 @@
  * The benchmark's figures, computed from the simulator's arrival log (server side, not
  * self-reported by workers: research/rate-limiting.md §6.1). Pure functions over timestamps.
  */
-import type { Arrival } from '#lib/simulator/traffic.ts';
-import { peakInWindow } from '#lib/simulator/window-limiter.ts';
+import type { Arrival } from '#tools/simulator/traffic.ts';
+import { peakInWindow } from '#tools/simulator/window-limiter.ts';
 
 /** Step between the sliding windows sampled for the utilisation figures. */
 export const WINDOW_SAMPLE_STEP_MS = 50;

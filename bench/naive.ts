@@ -7,9 +7,9 @@
  * the partner → Upheal ids in memory (the work distribution is shared, the rate is not).
  */
 import { RateLimitedError } from '#lib/errors.ts';
-import { DEFAULT_API_KEY } from '#lib/simulator/options.ts';
 import { createClientBody, createProviderBody } from '#lib/sync/fields.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
+import { DEFAULT_API_KEY } from '#tools/simulator/options.ts';
 import { type LivePublished, LiveTrickle } from './live-trickle.ts';
 import {
   callCounts,

@@ -9,10 +9,10 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
-import type { SeedUser } from '#lib/simulator/schemas.ts';
-import { SIM_ROUTES, startSimulator } from '#lib/simulator/server.ts';
-import type { Arrival, TrafficStats } from '#lib/simulator/traffic.ts';
+import type { SimulatorOptionsInput } from '#tools/simulator/options.ts';
+import type { SeedUser } from '#tools/simulator/schemas.ts';
+import { SIM_ROUTES, startSimulator } from '#tools/simulator/server.ts';
+import type { Arrival, TrafficStats } from '#tools/simulator/traffic.ts';
 
 /** The simulator in a child process, read over HTTP. */
 export interface RemoteSimulator {

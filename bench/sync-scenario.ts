@@ -8,16 +8,16 @@
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { QueueKey } from '#infra/resources.ts';
-import { waitForDrain } from '#lib/cli/drain.ts';
-import { targetFromEnv } from '#lib/cli/target.ts';
+import { IMPORT_ATTRIBUTES } from '#lib/sync/record-work.ts';
+import { waitForDrain } from '#tools/cli/drain.ts';
+import { targetFromEnv } from '#tools/cli/target.ts';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   type LocalStack,
   startLocalStack,
-} from '#lib/local/stack.ts';
-import { DEFAULT_API_KEY } from '#lib/simulator/options.ts';
-import { IMPORT_ATTRIBUTES } from '#lib/sync/record-work.ts';
+} from '#tools/local/stack.ts';
+import { DEFAULT_API_KEY } from '#tools/simulator/options.ts';
 import { AppliedLog } from './applied-log.ts';
 import { type DynamoCounter, diffCounts, startDynamoCounter } from './dynamo-counter.ts';
 import { LiveTrickle } from './live-trickle.ts';

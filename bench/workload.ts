@@ -7,7 +7,7 @@
  */
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
-import { type SeedUser, USER_TYPES } from '#lib/simulator/schemas.ts';
+import { type SeedUser, USER_TYPES } from '#tools/simulator/schemas.ts';
 
 /** How big the import is. */
 export interface WorkloadSize {

@@ -3,9 +3,9 @@
  * its options on the command line (`--help`). Prints the base URL on stdout; exit 2 on a bad flag.
  */
 import { ConfigError } from '#lib/errors.ts';
-import { optionsFromArgs, USAGE } from '#lib/simulator/cli-options.ts';
-import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
-import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
+import { optionsFromArgs, USAGE } from '#tools/simulator/cli-options.ts';
+import type { SimulatorOptionsInput } from '#tools/simulator/options.ts';
+import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
 
 /** Exit status for usage and configuration errors (SPEC §7). */
 const EXIT_USAGE = 2;

@@ -41,7 +41,7 @@ const HANDLER_EXPORT = 'index.handler';
  * resumable from its recorded source until then).
  */
 const IMPORT_FILE_RETENTION_DAYS = 30;
-/** Where `upheal-sync import` uploads files in the bucket (lib/cli/commands/import.ts). */
+/** Where `upheal-sync import` uploads files in the bucket (tools/cli/commands/import.ts). */
 const IMPORT_UPLOAD_PREFIX = 'imports/';
 /** Incomplete multipart uploads are aborted after this many days. */
 const ABORT_INCOMPLETE_UPLOAD_DAYS = 1;

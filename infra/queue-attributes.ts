@@ -1,6 +1,6 @@
 /**
  * Queue attributes that are not per-queue choices but house rules, shared by the CloudFormation
- * template (`infra/cloudformation.ts`) and the local stack (`lib/local/aws-services.ts`), so both
+ * template (`infra/cloudformation.ts`) and the local stack (`tools/local/aws-services.ts`), so both
  * create the same queues from `infra/resources.ts`.
  */
 

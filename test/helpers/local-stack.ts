@@ -16,8 +16,8 @@ import {
   type LocalStack,
   type LocalStackOptions,
   startLocalStack,
-} from '#lib/local/stack.ts';
-import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
+} from '#tools/local/stack.ts';
+import type { WorkerLogLine } from '#tools/local/worker-pool.ts';
 
 /** Same esbuild settings as scripts/build.ts, so test bundles load like deployed ones. */
 const ESM_REQUIRE_BANNER =

@@ -7,16 +7,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
-import {
-  type CreatedQueues,
-  createQueues,
-  createTable,
-  startDynamoDb,
-  startSqsS3,
-} from '#lib/local/aws-services.ts';
-import { localClientConfig } from '#lib/local/stack.ts';
-import type { SimulatorOptionsInput } from '#lib/simulator/options.ts';
-import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
@@ -29,6 +19,16 @@ import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
+import {
+  type CreatedQueues,
+  createQueues,
+  createTable,
+  startDynamoDb,
+  startSqsS3,
+} from '#tools/local/aws-services.ts';
+import { localClientConfig } from '#tools/local/stack.ts';
+import type { SimulatorOptionsInput } from '#tools/simulator/options.ts';
+import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
 
 /** A limiter that grants every request at once. */
 export const unpacedLimiter: RateLimiter = {

@@ -21,14 +21,6 @@ import { type IngestServer, startIngestServer } from '#lib/ingest/http-server.ts
 import { dynamoNonceStore, NONCE_PK_PREFIX, NONCE_SK } from '#lib/ingest/replay-guard.ts';
 import { staticSecrets } from '#lib/ingest/secrets.ts';
 import { postEvents, postSigned } from '#lib/ingest/send.ts';
-import {
-  createQueues,
-  createTable,
-  type LocalService,
-  startDynamoDb,
-  startSqsS3,
-} from '#lib/local/aws-services.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/stack.ts';
 import { signedContentDigest } from '#lib/signing.ts';
 import {
   capturingLogger,
@@ -36,6 +28,14 @@ import {
   providersChanged,
   userDeleted,
 } from '#test/unit/ingest/fakes.ts';
+import {
+  createQueues,
+  createTable,
+  type LocalService,
+  startDynamoDb,
+  startSqsS3,
+} from '#tools/local/aws-services.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#tools/local/stack.ts';
 
 const SECRET = 'integration-secret-0123456789';
 const STAGE = 'ingest-it';

@@ -29,8 +29,8 @@ import {
   TABLE,
 } from '#infra/resources.ts';
 import { parseConfig } from '#lib/config.ts';
-import { PROJECT_ROOT } from '#lib/local/stack.ts';
 import { METRIC_NAMES } from '#lib/observability/metrics.ts';
+import { PROJECT_ROOT } from '#tools/local/stack.ts';
 
 const run = promisify(execFile);
 const STAGE = 'pkgtest';

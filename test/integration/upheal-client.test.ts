@@ -17,9 +17,9 @@ import {
   UnexpectedStatusError,
   ValidationError,
 } from '#lib/errors.ts';
-import { DEFAULT_API_KEY } from '#lib/simulator/options.ts';
-import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
+import { DEFAULT_API_KEY } from '#tools/simulator/options.ts';
+import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
 
 /** Generous for a local answer; short enough that a hung request fails fast. */
 const TIMEOUT_MS = 500;

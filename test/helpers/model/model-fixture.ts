@@ -8,9 +8,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
-import { localClientConfig } from '#lib/local/stack.ts';
-import { type Simulator, startSimulator } from '#lib/simulator/server.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { type AssignmentCommand, SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
@@ -19,6 +16,9 @@ import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
 import { drainAssignmentCommands } from '#test/helpers/sync-fixture.ts';
+import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#tools/local/aws-services.ts';
+import { localClientConfig } from '#tools/local/stack.ts';
+import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
 
 /**
  * Client timeout for Upheal calls: small, so a simulated hang costs little real time. The

@@ -11,9 +11,10 @@
  *
  * Returns the discrepancies found, as sentences with ids only; empty means the case passed.
  */
-import { USER_TYPES } from '#lib/simulator/schemas.ts';
-import type { SimUser } from '#lib/simulator/user-store.ts';
+
 import type { UserMapping } from '#lib/store/mapping-store.ts';
+import { USER_TYPES } from '#tools/simulator/schemas.ts';
+import type { SimUser } from '#tools/simulator/user-store.ts';
 import type { DeliveryReport } from './delivery-model.ts';
 import { GHOST_CLIENT, GHOST_PROVIDER, type PartnerHistory, PROVIDERS } from './partner-history.ts';
 

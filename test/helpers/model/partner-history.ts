@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { type PartnerEvent, parsePartnerEvent } from '#lib/events/partner-event.ts';
-import { mulberry32 } from '#lib/simulator/prng.ts';
+import { mulberry32 } from '#tools/simulator/prng.ts';
 
 /** The universe of partner users. */
 export const PROVIDERS = ['p0', 'p1', 'p2'] as const;

@@ -8,11 +8,11 @@
 import { readFileSync } from 'node:fs';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { waitForDrain } from '#lib/cli/drain.ts';
-import { targetFromEnv } from '#lib/cli/target.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
+import { waitForDrain } from '#tools/cli/drain.ts';
+import { targetFromEnv } from '#tools/cli/target.ts';
 
 const API_KEY = 'log-scan-secret-api-key-0123456789';
 

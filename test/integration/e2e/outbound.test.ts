@@ -12,11 +12,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { waitForDrain } from '#lib/cli/drain.ts';
-import { targetFromEnv } from '#lib/cli/target.ts';
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import { clientEvent, deleted, providerEvent, providersChanged } from '#test/helpers/events.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
+import { waitForDrain } from '#tools/cli/drain.ts';
+import { targetFromEnv } from '#tools/cli/target.ts';
 
 /** Short visibility so messages of killed workers come back within the test. */
 const VISIBILITY_SECONDS = 3;

@@ -7,11 +7,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetFromEnv } from '#lib/cli/target.ts';
 import { verify } from '#lib/signing.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { providerEvent } from '#test/helpers/events.ts';
 import { useLocalStack, waitFor } from '#test/helpers/local-stack.ts';
+import { targetFromEnv } from '#tools/cli/target.ts';
 
 const SECRET = 'partner-webhook-secret-for-tests';
 const REPLAY_WINDOW_MS = 300_000;

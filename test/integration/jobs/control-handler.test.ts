@@ -20,9 +20,6 @@ import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
 import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
 import { sourceOpener } from '#lib/jobs/import-source.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
-import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#lib/local/aws-services.ts';
-import { EventSourceRunner, type InvocationReport } from '#lib/local/event-source-runner.ts';
-import { LOCAL_REGION, localClientConfig } from '#lib/local/stack.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { NoOutbound } from '#lib/outbound/outbound-events.ts';
 import { documentClient } from '#lib/store/document-client.ts';
@@ -30,6 +27,9 @@ import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { waitFor } from '#test/helpers/local-stack.ts';
 import { exportOf } from '#test/unit/jobs/import-data.ts';
+import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#tools/local/aws-services.ts';
+import { EventSourceRunner, type InvocationReport } from '#tools/local/event-source-runner.ts';
+import { LOCAL_REGION, localClientConfig } from '#tools/local/stack.ts';
 
 const TABLE = 'upheal-sync-test-state';
 /** Each invocation pretends to have this little time left: one batch of 10, then `continue`. */

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '#lib/cli/command.ts';
-import { createImportCommand } from '#lib/cli/commands/import.ts';
-import { jobsOf } from '#lib/cli/commands/status.ts';
-import { targetFromEnv } from '#lib/cli/target.ts';
 import { waitFor } from '#test/helpers/local-stack.ts';
 import { exportOf, toNdjson } from '#test/unit/jobs/import-data.ts';
+import { EXIT } from '#tools/cli/command.ts';
+import { createImportCommand } from '#tools/cli/commands/import.ts';
+import { jobsOf } from '#tools/cli/commands/status.ts';
+import { targetFromEnv } from '#tools/cli/target.ts';
 import { bundleImportHandlers, startImportStack } from './import-stack.ts';
 
 /** 20 providers and 60 clients (15 with two providers). */

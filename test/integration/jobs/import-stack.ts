@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { bundleHandlers } from '#test/helpers/local-stack.ts';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -12,9 +13,8 @@ import {
   type LocalStackOptions,
   PROJECT_ROOT,
   startLocalStack,
-} from '#lib/local/stack.ts';
-import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
-import { bundleHandlers } from '#test/helpers/local-stack.ts';
+} from '#tools/local/stack.ts';
+import type { WorkerLogLine } from '#tools/local/worker-pool.ts';
 
 /** The scaled rate limit: 300 calls per 10 s, as in the benchmark. */
 export const RATE_ENV = {

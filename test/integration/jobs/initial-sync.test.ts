@@ -8,11 +8,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '#lib/cli/command.ts';
-import { createFailuresCommand } from '#lib/cli/commands/failures.ts';
-import { createImportCommand } from '#lib/cli/commands/import.ts';
-import { createStatusCommand, jobsOf } from '#lib/cli/commands/status.ts';
-import { targetFromEnv } from '#lib/cli/target.ts';
 import type { Job } from '#lib/jobs/job.ts';
 import { waitFor } from '#test/helpers/local-stack.ts';
 import {
@@ -22,6 +17,11 @@ import {
   toCsv,
   toNdjson,
 } from '#test/unit/jobs/import-data.ts';
+import { EXIT } from '#tools/cli/command.ts';
+import { createFailuresCommand } from '#tools/cli/commands/failures.ts';
+import { createImportCommand } from '#tools/cli/commands/import.ts';
+import { createStatusCommand, jobsOf } from '#tools/cli/commands/status.ts';
+import { targetFromEnv } from '#tools/cli/target.ts';
 import { bundleImportHandlers, type ImportStack, startImportStack } from './import-stack.ts';
 
 /** 5 providers, 20 clients (5 of them with two providers), 3 invalid rows. */

@@ -10,7 +10,7 @@ import { SlotUnavailableError } from '#lib/errors.ts';
 import type { DynamoRateLimiter, LimiterStats } from '#lib/limiter/dynamo-limiter.ts';
 import { deriveParams } from '#lib/limiter/gcra.ts';
 import type { Lane } from '#lib/limiter/rate-limiter.ts';
-import { createTable, type LocalService, startDynamoDb } from '#lib/local/aws-services.ts';
+import { createTable, type LocalService, startDynamoDb } from '#tools/local/aws-services.ts';
 import type { WorkerInput, WorkerOutput } from './limiter-worker.ts';
 
 /** 60 requests per 2 s, J = 100 ms, H = 1 s: the production shape, 30 times faster. */

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '#lib/cli/command.ts';
-import { main } from '#lib/cli/main.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, PROJECT_ROOT } from '#lib/local/stack.ts';
 import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
+import { EXIT } from '#tools/cli/command.ts';
+import { main } from '#tools/cli/main.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, PROJECT_ROOT } from '#tools/local/stack.ts';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'upheal-sync.ts');
 

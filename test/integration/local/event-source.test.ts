@@ -9,9 +9,9 @@ import {
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvocationReport } from '#lib/local/event-source-runner.ts';
 import type { InvocationLine, ScriptedMessage } from '#test/fixtures/handlers/scripted.ts';
 import { bundleHandlers, useLocalStack, waitFor } from '#test/helpers/local-stack.ts';
+import type { InvocationReport } from '#tools/local/event-source-runner.ts';
 
 const FIXTURE = 'test/fixtures/handlers/scripted.ts';
 const MAX_RECEIVE_COUNT = 3;

@@ -6,16 +6,16 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
+import type { FunctionUrlEcho } from '#test/fixtures/handlers/function-url.ts';
+import type { InvocationLine } from '#test/fixtures/handlers/scripted.ts';
+import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   type LocalStack,
   startLocalStack,
-} from '#lib/local/stack.ts';
-import type { WorkerLogLine } from '#lib/local/worker-pool.ts';
-import type { FunctionUrlEcho } from '#test/fixtures/handlers/function-url.ts';
-import type { InvocationLine } from '#test/fixtures/handlers/scripted.ts';
-import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
+} from '#tools/local/stack.ts';
+import type { WorkerLogLine } from '#tools/local/worker-pool.ts';
 
 const LINE_PREFIX = 'fixture-invocation ';
 const SENTINEL = 'PARENT_ONLY_SENTINEL';

@@ -7,13 +7,13 @@
  */
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForDrain } from '#lib/cli/drain.ts';
-import { type Target, targetFromEnv } from '#lib/cli/target.ts';
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
 import { useLocalStack, waitFor } from '#test/helpers/local-stack.ts';
+import { waitForDrain } from '#tools/cli/drain.ts';
+import { type Target, targetFromEnv } from '#tools/cli/target.ts';
 
 /** A crashed invocation's messages come back after this (short, so the test is quick). */
 const VISIBILITY_SECONDS = 4;

@@ -12,7 +12,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
-import { mulberry32 } from '#lib/simulator/prng.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { assignProviders } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
@@ -34,6 +33,7 @@ import {
   historyStepsArbitrary,
   partnerHistory,
 } from '#test/helpers/model/partner-history.ts';
+import { mulberry32 } from '#tools/simulator/prng.ts';
 
 /** Cases in the default run (kept well under a minute on two shared cores). */
 const DEFAULT_RUNS = 25;

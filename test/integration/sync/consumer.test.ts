@@ -15,7 +15,6 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueKey } from '#infra/resources.ts';
 import { ServerError, SlotUnavailableError } from '#lib/errors.ts';
-import { toSqsEvent } from '#lib/local/sqs-event.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
@@ -23,6 +22,7 @@ import { attemptsKey } from '#lib/store/keys.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { providerEvent } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
+import { toSqsEvent } from '#tools/local/sqs-event.ts';
 
 let fixture: SyncFixture;
 const logger = createLogger('consumer-test');

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDeploySettings } from '#infra/deploy-settings.ts';
 import { DEPLOYED_FUNCTIONS } from '#infra/functions.ts';
 import { iamStatements } from '#infra/iam.ts';
-import { PROJECT_ROOT } from '#lib/local/stack.ts';
+import { PROJECT_ROOT } from '#tools/local/stack.ts';
 
 /** Code that never runs in a deployed function: the local stack, the simulator, the CLI. */
 const NOT_DEPLOYED = ['lib/local', 'lib/simulator', 'lib/cli'];

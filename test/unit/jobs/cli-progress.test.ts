@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EXIT } from '#lib/cli/command.ts';
-import { createFailuresCommand } from '#lib/cli/commands/failures.ts';
-import { createImportCommand, newJobId } from '#lib/cli/commands/import.ts';
-import { createStatusCommand } from '#lib/cli/commands/status.ts';
-import { main } from '#lib/cli/main.ts';
+import { emptyCounts, type Job } from '#lib/jobs/job.ts';
+import { EXIT } from '#tools/cli/command.ts';
+import { createFailuresCommand } from '#tools/cli/commands/failures.ts';
+import { createImportCommand, newJobId } from '#tools/cli/commands/import.ts';
+import { createStatusCommand } from '#tools/cli/commands/status.ts';
+import { main } from '#tools/cli/main.ts';
 import {
   formatDuration,
   jobReport,
@@ -12,8 +13,7 @@ import {
   planReport,
   progressLine,
   sampleOf,
-} from '#lib/cli/progress.ts';
-import { emptyCounts, type Job } from '#lib/jobs/job.ts';
+} from '#tools/cli/progress.ts';
 
 const RATE = { limit: 300, windowSeconds: 60, jitterMs: 0 };
 const PLAN = {

@@ -13,7 +13,7 @@ import { importDeduplicationId, SqsImportQueue } from '#lib/jobs/import-queue.ts
 import { sourceOpener } from '#lib/jobs/import-source.ts';
 import { type InitialSyncDeps, runControl } from '#lib/jobs/initial-sync.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
-import { createBucket, createQueues, startSqsS3 } from '#lib/local/aws-services.ts';
+import { createBucket, createQueues, startSqsS3 } from '#tools/local/aws-services.ts';
 import { exportOf, INVALID_RECORDS, toCsv, toNdjson } from './import-data.ts';
 import {
   type LedgerFixture,

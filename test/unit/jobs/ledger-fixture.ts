@@ -7,12 +7,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ControlMessage, ControlQueue } from '#lib/jobs/control-messages.ts';
 import type { LedgerDeps } from '#lib/jobs/import-progress.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
-import { createTable, startDynamoDb } from '#lib/local/aws-services.ts';
-import { localClientConfig } from '#lib/local/stack.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import { createTable, startDynamoDb } from '#tools/local/aws-services.ts';
+import { localClientConfig } from '#tools/local/stack.ts';
 
 const TABLE_NAME = 'upheal-sync-test-state';
 

@@ -23,8 +23,8 @@ import {
 } from '#lib/limiter/gcra.ts';
 import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
 import { SlotPool } from '#lib/limiter/slot-pool.ts';
-import { mulberry32 } from '#lib/simulator/prng.ts';
-import { createWindowLimiter } from '#lib/simulator/window-limiter.ts';
+import { mulberry32 } from '#tools/simulator/prng.ts';
+import { createWindowLimiter } from '#tools/simulator/window-limiter.ts';
 
 /** How late a worker wakes after its slot and how long the request then travels, in ms. */
 export interface Delay {

@@ -1,0 +1,130 @@
+/**
+ * `upheal-sync send-events FILE [--wait]`: publishes partner events (NDJSON, one per line) to the
+ * user-events queue exactly as a partner producer on AWS would (FIFO group = partner user id,
+ * deduplication id = event id). Every line is validated first; a bad line is reported with its
+ * number and nothing is sent. `--wait` returns once the event and assignment queues are drained.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ValidationError } from '#lib/errors.ts';
+import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import { type CliCommand, EXIT } from '#tools/cli/command.ts';
+import { waitForDrain } from '#tools/cli/drain.ts';
+import { type Target, targetFromEnv } from '#tools/cli/target.ts';
+
+const USAGE = `Usage: upheal-sync send-events FILE [--wait]
+
+Publishes partner events (NDJSON: one event per line, see docs/events.md) to the user-events
+queue. Every line is validated first; if any is invalid, nothing is sent and the bad lines are
+listed. With --wait, returns when the events (and the assignments they cause) are settled, and
+exits 1 if any of them failed.
+
+Options:
+  --wait       wait until the queues are drained, then report failures
+  -h, --help   show this help
+`;
+
+/** SendMessageBatch takes at most 10 entries. */
+const SEND_BATCH = 10;
+
+/** Reads and validates every event of an NDJSON file; throws one ValidationError for all bad lines. */
+export async function readEvents(path: string): Promise<PartnerEvent[]> {
+  const events: PartnerEvent[] = [];
+  const issues: { field: string; reason: string }[] = [];
+  let line = 0;
+  for await (const text of createInterface({
+    input: createReadStream(path),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  })) {
+    line += 1;
+    if (text.trim() === '') continue;
+    try {
+      events.push(parsePartnerEventJson(text, `line ${line}`));
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push(
+        ...error.issues.map((issue) => ({
+          field: `line ${line}: ${issue.field}`,
+          reason: issue.reason,
+        })),
+      );
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues, path);
+  return events;
+}
+
+/** Publishes events to the user-events queue. */
+export async function publishEvents(
+  target: Target,
+  events: readonly PartnerEvent[],
+): Promise<void> {
+  const queueUrl = target.queueUrl('userEvents');
+  for (let start = 0; start < events.length; start += SEND_BATCH) {
+    const chunk = events.slice(start, start + SEND_BATCH);
+    const result = await target.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((event, index) => ({
+          Id: String(index),
+          MessageBody: JSON.stringify(event),
+          MessageGroupId: event.partnerUserId,
+          MessageDeduplicationId: event.eventId,
+        })),
+      }),
+    );
+    if (result.Failed?.length) {
+      const ids = result.Failed.map((failure) => chunk[Number(failure.Id)]?.eventId).join(', ');
+      throw new Error(`SQS refused events ${ids}`);
+    }
+  }
+}
+
+/** The `send-events` command. */
+export const sendEventsCommand: CliCommand = {
+  name: 'send-events',
+  summary: 'publish partner events (NDJSON) to the event queue; --wait for them to settle',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { wait: { type: 'boolean', default: false } },
+      allowPositionals: true,
+    });
+    const [file, ...extra] = positionals;
+    if (!file || extra.length > 0)
+      throw new ValidationError([{ field: 'FILE', reason: 'give exactly one file' }]);
+    const events = await readEvents(file);
+    const target = targetFromEnv(process.env);
+    try {
+      const startedAt = new Date().toISOString();
+      await publishEvents(target, events);
+      process.stdout.write(`sent ${events.length} event(s) to the user-events queue\n`);
+      if (!values.wait) return EXIT.ok;
+      await waitForDrain(target, ['userEvents', 'assignments'], (line) =>
+        process.stderr.write(line),
+      );
+      const sent = new Set(events.map((event) => event.eventId));
+      const failures = (
+        await new DynamoFailureStore(target.documents, target.tableName).list()
+      ).filter(
+        (failure) =>
+          failure.at >= startedAt && failure.eventId !== undefined && sent.has(failure.eventId),
+      );
+      for (const failure of failures) {
+        process.stdout.write(
+          `failed: ${failure.partnerUserId ?? '-'} ${failure.eventId} ${failure.operation}: ${failure.reason}\n`,
+        );
+      }
+      process.stdout.write(
+        `settled: ${events.length - failures.length} applied or skipped, ${failures.length} failed\n`,
+      );
+      return failures.length > 0 ? EXIT.someFailed : EXIT.ok;
+    } finally {
+      target.close();
+    }
+  },
+};

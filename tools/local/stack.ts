@@ -1,0 +1,343 @@
+/**
+ * The whole product on one machine (SPEC §8): SQS/S3 and DynamoDB emulators on loopback, the
+ * resources of `infra/resources.ts` (stage `local`), the Upheal simulator (unless a URL is given),
+ * and one event source mapping per SQS trigger of `infra/functions.ts`, invoking the functions'
+ * built bundles in worker processes. `stop()` ends every process and server it started.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DEPLOYED_FUNCTIONS,
+  type DeployedFunctionName,
+  eventSourcesOf,
+  FUNCTIONS,
+  timeoutOf,
+} from '#infra/functions.ts';
+import { IMPORT_BUCKET, QUEUES, type QueueKey, resourceName, TABLE } from '#infra/resources.ts';
+import { type FunctionUrlHandler, startIngestServer } from '#lib/ingest/http-server.ts';
+import {
+  createBucket,
+  createQueues,
+  createTable,
+  type LocalService,
+  type QueueOverrides,
+  startDynamoDb,
+  startSqsS3,
+} from '#tools/local/aws-services.ts';
+import {
+  EventSourceRunner,
+  type InvocationReport,
+  MAX_RECEIVE_BATCH,
+} from '#tools/local/event-source-runner.ts';
+import { type LogSink, WorkerPool } from '#tools/local/worker-pool.ts';
+import { DEFAULT_API_KEY, type SimulatorOptionsInput } from '#tools/simulator/options.ts';
+import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
+
+/** The stage whose resource names the local stack uses (`upheal-sync-local-…`). */
+export const LOCAL_STAGE = 'local';
+/** Region of every local resource and client. */
+export const LOCAL_REGION = 'us-east-1';
+/** Credentials the emulators accept (they never validate them); never real ones. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/** The configuration of an AWS SDK client for a local emulator at `endpoint`. */
+export function localClientConfig(endpoint: string) {
+  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+}
+/** Where `scripts/build.ts` writes the bundles, relative to the project root. */
+const BUNDLE_DIR = join('dist', 'functions');
+/** File name of every bundle within its function's directory. */
+const BUNDLE_FILE = 'index.mjs';
+/**
+ * The ingest signing secret when none is given: a public, local-only default like the
+ * simulator's `local-dev-key` (never used by a deployment, which reads SSM).
+ */
+export const LOCAL_INGEST_SECRET = 'local-dev-ingest-secret';
+/** `workerId` of log lines written by an event source mapping itself rather than a worker. */
+export const MAPPING_WORKER_ID = 0;
+/** Default time in-flight invocations get to finish on stop before their workers are killed. */
+const DEFAULT_DRAIN_MS = 5_000;
+
+/** The project root (this file is `tools/local/stack.ts`). */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Options of startLocalStack; all optional. */
+export interface LocalStackOptions {
+  /** Use this Upheal (e.g. a shared simulator) instead of starting one. */
+  readonly uphealUrl?: string;
+  /** API key for `uphealUrl` (default: the simulator's `local-dev-key`). */
+  readonly uphealApiKey?: string;
+  /** Options of the embedded simulator (ignored with `uphealUrl`). */
+  readonly simulator?: SimulatorOptionsInput;
+  /** Directory with `<function>/index.mjs` bundles (default `dist/functions`). */
+  readonly functionsDir?: string;
+  /**
+   * Functions that run: SQS-triggered ones get their event sources, URL ones (ingest) a local
+   * function URL. Default: every deployed function with a trigger whose bundle exists (the others
+   * are listed in `skippedFunctions`). Listing one without a bundle fails.
+   */
+  readonly functions?: readonly DeployedFunctionName[];
+  /** Extra or overriding function environment (e.g. scaled rate limits). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Visibility timeout / maxReceiveCount overrides for fast tests. */
+  readonly queues?: QueueOverrides;
+  /** MaximumConcurrency overrides per event source (default: infra/resources.ts), e.g. benchmarks. */
+  readonly concurrency?: Partial<Record<QueueKey, number>>;
+  /** Function timeout overrides in seconds (default FUNCTION_TIMEOUT_SECONDS). */
+  readonly timeoutSeconds?: Partial<Record<DeployedFunctionName, number>>;
+  /** Long-poll wait of the mappings (default 20 s; shorter only speeds up stop). */
+  readonly pollWaitSeconds?: number;
+  /**
+   * Receives every line the workers print, and the mappings' own errors as worker
+   * `MAPPING_WORKER_ID` (default: this process's stderr).
+   */
+  readonly logSink?: LogSink;
+  /** Called after every settled batch. */
+  readonly onInvocation?: (report: InvocationReport) => void;
+  /** Time in-flight invocations get on stop (default 5 s). */
+  readonly drainMs?: number;
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  readonly endpoints: {
+    readonly sqs: string;
+    readonly s3: string;
+    readonly dynamodb: string;
+    readonly upheal: string;
+  };
+  /** The functions' environment: also what a CLI or test needs to talk to this stack. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly tableName: string;
+  readonly bucketName: string;
+  readonly queueUrls: Record<QueueKey, string>;
+  readonly queueArns: Record<QueueKey, string>;
+  readonly dlqUrls: Record<QueueKey, string>;
+  /** Functions that run (event sources or function URL). */
+  readonly functions: readonly DeployedFunctionName[];
+  /** Local function URLs (payload 2.0, like Lambda function URLs), e.g. `{ ingest: 'http://…/' }`. */
+  readonly functionUrls: Partial<Record<DeployedFunctionName, string>>;
+  /** Functions skipped because no bundle was found (default selection only). */
+  readonly skippedFunctions: readonly DeployedFunctionName[];
+  /** The embedded simulator, unless `uphealUrl` was given. */
+  readonly simulator?: Simulator;
+  /** Process ids of the live worker processes. */
+  workerPids(): number[];
+  /** Stops polling, lets in-flight batches finish (up to `drainMs`), ends every worker and server. */
+  stop(): Promise<void>;
+}
+
+/** Starts the local stack; on failure, whatever was started is stopped again. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  };
+  try {
+    // Both start concurrently; whichever started is stopped again if the other failed.
+    const started = await Promise.allSettled([startSqsS3(), startDynamoDb()]);
+    for (const result of started)
+      if (result.status === 'fulfilled') cleanups.push(result.value.stop);
+    const [sqsS3, dynamodb] = started.map((result) => {
+      if (result.status === 'rejected') throw result.reason;
+      return result.value;
+    }) as [LocalService, LocalService];
+    let simulator: Simulator | undefined;
+    if (!options.uphealUrl) {
+      simulator = await startSimulator(options.simulator ?? {});
+      cleanups.push(simulator.stop);
+    }
+    const uphealUrl = options.uphealUrl ?? simulator!.url;
+
+    const sqs = new SQSClient(localClientConfig(sqsS3.endpoint));
+    cleanups.push(async () => sqs.destroy());
+    const tableName = resourceName(LOCAL_STAGE, TABLE.suffix);
+    const bucketName = resourceName(LOCAL_STAGE, IMPORT_BUCKET.suffix);
+    const [queues] = await Promise.all([
+      createQueues(sqs, LOCAL_STAGE, options.queues),
+      withClient(new DynamoDBClient(localClientConfig(dynamodb.endpoint)), (client) =>
+        createTable(client, tableName),
+      ),
+      withClient(new S3Client(localClientConfig(sqsS3.endpoint)), (client) =>
+        createBucket(client, bucketName),
+      ),
+    ]);
+
+    const env: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_SQS: sqsS3.endpoint,
+      AWS_ENDPOINT_URL_S3: sqsS3.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      TABLE_NAME: tableName,
+      [IMPORT_BUCKET.nameEnv]: bucketName,
+      UPHEAL_BASE_URL: uphealUrl,
+      UPHEAL_API_KEY: options.uphealApiKey ?? DEFAULT_API_KEY,
+      INGEST_SECRET: LOCAL_INGEST_SECRET,
+      ...Object.fromEntries(
+        (Object.keys(QUEUES) as QueueKey[]).map((key) => [
+          QUEUES[key].urlEnv,
+          queues.queueUrls[key],
+        ]),
+      ),
+      ...options.env,
+    };
+
+    const functionsDir = resolve(PROJECT_ROOT, options.functionsDir ?? BUNDLE_DIR);
+    const bundleOf = (name: DeployedFunctionName) => join(functionsDir, name, BUNDLE_FILE);
+    const triggered = DEPLOYED_FUNCTIONS.filter(
+      (name) => eventSourcesOf(name).length > 0 || FUNCTIONS[name].url,
+    );
+    const selected = options.functions ?? triggered.filter((name) => existsSync(bundleOf(name)));
+    const missing = selected.filter((name) => !existsSync(bundleOf(name)));
+    if (missing.length > 0)
+      throw new Error(`no bundle for ${missing.join(', ')} in ${functionsDir} (run npm run build)`);
+
+    const pools: WorkerPool[] = [];
+    const runners: EventSourceRunner[] = [];
+    const servers: { stop(): Promise<void> }[] = [];
+    const functionUrls: Partial<Record<DeployedFunctionName, string>> = {};
+    // Function URLs and runners stop first (no new work), in-flight work drains, workers end.
+    cleanups.push(async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+      for (const runner of runners) runner.stopPolling();
+      const drained = Promise.all(runners.map((runner) => runner.stop()));
+      await Promise.race([drained, delay(options.drainMs ?? DEFAULT_DRAIN_MS)]);
+      await Promise.all(pools.map((pool) => pool.stop()));
+      await drained;
+    });
+    for (const functionName of selected) {
+      const pool = new WorkerPool({
+        functionName,
+        bundlePath: bundleOf(functionName),
+        env: lambdaEnvironment(functionName, env),
+        timeoutSeconds: options.timeoutSeconds?.[functionName] ?? timeoutOf(functionName),
+        memoryLimitInMB: FUNCTIONS[functionName].memoryMb,
+        region: LOCAL_REGION,
+        ...(options.logSink ? { logSink: options.logSink } : {}),
+      });
+      pools.push(pool);
+      if (FUNCTIONS[functionName].url) {
+        const server = await startIngestServer({ handler: functionUrlHandler(pool) });
+        servers.push(server);
+        functionUrls[functionName] = server.url;
+      }
+      for (const source of eventSourcesOf(functionName)) {
+        runners.push(
+          new EventSourceRunner({
+            functionName,
+            sqs,
+            queueUrl: queues.queueUrls[source.queueKey],
+            queueArn: queues.queueArns[source.queueKey],
+            region: LOCAL_REGION,
+            batchSize: Math.min(source.batchSize, MAX_RECEIVE_BATCH),
+            maximumConcurrency: options.concurrency?.[source.queueKey] ?? source.maximumConcurrency,
+            invoker: pool,
+            ...(options.pollWaitSeconds === undefined
+              ? {}
+              : { pollWaitSeconds: options.pollWaitSeconds }),
+            ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
+            ...(options.logSink
+              ? { onError: mappingErrorSink(functionName, options.logSink) }
+              : {}),
+          }),
+        );
+      }
+    }
+    for (const runner of runners) runner.start();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      endpoints: {
+        sqs: sqsS3.endpoint,
+        s3: sqsS3.endpoint,
+        dynamodb: dynamodb.endpoint,
+        upheal: uphealUrl,
+      },
+      env,
+      tableName,
+      bucketName,
+      queueUrls: queues.queueUrls,
+      queueArns: queues.queueArns,
+      dlqUrls: queues.dlqUrls,
+      functions: selected,
+      functionUrls,
+      skippedFunctions: triggered.filter((name) => !selected.includes(name)),
+      ...(simulator ? { simulator } : {}),
+      workerPids: () => pools.flatMap((pool) => pool.pids),
+      stop: () => {
+        stopping ??= cleanUp();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+/**
+ * The environment of one function's workers: the stack's plus what the Lambda runtime sets. Not
+ * this process's environment: Lambda instances see only their configuration.
+ */
+function lambdaEnvironment(
+  functionName: DeployedFunctionName,
+  env: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+    TZ: 'UTC',
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(FUNCTIONS[functionName].memoryMb),
+    ...env,
+  };
+}
+
+/**
+ * The mapping's own errors (SQS unreachable, expired receipt handles) as log lines of worker 0,
+ * so a log sink sees every line the stack produces.
+ */
+function mappingErrorSink(functionName: DeployedFunctionName, sink: LogSink) {
+  return (error: unknown) =>
+    sink({
+      functionName,
+      workerId: MAPPING_WORKER_ID,
+      stream: 'stderr',
+      line: `event source mapping: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    });
+}
+
+/**
+ * A function URL's invocation through a worker: the handler's result is the HTTP answer; an
+ * error, crash or timeout throws, which the server answers 502 like a function URL does.
+ */
+function functionUrlHandler(pool: WorkerPool): FunctionUrlHandler {
+  return async (event) => {
+    const outcome = await pool.invoke(event);
+    if (outcome.kind === 'response')
+      return outcome.response as Awaited<ReturnType<FunctionUrlHandler>>;
+    throw new Error(`function URL invocation failed: ${outcome.kind}`);
+  };
+}
+
+async function withClient<Client extends { destroy(): void }>(
+  client: Client,
+  use: (client: Client) => Promise<void>,
+): Promise<void> {
+  try {
+    await use(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
