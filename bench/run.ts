@@ -2,17 +2,20 @@
  * `npm run bench` (after `npm run build`): SPEC §11's figures for the product and for a naive
  * baseline on the same workload, under a sliding window scaled to 300 requests per 10 s.
  * Prints progress, then a Markdown table and the targets met or missed, and writes
- * `bench/results/latest.json`. `BENCH_QUICK=1` runs a small version (about two minutes);
+ * `bench/results/latest.json` and one SVG plot per scenario beside it. `BENCH_QUICK=1` runs a small version (about two minutes);
  * `BENCH_ONLY=name,name` runs only the named scenarios. See docs/benchmark.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { runNaiveScenario } from './naive.ts';
+import { plotFileName, renderScenarioSvg } from './plot.ts';
 import { assessTargets, formatTable, formatVerdicts } from './report.ts';
 import type { ScenarioResult } from './result.ts';
 import { LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
 import { runSyncScenario } from './sync-scenario.ts';
 import { buildWorkload, type WorkloadSize } from './workload.ts';
+
+const MS_PER_SECOND = 1_000;
 
 /** Where the JSON goes (git-ignored). */
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
@@ -74,7 +77,7 @@ async function main(): Promise<void> {
   const phaseTimeoutMs = quick ? PHASE_TIMEOUT_MS.quick : PHASE_TIMEOUT_MS.full;
   const startedAt = Date.now();
   log(
-    `upheal-sync benchmark${quick ? ' (quick)' : ''}: limit ${SCALED.limit} per ${SCALED.windowMs / 1000} s` +
+    `upheal-sync benchmark${quick ? ' (quick)' : ''}: limit ${SCALED.limit} per ${SCALED.windowMs / MS_PER_SECOND} s` +
       ` sliding (time ÷ ${TIME_SCALE}), jitter ${SCALED.jitterMs} ms, horizon ${SCALED.horizonMs} ms;` +
       ` ${size.providers} providers (${size.preExistingProviders} already in Upheal) + ${size.clients} clients` +
       ` (every ${size.multiProviderEvery}th with 2 providers); a live provider every ${LIVE_INTERVAL_MS} ms`,
@@ -130,6 +133,15 @@ async function main(): Promise<void> {
     )}\n`,
   );
   log(`results: ${RESULTS_FILE}`);
+  const plotSettings = {
+    limitPerSecond: SCALED.limit / (SCALED.windowMs / MS_PER_SECOND),
+    liveIntervalMs: LIVE_INTERVAL_MS,
+  };
+  for (const result of results) {
+    const file = new URL(`./results/${plotFileName(result.name)}`, import.meta.url);
+    await writeFile(file, renderScenarioSvg(result, plotSettings));
+  }
+  log(`plots: ${results.map((result) => plotFileName(result.name)).join(', ')} beside it`);
 }
 
 main().then(
