@@ -3,10 +3,12 @@
  * baseline on the same workload, under a sliding window scaled to 300 requests per 10 s.
  * Prints progress, then a Markdown table and the targets met or missed, and writes
  * `bench/results/latest.json` and one SVG plot per scenario beside it. `BENCH_QUICK=1` runs a small version (about two minutes);
- * `BENCH_ONLY=name,name` runs only the named scenarios. See docs/benchmark.md.
+ * `BENCH_ONLY=name,name` runs only the named scenarios (`cold start` names the bundle sizes and
+ * module-init times, measured after the scenarios). See docs/benchmark.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
 import { assessTargets, formatTable, formatVerdicts } from './report.ts';
@@ -36,6 +38,10 @@ const QUICK: WorkloadSize = {
 };
 /** Longest wait for one phase of a scenario before it is reported incomplete. */
 const PHASE_TIMEOUT_MS = { full: 240_000, quick: 120_000 } as const;
+/** The name that selects the cold-start measurement in BENCH_ONLY. */
+const COLD_START = 'cold start';
+/** The sync-user bundle target (the function every event runs through). */
+const SYNC_USER_BUNDLE_LIMIT_BYTES = 1_048_576;
 /** The share of the budget the foreign client takes in the foreign scenarios. */
 const FOREIGN_SHARE = 0.3;
 
@@ -109,11 +115,24 @@ async function main(): Promise<void> {
     }
     log(`  (${((Date.now() - began) / 1000).toFixed(0)} s)`);
   }
+  const coldStarts: ColdStart[] =
+    only && !only.includes(COLD_START) ? [] : await measureColdStarts();
   const verdicts = assessTargets(results);
   log('');
   log(formatTable(results));
   log('');
   log(formatVerdicts(verdicts));
+  if (coldStarts.length > 0) {
+    log('');
+    log(formatColdStarts(coldStarts));
+    const syncUser = coldStarts.find((entry) => entry.functionName === 'sync-user');
+    if (syncUser) {
+      const met = syncUser.bundleBytes <= SYNC_USER_BUNDLE_LIMIT_BYTES;
+      log(
+        `${met ? 'met' : 'MISSED'}: sync-user bundle ${(syncUser.bundleBytes / 1_048_576).toFixed(2)} MiB (target ≤ 1 MiB, source map aside)`,
+      );
+    }
+  }
   log(`\ntotal ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
   await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
   await writeFile(
@@ -127,6 +146,7 @@ async function main(): Promise<void> {
         workload: size,
         results,
         verdicts,
+        coldStarts,
       },
       null,
       2,
@@ -141,7 +161,8 @@ async function main(): Promise<void> {
     const file = new URL(`./results/${plotFileName(result.name)}`, import.meta.url);
     await writeFile(file, renderScenarioSvg(result, plotSettings));
   }
-  log(`plots: ${results.map((result) => plotFileName(result.name)).join(', ')} beside it`);
+  if (results.length > 0)
+    log(`plots: ${results.map((result) => plotFileName(result.name)).join(', ')} beside it`);
 }
 
 main().then(
