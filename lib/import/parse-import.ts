@@ -1,8 +1,10 @@
 /**
  * Streams an import file (SPEC §6) into validated rows. Every row is answered — a record, or a
  * `ValidationError` naming the field and the line — and a bad row never stops the rest. The file
- * is read chunk by chunk; memory grows only with the set of partner ids seen (for duplicates).
+ * is read chunk by chunk; memory grows only with the partner ids and email digests seen (for
+ * duplicates).
  */
+import { createHash } from 'node:crypto';
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { readCsv } from './csv-reader.ts';
@@ -42,6 +44,8 @@ export async function* parseImport(
   const rows = format === IMPORT_FORMATS.csv ? csvRows(source) : ndjsonRows(source);
   /** First line of each partner id seen, to report later duplicates. */
   const firstLine = new Map<string, number>();
+  /** First line of each email (by digest: no address is held), to report later duplicates. */
+  const emailLine = new Map<string, number>();
   for await (const { line, result } of rows) {
     const partnerUserId = result.ok ? result.record.partnerUserId : result.partnerUserId;
     const issues: FieldIssue[] = result.ok ? [] : [...result.issues];
@@ -50,6 +54,14 @@ export async function* parseImport(
       if (first === undefined) firstLine.set(partnerUserId, line);
       else
         issues.push({ field: 'partnerUserId', reason: `repeats the partner id of line ${first}` });
+    }
+    const email = result.ok ? result.record.fields.email : undefined;
+    if (email !== undefined && issues.length === 0) {
+      // Two partner users with one email would share one Upheal account: the later row fails.
+      const digest = emailDigest(email);
+      const first = emailLine.get(digest);
+      if (first === undefined) emailLine.set(digest, line);
+      else issues.push({ field: 'email', reason: `is also the email of line ${first}` });
     }
     if (result.ok && issues.length === 0) {
       yield { line, ok: true, record: result.record };
@@ -60,6 +72,18 @@ export async function* parseImport(
       ? { line, ok: false, error }
       : { line, ok: false, partnerUserId, error };
   }
+}
+
+/** Bytes of an email digest kept for the duplicate check (collisions are negligible at 128 bits). */
+const EMAIL_DIGEST_BYTES = 16;
+
+/** A short digest of a normalised email (the schema trims and lower-cases it). */
+function emailDigest(email: string): string {
+  return createHash('sha256')
+    .update(email)
+    .digest()
+    .subarray(0, EMAIL_DIGEST_BYTES)
+    .toString('latin1');
 }
 
 /** A decoded, validated row before the duplicate check. */
