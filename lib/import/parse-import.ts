@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { readCsv } from './csv-reader.ts';
+import { statedExportTime } from './export-time.ts';
 import type { ImportFormat } from './format.ts';
 import { IMPORT_FORMATS } from './format.ts';
 import type { ImportRow, RecordResult } from './import-record.ts';
@@ -34,8 +35,9 @@ function lineLocation(line: number): string {
 
 /**
  * Parses an import file of `format` from `source` (a Node Readable, an S3 body, an array of
- * chunks). Yields one row per record, in file order. Throws `ValidationError` only when the file
- * as a whole is unusable: a CSV header with unknown, repeated or missing columns.
+ * chunks). Yields one row per record, in file order; a first line stating the export time
+ * (export-time.ts) is skipped. Throws `ValidationError` only when the file as a whole is unusable:
+ * not UTF-8, a CSV header with unknown, repeated or missing columns, a malformed export time.
  */
 export async function* parseImport(
   source: TextSource,
@@ -68,9 +70,14 @@ export async function* parseImport(
       continue;
     }
     const error = new ValidationError(issues, lineLocation(line));
-    yield partnerUserId === undefined
-      ? { line, ok: false, error }
-      : { line, ok: false, partnerUserId, error };
+    const kind = result.ok ? result.record.kind : result.kind;
+    yield {
+      line,
+      ok: false,
+      error,
+      ...(partnerUserId === undefined ? {} : { partnerUserId }),
+      ...(kind === undefined ? {} : { kind }),
+    };
   }
 }
 
@@ -99,12 +106,18 @@ function rowFailure(reason: string): RecordResult {
 
 /** NDJSON: one JSON object per line; blank lines skipped; `null` values mean absent. */
 async function* ndjsonRows(source: TextSource): AsyncGenerator<DecodedRow> {
+  let first = true;
   for await (const { line, text, tooLong } of readLines(source, MAX_LINE_CHARS)) {
     if (tooLong) {
       yield { line, result: rowFailure(`is longer than ${MAX_LINE_CHARS} characters`) };
       continue;
     }
     if (text.trim().length === 0) continue;
+    if (first) {
+      first = false;
+      // The export-time statement (export-time.ts) is the file's, not a record.
+      if (statedExportTime(text, IMPORT_FORMATS.ndjson, line) !== undefined) continue;
+    }
     let decoded: unknown;
     try {
       decoded = JSON.parse(text);
@@ -163,9 +176,20 @@ function cellValue(column: string, cell: string): string | string[] | undefined 
 /** CSV: a header row naming the columns, then one record per row. */
 async function* csvRows(source: TextSource): AsyncGenerator<DecodedRow> {
   let header: readonly string[] | undefined;
+  let statementSeen = false;
   for await (const record of readCsv(source)) {
     const { line } = record;
     if (header === undefined) {
+      if (
+        !statementSeen &&
+        record.ok &&
+        record.cells.length === 1 &&
+        statedExportTime(record.cells[0]!, IMPORT_FORMATS.csv, line) !== undefined
+      ) {
+        // The export-time comment line before the header (export-time.ts).
+        statementSeen = true;
+        continue;
+      }
       if (!record.ok) {
         throw new ValidationError(
           [{ field: HEADER_FIELD, reason: record.reason }],

@@ -68,9 +68,9 @@ describe('control messages', () => {
     expect(
       issuesOf({ type: 'continue', jobId: 'j', phase: 'providers', cursor: -1 })[0]?.field,
     ).toBe('cursor');
-    expect(issuesOf({ type: 'continue', jobId: 'j', phase: 'planning', cursor: 1 })[0]?.field).toBe(
-      'phase',
-    );
+    expect(
+      issuesOf({ type: 'continue', jobId: 'j', phase: 'completed', cursor: 1 })[0]?.field,
+    ).toBe('phase');
   });
 
   it('rejects unknown types, unknown fields and bodies that are not JSON', () => {
