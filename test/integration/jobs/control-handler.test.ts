@@ -127,6 +127,7 @@ describe('initial-sync handler on the import-control queue', () => {
         type: 'start',
         jobId,
         source: { records: exportOf(35, 5) },
+        exportedAt: '2026-11-20T08:00:00.000Z',
       });
       const job = await waitFor(
         async () => {
