@@ -89,8 +89,10 @@ export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
           yield* abandon();
           continue;
         }
-        yield* flushBlock();
-        yield { line: next.line, ok: false, reason: UNCLOSED_OR_TOO_LONG };
+        const requeued = yield* flushBlock();
+        // Lines handed back by the block come before this one: read them first.
+        if (requeued > 0) queue.splice(requeued, 0, next);
+        else yield { line: next.line, ok: false, reason: UNCLOSED_OR_TOO_LONG };
         continue;
       }
       if (!pending) {
@@ -116,7 +118,12 @@ export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
   function* abandon(): Generator<CsvRecord> {
     const failed = pending!;
     pending = undefined;
-    yield* flushBlock();
+    const requeued = yield* flushBlock();
+    if (requeued > 0) {
+      // The block handed lines back that come before this frame: frame them, then this one again.
+      queue.splice(requeued, 0, ...linesOf(failed));
+      return;
+    }
     const rest = failed.lines.slice(1).map((text, index) => ({
       line: failed.line + 1 + index,
       text,
@@ -126,18 +133,21 @@ export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
     yield { line: failed.line, ok: false, reason: reasonFor(failed.lines[0]!) };
   }
 
-  /** Parses the framed block: in one call when all of it is valid, else frame by frame. */
-  function* flushBlock(): Generator<CsvRecord> {
+  /**
+   * Parses the framed block: in one call when all of it is valid, else frame by frame. Returns
+   * how many lines it handed back to the front of the queue (after a malformed multi-line frame).
+   */
+  function* flushBlock(): Generator<CsvRecord, number> {
     const frames = block;
     block = [];
-    if (frames.length === 0) return;
+    if (frames.length === 0) return 0;
     try {
       const rows = parse(frames.map((f) => f.lines.join('\n')).join('\n'), PARSE_OPTIONS);
       if (rows.length === frames.length) {
         for (const [index, cells] of rows.entries()) {
           yield { line: frames[index]!.line, ok: true, cells };
         }
-        return;
+        return 0;
       }
     } catch {
       // Some frame is malformed: found below, one frame at a time.
@@ -154,11 +164,12 @@ export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
       }
       // A multi-line frame that is not one valid record opened a quote it never closed on its
       // first line: that line fails; the lines after it, and later frames, are framed again.
-      const later = frames.slice(index + 1).flatMap(linesOf);
-      queue.unshift(...linesOf(frame).slice(1), ...later);
+      const handedBack = [...linesOf(frame).slice(1), ...frames.slice(index + 1).flatMap(linesOf)];
+      queue.unshift(...handedBack);
       yield { line: frame.line, ok: false, reason: reasonFor(frame.lines[0]!) };
-      return;
+      return handedBack.length;
     }
+    return 0;
   }
 
   for await (const line of readLines(source, CSV_LIMITS.maxRecordChars)) {

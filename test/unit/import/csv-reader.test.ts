@@ -100,6 +100,29 @@ describe('readCsv', () => {
     ]);
   });
 
+  it('answers any text of quotes, commas and breaks in line order, one failed line at a time', async () => {
+    const text = fc
+      .array(fc.constantFrom('a', 'b', ',', '"', '\n', '\r\n', ' '), { maxLength: 80 })
+      .map((parts) => parts.join(''));
+    await fc.assert(
+      fc.asyncProperty(text, async (input) => {
+        const read = await records(input);
+        const lines = read.map((record) => record.line);
+        expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+        expect(new Set(lines).size).toBe(lines.length);
+        for (const record of read) {
+          if (!record.ok) expect(record.reason).toMatch(/^has |^is not valid CSV$/);
+        }
+        // Every line that has content is either read into a record or is part of one.
+        const contentLines = input
+          .replace(/\r\n/g, '\n')
+          .split('\n')
+          .filter((l) => l.length > 0);
+        expect(read.length).toBeLessThanOrEqual(contentLines.length);
+      }),
+    );
+  });
+
   it('never echoes cell text in its reasons', async () => {
     for (const record of await records('x"SECRET,y\n"SECRET"z\n"SECRET')) {
       expect(record.ok).toBe(false);

@@ -199,6 +199,18 @@ describe('parseImport (NDJSON)', () => {
     ]);
   });
 
+  it('skips the export-time statement of either format, counting its line', async () => {
+    const csv = await csvRows(
+      `# exportedAt: 2026-11-30T22:00:00Z\n${csvHeader()}${csvLine(provider)}`,
+    );
+    expect(csv.map((row) => [row.line, row.ok])).toEqual([[3, true]]);
+    const nd = await ndjsonRows(ndjson({ exportedAt: '2026-11-30T22:00:00Z' }, provider));
+    expect(nd.map((row) => [row.line, row.ok])).toEqual([[2, true]]);
+    // Anywhere else it is a record, and an invalid one.
+    const later = await ndjsonRows(ndjson(provider, { exportedAt: '2026-11-30T22:00:00Z' }));
+    expect(later.map((row) => row.ok)).toEqual([true, false]);
+  });
+
   it('rejects an over-long line without holding it, and goes on', async () => {
     const long = JSON.stringify({ ...provider, firstName: 'x'.repeat(MAX_LINE_CHARS) });
     const rows = await ndjsonRows(ndjson(long, client));
