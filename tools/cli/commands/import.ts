@@ -227,14 +227,13 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
       const format: ImportFormat = detectFormat(flags.file);
       const size = flags.jobId === undefined ? await fileSize(flags.file) : undefined;
       // Rows are versioned with the export's time, never "now": a new job needs it up front.
-      const exportedAt =
-        size === undefined
-          ? flags.exportedAt
-          : resolveExportTime({
-              given: flags.exportedAt,
-              stated: await readStatedExportTime(createReadStream(flags.file), format),
-              nowMs: deps.now(),
-            });
+      const exportTimeOfFile = async () =>
+        resolveExportTime({
+          given: flags.exportedAt,
+          stated: await readStatedExportTime(createReadStream(flags.file), format),
+          nowMs: deps.now(),
+        });
+      const exportedAt = size === undefined ? undefined : await exportTimeOfFile();
       const target = deps.openTarget(deps.env);
       try {
         const jobs = jobsOf(target);
@@ -258,6 +257,7 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
           deps.output.stdout(`job ${jobId}: resuming (phase ${existing.phase})\n`);
         } else {
           const bytes = size ?? (await fileSize(flags.file));
+          const jobExportedAt = exportedAt ?? (await exportTimeOfFile());
           const bucket = parseWith(BucketSchema, deps.env, 'environment')[IMPORT_BUCKET.nameEnv]!;
           const key = `${UPLOAD_PREFIX}/${jobId}/${basename(flags.file)}`;
           await deps.upload(deps.env, bucket, key, flags.file);
@@ -267,7 +267,7 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
             source: { bucket, key },
             format,
             dryRun: flags.dryRun,
-            ...(exportedAt ? { exportedAt } : {}),
+            exportedAt: jobExportedAt,
           };
           deps.output.stdout(
             `job ${jobId}: ${flags.dryRun ? 'planning (dry run)' : 'started'} — ${bytes} bytes of ${format} in s3://${bucket}/${key}\n`,
