@@ -135,8 +135,11 @@ async function readMappings(
     chunks.push(ids.slice(start, start + BATCH_GET_KEYS));
   }
   const found = new Map<string, UserMapping>();
-  for (const part of await Promise.all(chunks.map((chunk) => deps.mappings.getMany(chunk)))) {
-    for (const [id, mapping] of part) found.set(id, mapping);
+  for (let start = 0; start < chunks.length; start += BATCH_GETS_IN_FLIGHT) {
+    const group = chunks.slice(start, start + BATCH_GETS_IN_FLIGHT);
+    for (const part of await Promise.all(group.map((chunk) => deps.mappings.getMany(chunk)))) {
+      for (const [id, mapping] of part) found.set(id, mapping);
+    }
   }
   return found;
 }
