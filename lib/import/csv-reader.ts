@@ -1,11 +1,19 @@
 /**
- * A streaming RFC 4180 reader: fields separated by commas, optionally quoted with `"`, a doubled
- * `""` inside quotes standing for one quote, and commas and line breaks allowed inside quotes.
- * Tolerances beyond the RFC: LF as well as CRLF, a leading byte-order mark, blank lines skipped.
- * A malformed record (a stray quote, an unterminated quote, an oversized record) is reported on
- * the line where it starts and reading goes on with the next one.
+ * A streaming RFC 4180 reader built on `csv-parse`: fields separated by commas, optionally quoted
+ * with `"`, a doubled `""` inside quotes standing for one quote, commas and line breaks allowed
+ * inside quotes. Tolerances beyond the RFC: LF as well as CRLF, a leading byte-order mark, blank
+ * lines skipped.
+ *
+ * `csv-parse` cannot find its way back after a malformed record: an unclosed quote swallows every
+ * later row, and after a bad closing quote its skip mode loses the rows that follow. So records
+ * are framed here first, by physical lines and quote parity (in valid CSV a line break inside a
+ * record lies inside quotes, where the count of `"` so far is odd), with a bound on a record's
+ * size; `csv-parse` then reads the cells of well-framed blocks. A malformed record is reported on
+ * the line where it starts, and reading resumes on the next line, so one stray quote costs one
+ * row, never the rest of the file.
  */
-import { decodeText, type TextSource } from './text-stream.ts';
+import { parse } from 'csv-parse/sync';
+import { readLines, type TextSource } from './text-stream.ts';
 
 /** One CSV record: its cells, or why it could not be read. */
 export type CsvRecord =
@@ -14,122 +22,184 @@ export type CsvRecord =
 
 /** Limits that keep memory bounded whatever the input. */
 export const CSV_LIMITS = {
-  /** Most characters one record may hold (all its cells together). */
+  /** Most characters one record may hold (all its cells together, line breaks included). */
   maxRecordChars: 1_000_000,
+  /** Records handed to `csv-parse` at once (a block with a bad record is re-read record by record). */
+  blockRecords: 512,
 } as const;
 
-/** Where the reader is within a record. */
-const STATE = {
-  /** At the start of a cell. */
-  cellStart: 0,
-  /** Inside an unquoted cell. */
-  unquoted: 1,
-  /** Inside a quoted cell. */
-  quoted: 2,
-  /** Just after a quote inside a quoted cell: a second quote, a comma or a line break follows. */
-  quoteInQuoted: 3,
-  /** The record is malformed: skip to the end of its line, then report it. */
-  skipping: 4,
-} as const;
+/** Reasons for `csv-parse`'s error codes; its own messages quote the cell text, so never used. */
+const REASONS: Readonly<Record<string, string>> = {
+  CSV_QUOTE_NOT_CLOSED: 'has a quoted cell that is never closed',
+  CSV_INVALID_CLOSING_QUOTE:
+    'has characters after a closing quote; quote the whole cell and double inner quotes',
+  INVALID_OPENING_QUOTE:
+    'has a quote inside an unquoted cell; quote the whole cell and double inner quotes',
+};
 
-/** A reader state. */
-type State = (typeof STATE)[keyof typeof STATE];
+/** The reason for a record that is not valid CSV, from the parser's error code. */
+function reasonOf(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === 'string' && REASONS[code]) || 'is not valid CSV';
+}
+
+/** The reason for a record that never ends within the size bound. */
+const UNCLOSED_OR_TOO_LONG = `has a quoted cell that is never closed (or a record longer than ${CSV_LIMITS.maxRecordChars} characters)`;
+
+/** The options every `csv-parse` call uses: cells as written, rows of any width (checked later). */
+const PARSE_OPTIONS = { relax_column_count: true, bom: true } as const;
+
+/** One framed record: its physical lines and the number of the first. */
+interface Frame {
+  readonly line: number;
+  readonly lines: readonly string[];
+}
+
+/** Counts `"` in `text`. */
+function quotes(text: string): number {
+  let count = 0;
+  for (let index = text.indexOf('"'); index !== -1; index = text.indexOf('"', index + 1)) {
+    count += 1;
+  }
+  return count;
+}
 
 /** Reads `source` as CSV, yielding each record with the physical line it starts on. */
 export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
-  let line = 1;
-  let recordLine = 1;
-  let state: State = STATE.cellStart;
-  let cells: string[] = [];
-  let cell = '';
-  let recordChars = 0;
-  let failure: string | undefined;
-  /** Whether the current record has any content (a blank line has none). */
-  let started = false;
+  /** Lines not yet framed: the input, plus lines handed back when a frame proved malformed. */
+  const queue: { line: number; text: string; tooLong: boolean }[] = [];
+  let pending: { line: number; lines: string[]; chars: number; quotes: number } | undefined;
+  let block: Frame[] = [];
 
-  const finishRecord = (): CsvRecord | undefined => {
-    const record: CsvRecord | undefined =
-      failure !== undefined
-        ? { line: recordLine, ok: false, reason: failure }
-        : started
-          ? { line: recordLine, ok: true, cells: [...cells, cell] }
-          : undefined;
-    cells = [];
-    cell = '';
-    recordChars = 0;
-    failure = undefined;
-    started = false;
-    return record;
-  };
-  /** Marks the record malformed; the caller switches to skipping the rest of its line. */
-  const fail = (reason: string): State => {
-    failure = reason;
-    cells = [];
-    cell = '';
-    return STATE.skipping;
-  };
-
-  for await (const chunk of decodeText(source)) {
-    for (const char of chunk) {
-      if (!started && char !== '\n') {
-        started = true;
-        recordLine = line;
-      }
-      if (state !== STATE.skipping && ++recordChars > CSV_LIMITS.maxRecordChars) {
-        state = fail(`is longer than ${CSV_LIMITS.maxRecordChars} characters`);
-      }
-      switch (state) {
-        case STATE.skipping:
-          break;
-        case STATE.cellStart:
-          if (char === '"') {
-            state = STATE.quoted;
-            continue;
-          }
-          state = STATE.unquoted;
-          break;
-        case STATE.quoted:
-          if (char === '"') state = STATE.quoteInQuoted;
-          else {
-            if (char === '\n') line += 1;
-            cell += char;
-          }
+  /** Frames the queued lines; yields records of malformed frames and full blocks. */
+  function* frame(atEnd: boolean): Generator<CsvRecord> {
+    for (;;) {
+      const next = queue.shift();
+      if (next === undefined) {
+        if (atEnd && pending) {
+          // The file ended inside quotes: the record is malformed; its other lines are re-read.
+          yield* abandon();
           continue;
-        case STATE.quoteInQuoted:
-          if (char === '"') {
-            cell += '"';
-            state = STATE.quoted;
-            continue;
-          }
-          if (char !== ',' && char !== '\n') {
-            state = fail(
-              'has characters after a closing quote; quote the whole cell and double inner quotes',
-            );
-          }
-          break;
+        }
+        return;
       }
-      // Unquoted content, a separator, or a line break (also after a closed quote or while skipping).
-      if (char === '\n') {
-        line += 1;
-        const record = finishRecord();
-        state = STATE.cellStart;
-        if (record) yield record;
-      } else if (state === STATE.skipping) {
-        // Discard until the end of the line.
-      } else if (char === ',') {
-        cells.push(cell);
-        cell = '';
-        state = STATE.cellStart;
-      } else if (char === '"') {
-        state = fail(
-          'has a quote inside an unquoted cell; quote the whole cell and double inner quotes',
-        );
-      } else {
-        cell += char;
+      if (next.tooLong) {
+        if (pending) {
+          queue.unshift(next);
+          yield* abandon();
+          continue;
+        }
+        const requeued = yield* flushBlock();
+        // Lines handed back by the block come before this one: read them first.
+        if (requeued > 0) queue.splice(requeued, 0, next);
+        else yield { line: next.line, ok: false, reason: UNCLOSED_OR_TOO_LONG };
+        continue;
+      }
+      if (!pending) {
+        if (next.text.length === 0) continue;
+        pending = { line: next.line, lines: [], chars: 0, quotes: 0 };
+      }
+      pending.lines.push(next.text);
+      pending.chars += next.text.length + 1;
+      pending.quotes += quotes(next.text);
+      if (pending.chars > CSV_LIMITS.maxRecordChars) {
+        yield* abandon();
+        continue;
+      }
+      if (pending.quotes % 2 === 0) {
+        block.push({ line: pending.line, lines: pending.lines });
+        pending = undefined;
+        if (block.length >= CSV_LIMITS.blockRecords) yield* flushBlock();
       }
     }
   }
-  if (state === STATE.quoted) failure = 'has a quoted cell that is never closed';
-  const record = finishRecord();
-  if (record) yield record;
+
+  /** Reports the pending frame's first line as malformed and queues its other lines again. */
+  function* abandon(): Generator<CsvRecord> {
+    const failed = pending!;
+    pending = undefined;
+    const requeued = yield* flushBlock();
+    if (requeued > 0) {
+      // The block handed lines back that come before this frame: frame them, then this one again.
+      queue.splice(requeued, 0, ...linesOf(failed));
+      return;
+    }
+    const rest = failed.lines.slice(1).map((text, index) => ({
+      line: failed.line + 1 + index,
+      text,
+      tooLong: false,
+    }));
+    queue.unshift(...rest);
+    yield { line: failed.line, ok: false, reason: reasonFor(failed.lines[0]!) };
+  }
+
+  /**
+   * Parses the framed block: in one call when all of it is valid, else frame by frame. Returns
+   * how many lines it handed back to the front of the queue (after a malformed multi-line frame).
+   */
+  function* flushBlock(): Generator<CsvRecord, number> {
+    const frames = block;
+    block = [];
+    if (frames.length === 0) return 0;
+    try {
+      const rows = parse(frames.map((f) => f.lines.join('\n')).join('\n'), PARSE_OPTIONS);
+      if (rows.length === frames.length) {
+        for (const [index, cells] of rows.entries()) {
+          yield { line: frames[index]!.line, ok: true, cells };
+        }
+        return 0;
+      }
+    } catch {
+      // Some frame is malformed: found below, one frame at a time.
+    }
+    for (const [index, frame] of frames.entries()) {
+      const cells = parseOne(frame.lines.join('\n'));
+      if (Array.isArray(cells)) {
+        yield { line: frame.line, ok: true, cells };
+        continue;
+      }
+      if (frame.lines.length === 1) {
+        yield { line: frame.line, ok: false, reason: cells };
+        continue;
+      }
+      // A multi-line frame that is not one valid record opened a quote it never closed on its
+      // first line: that line fails; the lines after it, and later frames, are framed again.
+      const handedBack = [...linesOf(frame).slice(1), ...frames.slice(index + 1).flatMap(linesOf)];
+      queue.unshift(...handedBack);
+      yield { line: frame.line, ok: false, reason: reasonFor(frame.lines[0]!) };
+      return handedBack.length;
+    }
+    return 0;
+  }
+
+  for await (const line of readLines(source, CSV_LIMITS.maxRecordChars)) {
+    queue.push(line);
+    yield* frame(false);
+  }
+  // A malformed frame in the last block hands lines back: frame until nothing is left.
+  while (queue.length > 0 || pending || block.length > 0) {
+    yield* frame(true);
+    yield* flushBlock();
+  }
+}
+
+/** The cells of one record's text, or the reason it is not exactly one valid record. */
+function parseOne(text: string): string[] | string {
+  try {
+    const rows = parse(text, PARSE_OPTIONS);
+    return rows.length === 1 ? rows[0]! : 'is not valid CSV';
+  } catch (error) {
+    return reasonOf(error);
+  }
+}
+
+/** Why a single line is malformed on its own (the first line of an abandoned record). */
+function reasonFor(line: string): string {
+  const cells = parseOne(line);
+  return typeof cells === 'string' ? cells : UNCLOSED_OR_TOO_LONG;
+}
+
+/** The physical lines of a frame, numbered, as the framer queues them. */
+function linesOf(frame: Frame): { line: number; text: string; tooLong: boolean }[] {
+  return frame.lines.map((text, index) => ({ line: frame.line + index, text, tooLong: false }));
 }

@@ -29,7 +29,7 @@ export type ImportRecord =
 /** One parsed row: a record, or the reason it was rejected. `line` is the physical line it starts on. */
 export type ImportRow =
   | { line: number; ok: true; record: ImportRecord }
-  | { line: number; ok: false; partnerUserId?: string; error: ValidationError };
+  | { line: number; ok: false; partnerUserId?: string; kind?: RecordKind; error: ValidationError };
 
 /** Every column (CSV) or key (NDJSON) a record may have, in the documented order. */
 export const IMPORT_COLUMNS: readonly string[] = [
@@ -54,7 +54,7 @@ const FIELDS_OF: Readonly<Record<RecordKind, ReadonlySet<string>>> = {
 /** The result of validating one flat row. */
 export type RecordResult =
   | { ok: true; record: ImportRecord }
-  | { ok: false; partnerUserId?: string; issues: FieldIssue[] };
+  | { ok: false; partnerUserId?: string; kind?: RecordKind; issues: FieldIssue[] };
 
 /** The row's `partnerUserId` when it is a valid id, so failures can still be attributed. */
 function readableId(row: Record<string, unknown>): string | undefined {
@@ -83,5 +83,10 @@ export function toImportRecord(row: Record<string, unknown>): RecordResult {
       : issue,
   );
   const partnerUserId = readableId(row);
-  return partnerUserId === undefined ? { ok: false, issues } : { ok: false, partnerUserId, issues };
+  return {
+    ok: false,
+    issues,
+    ...(partnerUserId === undefined ? {} : { partnerUserId }),
+    ...(kind === undefined ? {} : { kind }),
+  };
 }

@@ -1,11 +1,14 @@
 /**
  * Streams an import file (SPEC §6) into validated rows. Every row is answered — a record, or a
  * `ValidationError` naming the field and the line — and a bad row never stops the rest. The file
- * is read chunk by chunk; memory grows only with the set of partner ids seen (for duplicates).
+ * is read chunk by chunk; memory grows only with the partner ids and email digests seen (for
+ * duplicates).
  */
+import { createHash } from 'node:crypto';
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { readCsv } from './csv-reader.ts';
+import { statedExportTime } from './export-time.ts';
 import type { ImportFormat } from './format.ts';
 import { IMPORT_FORMATS } from './format.ts';
 import type { ImportRow, RecordResult } from './import-record.ts';
@@ -32,8 +35,9 @@ function lineLocation(line: number): string {
 
 /**
  * Parses an import file of `format` from `source` (a Node Readable, an S3 body, an array of
- * chunks). Yields one row per record, in file order. Throws `ValidationError` only when the file
- * as a whole is unusable: a CSV header with unknown, repeated or missing columns.
+ * chunks). Yields one row per record, in file order; a first line stating the export time
+ * (export-time.ts) is skipped. Throws `ValidationError` only when the file as a whole is unusable:
+ * not UTF-8, a CSV header with unknown, repeated or missing columns, a malformed export time.
  */
 export async function* parseImport(
   source: TextSource,
@@ -42,6 +46,8 @@ export async function* parseImport(
   const rows = format === IMPORT_FORMATS.csv ? csvRows(source) : ndjsonRows(source);
   /** First line of each partner id seen, to report later duplicates. */
   const firstLine = new Map<string, number>();
+  /** First line of each email (by digest: no address is held), to report later duplicates. */
+  const emailLine = new Map<string, number>();
   for await (const { line, result } of rows) {
     const partnerUserId = result.ok ? result.record.partnerUserId : result.partnerUserId;
     const issues: FieldIssue[] = result.ok ? [] : [...result.issues];
@@ -51,15 +57,40 @@ export async function* parseImport(
       else
         issues.push({ field: 'partnerUserId', reason: `repeats the partner id of line ${first}` });
     }
+    const email = result.ok ? result.record.fields.email : undefined;
+    if (email !== undefined && issues.length === 0) {
+      // Two partner users with one email would share one Upheal account: the later row fails.
+      const digest = emailDigest(email);
+      const first = emailLine.get(digest);
+      if (first === undefined) emailLine.set(digest, line);
+      else issues.push({ field: 'email', reason: `is also the email of line ${first}` });
+    }
     if (result.ok && issues.length === 0) {
       yield { line, ok: true, record: result.record };
       continue;
     }
     const error = new ValidationError(issues, lineLocation(line));
-    yield partnerUserId === undefined
-      ? { line, ok: false, error }
-      : { line, ok: false, partnerUserId, error };
+    const kind = result.ok ? result.record.kind : result.kind;
+    yield {
+      line,
+      ok: false,
+      error,
+      ...(partnerUserId === undefined ? {} : { partnerUserId }),
+      ...(kind === undefined ? {} : { kind }),
+    };
   }
+}
+
+/** Bytes of an email digest kept for the duplicate check (collisions are negligible at 128 bits). */
+const EMAIL_DIGEST_BYTES = 16;
+
+/** A short digest of a normalised email (the schema trims and lower-cases it). */
+function emailDigest(email: string): string {
+  return createHash('sha256')
+    .update(email)
+    .digest()
+    .subarray(0, EMAIL_DIGEST_BYTES)
+    .toString('latin1');
 }
 
 /** A decoded, validated row before the duplicate check. */
@@ -75,12 +106,18 @@ function rowFailure(reason: string): RecordResult {
 
 /** NDJSON: one JSON object per line; blank lines skipped; `null` values mean absent. */
 async function* ndjsonRows(source: TextSource): AsyncGenerator<DecodedRow> {
+  let first = true;
   for await (const { line, text, tooLong } of readLines(source, MAX_LINE_CHARS)) {
     if (tooLong) {
       yield { line, result: rowFailure(`is longer than ${MAX_LINE_CHARS} characters`) };
       continue;
     }
     if (text.trim().length === 0) continue;
+    if (first) {
+      first = false;
+      // The export-time statement (export-time.ts) is the file's, not a record.
+      if (statedExportTime(text, IMPORT_FORMATS.ndjson, line) !== undefined) continue;
+    }
     let decoded: unknown;
     try {
       decoded = JSON.parse(text);
@@ -139,9 +176,20 @@ function cellValue(column: string, cell: string): string | string[] | undefined 
 /** CSV: a header row naming the columns, then one record per row. */
 async function* csvRows(source: TextSource): AsyncGenerator<DecodedRow> {
   let header: readonly string[] | undefined;
+  let statementSeen = false;
   for await (const record of readCsv(source)) {
     const { line } = record;
     if (header === undefined) {
+      if (
+        !statementSeen &&
+        record.ok &&
+        record.cells.length === 1 &&
+        statedExportTime(record.cells[0]!, IMPORT_FORMATS.csv, line) !== undefined
+      ) {
+        // The export-time comment line before the header (export-time.ts).
+        statementSeen = true;
+        continue;
+      }
       if (!record.ok) {
         throw new ValidationError(
           [{ field: HEADER_FIELD, reason: record.reason }],

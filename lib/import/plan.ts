@@ -1,10 +1,12 @@
 /**
  * The dry-run plan of an import (SPEC §7 `import --dry-run`): how many Upheal calls the file will
- * cost and roughly how long that takes under the shared rate limit. It reads the rows and the id
+ * cost and roughly how long that takes under the shared rate limit, and the reference check every
+ * planning runs (a client's providers must be in the file or mapped). It reads the rows and the id
  * mappings only; it never calls Upheal.
  */
+import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
-import type { ImportRow } from './import-record.ts';
+import type { ImportRecord, ImportRow } from './import-record.ts';
 
 /** The counts of a dry run. */
 export interface ImportPlan {
@@ -32,16 +34,9 @@ export interface ImportPlan {
 /** Providers a client must have before its list needs a call beyond the create's primary. */
 const PROVIDERS_NEEDING_ASSIGNMENT = 2;
 
-/**
- * Counts the calls an import of `rows` will make. `isMapped` answers whether a partner id already
- * has an Upheal user in our mapping (such users cost nothing; a re-run of a finished import plans
- * zero calls).
- */
-export async function planImport(
-  rows: AsyncIterable<ImportRow> | Iterable<ImportRow>,
-  isMapped: (partnerUserId: string) => Promise<boolean> | boolean,
-): Promise<ImportPlan> {
-  const plan: ImportPlan = {
+/** A plan with every count at zero. */
+export function emptyPlan(): ImportPlan {
+  return {
     providers: 0,
     clients: 0,
     invalid: 0,
@@ -51,29 +46,99 @@ export async function planImport(
     assignmentCalls: 0,
     totalCalls: 0,
   };
-  for await (const row of rows) {
-    if (!row.ok) {
-      plan.invalid += 1;
-      continue;
-    }
-    const { record } = row;
-    if (record.kind === 'provider') plan.providers += 1;
-    else plan.clients += 1;
-    if (await isMapped(record.partnerUserId)) {
-      plan.alreadyMapped += 1;
-      continue;
-    }
-    plan.toCheck += 1;
-    plan.creates += 1;
-    if (
-      record.kind === 'client' &&
-      record.fields.providerPartnerUserIds.length >= PROVIDERS_NEEDING_ASSIGNMENT
-    ) {
-      plan.assignmentCalls += 1;
-    }
+}
+
+/** Counts one invalid row into `plan` (it costs no call). */
+export function countInvalid(plan: ImportPlan): void {
+  plan.invalid += 1;
+}
+
+/**
+ * Counts one valid record into `plan`: a `mapped` user is assumed up to date (0 calls); any other
+ * costs a check, a create (upper bound) and, for a client with two or more providers, an
+ * assignment call. `totalCalls` is kept current.
+ */
+export function countRecord(plan: ImportPlan, record: ImportRecord, mapped: boolean): void {
+  if (record.kind === 'provider') plan.providers += 1;
+  else plan.clients += 1;
+  if (mapped) {
+    plan.alreadyMapped += 1;
+    return;
+  }
+  plan.toCheck += 1;
+  plan.creates += 1;
+  if (
+    record.kind === 'client' &&
+    record.fields.providerPartnerUserIds.length >= PROVIDERS_NEEDING_ASSIGNMENT
+  ) {
+    plan.assignmentCalls += 1;
   }
   plan.totalCalls = plan.toCheck + plan.creates + plan.assignmentCalls;
+}
+
+/**
+ * Counts the calls an import of `rows` will make. `isMapped` answers whether a partner id already
+ * has an Upheal user in our mapping (such users cost nothing; a re-run of a finished import plans
+ * zero calls).
+ */
+export async function planImport(
+  rows: AsyncIterable<ImportRow> | Iterable<ImportRow>,
+  isMapped: (partnerUserId: string) => Promise<boolean> | boolean,
+): Promise<ImportPlan> {
+  const plan = emptyPlan();
+  for await (const row of rows) {
+    if (!row.ok) countInvalid(plan);
+    else countRecord(plan, row.record, await isMapped(row.record.partnerUserId));
+  }
   return plan;
+}
+
+/** The provider rows of a file: partner id → its line and whether the row is valid. */
+export type ProviderIndex = ReadonlyMap<string, { readonly line: number; readonly ok: boolean }>;
+
+/** Indexes the provider rows of `rows` (the first row of an id owns it, as in `parseImport`). */
+export async function indexProviders(
+  rows: AsyncIterable<ImportRow> | Iterable<ImportRow>,
+): Promise<ProviderIndex> {
+  const index = new Map<string, { line: number; ok: boolean }>();
+  for await (const row of rows) {
+    const kind = row.ok ? row.record.kind : row.kind;
+    const id = row.ok ? row.record.partnerUserId : row.partnerUserId;
+    if (kind === 'provider' && id !== undefined && !index.has(id)) {
+      index.set(id, { line: row.line, ok: row.ok });
+    }
+  }
+  return index;
+}
+
+/** The providers of `record` that are not valid provider rows of the file: to look up. */
+export function referencesToLookUp(record: ImportRecord, index: ProviderIndex): string[] {
+  if (record.kind !== 'client') return [];
+  return record.fields.providerPartnerUserIds.filter((id) => index.get(id)?.ok !== true);
+}
+
+/**
+ * Why a client's providers cannot be resolved, or undefined when each is a valid provider row
+ * of the file or a provider `isMappedProvider` knows (active in our mapping). A provider whose row
+ * in the file is invalid is named with its line, so the partner fixes that row first.
+ */
+export function referenceIssue(
+  record: ImportRecord,
+  index: ProviderIndex,
+  isMappedProvider: (partnerUserId: string) => boolean,
+): FieldIssue | undefined {
+  if (record.kind !== 'client') return undefined;
+  const reasons: string[] = [];
+  for (const id of record.fields.providerPartnerUserIds) {
+    const row = index.get(id);
+    if (row?.ok) continue;
+    if (row) reasons.push(`${id} is the provider of line ${row.line}, which is invalid`);
+    else if (!isMappedProvider(id)) {
+      reasons.push(`${id} is neither a provider in this file nor a mapped provider`);
+    }
+  }
+  if (reasons.length === 0) return undefined;
+  return { field: 'providerPartnerUserIds', reason: reasons.join('; ') };
 }
 
 /** Milliseconds in a second, and seconds in a minute. */

@@ -2,7 +2,8 @@
  * The control messages of import jobs on the import-control FIFO queue (consumed by
  * `initial-sync`, batch size 1, grouped by job id so one job's steps run in order):
  * - `start`: sent by the CLI (or an operator) to begin a job, or to resume it with the same id;
- * - `continue`: sent by `initial-sync` to itself when an invocation's time runs low mid fan-out;
+ * - `continue`: sent by `initial-sync` to itself when an invocation's time runs low mid planning
+ *   or mid fan-out;
  * - `start-clients`: sent by the ledger, exactly once, when the last provider has settled.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -44,15 +45,18 @@ const StartSchema = z.strictObject({
   /** The file's format; default: inline records are NDJSON, an object's key extension decides. */
   format: z.enum([IMPORT_FORMATS.ndjson, IMPORT_FORMATS.csv]).optional(),
   dryRun: z.boolean().optional(),
-  /** When the partner took the export; every row's event has this `occurredAt`. */
+  /**
+   * When the partner took the export; every row's event has this `occurredAt`. Absent: the file
+   * must state it (lib/import/export-time.ts), or the job fails naming `exportedAt`.
+   */
   exportedAt: z.iso.datetime({ offset: true }).optional(),
 });
 
-/** `continue`: go on fanning out `phase` after line `cursor`. */
+/** `continue`: go on planning, or fanning out `phase`, after line `cursor`. */
 const ContinueSchema = z.strictObject({
   type: z.literal(CONTROL_TYPES.continue),
   jobId: JobIdSchema,
-  phase: z.enum([JOB_PHASES.providers, JOB_PHASES.clients]),
+  phase: z.enum([JOB_PHASES.planning, JOB_PHASES.providers, JOB_PHASES.clients]),
   cursor: z.number().int().nonnegative(),
 });
 

@@ -1,42 +1,50 @@
 /**
  * The `initial-sync` use case (SPEC §6, issue 6): runs one control message of an import job.
  *
- * 1. planning: stream the source once through `parseImport`; every invalid row becomes a job
- *    failure (line + reason) and the rest goes on; count the totals; plan the calls (a dry run
- *    looks each partner id up in the mapping; a real run stores the upper bound) and stop there
- *    for a dry run;
+ * 1. planning (plan-job.ts): resolve the export time, check every row (a client's providers must
+ *    be in the file or mapped), record each invalid row as a job failure (line + reason), count
+ *    the totals and plan the calls (a dry run reads the mapping in batches; a real run stores the
+ *    upper bound); continued across invocations like the fan-out; a dry run stops there;
  * 2. providers: stream the source again and send the provider rows after the cursor to the import
  *    queue, ten per SendMessageBatch, saving the cursor after each batch; when the invocation's
  *    time runs low, send `continue` and stop; at the end, let the ledger check whether everything
  *    already settled (e.g. no providers at all);
  * 3. clients: the same for client rows, started by the ledger's `start-clients` once every
- *    provider settled; the ledger completes the job when the last client settles.
+ *    provider settled; a client naming a provider that failed in this import fails at once
+ *    (client-gate.ts); the ledger completes the job when the last client settles.
  * Every step is idempotent: a `start` with a known job id resumes the job from its phase and
  * cursor, and a finished job does nothing.
  */
-import { ValidationError } from '#lib/errors.ts';
 import { detectFormat, IMPORT_FORMATS, type ImportFormat } from '#lib/import/format.ts';
-import type { ImportRow } from '#lib/import/import-record.ts';
 import { parseImport } from '#lib/import/parse-import.ts';
-import { planImport } from '#lib/import/plan.ts';
+import {
+  type ClientGate,
+  clientGate,
+  failedProviderReason,
+  PROVIDER_FAILED_OPERATION,
+} from '#lib/jobs/client-gate.ts';
 import { CONTROL_TYPES, type ControlMessage } from '#lib/jobs/control-messages.ts';
 import { advanceIfSettled, type LedgerDeps } from '#lib/jobs/import-progress.ts';
 import { type ImportMessage, type ImportQueue, SQS_BATCH_LIMIT } from '#lib/jobs/import-queue.ts';
 import type { SourceOpener } from '#lib/jobs/import-source.ts';
 import { type FanOutPhase, FINAL_PHASES, JOB_PHASES, type Job } from '#lib/jobs/job.ts';
+import { planJob } from '#lib/jobs/plan-job.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
-
-/** The failure operation of an invalid import row. */
-export const IMPORT_ROW_OPERATION = 'import-row';
 
 /** What the use case talks to. */
 export interface InitialSyncDeps extends LedgerDeps {
   readonly openSource: SourceOpener;
   readonly importQueue: ImportQueue;
-  readonly failures: { record(failure: Omit<FailureRecord, 'at'>): Promise<unknown> };
-  /** The mapping of a partner id (dry run: already mapped users cost no call). */
-  readonly mappings: { get(partnerUserId: string): Promise<UserMapping | undefined> };
+  readonly failures: {
+    record(failure: Omit<FailureRecord, 'at'>): Promise<unknown>;
+    /** The failures of a job, by line. */
+    list(jobId: string, limit: number): Promise<FailureRecord[]>;
+  };
+  /** Mappings by partner id, read in batches (references; a dry run's already mapped users). */
+  readonly mappings: {
+    getMany(partnerUserIds: readonly string[]): Promise<Map<string, UserMapping>>;
+  };
 }
 
 /** The invocation's clock: Lambda's remaining time, and how much of it to leave unused. */
@@ -50,7 +58,11 @@ export interface InvocationBudget {
 export type ControlOutcome =
   | { readonly kind: 'planned'; readonly jobId: string; readonly dryRun: boolean }
   | { readonly kind: 'fanned-out'; readonly jobId: string; readonly phase: FanOutPhase }
-  | { readonly kind: 'continued'; readonly jobId: string; readonly phase: FanOutPhase }
+  | {
+      readonly kind: 'continued';
+      readonly jobId: string;
+      readonly phase: FanOutPhase | typeof JOB_PHASES.planning;
+    }
   | { readonly kind: 'failed'; readonly jobId: string; readonly reason: string }
   | { readonly kind: 'ignored'; readonly jobId: string; readonly reason: string };
 
@@ -67,7 +79,8 @@ export async function runControl(
       format: formatOf(message),
       source: message.source,
       dryRun: message.dryRun ?? false,
-      exportedAt: message.exportedAt ?? new Date((deps.now ?? Date.now)()).toISOString(),
+      // Never "now": without a given time the file must state it, or planning fails the job.
+      ...(message.exportedAt === undefined ? {} : { exportedAt: message.exportedAt }),
     });
   }
   const job = await deps.jobs.get(jobId);
@@ -88,7 +101,7 @@ async function resume(
     return { kind: 'ignored', jobId: job.jobId, reason: `job is ${job.phase}` };
   }
   if (job.phase === JOB_PHASES.planning) {
-    const planned = await plan(job, deps);
+    const planned = await planJob(job, deps, budget);
     if (planned.kind !== 'planned' || job.dryRun) return planned;
     const next = await deps.jobs.get(job.jobId);
     if (!next) return { kind: 'ignored', jobId: job.jobId, reason: 'unknown job' };
@@ -97,89 +110,58 @@ async function resume(
   return fanOut(job, job.phase as FanOutPhase, deps, budget);
 }
 
-/** The planning pass: failures of invalid rows, totals and the plan. */
-async function plan(job: Job, deps: InitialSyncDeps): Promise<ControlOutcome> {
-  const { jobId } = job;
-  const isMapped = job.dryRun
-    ? async (partnerUserId: string) => isActive(await deps.mappings.get(partnerUserId))
-    : () => false;
-  try {
-    const rows = recordingInvalid(
-      parseImport(await deps.openSource(job.source), job.format),
-      jobId,
-      deps,
-    );
-    const importPlan = await planImport(rows, isMapped);
-    const next = job.dryRun ? JOB_PHASES.completed : JOB_PHASES.providers;
-    await deps.jobs.finishPlanning(
-      jobId,
-      {
-        providers: importPlan.providers,
-        clients: importPlan.clients,
-        invalid: importPlan.invalid,
-        plan: importPlan,
-      },
-      next,
-    );
-    return { kind: 'planned', jobId, dryRun: job.dryRun };
-  } catch (error) {
-    // The file as a whole is unusable (e.g. a CSV header with unknown columns): the job fails
-    // with the reason, which names columns and lines, never values.
-    if (!(error instanceof ValidationError)) throw error;
-    await deps.jobs.fail(jobId, error.message);
-    return { kind: 'failed', jobId, reason: error.message };
-  }
-}
+/** The gate of the provider phase: nothing is skipped or failed up front. */
+const OPEN_GATE: ClientGate = { invalidLines: new Set(), failedProviders: new Map() };
 
-/** Passes every row on, recording each invalid one as a failure of the job on its way. */
-async function* recordingInvalid(
-  rows: AsyncIterable<ImportRow>,
-  jobId: string,
-  deps: InitialSyncDeps,
-): AsyncGenerator<ImportRow> {
-  for await (const row of rows) {
-    if (!row.ok) {
-      await deps.failures.record({
-        jobId,
-        line: row.line,
-        partnerUserId: row.partnerUserId,
-        operation: IMPORT_ROW_OPERATION,
-        // The line is a field of its own: the reason is the fields' problems only.
-        reason: row.error.issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; '),
-      });
-    }
-    yield row;
-  }
-}
-
-/** Sends the rows of `phase` after the cursor to the import queue. */
+/**
+ * Sends the rows of `phase` after the cursor to the import queue. In the client phase, rows that
+ * planning failed are skipped and a client naming a provider that failed fails at once.
+ */
 async function fanOut(
   job: Job,
   phase: FanOutPhase,
   deps: InitialSyncDeps,
   budget: InvocationBudget,
 ): Promise<ControlOutcome> {
-  const { jobId } = job;
+  const { jobId, exportedAt } = job;
+  if (exportedAt === undefined) {
+    // Planning always stores it; a job without one was never planned and is not sent.
+    const reason = 'exportedAt: is unknown; the job was not planned';
+    await deps.jobs.fail(jobId, reason);
+    return { kind: 'failed', jobId, reason };
+  }
   const kind = phase === JOB_PHASES.providers ? 'provider' : 'client';
+  const gate = phase === JOB_PHASES.clients ? await clientGate(jobId, deps.failures) : OPEN_GATE;
   let batch: ImportMessage[] = [];
+  let failed = 0;
+  let lastLine = job.cursor;
+  /** Sends the batch, counts the clients failed up front, and saves the cursor. */
   const send = async (): Promise<boolean> => {
-    await deps.importQueue.sendBatch(jobId, job.exportedAt, batch);
-    const cursor = batch.at(-1)!.line;
+    if (batch.length > 0) await deps.importQueue.sendBatch(jobId, exportedAt, batch);
+    if (failed > 0) await deps.jobs.addOutcomes(jobId, { failed });
     batch = [];
-    return deps.jobs.saveCursor(jobId, phase, cursor);
+    failed = 0;
+    return deps.jobs.saveCursor(jobId, phase, lastLine);
   };
   for await (const row of parseImport(await deps.openSource(job.source), job.format)) {
     if (!row.ok || row.record.kind !== kind || row.line <= job.cursor) continue;
+    if (gate.invalidLines.has(row.line)) continue;
+    lastLine = row.line;
+    const reason = failedProviderReason(row.record, gate);
+    if (reason !== undefined) {
+      await failFast(jobId, row.line, row.record.partnerUserId, reason, deps);
+      failed += 1;
+      continue;
+    }
     batch.push({ line: row.line, record: row.record });
     if (batch.length < SQS_BATCH_LIMIT) continue;
-    const cursor = row.line;
     if (!(await send())) return { kind: 'ignored', jobId, reason: `job left phase ${phase}` };
     if (budget.remainingMs() < budget.reserveMs) {
-      await deps.control.send({ type: CONTROL_TYPES.continue, jobId, phase, cursor });
+      await deps.control.send({ type: CONTROL_TYPES.continue, jobId, phase, cursor: lastLine });
       return { kind: 'continued', jobId, phase };
     }
   }
-  if (batch.length > 0 && !(await send())) {
+  if ((batch.length > 0 || failed > 0) && !(await send())) {
     return { kind: 'ignored', jobId, reason: `job left phase ${phase}` };
   }
   // Every row of the phase is queued. If all of them settled already (or there were none), no
@@ -189,13 +171,28 @@ async function fanOut(
   return { kind: 'fanned-out', jobId, phase };
 }
 
+/** Records a client that cannot be synced (a provider failed) and tells the partner. */
+async function failFast(
+  jobId: string,
+  line: number,
+  partnerUserId: string,
+  reason: string,
+  deps: InitialSyncDeps,
+): Promise<void> {
+  const operation = PROVIDER_FAILED_OPERATION;
+  await deps.failures.record({ jobId, line, partnerUserId, operation, reason });
+  await deps.outbound.publish({
+    type: 'user.failed',
+    partnerUserId,
+    operation,
+    reason,
+    jobId,
+    occurredAt: new Date((deps.now ?? Date.now)()).toISOString(),
+  });
+}
+
 /** The format of a start message's source. */
 function formatOf(message: Extract<ControlMessage, { type: 'start' }>): ImportFormat {
   if ('records' in message.source) return IMPORT_FORMATS.ndjson;
   return message.format ?? detectFormat(message.source.key);
-}
-
-/** Whether a mapping links the partner user to an Upheal user. */
-function isActive(mapping: UserMapping | undefined): boolean {
-  return mapping?.state === 'active' && mapping.uphealUserId !== undefined;
 }

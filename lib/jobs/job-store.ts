@@ -43,11 +43,14 @@ export interface NewJob {
   readonly format: ImportFormat;
   readonly source: JobSource;
   readonly dryRun: boolean;
-  readonly exportedAt: string;
+  /** The export time given in the start message, if any (planning resolves it otherwise). */
+  readonly exportedAt?: string | undefined;
 }
 
 /** The totals that end planning. */
 export interface JobTotals {
+  /** The export time planning resolved (given, or stated by the file). */
+  readonly exportedAt: string;
   readonly providers: number;
   readonly clients: number;
   readonly invalid: number;
@@ -63,6 +66,11 @@ export interface JobStore {
   latest(): Promise<Job | undefined>;
   /** Ends planning with the totals and moves to `next`; false if the job was not planning. */
   finishPlanning(jobId: string, totals: JobTotals, next: JobPhase): Promise<boolean>;
+  /**
+   * Saves how far planning got (the last line counted) and the counts so far, so a `continue`
+   * goes on from there; false if the job left planning or is already further.
+   */
+  savePlanning(jobId: string, cursor: number, plan: ImportPlan): Promise<boolean>;
   /** Moves the fan-out cursor of `phase` forward; false if the job left that phase. */
   saveCursor(jobId: string, phase: FanOutPhase, cursor: number): Promise<boolean>;
   /** Adds settled outcomes in one atomic write and answers the job as it is after it. */
@@ -110,7 +118,7 @@ export class DynamoJobStore implements JobStore {
           format: job.format,
           ...source,
           dryRun: job.dryRun,
-          exportedAt: job.exportedAt,
+          ...(job.exportedAt === undefined ? {} : { exportedAt: job.exportedAt }),
           providers: 0,
           clients: 0,
           rows: 0,
@@ -164,7 +172,8 @@ export class DynamoJobStore implements JobStore {
         Key: jobKey(jobId),
         UpdateExpression:
           'SET phase = :next, providers = :providers, clients = :clients, #rows = :rows, ' +
-          'invalid = :invalid, #plan = :plan, #cursor = :zero, updatedAt = :at, phaseStartedAt = :at' +
+          'invalid = :invalid, #plan = :plan, #cursor = :zero, exportedAt = :exportedAt, ' +
+          'updatedAt = :at, phaseStartedAt = :at' +
           (next === JOB_PHASES.completed ? ', completedAt = :at' : ''),
         ConditionExpression: 'phase = :planning',
         ExpressionAttributeNames: RESERVED_NAMES,
@@ -175,9 +184,31 @@ export class DynamoJobStore implements JobStore {
           ':rows': totals.providers + totals.clients,
           ':invalid': totals.invalid,
           ':plan': totals.plan,
+          ':exportedAt': totals.exportedAt,
           ':zero': 0,
           ':at': at,
           ':planning': JOB_PHASES.planning,
+        },
+      }),
+    );
+  }
+
+  async savePlanning(jobId: string, cursor: number, plan: ImportPlan): Promise<boolean> {
+    return this.#conditional(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET #cursor = :cursor, #plan = :plan, updatedAt = :at',
+        ConditionExpression: 'phase = :planning AND #cursor < :cursor',
+        ExpressionAttributeNames: {
+          '#cursor': RESERVED_NAMES['#cursor'],
+          '#plan': RESERVED_NAMES['#plan'],
+        },
+        ExpressionAttributeValues: {
+          ':cursor': cursor,
+          ':plan': plan,
+          ':planning': JOB_PHASES.planning,
+          ':at': this.#iso(),
         },
       }),
     );
@@ -317,7 +348,7 @@ function toJob(item: JobItem): Job {
     format: item.format as ImportFormat,
     source,
     dryRun: item.dryRun === true,
-    exportedAt: String(item.exportedAt),
+    exportedAt: typeof item.exportedAt === 'string' ? item.exportedAt : undefined,
     providers: Number(item.providers ?? 0),
     clients: Number(item.clients ?? 0),
     invalid: Number(item.invalid ?? 0),

@@ -88,8 +88,11 @@ export interface Job {
   readonly format: ImportFormat;
   readonly source: JobSource;
   readonly dryRun: boolean;
-  /** When the partner's export was taken: the `occurredAt` of every row's event. */
-  readonly exportedAt: string;
+  /**
+   * When the partner's export was taken: the `occurredAt` of every row's event. Given in the start
+   * message or stated by the file; known once planning has read the file.
+   */
+  readonly exportedAt?: string | undefined;
   /** Valid provider rows, valid client rows and invalid rows (known once planning ends). */
   readonly providers: number;
   readonly clients: number;

@@ -169,6 +169,8 @@ export function jobReport(job: Job, nowMs: number): string {
     `job ${job.jobId}: ${job.phase}${job.dryRun ? ' (dry run)' : ''} after ${took}`,
     `  rows       ${job.providers} providers, ${job.clients} clients valid; ${job.invalid} invalid`,
   ];
+  if (job.exportedAt)
+    lines.push(`  exported   ${job.exportedAt} (rows are versioned with this time)`);
   if (!job.dryRun) {
     lines.push(
       `  settled    providers ${settledProviders(job)}/${job.providers}, clients ${settledClients(job)}/${job.clients}`,
@@ -189,6 +191,7 @@ export function planReport(job: Job, rate: RateSettings): string {
   const minutes = estimateMinutes(plan.totalCalls, rate.limit, rate.windowSeconds, rate.jitterMs);
   return [
     `plan of job ${job.jobId} (dry run: nothing was changed)`,
+    `  exported at       ${job.exportedAt ?? 'unknown'}`,
     `  rows              ${plan.providers} providers, ${plan.clients} clients, ${plan.invalid} invalid`,
     `  already mapped    ${plan.alreadyMapped} (no call)`,
     `  checks            ${plan.toCheck}`,

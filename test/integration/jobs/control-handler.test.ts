@@ -101,9 +101,12 @@ async function drainImports(): Promise<Message[]> {
 }
 
 describe('initial-sync handler on the import-control queue', () => {
-  it('continues itself across invocations until every provider row is queued once', async () => {
-    const reports: InvocationReport[] = [];
-    const runner = new EventSourceRunner({
+  /** Every invocation of the one runner of these tests (a stopped runner's last long poll could
+   * take the next test's message). */
+  const reports: InvocationReport[] = [];
+  let runner: EventSourceRunner;
+  beforeAll(() => {
+    runner = new EventSourceRunner({
       functionName: 'initial-sync',
       sqs,
       queueUrl: queueUrls.importControl,
@@ -121,39 +124,72 @@ describe('initial-sync handler on the import-control queue', () => {
       },
     });
     runner.start();
-    try {
-      const jobId = 'long-import';
-      await new SqsControlQueue(sqs, queueUrls.importControl).send({
-        type: 'start',
-        jobId,
-        source: { records: exportOf(35, 5) },
-      });
-      const job = await waitFor(
-        async () => {
-          const current = await jobs.get(jobId);
-          return current?.cursor === 35 && current;
-        },
-        { timeoutMs: 20_000 },
-      );
-      expect(job).toMatchObject({ phase: 'providers', providers: 35, clients: 5 });
-      // start, then a continue after each full batch: cursors 10, 20 and 30.
-      await waitFor(() => reports.length >= 4, { timeoutMs: 5_000 });
-      const bodies = reports.map((report) => JSON.parse(report.event.Records[0]!.body));
-      expect(bodies.map((body) => [body.type, body.cursor])).toEqual([
-        ['start', undefined],
-        ['continue', 10],
-        ['continue', 20],
-        ['continue', 30],
-      ]);
-      expect(reports.every((report) => report.deleted.length === 1)).toBe(true);
-      const ids = (await drainImports()).map(
-        (message) => parsePartnerEventJson(message.Body!).partnerUserId,
-      );
-      expect(ids).toHaveLength(35);
-      expect(new Set(ids).size).toBe(35);
-      expect(ids.every((id) => id.startsWith('p-'))).toBe(true);
-    } finally {
-      await runner.stop();
-    }
+  });
+  afterAll(async () => {
+    await runner?.stop();
+  });
+  /** The bodies of the invocations of `jobId`. */
+  const bodiesOf = (jobId: string) =>
+    reports
+      .map((report) => JSON.parse(report.event.Records[0]!.body))
+      .filter((body) => body.jobId === jobId);
+
+  it('continues itself across invocations until every provider row is queued once', async () => {
+    const jobId = 'long-import';
+    await new SqsControlQueue(sqs, queueUrls.importControl).send({
+      type: 'start',
+      jobId,
+      source: { records: exportOf(35, 5) },
+      exportedAt: '2026-11-20T08:00:00.000Z',
+    });
+    const job = await waitFor(
+      async () => {
+        const current = await jobs.get(jobId);
+        return current?.cursor === 35 && current;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(job).toMatchObject({ phase: 'providers', providers: 35, clients: 5 });
+    // start, then a continue after each full batch: cursors 10, 20 and 30.
+    await waitFor(() => bodiesOf(jobId).length >= 4, { timeoutMs: 5_000 });
+    expect(bodiesOf(jobId).map((body) => [body.type, body.cursor])).toEqual([
+      ['start', undefined],
+      ['continue', 10],
+      ['continue', 20],
+      ['continue', 30],
+    ]);
+    expect(reports.every((report) => report.deleted.length === 1)).toBe(true);
+    const ids = (await drainImports()).map(
+      (message) => parsePartnerEventJson(message.Body!).partnerUserId,
+    );
+    expect(ids).toHaveLength(35);
+    expect(new Set(ids).size).toBe(35);
+    expect(ids.every((id) => id.startsWith('p-'))).toBe(true);
+  });
+
+  it('continues its planning across invocations: a dry run of more rows than one plans', async () => {
+    const jobId = 'long-plan';
+    await new SqsControlQueue(sqs, queueUrls.importControl).send({
+      type: 'start',
+      jobId,
+      source: { records: exportOf(100, 900) },
+      exportedAt: '2026-11-20T08:00:00.000Z',
+      dryRun: true,
+    });
+    const job = await waitFor(
+      async () => {
+        const current = await jobs.get(jobId);
+        return current?.phase === 'completed' && current;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(job.plan).toMatchObject({ providers: 100, clients: 900, invalid: 0, toCheck: 1000 });
+    // Rows are checked 400 at a time and the clock is always low: each step continues.
+    expect(bodiesOf(jobId).map((body) => [body.type, body.phase, body.cursor])).toEqual([
+      ['start', undefined, undefined],
+      ['continue', 'planning', 400],
+      ['continue', 'planning', 800],
+    ]);
+    expect(await drainImports()).toEqual([]);
   });
 });

@@ -67,7 +67,7 @@ describe('an import survives killed workers', () => {
       const started = await createImportCommand({
         env: run.env,
         output: { stdout: (text) => (out += text), stderr: (text) => (out += text) },
-      }).run([file]);
+      }).run([file, '--exported-at', '2026-11-20T08:00:00Z']);
       expect(started, out).toBe(EXIT.ok);
       const jobId = /^job (\S+):/m.exec(out)?.[1];
       expect(jobId).toBeDefined();

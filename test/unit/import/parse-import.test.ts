@@ -171,6 +171,46 @@ describe('parseImport (NDJSON)', () => {
     ]);
   });
 
+  it('fails a later row with the same email (normalised), naming the first line', async () => {
+    const other = { ...provider, partnerUserId: 'p-2', email: '  Dana.DOE@Example.com ' };
+    const sibling = { ...client, partnerUserId: 'c-2', email: 'dana.doe@example.com' };
+    const rows = await ndjsonRows(ndjson(provider, client, other, sibling));
+    expect(rows.map((row) => row.ok)).toEqual([true, true, false, false]);
+    expect(issuesOf(rows[2])).toEqual([{ field: 'email', reason: 'is also the email of line 1' }]);
+    expect(issuesOf(rows[3])).toEqual([{ field: 'email', reason: 'is also the email of line 1' }]);
+    expect(JSON.stringify(issuesOf(rows[2]))).not.toContain('example');
+  });
+
+  it('never compares clients without an email', async () => {
+    const rows = await ndjsonRows(ndjson(client, { ...client, partnerUserId: 'c-2' }));
+    expect(rows.map((row) => row.ok)).toEqual([true, true]);
+  });
+
+  it('reads the rows after an unclosed CSV quote', async () => {
+    const text = `${csvHeader()}${csvLine(provider)}provider,"p-9\n${csvLine(client)}`;
+    const rows = await csvRows(text);
+    expect(rows.map((row) => [row.line, row.ok])).toEqual([
+      [2, true],
+      [3, false],
+      [4, true],
+    ]);
+    expect(issuesOf(rows[1])).toEqual([
+      { field: ROW_FIELD, reason: 'has a quoted cell that is never closed' },
+    ]);
+  });
+
+  it('skips the export-time statement of either format, counting its line', async () => {
+    const csv = await csvRows(
+      `# exportedAt: 2026-11-30T22:00:00Z\n${csvHeader()}${csvLine(provider)}`,
+    );
+    expect(csv.map((row) => [row.line, row.ok])).toEqual([[3, true]]);
+    const nd = await ndjsonRows(ndjson({ exportedAt: '2026-11-30T22:00:00Z' }, provider));
+    expect(nd.map((row) => [row.line, row.ok])).toEqual([[2, true]]);
+    // Anywhere else it is a record, and an invalid one.
+    const later = await ndjsonRows(ndjson(provider, { exportedAt: '2026-11-30T22:00:00Z' }));
+    expect(later.map((row) => row.ok)).toEqual([true, false]);
+  });
+
   it('rejects an over-long line without holding it, and goes on', async () => {
     const long = JSON.stringify({ ...provider, firstName: 'x'.repeat(MAX_LINE_CHARS) });
     const rows = await ndjsonRows(ndjson(long, client));

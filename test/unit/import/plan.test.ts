@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/errors.ts';
 import { parseImport } from '#lib/import/parse-import.ts';
-import { estimateMinutes, planImport } from '#lib/import/plan.ts';
+import {
+  estimateMinutes,
+  indexProviders,
+  planImport,
+  referenceIssue,
+  referencesToLookUp,
+} from '#lib/import/plan.ts';
+import { collect } from './chunks.ts';
 
 /** A provider row. */
 const provider = (id: string) => ({
@@ -109,5 +116,49 @@ describe('estimateMinutes', () => {
       'windowSeconds',
       'jitterMs',
     ]);
+  });
+});
+
+describe('references', () => {
+  /** The rows of some flat records as NDJSON. */
+  const parsed = (...records: object[]) =>
+    collect(parseImport([records.map((r) => JSON.stringify(r)).join('\n')], 'ndjson'));
+
+  it('indexes every provider row, valid or not, by its first line', async () => {
+    const index = await indexProviders(
+      await parsed(
+        provider('p-1'),
+        { kind: 'provider', partnerUserId: 'p-2' },
+        client('c-1', ['p-1']),
+      ),
+    );
+    expect([...index]).toEqual([
+      ['p-1', { line: 1, ok: true }],
+      ['p-2', { line: 2, ok: false }],
+    ]);
+  });
+
+  it('looks up only the providers that are not valid rows of the file', async () => {
+    const rows = await parsed(provider('p-1'), client('c-1', ['p-1', 'p-9']));
+    const index = await indexProviders(rows);
+    const record = rows[1]!.ok ? rows[1]!.record : undefined;
+    expect(referencesToLookUp(record!, index)).toEqual(['p-9']);
+  });
+
+  it('names each unresolved provider: unknown, or the line of its invalid row', async () => {
+    const rows = await parsed(
+      { kind: 'provider', partnerUserId: 'p-2' },
+      client('c-1', ['p-2', 'p-9', 'p-mapped']),
+    );
+    const index = await indexProviders(rows);
+    const record = rows[1]!.ok ? rows[1]!.record : undefined;
+    expect(referenceIssue(record!, index, (id) => id === 'p-mapped')).toEqual({
+      field: 'providerPartnerUserIds',
+      reason:
+        'p-2 is the provider of line 1, which is invalid; p-9 is neither a provider in this file nor a mapped provider',
+    });
+    expect(referenceIssue(record!, index, () => true)).toMatchObject({
+      reason: 'p-2 is the provider of line 1, which is invalid',
+    });
   });
 });

@@ -141,7 +141,16 @@ describe('job commands: usage errors exit 2 naming the problem', () => {
     expect(extension.err).toContain('file: has no supported extension');
     const missing = await run(createImportCommand({ env }), ['no-such-export.csv']);
     expect(missing.err.split('\n')[0]).toBe('upheal-sync import: FILE: is not a readable file');
-    const noTarget = await run(createImportCommand({ env }), ['samples/import.csv']);
+    const noTime = await run(createImportCommand({ env }), ['samples/import.csv']);
+    expect(noTime.status).toBe(EXIT.usage);
+    expect(noTime.err.split('\n')[0]).toBe(
+      'upheal-sync import: exportedAt: is required: pass --exported-at or state it on the file\'s first line (docs/import-files.md, "Export time")',
+    );
+    const noTarget = await run(createImportCommand({ env }), [
+      'samples/import.csv',
+      '--exported-at',
+      '2026-11-20T08:00:00Z',
+    ]);
     expect(noTarget.status).toBe(EXIT.usage);
     expect(noTarget.err.split('\n')[0]).toContain('TABLE_NAME: is required');
     const badId = await run(createImportCommand({ env }), ['x.csv', '--job-id', 'a/b']);

@@ -40,10 +40,13 @@ describe('control messages', () => {
     expect(message.type).toBe('start');
   });
 
-  it('accepts continue and start-clients', () => {
+  it('accepts continue (of planning or a fan-out) and start-clients', () => {
     expect(
       parseControlMessage('{"type":"continue","jobId":"j","phase":"clients","cursor":40}'),
     ).toEqual({ type: 'continue', jobId: 'j', phase: 'clients', cursor: 40 });
+    expect(
+      parseControlMessage('{"type":"continue","jobId":"j","phase":"planning","cursor":400}'),
+    ).toEqual({ type: 'continue', jobId: 'j', phase: 'planning', cursor: 400 });
     expect(parseControlMessage('{"type":"start-clients","jobId":"j"}')).toEqual({
       type: 'start-clients',
       jobId: 'j',
@@ -68,9 +71,9 @@ describe('control messages', () => {
     expect(
       issuesOf({ type: 'continue', jobId: 'j', phase: 'providers', cursor: -1 })[0]?.field,
     ).toBe('cursor');
-    expect(issuesOf({ type: 'continue', jobId: 'j', phase: 'planning', cursor: 1 })[0]?.field).toBe(
-      'phase',
-    );
+    expect(
+      issuesOf({ type: 'continue', jobId: 'j', phase: 'completed', cursor: 1 })[0]?.field,
+    ).toBe('phase');
   });
 
   it('rejects unknown types, unknown fields and bodies that are not JSON', () => {

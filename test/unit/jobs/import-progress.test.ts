@@ -39,7 +39,7 @@ async function jobWith(providers: number, clients: number): Promise<string> {
   };
   await fixture.jobs.finishPlanning(
     jobId,
-    { providers, clients, invalid: 0, plan },
+    { exportedAt: '2026-11-27T10:00:00.000Z', providers, clients, invalid: 0, plan },
     JOB_PHASES.providers,
   );
   return jobId;

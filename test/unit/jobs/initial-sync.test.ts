@@ -23,6 +23,8 @@ import {
 } from './ledger-fixture.ts';
 
 const BUCKET = 'upheal-sync-test-imports';
+/** When the test exports were taken. */
+const EXPORTED_AT = '2026-11-20T08:00:00.000Z';
 /** A budget that never runs out. */
 const PLENTY = { remainingMs: () => 900_000, reserveMs: 60_000 };
 
@@ -146,7 +148,11 @@ describe('initial-sync', () => {
   it('starts the client phase only when the last provider settled, then completes', async () => {
     const d = deps();
     const jobId = 'phases-1';
-    await runControl({ type: 'start', jobId, source: { records: exportOf(2, 3) } }, d, PLENTY);
+    await runControl(
+      { type: 'start', exportedAt: EXPORTED_AT, jobId, source: { records: exportOf(2, 3) } },
+      d,
+      PLENTY,
+    );
     expect(idsOf(await drainImports())).toEqual(['p-1', 'p-2']);
     const progress = new BatchedImportProgress(d);
     await progress.recordOutcome(jobId, 'created');
@@ -173,7 +179,12 @@ describe('initial-sync', () => {
   it('moves through empty phases by itself', async () => {
     const d = deps();
     await runControl(
-      { type: 'start', jobId: 'clients-only', source: { records: exportOf(0, 0) } },
+      {
+        type: 'start',
+        exportedAt: EXPORTED_AT,
+        jobId: 'clients-only',
+        source: { records: exportOf(0, 0) },
+      },
       d,
       PLENTY,
     );
@@ -189,7 +200,12 @@ describe('initial-sync', () => {
     const d = deps();
     const jobId = 'long-1';
     const lowOnTime = { remainingMs: () => 1_000, reserveMs: 60_000 };
-    const start: ControlMessage = { type: 'start', jobId, source: { records: exportOf(25, 0) } };
+    const start: ControlMessage = {
+      type: 'start',
+      exportedAt: EXPORTED_AT,
+      jobId,
+      source: { records: exportOf(25, 0) },
+    };
     expect((await runControl(start, d, lowOnTime)).kind).toBe('continued');
     expect(d.control.sent).toEqual([{ type: 'continue', jobId, phase: 'providers', cursor: 10 }]);
     expect((await ledger.jobs.get(jobId))?.cursor).toBe(10);
@@ -211,13 +227,23 @@ describe('initial-sync', () => {
     );
     const d = deps();
     await runControl(
-      { type: 'start', jobId: 'csv-1', source: { bucket: BUCKET, key: 'x.csv' } },
+      {
+        type: 'start',
+        exportedAt: EXPORTED_AT,
+        jobId: 'csv-1',
+        source: { bucket: BUCKET, key: 'x.csv' },
+      },
       d,
       PLENTY,
     );
     const fromCsv = await drainImports();
     await runControl(
-      { type: 'start', jobId: 'nd-1', source: { bucket: BUCKET, key: 'x.ndjson' } },
+      {
+        type: 'start',
+        exportedAt: EXPORTED_AT,
+        jobId: 'nd-1',
+        source: { bucket: BUCKET, key: 'x.ndjson' },
+      },
       d,
       PLENTY,
     );
@@ -240,7 +266,7 @@ describe('initial-sync', () => {
     const d = deps();
     const records = [...exportOf(2, 4), ...INVALID_RECORDS];
     const outcome = await runControl(
-      { type: 'start', jobId: 'dry-1', source: { records }, dryRun: true },
+      { type: 'start', exportedAt: EXPORTED_AT, jobId: 'dry-1', source: { records }, dryRun: true },
       d,
       PLENTY,
     );
@@ -270,7 +296,12 @@ describe('initial-sync', () => {
     );
     const d = deps();
     const outcome = await runControl(
-      { type: 'start', jobId: 'bad-1', source: { bucket: BUCKET, key: 'bad.csv' } },
+      {
+        type: 'start',
+        exportedAt: EXPORTED_AT,
+        jobId: 'bad-1',
+        source: { bucket: BUCKET, key: 'bad.csv' },
+      },
       d,
       PLENTY,
     );
@@ -283,7 +314,11 @@ describe('initial-sync', () => {
   it('does nothing for a finished job or an unknown one', async () => {
     const d = deps();
     expect(
-      await runControl({ type: 'start', jobId: 'dry-1', source: { records: [] } }, d, PLENTY),
+      await runControl(
+        { type: 'start', exportedAt: EXPORTED_AT, jobId: 'dry-1', source: { records: [] } },
+        d,
+        PLENTY,
+      ),
     ).toEqual({ kind: 'ignored', jobId: 'dry-1', reason: 'job is completed' });
     expect((await runControl({ type: 'start-clients', jobId: 'nope' }, d, PLENTY)).kind).toBe(
       'ignored',

@@ -40,7 +40,7 @@ function totals(providers: number, clients: number, invalid = 0): JobTotals {
     assignmentCalls: 0,
     totalCalls: 2 * (providers + clients),
   };
-  return { providers, clients, invalid, plan };
+  return { exportedAt: '2026-11-27T10:00:00.000Z', providers, clients, invalid, plan };
 }
 
 describe('DynamoJobStore', () => {

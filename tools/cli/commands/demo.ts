@@ -150,7 +150,9 @@ export const demoCommand: CliCommand = {
       );
 
       out(`1. Initial sync of ${importFile}\n`);
-      await createImportCommand({ env }).run([importFile, '--wait']);
+      // The sample export is as of the demo's start; the events of step 2 come after it.
+      const exportedAt = new Date().toISOString();
+      await createImportCommand({ env }).run([importFile, '--exported-at', exportedAt, '--wait']);
 
       out(`\n2. ${events.length} ongoing events through the signed ingest endpoint\n`);
       const ingestUrl = stack.functionUrls.ingest;

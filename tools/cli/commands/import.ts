@@ -1,7 +1,8 @@
 /**
- * `upheal-sync import FILE [--dry-run] [--wait] [--job-id ID]` (SPEC §7): uploads the export to
- * the import bucket and sends the job's `start` control message to `initial-sync`; prints the job
- * id. `--dry-run` waits for the plan (checks, creates, links, assignment calls, invalid rows,
+ * `upheal-sync import FILE --exported-at TIME [--dry-run] [--wait] [--job-id ID]` (SPEC §7):
+ * uploads the export to the import bucket and sends the job's `start` control message to
+ * `initial-sync`; prints the job id. `--exported-at` is required unless the file states its export
+ * time. `--dry-run` waits for the plan (checks, creates, links, assignment calls, invalid rows,
  * estimated time) and changes nothing in Upheal. `--wait` shows progress until the job ends, then
  * its report. `--job-id` of an existing job resumes it (its recorded source; nothing uploaded).
  */
@@ -15,6 +16,7 @@ import { z } from 'zod';
 import { IMPORT_BUCKET } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
+import { readStatedExportTime, resolveExportTime } from '#lib/import/export-time.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
 import { JobIdSchema, SqsControlQueue, type StartMessage } from '#lib/jobs/control-messages.ts';
 import { FINAL_PHASES, hasFailures, type Job } from '#lib/jobs/job.ts';
@@ -35,7 +37,7 @@ import {
   sampleOf,
 } from '#tools/cli/progress.ts';
 
-const USAGE = `Usage: upheal-sync import FILE [--dry-run] [--wait] [--job-id ID] [--exported-at TIME]
+const USAGE = `Usage: upheal-sync import FILE --exported-at TIME [--dry-run] [--wait] [--job-id ID]
 
 Starts an initial sync of FILE (.ndjson, .jsonl or .csv; see docs/import-files.md): uploads it
 to the import bucket and starts job ID (default: a new id) on initial-sync. Providers are synced
@@ -47,8 +49,9 @@ Options:
                       estimated time at the configured rate; nothing is written to Upheal
   --wait              show progress until the job ends, then its report
   --job-id ID         the job's id; an existing job's id resumes that job where it stopped
-  --exported-at TIME  when the export was taken (ISO-8601; default: now); rows are events of
-                      that time, so later live events win over them
+  --exported-at TIME  when the export was taken (ISO-8601 with offset); rows are events of that
+                      time, so live changes made after it win over them. Required unless the
+                      file states it on its first line (see docs/import-files.md, "Export time")
   -h, --help          show this help
 
 Environment: TABLE_NAME, IMPORT_CONTROL_QUEUE_URL, IMPORT_BUCKET and the AWS endpoint variables,
@@ -223,6 +226,14 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
       // The file is checked before anything remote: a typo costs no upload and no job.
       const format: ImportFormat = detectFormat(flags.file);
       const size = flags.jobId === undefined ? await fileSize(flags.file) : undefined;
+      // Rows are versioned with the export's time, never "now": a new job needs it up front.
+      const exportTimeOfFile = async () =>
+        resolveExportTime({
+          given: flags.exportedAt,
+          stated: await readStatedExportTime(createReadStream(flags.file), format),
+          nowMs: deps.now(),
+        });
+      const exportedAt = size === undefined ? undefined : await exportTimeOfFile();
       const target = deps.openTarget(deps.env);
       try {
         const jobs = jobsOf(target);
@@ -241,11 +252,12 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
                 : existing.source,
             format: existing.format,
             dryRun: existing.dryRun,
-            exportedAt: existing.exportedAt,
+            ...(existing.exportedAt ? { exportedAt: existing.exportedAt } : {}),
           };
           deps.output.stdout(`job ${jobId}: resuming (phase ${existing.phase})\n`);
         } else {
           const bytes = size ?? (await fileSize(flags.file));
+          const jobExportedAt = exportedAt ?? (await exportTimeOfFile());
           const bucket = parseWith(BucketSchema, deps.env, 'environment')[IMPORT_BUCKET.nameEnv]!;
           const key = `${UPLOAD_PREFIX}/${jobId}/${basename(flags.file)}`;
           await deps.upload(deps.env, bucket, key, flags.file);
@@ -255,7 +267,7 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
             source: { bucket, key },
             format,
             dryRun: flags.dryRun,
-            ...(flags.exportedAt ? { exportedAt: flags.exportedAt } : {}),
+            exportedAt: jobExportedAt,
           };
           deps.output.stdout(
             `job ${jobId}: ${flags.dryRun ? 'planning (dry run)' : 'started'} — ${bytes} bytes of ${format} in s3://${bucket}/${key}\n`,
