@@ -61,10 +61,13 @@ const CUSTOM_PARAMS = {
   partnerPrincipalArn: 'arn:aws:iam::210987654321:role/partner-events',
   shareInviteUrl: 'true',
   outboundWebhookUrl: 'https://partner.example.com/hooks/upheal-sync',
+  ingestReservedConcurrency: '25',
 } as const;
 
 interface Resource {
   Type: string;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
   Properties: Record<string, unknown> & {
     FunctionName?: unknown;
     EventSourceArn?: { 'Fn::GetAtt': [string, string] };
@@ -428,6 +431,29 @@ describe('osls package (offline)', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
     });
+  });
+
+  it('keeps the table (the only id map) when the stack is deleted or the table replaced, with deletion protection on', () => {
+    expect(resources[TABLE.logicalId]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
+  });
+
+  it('reserves the concurrency of ingest only (default 10; the param overrides it)', () => {
+    const reserved = (of: Template) =>
+      Object.fromEntries(
+        DEPLOYED_FUNCTIONS.map((name) => [
+          name,
+          functionOf(of, name).Properties.ReservedConcurrentExecutions,
+        ]),
+      );
+    expect(reserved(template)).toEqual({
+      ...Object.fromEntries(DEPLOYED_FUNCTIONS.map((name) => [name, undefined])),
+      ingest: 10,
+    });
+    expect(reserved(custom).ingest).toBe(Number(CUSTOM_PARAMS.ingestReservedConcurrency));
   });
   it('packages one bundle per function: only its own dist/functions/<name>/ files', () => {
     for (const name of DEPLOYED_FUNCTIONS) {
