@@ -30,6 +30,12 @@ import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
+import {
+  allGuards,
+  type CallGuard,
+  type CallGuardFactory,
+  deadlineGuard,
+} from '#lib/sync/guarded-upheal.ts';
 import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
@@ -129,6 +135,27 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     rateLimitDeferMs:
       (config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND) / RATE_LIMIT_DEFER_WINDOW_DIVISOR,
     metrics: runtime.metrics,
+  };
+}
+
+/**
+ * Time kept free after an Upheal call's answer, to record its outcome (mapping, outbound event)
+ * before the invocation ends.
+ */
+const AFTER_CALL_MARGIN_MS = 1_000;
+
+/**
+ * The checks before each Upheal call of a record: the invocation must have time for the call
+ * (its wait for a slot, its timeout, and recording the outcome).
+ */
+export function callGuardOf(runtime: Runtime): CallGuardFactory {
+  const { config } = runtime;
+  const callBudgetMs =
+    config.UPHEAL_RATE_HORIZON_MS + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
+  return (invocation) => {
+    const guards: CallGuard[] = [];
+    if (invocation) guards.push(deadlineGuard(invocation, callBudgetMs));
+    return allGuards(guards);
   };
 }
 
