@@ -412,6 +412,22 @@ describe('osls package (offline)', () => {
     );
     expect(watched.some((names) => names.includes('UphealRateLimited'))).toBe(true);
     expect(watched.some((names) => names.includes('RecordsFailed'))).toBe(true);
+    // The quarantine alarm takes the maximum of the Quarantined metric of every Upheal caller,
+    // and keeps its state through periods without calls.
+    const quarantine = alarms.find((alarm) =>
+      String(alarm.AlarmName).endsWith('-sync-quarantined'),
+    );
+    expect(quarantine).toMatchObject({ TreatMissingData: 'ignore', Threshold: 0 });
+    const quarantineMetrics = (
+      (quarantine?.Metrics ?? []) as {
+        MetricStat?: { Metric: { MetricName: string }; Stat: string };
+      }[]
+    ).flatMap((metric) => (metric.MetricStat ? [metric.MetricStat] : []));
+    expect(quarantineMetrics.map((stat) => stat.Metric.MetricName)).toEqual([
+      METRIC_NAMES.quarantined,
+      METRIC_NAMES.quarantined,
+    ]);
+    expect(quarantineMetrics.every((stat) => stat.Stat === 'Maximum')).toBe(true);
     // CloudWatch combines at most 10 metrics in one metric-math alarm.
     for (const alarm of math) expect((alarm.Metrics as unknown[]).length).toBeLessThanOrEqual(10);
     expect(ofType('AWS::CloudWatch::Dashboard')).toHaveLength(1);
