@@ -330,3 +330,14 @@ export function toView(state: QuarantineState | undefined): QuarantineView {
     last,
   };
 }
+
+/** One line for the operator: whether the sync runs, or since when and why it is quarantined. */
+export function describeQuarantine(view: QuarantineView): string {
+  if (view.quarantined) {
+    return `sync: QUARANTINED since ${view.since} (${view.reason}); ${view.probes} probes so far, records wait in SQS`;
+  }
+  const last = view.last
+    ? ` (last quarantine ${view.last.since} to ${view.last.resumedAt}, ${view.last.reason})`
+    : '';
+  return `sync: running${last}`;
+}
