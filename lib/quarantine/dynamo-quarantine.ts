@@ -88,11 +88,20 @@ export class DynamoQuarantine {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The guard of a record's Upheal calls: admit before, report faults after. */
+  /**
+   * The guard of a record's Upheal calls: admit before, report faults after. A call whose fault
+   * finds the sync quarantined (its own 401 included) defers its record like the others, so
+   * the record waits for the probe instead of counting an attempt or being dead-lettered.
+   */
   guard(): CallGuard {
     return {
       beforeCall: () => this.admit(),
-      afterFailure: (error) => this.report(error),
+      afterFailure: async (error) => {
+        if (await this.report(error)) {
+          const reason = this.#cached?.reason ?? faultOf(error) ?? QUARANTINE_REASONS.failing;
+          throw new QuarantinedError(reason, this.#settings.probeIntervalMs);
+        }
+      },
     };
   }
 
@@ -121,20 +130,21 @@ export class DynamoQuarantine {
     throw new QuarantinedError(state.reason, Math.max(probeAt - now, 0));
   }
 
-  /** Counts the fault `error` shows, if any; quarantines the sync when it is one too many. */
-  async report(error: unknown): Promise<void> {
+  /**
+   * Counts the fault `error` shows, if any; quarantines the sync when it is one too many.
+   * Resolves true when `error` is a fault and the sync is quarantined after it.
+   */
+  async report(error: unknown): Promise<boolean> {
     const fault = faultOf(error);
-    if (fault === undefined) return;
+    if (fault === undefined) return false;
     const now = this.#now();
-    if (isQuarantined(await this.#state(now))) return;
-    if (fault === QUARANTINE_REASONS.unauthorized) {
-      await this.#enter(fault, now);
-      return;
-    }
+    if (isQuarantined(await this.#state(now))) return true;
+    if (fault === QUARANTINE_REASONS.unauthorized) return this.#enter(fault, now);
     const errors = await this.#count(now);
     if (errors !== undefined && errors >= this.#settings.errorThreshold) {
-      await this.#enter(fault, now);
+      return this.#enter(fault, now);
     }
+    return false;
   }
 
   /** The state as stored now (a consistent read), for the operator. */
@@ -192,8 +202,11 @@ export class DynamoQuarantine {
     return this.#settings.errorWindowMs;
   }
 
-  /** Starts a quarantine, unless one is in force (the first writer's reason and time stay). */
-  async #enter(reason: QuarantineReason, now: number): Promise<void> {
+  /**
+   * Starts a quarantine, unless one is in force (the first writer's reason and time stay).
+   * Resolves true: either way the sync is quarantined now.
+   */
+  async #enter(reason: QuarantineReason, now: number): Promise<boolean> {
     const entered = await this.#update({
       UpdateExpression: 'SET since = :now, reason = :reason, probeAt = :probeAt, probes = :zero',
       ConditionExpression: 'attribute_not_exists(since)',
@@ -210,6 +223,7 @@ export class DynamoQuarantine {
     } else {
       this.#remember(undefined, Number.NEGATIVE_INFINITY);
     }
+    return true;
   }
 
   /** Takes the probe that is due; false when another instance took it first. */

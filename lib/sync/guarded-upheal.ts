@@ -19,7 +19,10 @@ import type {
 export interface CallGuard {
   /** Throws (a deferral error) when the call must not start now. */
   beforeCall(): Promise<void>;
-  /** Hears of a call that failed (the error is rethrown to the use case after). */
+  /**
+   * Hears of a call that failed. The error is rethrown to the use case after, unless this throws
+   * a deferral error of its own (the failure showed the record must wait, not fail).
+   */
   afterFailure?(error: unknown): Promise<void>;
 }
 

@@ -192,4 +192,36 @@ describe('an Upheal outage during an import and live events', () => {
       target.close();
     }
   }, 120_000);
+
+  it('waits out a refused API key (401) the same way: nothing dead-lettered, every event applied', async () => {
+    const simulator = run.stack.simulator!;
+    const target = targetFromEnv(run.env);
+    try {
+      simulator.setOutage('unauthorized');
+      const live = Array.from({ length: LIVE_PROVIDERS }, (_, i) =>
+        providerEvent(`p-key-${i + 1}`, 0),
+      );
+      await sendLive(live);
+      await waitFor(
+        async () => (await readQuarantine(target.documents, target.tableName)).quarantined,
+        { timeoutMs: OUTAGE_MS },
+      );
+      expect((await readQuarantine(target.documents, target.tableName)).reason).toBe(
+        QUARANTINE_REASONS.unauthorized,
+      );
+      // The key is fixed (a rotation picked up): the next probe resumes the sync.
+      simulator.setOutage('none');
+      await waitFor(
+        () => {
+          const ids = new Set(simulator.users().map((user) => user.partnerUserId));
+          return live.every((event) => ids.has(event.partnerUserId));
+        },
+        { timeoutMs: 40_000, intervalMs: 200 },
+      );
+      expect(await deadLettered()).toBe(0);
+      expect(await new DynamoFailureStore(target.documents, target.tableName).list()).toEqual([]);
+    } finally {
+      target.close();
+    }
+  }, 90_000);
 });

@@ -180,6 +180,23 @@ describe('DynamoQuarantine', () => {
     await expect(a.admit()).resolves.toBeUndefined();
   });
 
+  it('defers the record whose own call found the key refused, instead of failing it', async () => {
+    const guard = instance().guard();
+    const refused = unauthorized();
+    const deferred = await guard.afterFailure!(refused).catch((caught: unknown) => caught);
+    expect(deferred).toBeInstanceOf(QuarantinedError);
+    // A fault below the threshold, or a record's own fault, is left to the outcome policy.
+    await documents.send(new DeleteCommand({ TableName: TABLE_NAME, Key: QUARANTINE_KEY }));
+    later(0);
+    const fresh = instance().guard();
+    await expect(fresh.afterFailure!(serverError())).resolves.toBeUndefined();
+    await expect(
+      fresh.afterFailure!(
+        new NotFoundError('upheal updateUser: HTTP 404', 404, undefined, undefined),
+      ),
+    ).resolves.toBeUndefined();
+  });
+
   it('treats a probe that got a 429 as saying nothing: the quarantine stays', async () => {
     const a = instance();
     await a.report(unauthorized());
