@@ -49,7 +49,7 @@ export const MAX_DEPENDENCY_DEFER_MS = 300_000;
 export const QUARANTINE_BACKOFF_SHARE = 0.5;
 /**
  * Longest single deferral in a quarantine: how late a record may come back after Upheal
- * recovered. With the backstop of 30 receives, an outage of about 18 hours fits.
+ * recovered. With the backstop of 30 receives, an outage of about 17 hours fits.
  */
 export const MAX_QUARANTINE_DEFER_MS = 3_600_000;
 
