@@ -36,7 +36,7 @@ import {
   allGuards,
   type CallGuard,
   type CallGuardFactory,
-  deadlineGuard,
+  invocationDeadlines,
 } from '#lib/sync/guarded-upheal.ts';
 import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
@@ -173,15 +173,17 @@ const AFTER_CALL_MARGIN_MS = 1_000;
 /**
  * The checks before each Upheal call of a record: the sync must not be quarantined (a due probe
  * runs first), and the invocation must have time for the call (its wait for a slot, its timeout,
- * and recording the outcome). Failed calls are reported to the quarantine.
+ * and recording the outcome; at most half the invocation, see `invocationDeadlines`). Failed
+ * calls are reported to the quarantine.
  */
 export function callGuardOf(runtime: Runtime): CallGuardFactory {
   const { config } = runtime;
   const callBudgetMs =
     config.UPHEAL_RATE_HORIZON_MS + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
+  const deadlines = invocationDeadlines(callBudgetMs);
   return (invocation) => {
     const guards: CallGuard[] = [runtime.quarantine.guard()];
-    if (invocation) guards.push(deadlineGuard(invocation, callBudgetMs));
+    if (invocation) guards.push(deadlines(invocation));
     return allGuards(guards);
   };
 }

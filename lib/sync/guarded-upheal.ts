@@ -54,6 +54,32 @@ export function deadlineGuard(invocation: InvocationClock, callBudgetMs: number)
   };
 }
 
+/**
+ * Largest share of an invocation's time one call may be given: with a function timeout shorter
+ * than a call's worst case (a short local timeout, say), the guard still lets calls start in the
+ * first half of the invocation instead of deferring every record for ever.
+ */
+export const MAX_CALL_SHARE_OF_INVOCATION = 0.5;
+
+/**
+ * Deadline guards for the records of each invocation: a call needs `callBudgetMs`, or at most
+ * MAX_CALL_SHARE_OF_INVOCATION of the time the invocation had when its first record asked.
+ */
+export function invocationDeadlines(
+  callBudgetMs: number,
+): (invocation: InvocationClock) => CallGuard {
+  // The context object is one per invocation: its first reading is the invocation's length.
+  const firstRemaining = new WeakMap<InvocationClock, number>();
+  return (invocation) => {
+    let total = firstRemaining.get(invocation);
+    if (total === undefined) {
+      total = invocation.getRemainingTimeInMillis();
+      firstRemaining.set(invocation, total);
+    }
+    return deadlineGuard(invocation, Math.min(callBudgetMs, total * MAX_CALL_SHARE_OF_INVOCATION));
+  };
+}
+
 /** The guard of one record, from its invocation (undefined where there is no Lambda context). */
 export type CallGuardFactory = (invocation: InvocationClock | undefined) => CallGuard;
 

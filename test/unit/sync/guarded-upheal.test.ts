@@ -6,6 +6,7 @@ import {
   type CallGuard,
   deadlineGuard,
   GuardedUpheal,
+  invocationDeadlines,
   OUT_OF_TIME_DEFER_MS,
 } from '#lib/sync/guarded-upheal.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
@@ -32,6 +33,25 @@ describe('deadlineGuard', () => {
     const error = await guard.beforeCall().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OutOfTimeError);
     expect((error as OutOfTimeError).retryAfterMs).toBe(OUT_OF_TIME_DEFER_MS);
+  });
+});
+
+describe('invocationDeadlines', () => {
+  it('gives a call its budget, or half an invocation too short for it, read at its first record', async () => {
+    const deadlines = invocationDeadlines(13_000);
+    const long = { remaining: 30_000, getRemainingTimeInMillis: () => long.remaining };
+    deadlines(long);
+    long.remaining = 13_500;
+    await expect(deadlines(long).beforeCall()).resolves.toBeUndefined();
+    long.remaining = 12_000;
+    await expect(deadlines(long).beforeCall()).rejects.toBeInstanceOf(OutOfTimeError);
+    // A 3 s invocation: calls may start in its first half only (not never).
+    const short = { remaining: 3_000, getRemainingTimeInMillis: () => short.remaining };
+    await expect(deadlines(short).beforeCall()).resolves.toBeUndefined();
+    short.remaining = 1_600;
+    await expect(deadlines(short).beforeCall()).resolves.toBeUndefined();
+    short.remaining = 1_400;
+    await expect(deadlines(short).beforeCall()).rejects.toBeInstanceOf(OutOfTimeError);
   });
 });
 
