@@ -6,7 +6,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '#lib/config.ts';
 import { createLogger } from '#lib/observability/logger.ts';
-import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
+import { buildRuntime, callGuardOf, consumerDepsOf } from '#lib/runtime.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { assignProvidersWork } from '#lib/sync/record-work.ts';
 
@@ -24,5 +24,6 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       upheal: runtime.upheal,
       outbound: runtime.outbound,
       logger,
+      callGuard: callGuardOf(runtime),
     }),
   );

@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '#lib/config.ts';
 import { flushingAfter, importProgressFor } from '#lib/jobs/import-progress.ts';
 import { createLogger } from '#lib/observability/logger.ts';
-import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
+import { buildRuntime, callGuardOf, consumerDepsOf } from '#lib/runtime.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 
@@ -29,6 +29,7 @@ const consume = sqsConsumer(
     logger,
     shareInviteUrl: config.SHARE_INVITE_URL,
     importProgress,
+    callGuard: callGuardOf(runtime),
   }),
 );
 

@@ -13,6 +13,10 @@ export interface CfnResource {
   readonly Properties: Record<string, CfnValue>;
   /** Logical ids CloudFormation must create first. */
   readonly DependsOn?: readonly string[];
+  /** What CloudFormation does with the resource when the stack deletes it (`Retain` keeps it). */
+  readonly DeletionPolicy?: 'Delete' | 'Retain' | 'Snapshot';
+  /** What CloudFormation does with the old resource when an update replaces it. */
+  readonly UpdateReplacePolicy?: 'Delete' | 'Retain' | 'Snapshot';
 }
 
 /** `Ref` of a logical id (or a pseudo parameter such as `AWS::Region`). */

@@ -14,7 +14,13 @@ import {
   sub,
 } from '#infra/cfn.ts';
 import type { DeploySettings } from '#infra/deploy-settings.ts';
-import { DEPLOYED_FUNCTIONS, eventSourcesOf, FUNCTIONS, timeoutOf } from '#infra/functions.ts';
+import {
+  DEPLOYED_FUNCTIONS,
+  type DeployedFunctionName,
+  eventSourcesOf,
+  FUNCTIONS,
+  timeoutOf,
+} from '#infra/functions.ts';
 import { roleResources, secretParameters } from '#infra/iam.ts';
 import { alarmResources, dashboardResource, metricAlarmResources } from '#infra/monitoring.ts';
 import { CONTENT_BASED_DEDUPLICATION, RETENTION_SECONDS } from '#infra/queue-attributes.ts';
@@ -80,16 +86,24 @@ export function queueResources(stage: string): Record<string, CfnResource> {
   return resources;
 }
 
-/** The table: string keys, sparse reverse index, TTL, PITR, encryption, on-demand. */
+/**
+ * The table: string keys, sparse reverse index, TTL, PITR, encryption, on-demand. It holds the
+ * only map between partner and Upheal ids, so it outlives the stack: CloudFormation keeps it when
+ * the stack is deleted or the resource would be replaced, and DynamoDB refuses to delete it while
+ * deletion protection is on.
+ */
 export function tableResource(stage: string): CfnResource {
   return {
     Type: 'AWS::DynamoDB::Table',
+    DeletionPolicy: 'Retain',
+    UpdateReplacePolicy: 'Retain',
     Properties: {
       TableName: resourceName(stage, TABLE.suffix),
       ...tableKeyDefinition(),
       TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
+      DeletionProtectionEnabled: true,
     },
   };
 }
@@ -314,14 +328,28 @@ function sqsEvent(queueKey: QueueKey, batchSize: number, maximumConcurrency: num
   };
 }
 
+/**
+ * Reserved concurrency of a function, where the deployment bounds it: only the internet-facing
+ * ingest, so a flood is throttled there and cannot take the sync functions' concurrency.
+ */
+export function reservedConcurrencyOf(
+  name: DeployedFunctionName,
+  settings: DeploySettings,
+): number | undefined {
+  return name === 'ingest' ? settings.ingestReservedConcurrency : undefined;
+}
+
 /** The `functions` section: each packages only its prebuilt bundle. */
-export function serverlessFunctions(): Record<string, Record<string, CfnValue>> {
+export function serverlessFunctions(
+  settings: DeploySettings,
+): Record<string, Record<string, CfnValue>> {
   return Object.fromEntries(
     DEPLOYED_FUNCTIONS.map((name) => {
       const definition = FUNCTIONS[name];
       const events = eventSourcesOf(name).map((source) =>
         sqsEvent(source.queueKey, source.batchSize, source.maximumConcurrency),
       );
+      const reserved = reservedConcurrencyOf(name, settings);
       return [
         name,
         {
@@ -332,6 +360,7 @@ export function serverlessFunctions(): Record<string, Record<string, CfnValue>> 
           package: { patterns: ['!**', `${BUNDLE_DIR}/${name}/**`] },
           // Auth type NONE: authentication is the HMAC signature checked in code (docs/ingest.md).
           ...(definition.url ? { url: true } : {}),
+          ...(reserved === undefined ? {} : { reservedConcurrency: reserved }),
           ...(events.length > 0 ? { events } : {}),
         },
       ];
@@ -343,7 +372,7 @@ export function serverlessFunctions(): Record<string, Record<string, CfnValue>> 
 export function serverlessFragments(settings: DeploySettings) {
   return {
     resources: cloudFormationResources(settings),
-    functions: serverlessFunctions(),
+    functions: serverlessFunctions(settings),
     environment: functionEnvironment(settings),
   };
 }

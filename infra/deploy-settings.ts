@@ -46,6 +46,12 @@ const DeploySettingsSchema = z.object({
   shareInviteUrl: z.enum(['true', 'false']),
   deleteGuardMaxCount: numberParam.pipe(z.number().int().nonnegative()),
   deleteGuardMaxShare: numberParam.pipe(z.number().min(0).max(1)),
+  /**
+   * Concurrent instances the internet-facing `ingest` function may run at most (reserved
+   * concurrency): a flood of requests is throttled there instead of taking the account's
+   * concurrency from the sync functions. Lambda accepts 1–1000 (within the account's quota).
+   */
+  ingestReservedConcurrency: numberParam.pipe(z.number().int().min(1).max(1000)),
   /** SNS topic every alarm notifies (on alarm and back to OK); none when empty. */
   alarmTopicArn: optional(
     z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'must be an SNS ARN'),

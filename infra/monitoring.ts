@@ -41,6 +41,12 @@ const IMPORT_STALLED_ALARM = { periodSeconds: 300, periods: 3 } as const;
  * invocation).
  */
 const CONTROL_STALLED_AGE_SECONDS = FUNCTION_TIMEOUT_SECONDS['initial-sync'] * 2;
+/**
+ * The sync is quarantined: a guarded Upheal call was held back within the period. Periods
+ * without calls keep the alarm's state (a long quarantine defers records for up to an hour);
+ * the first call let through after a probe ended the quarantine sets it back to OK.
+ */
+const QUARANTINE_ALARM = { periodSeconds: 60, threshold: 0 } as const;
 /** A function erroring (crash, timeout, misconfiguration) in consecutive periods. */
 const FUNCTION_ERRORS_ALARM = { periodSeconds: 300, periods: 2, threshold: 0 } as const;
 /** Seconds per minute, for the per-minute view of the rate limit. */
@@ -77,6 +83,7 @@ export function alarmShortNames(): string[] {
     'records-failed',
     'import-stalled',
     'import-control-stalled',
+    'sync-quarantined',
     ...DEPLOYED_FUNCTIONS.map((name) => `${name}-errors`),
   ];
 }
@@ -209,7 +216,42 @@ export function metricAlarmResources(settings: DeploySettings): Record<string, C
       },
     ]),
   );
+  const quarantined = UPHEAL_SERVICES.map((service, index) => ({
+    Id: `quarantined${index}`,
+    ReturnData: false,
+    MetricStat: {
+      Metric: {
+        Namespace: METRIC_NAMESPACE,
+        MetricName: METRIC_NAMES.quarantined,
+        Dimensions: [{ Name: SERVICE_DIMENSION, Value: service }],
+      },
+      Period: QUARANTINE_ALARM.periodSeconds,
+      Stat: 'Maximum',
+    },
+  }));
   return {
+    SyncQuarantinedAlarm: {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: alarmName(stage, 'sync-quarantined'),
+        AlarmDescription:
+          'The sync is quarantined: Upheal is failing or refuses the API key; records wait in SQS (docs/operations.md: quarantine)',
+        Metrics: [
+          ...quarantined,
+          {
+            Id: 'held',
+            // No FILL: a period without calls has no datapoint, and the alarm keeps its state.
+            Expression: `MAX([${quarantined.map((part) => part.Id).join(', ')}])`,
+            ReturnData: true,
+          },
+        ],
+        EvaluationPeriods: 1,
+        Threshold: QUARANTINE_ALARM.threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'ignore',
+        ...actions,
+      },
+    },
     UphealRateLimitedAlarm: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {

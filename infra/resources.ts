@@ -10,6 +10,7 @@
  * | user mapping        | `USER#<partnerUserId>`      | `MAPPING`          |
  * | user claim (lease)  | `USER#<partnerUserId>`      | `CLAIM`            |
  * | rate limiter        | `LIMITER#<apiKeyId>`        | `STATE`            |
+ * | quarantine          | `QUARANTINE`                | `STATE`            |
  * | import job          | `JOB#<jobId>`               | `JOB`              |
  * | job row failure     | `JOB#<jobId>`               | `FAIL#<line>`      |
  * | jobs by start time  | `JOBS`                      | `<startedAt>#<id>` |

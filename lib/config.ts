@@ -30,6 +30,12 @@ const EnvSchema = z
     /** Longest a worker waits in-process for a slot before deferring the message in SQS. */
     UPHEAL_RATE_HORIZON_MS: nonNegativeInt.default(3000),
     UPHEAL_TIMEOUT_MS: positiveInt.default(10_000),
+    /** Upheal faults (5xx, timeouts, resets, 403s) within the error window that quarantine the sync. */
+    QUARANTINE_ERROR_THRESHOLD: positiveInt.default(20),
+    /** The window Upheal's faults are counted in. */
+    QUARANTINE_ERROR_WINDOW_SECONDS: z.coerce.number().positive().default(60),
+    /** Time between probes of Upheal while the sync is quarantined. */
+    QUARANTINE_PROBE_SECONDS: z.coerce.number().positive().default(30),
     TABLE_NAME: z.string().min(1),
     USER_EVENTS_QUEUE_URL: z.url(),
     IMPORT_QUEUE_URL: z.url(),

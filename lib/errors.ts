@@ -170,3 +170,31 @@ export class DeliveryError extends AppError {
     this.status = status;
   }
 }
+
+/**
+ * The invocation has too little time left for the next Upheal call (its slot wait plus its
+ * timeout): the message is deferred rather than started on a call that would outlive the Lambda.
+ */
+export class OutOfTimeError extends AppError {
+  readonly retryable = true;
+  /** Milliseconds after which the message should come back. */
+  readonly retryAfterMs: number;
+  constructor(remainingMs: number, neededMs: number, retryAfterMs: number) {
+    super(`${remainingMs} ms left in the invocation, an Upheal call needs up to ${neededMs} ms`);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * The sync is quarantined (Upheal refused the API key, or failed beyond the threshold): no call
+ * is made until a probe finds Upheal answering again; the message waits in SQS.
+ */
+export class QuarantinedError extends AppError {
+  readonly retryable = true;
+  /** Milliseconds until the next probe may run. */
+  readonly retryAfterMs: number;
+  constructor(reason: string, retryAfterMs: number) {
+    super(`sync quarantined (${reason}); next probe in ${Math.max(0, retryAfterMs)} ms`);
+    this.retryAfterMs = Math.max(0, retryAfterMs);
+  }
+}

@@ -12,6 +12,7 @@ import type { Config } from '#lib/config.ts';
 import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
 import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
 import { LANES, type Lane, type RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import { createLogger } from '#lib/observability/logger.ts';
 import {
   createMetrics,
   METRIC_NAMES,
@@ -24,12 +25,19 @@ import {
   type OutboundPublisher,
   SqsOutboundPublisher,
 } from '#lib/outbound/outbound-events.ts';
+import { DynamoQuarantine } from '#lib/quarantine/dynamo-quarantine.ts';
 import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
+import {
+  allGuards,
+  type CallGuard,
+  type CallGuardFactory,
+  invocationDeadlines,
+} from '#lib/sync/guarded-upheal.ts';
 import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
@@ -51,9 +59,16 @@ export interface Runtime {
   readonly outbound: OutboundPublisher;
   /** This function's metrics buffer (published at the end of each invocation). */
   readonly metrics: Metrics;
+  /** The shared quarantine: no Upheal call while Upheal is down or refuses the key. */
+  readonly quarantine: DynamoQuarantine;
 }
 
 const MS_PER_SECOND = 1000;
+/**
+ * The address the quarantine's probe checks (`POST /users/check`, which changes nothing): in the
+ * `.invalid` domain reserved by RFC 2606, so it is never a real user's.
+ */
+export const PROBE_EMAIL = 'quarantine-probe@upheal-sync.invalid';
 /** A message answered 429 comes back after this fraction of the rate window (3 s of 60 s). */
 const RATE_LIMIT_DEFER_WINDOW_DIVISOR = 20;
 
@@ -88,6 +103,22 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
   });
   const limiter = limiterFromConfig(config, dynamo);
   const mappings = new DynamoMappingStore({ client: documents, tableName });
+  const quarantine = new DynamoQuarantine({
+    client: documents,
+    tableName,
+    settings: {
+      errorThreshold: config.QUARANTINE_ERROR_THRESHOLD,
+      errorWindowMs: config.QUARANTINE_ERROR_WINDOW_SECONDS * MS_PER_SECOND,
+      probeIntervalMs: config.QUARANTINE_PROBE_SECONDS * MS_PER_SECOND,
+    },
+    // One call that changes nothing, paced like any other (the live lane: it goes first).
+    probe: async () => {
+      await limiter.acquire(LANES.live);
+      await client.checkUser(PROBE_EMAIL);
+    },
+    onGate: (held) => metrics.addMetric(METRIC_NAMES.quarantined, MetricUnit.Count, held ? 1 : 0),
+    logger: createLogger(serviceName),
+  });
   return {
     config,
     sqs,
@@ -112,6 +143,7 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
     stagedDeletes: new DynamoStagedDeletes(documents, tableName),
     outbound: outboundOf(config, sqs),
     metrics,
+    quarantine,
   };
 }
 
@@ -129,6 +161,30 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     rateLimitDeferMs:
       (config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND) / RATE_LIMIT_DEFER_WINDOW_DIVISOR,
     metrics: runtime.metrics,
+  };
+}
+
+/**
+ * Time kept free after an Upheal call's answer, to record its outcome (mapping, outbound event)
+ * before the invocation ends.
+ */
+const AFTER_CALL_MARGIN_MS = 1_000;
+
+/**
+ * The checks before each Upheal call of a record: the sync must not be quarantined (a due probe
+ * runs first), and the invocation must have time for the call (its wait for a slot, its timeout,
+ * and recording the outcome; at most half the invocation, see `invocationDeadlines`). Failed
+ * calls are reported to the quarantine.
+ */
+export function callGuardOf(runtime: Runtime): CallGuardFactory {
+  const { config } = runtime;
+  const callBudgetMs =
+    config.UPHEAL_RATE_HORIZON_MS + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
+  const deadlines = invocationDeadlines(callBudgetMs);
+  return (invocation) => {
+    const guards: CallGuard[] = [runtime.quarantine.guard()];
+    if (invocation) guards.push(deadlines(invocation));
+    return allGuards(guards);
   };
 }
 

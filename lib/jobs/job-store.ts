@@ -13,6 +13,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { TABLE } from '#infra/resources.ts';
 import type { ImportFormat } from '#lib/import/format.ts';
 import type { ImportPlan } from '#lib/import/plan.ts';
 import {
@@ -27,7 +28,13 @@ import {
   type OutcomeCounts,
 } from '#lib/jobs/job.ts';
 import { jobPk } from '#lib/store/failure-store.ts';
-import { KEY } from '#lib/store/keys.ts';
+import { expiresAt, KEY } from '#lib/store/keys.ts';
+
+/**
+ * A job whose records came inline holds them (clinical data) in its item: DynamoDB removes the
+ * item this long after the job started, as S3 forgets an uploaded import file.
+ */
+export const INLINE_JOB_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** Partition of the job index items (one per job, sorted by start time). */
 export const JOBS_INDEX_PK = 'JOBS';
@@ -103,7 +110,10 @@ export class DynamoJobStore implements JobStore {
     const at = this.#iso();
     const source =
       'records' in job.source
-        ? { sourceRecords: JSON.stringify(job.source.records) }
+        ? {
+            sourceRecords: JSON.stringify(job.source.records),
+            [TABLE.ttlAttribute]: expiresAt(this.#now(), INLINE_JOB_RETENTION_MS),
+          }
         : { sourceBucket: job.source.bucket, sourceKey: job.source.key };
     const counters = Object.fromEntries(
       Object.values(OUTCOME_COUNTERS).map((counter) => [`${COUNT_PREFIX}${counter}`, 0]),

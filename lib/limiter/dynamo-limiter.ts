@@ -33,6 +33,7 @@ import {
   BOOKING_PATHS,
   bookingPath,
   bookSlots,
+  boundedPause,
   clampInterval,
   DECISIONS,
   decide,
@@ -43,8 +44,10 @@ import {
   type LimiterState,
   MAX_LEASE_SLOTS,
   needsRecheck,
+  pauseBeyondBound,
   pausedAfterBooking,
   viewIsFresh,
+  withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
 import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { SlotPool } from '#lib/limiter/slot-pool.ts';
@@ -382,7 +385,7 @@ export class DynamoRateLimiter implements RateLimiter {
   async rateLimited(retryAfterMs: number | undefined): Promise<void> {
     this.#stats.rateLimitedReports += 1;
     const reportedAt = this.#now();
-    const pauseMs = retryAfterMs ?? this.params.defaultBackoffMs;
+    const pauseMs = boundedPause(retryAfterMs, this.params);
     this.#pausedUntil = Math.max(this.#pausedUntil, reportedAt + pauseMs + this.params.jitterMs);
     for (let attempt = 0; attempt < MAX_REPORT_ATTEMPTS; attempt += 1) {
       const now = this.#now();
@@ -392,15 +395,51 @@ export class DynamoRateLimiter implements RateLimiter {
     }
   }
 
-  /** Consistent read of the item into the view. */
+  /**
+   * Consistent read of the item into the view. A stored pause beyond the bound (gcra.ts
+   * `pauseBeyondBound`) is ignored: the item is repaired before anyone decides from it.
+   */
   async #read(): Promise<LimiterState | undefined> {
     this.#stats.reads += 1;
     const now = this.#now();
     const { Item } = await this.#client.send(
       new GetItemCommand({ TableName: this.#tableName, Key: this.#key, ConsistentRead: true }),
     );
-    this.#see(toState(Item), now);
+    const state = toState(Item);
+    if (state !== undefined && pauseBeyondBound(state, now, this.params)) {
+      this.#see(await this.#dropUnboundedPause(state, now), now);
+      return this.#view;
+    }
+    this.#see(state, now);
     return this.#view;
+  }
+
+  /**
+   * Writes the state without its out-of-bound times, conditioned on the times it was computed
+   * from (a concurrent repair or booking wins). Returns the state now stored, or undefined when
+   * the condition failed (the next step reads again).
+   */
+  async #dropUnboundedPause(seen: LimiterState, now: number): Promise<LimiterState | undefined> {
+    const repaired = withoutUnboundedPause(seen, now, this.params);
+    const written = await this.#write(
+      new UpdateItemCommand({
+        TableName: this.#tableName,
+        Key: this.#key,
+        UpdateExpression: 'SET #tat = :tat, #clean = :clean, #hold = :hold',
+        ConditionExpression: '#tat = :seenTat AND #clean = :seenClean AND #hold = :seenHold',
+        ExpressionAttributeNames: namesIn('#tat #clean #hold'),
+        ExpressionAttributeValues: {
+          ':tat': number(repaired.tat),
+          ':clean': number(repaired.cleanSince),
+          ':hold': number(repaired.holdUntil),
+          ':seenTat': number(seen.tat),
+          ':seenClean': number(seen.cleanSince),
+          ':seenHold': number(seen.holdUntil),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return written.ok ? toState(written.attributes) : undefined;
   }
 
   #see(state: LimiterState | undefined, at: number): void {

@@ -82,6 +82,13 @@ export const AIMD = {
   defaultBackoffShareOfWindow: 0.05,
 } as const;
 
+/**
+ * Longest pause one 429 may impose, in windows, whatever its `Retry-After` says: Upheal's limit
+ * is per window, so a full window plus one of margin always drains it. A larger hint (a date
+ * years ahead, a huge number of seconds) would otherwise stop every worker for as long.
+ */
+export const MAX_PAUSE_WINDOWS = 2;
+
 /** What the limiter is configured with (from `UPHEAL_RATE_*`, or scaled in tests). */
 export interface GcraConfig {
   /** N: requests allowed per window. */
@@ -115,6 +122,8 @@ export interface GcraParams extends Required<GcraConfig> {
   readonly defaultBackoffMs: number;
   /** A head at most this far in the past is still taken (see CATCH_UP_SHARE_OF_LATE). */
   readonly catchUpMs: number;
+  /** Longest pause after one 429 (MAX_PAUSE_WINDOWS windows), whatever Retry-After says. */
+  readonly maxPauseMs: number;
 }
 
 /** Derives the algorithm's constants; throws ConfigError when the configuration cannot work. */
@@ -154,6 +163,7 @@ export function deriveParams(config: GcraConfig): GcraParams {
     increasePerWindow: AIMD.increaseShare / safeIntervalMs,
     defaultBackoffMs: windowMs * AIMD.defaultBackoffShareOfWindow,
     catchUpMs: lateMs * CATCH_UP_SHARE_OF_LATE,
+    maxPauseMs: windowMs * MAX_PAUSE_WINDOWS,
   };
 }
 
@@ -353,7 +363,7 @@ export function afterRateLimited(
   retryAfterMs: number | undefined,
   params: GcraParams,
 ): LimiterState {
-  const until = now + (retryAfterMs ?? params.defaultBackoffMs) + params.jitterMs;
+  const until = now + boundedPause(retryAfterMs, params) + params.jitterMs;
   const tat = Math.max(state.tat, until);
   const cleanSince = Math.max(state.cleanSince, until);
   if (now < state.holdUntil) return { ...state, tat, cleanSince };
@@ -381,5 +391,52 @@ export function afterCleanWindows(
     ...state,
     intervalMs: clampInterval(1 / rate, params),
     cleanSince: state.cleanSince + windows * params.windowMs,
+  };
+}
+
+/**
+ * The pause a 429 imposes: Upheal's `Retry-After` when it is a usable number, at most
+ * `maxPauseMs`; the default backoff when it sent none or something unusable (negative, NaN).
+ */
+export function boundedPause(retryAfterMs: number | undefined, params: GcraParams): number {
+  if (retryAfterMs === undefined || !(retryAfterMs >= 0)) return params.defaultBackoffMs;
+  return Math.min(retryAfterMs, params.maxPauseMs);
+}
+
+/**
+ * How far ahead of now a valid state can reach: a pause (at most maxPauseMs + J), or bookings
+ * made up to the horizon, each lease adding at most MAX_LEASE_SLOTS intervals at the floor rate.
+ */
+export function maxReachMs(params: GcraParams): number {
+  return (
+    params.maxPauseMs + params.jitterMs + params.horizonMs + MAX_LEASE_SLOTS * params.maxIntervalMs
+  );
+}
+
+/**
+ * Whether a stored state holds a pause no 429 within the bound could have written (a hint stored
+ * before the bound existed, or by a misconfigured writer): such a state is ignored and repaired.
+ */
+export function pauseBeyondBound(state: LimiterState, now: number, params: GcraParams): boolean {
+  const reach = now + maxReachMs(params);
+  return state.tat > reach || state.cleanSince > reach || state.holdUntil > reach;
+}
+
+/**
+ * The state with every time beyond the bound brought back to now: the schedule restarts, the
+ * clean period starts now, and the next 429 cuts the rate again. Times within the bound stay.
+ */
+export function withoutUnboundedPause(
+  state: LimiterState,
+  now: number,
+  params: GcraParams,
+): LimiterState {
+  const reach = now + maxReachMs(params);
+  const bounded = (time: number) => (time > reach ? now : time);
+  return {
+    ...state,
+    tat: bounded(state.tat),
+    cleanSince: bounded(state.cleanSince),
+    holdUntil: bounded(state.holdUntil),
   };
 }

@@ -24,6 +24,11 @@ export const METRIC_NAMES = {
   deferred: 'RecordsDeferred',
   /** Time from a message's first send to its record being applied. */
   appliedLatency: 'AppliedLatency',
+  /**
+   * 1 for an Upheal call the quarantine held back, 0 for one it let through: its maximum is 1
+   * while the sync is quarantined (the alarm), 0 once calls go out again.
+   */
+  quarantined: 'Quarantined',
 } as const;
 
 /** A metrics buffer of one function, published at the end of each invocation. */

@@ -26,6 +26,7 @@ import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metri
 import { AdaptiveParallelism, GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
+import type { InvocationClock } from '#lib/sync/guarded-upheal.ts';
 
 /** SQS accepts visibility timeouts up to 12 hours. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -47,8 +48,11 @@ export interface FailureSink {
 
 /** The work a consumer does per record, and how to describe a record in failure records. */
 export interface RecordWork {
-  /** Applies one record; throws to let the outcome policy decide. */
-  run(record: SQSRecord): Promise<void>;
+  /**
+   * Applies one record; throws to let the outcome policy decide. `invocation` tells how much
+   * time the Lambda invocation has left.
+   */
+  run(record: SQSRecord, invocation?: InvocationClock): Promise<void>;
   /** Ids and operation of a record, for failure records and logs (no clinical data). */
   describe(record: SQSRecord): Omit<FailureRecord, 'at' | 'reason' | 'status'>;
   /** Called once a record has failed for good (e.g. to tell the partner). */
@@ -114,7 +118,7 @@ export function sqsConsumer(
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
-        await work.run(record);
+        await work.run(record, context);
         count(METRIC_NAMES.applied);
         const sent = Number(record.attributes.SentTimestamp);
         if (Number.isFinite(sent))

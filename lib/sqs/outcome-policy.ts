@@ -2,8 +2,9 @@
  * What an SQS consumer does with a record whose work threw: the one place where errors become
  * queue outcomes (SPEC §3.3, errors are classified once). Pure, so it is tested without a queue.
  *
- * - defer: wait for a rate-limit slot, a 429 pause or a dependency; the message comes back after
- *   the delay and the wait does NOT count as a failed attempt;
+ * - defer: wait for a rate-limit slot, a 429 pause, a dependency, a quarantine or a fresh
+ *   invocation (too little time left); the message comes back after the delay and the wait does
+ *   NOT count as a failed attempt;
  * - retry: a transient failure; counted, and after `maxAttempts` the message goes to the DLQ;
  * - fail: permanent (bad input, a 4xx other than 429, a dependency that never came); the failure
  *   is recorded with its reason and the message leaves the queue.
@@ -13,6 +14,8 @@
 import {
   AppError,
   NotReadyError,
+  OutOfTimeError,
+  QuarantinedError,
   RateLimitedError,
   SlotUnavailableError,
   UnauthorizedError,
@@ -37,6 +40,18 @@ export const DEPENDENCY_BACKOFF_SHARE = 0.5;
 export const FIRST_DEPENDENCY_DEFER_MS = 2_000;
 /** Longest single deferral while waiting for a dependency. */
 export const MAX_DEPENDENCY_DEFER_MS = 300_000;
+
+/**
+ * A record held back by a quarantine waits at least this share of the time it has waited so
+ * far, so its receives grow with the logarithm of the outage (about 12 to reach an hour) and
+ * stay far below the queue's dead-letter backstop.
+ */
+export const QUARANTINE_BACKOFF_SHARE = 0.5;
+/**
+ * Longest single deferral in a quarantine: how late a record may come back after Upheal
+ * recovered. With the backstop of 30 receives, an outage of about 17 hours fits.
+ */
+export const MAX_QUARANTINE_DEFER_MS = 3_600_000;
 
 /** The decision for one failed record. */
 export type RecordDecision =
@@ -85,6 +100,19 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
         ? error.retryAfterMs
         : (error.retryAfterMs ?? context.rateLimitDeferMs ?? DEFAULT_RATE_LIMIT_DEFER_MS);
     return { action: 'defer', delayMs };
+  }
+  if (error instanceof OutOfTimeError) {
+    if (lastReceive) {
+      return { action: 'fail', reason: 'no time left before the receive limit', deadLetter: true };
+    }
+    return { action: 'defer', delayMs: error.retryAfterMs };
+  }
+  if (error instanceof QuarantinedError) {
+    if (lastReceive) {
+      return { action: 'fail', reason: 'quarantined until the receive limit', deadLetter: true };
+    }
+    const grown = Math.min(MAX_QUARANTINE_DEFER_MS, context.waitedMs * QUARANTINE_BACKOFF_SHARE);
+    return { action: 'defer', delayMs: Math.max(error.retryAfterMs, grown) };
   }
   if (error instanceof NotReadyError) {
     const remainingMs = context.dependencyWaitMs - context.waitedMs;

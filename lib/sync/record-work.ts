@@ -18,7 +18,12 @@ import {
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import {
+  type CallGuardFactory,
+  GuardedUpheal,
+  type InvocationClock,
+} from '#lib/sync/guarded-upheal.ts';
+import { PacedUpheal, type UphealPort } from '#lib/sync/paced-upheal.ts';
 import { type SyncOutcome, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
@@ -36,6 +41,8 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
   readonly logger: Logger;
   readonly shareInviteUrl: boolean;
   readonly importProgress?: ImportProgress | undefined;
+  /** Checks before each Upheal call of a record (time left, quarantine); none when absent. */
+  readonly callGuard?: CallGuardFactory | undefined;
 }
 
 /** Import messages come from the import queue: they use the bulk lane of the limiter. */
@@ -50,11 +57,20 @@ function pacerForEvent(upheal: SyncUserDeps['upheal']): SyncUserDeps['upheal'] {
   return upheal instanceof PacedUpheal ? upheal.forEvent() : upheal;
 }
 
+/** The port of one record: behind its guards when the function has any. */
+function guarded(
+  upheal: UphealPort,
+  callGuard: CallGuardFactory | undefined,
+  invocation: InvocationClock | undefined,
+): UphealPort {
+  return callGuard ? new GuardedUpheal(upheal, callGuard(invocation)) : upheal;
+}
+
 /** The record work of `sync-user`. */
 export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   const decoded = new WeakMap<SQSRecord, PartnerEvent>();
   return {
-    async run(record) {
+    async run(record, invocation) {
       const event = parsePartnerEventJson(record.body, `message ${record.messageId}`);
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
@@ -62,7 +78,10 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       const outcome = await syncUser(
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
-        { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
+        {
+          ...deps,
+          upheal: guarded(pacerForEvent(deps.upheal[lane]), deps.callGuard, invocation),
+        },
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -121,6 +140,8 @@ export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
   readonly upheal: Readonly<Record<Lane, AssignProvidersDeps['upheal']>>;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
+  /** Checks before each Upheal call of a record (time left, quarantine); none when absent. */
+  readonly callGuard?: CallGuardFactory | undefined;
 }
 
 /** The record work of `assign-providers`. */
@@ -130,7 +151,7 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
     { clientPartnerUserId: string; eventId?: string; jobId?: string }
   >();
   return {
-    async run(record) {
+    async run(record, invocation) {
       const command = parseWith(
         AssignmentCommandSchema,
         safeJson(record.body),
@@ -140,7 +161,7 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       const lane = command.jobId ? LANES.bulk : LANES.live;
       const outcome: AssignOutcome = await assignProviders(command.clientPartnerUserId, {
         mappings: deps.mappings,
-        upheal: deps.upheal[lane],
+        upheal: guarded(deps.upheal[lane], deps.callGuard, invocation),
       });
       deps.logger.info('applied', {
         outcome: outcome.kind,

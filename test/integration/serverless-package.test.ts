@@ -61,10 +61,13 @@ const CUSTOM_PARAMS = {
   partnerPrincipalArn: 'arn:aws:iam::210987654321:role/partner-events',
   shareInviteUrl: 'true',
   outboundWebhookUrl: 'https://partner.example.com/hooks/upheal-sync',
+  ingestReservedConcurrency: '25',
 } as const;
 
 interface Resource {
   Type: string;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
   Properties: Record<string, unknown> & {
     FunctionName?: unknown;
     EventSourceArn?: { 'Fn::GetAtt': [string, string] };
@@ -409,6 +412,22 @@ describe('osls package (offline)', () => {
     );
     expect(watched.some((names) => names.includes('UphealRateLimited'))).toBe(true);
     expect(watched.some((names) => names.includes('RecordsFailed'))).toBe(true);
+    // The quarantine alarm takes the maximum of the Quarantined metric of every Upheal caller,
+    // and keeps its state through periods without calls.
+    const quarantine = alarms.find((alarm) =>
+      String(alarm.AlarmName).endsWith('-sync-quarantined'),
+    );
+    expect(quarantine).toMatchObject({ TreatMissingData: 'ignore', Threshold: 0 });
+    const quarantineMetrics = (
+      (quarantine?.Metrics ?? []) as {
+        MetricStat?: { Metric: { MetricName: string }; Stat: string };
+      }[]
+    ).flatMap((metric) => (metric.MetricStat ? [metric.MetricStat] : []));
+    expect(quarantineMetrics.map((stat) => stat.Metric.MetricName)).toEqual([
+      METRIC_NAMES.quarantined,
+      METRIC_NAMES.quarantined,
+    ]);
+    expect(quarantineMetrics.every((stat) => stat.Stat === 'Maximum')).toBe(true);
     // CloudWatch combines at most 10 metrics in one metric-math alarm.
     for (const alarm of math) expect((alarm.Metrics as unknown[]).length).toBeLessThanOrEqual(10);
     expect(ofType('AWS::CloudWatch::Dashboard')).toHaveLength(1);
@@ -428,6 +447,29 @@ describe('osls package (offline)', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
     });
+  });
+
+  it('keeps the table (the only id map) when the stack is deleted or the table replaced, with deletion protection on', () => {
+    expect(resources[TABLE.logicalId]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
+  });
+
+  it('reserves the concurrency of ingest only (default 10; the param overrides it)', () => {
+    const reserved = (of: Template) =>
+      Object.fromEntries(
+        DEPLOYED_FUNCTIONS.map((name) => [
+          name,
+          functionOf(of, name).Properties.ReservedConcurrentExecutions,
+        ]),
+      );
+    expect(reserved(template)).toEqual({
+      ...Object.fromEntries(DEPLOYED_FUNCTIONS.map((name) => [name, undefined])),
+      ingest: 10,
+    });
+    expect(reserved(custom).ingest).toBe(Number(CUSTOM_PARAMS.ingestReservedConcurrency));
   });
   it('packages one bundle per function: only its own dist/functions/<name>/ files', () => {
     for (const name of DEPLOYED_FUNCTIONS) {

@@ -38,6 +38,7 @@ export const STATUS = {
   payloadTooLarge: 413,
   tooManyRequests: 429,
   serverError: 500,
+  serviceUnavailable: 503,
 } as const;
 
 /** Options of the endpoints that tests switch (upheal-api.md §8 rows 6 and 9). */

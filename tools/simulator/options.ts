@@ -102,6 +102,24 @@ export const FaultOptionsSchema = z
 /** Validated fault options. */
 export type FaultOptions = z.infer<typeof FaultOptionsSchema>;
 
+/** An outage of Upheal, switched on and off at runtime (`PUT /__sim/outage`). */
+export const OUTAGE_MODES = {
+  /** Upheal answers as usual. */
+  none: 'none',
+  /** Every Upheal route answers 503, before the rate limit and without effect. */
+  unavailable: 'unavailable',
+  /** Every Upheal route answers 401: the API key is refused (revoked). */
+  unauthorized: 'unauthorized',
+} as const;
+
+/** One of OUTAGE_MODES. */
+export type OutageMode = (typeof OUTAGE_MODES)[keyof typeof OUTAGE_MODES];
+
+/** The body of `PUT /__sim/outage`. */
+export const OutageOptionsSchema = z.object({
+  mode: z.enum([OUTAGE_MODES.none, OUTAGE_MODES.unavailable, OUTAGE_MODES.unauthorized]),
+});
+
 /** Every option of the simulator, with defaults. */
 export const SimulatorOptionsSchema = z.object({
   port: z.number().int().min(0).max(MAX_PORT).default(0),
@@ -117,6 +135,8 @@ export const SimulatorOptionsSchema = z.object({
     .enum([ERROR_BODY_FORMS.json, ERROR_BODY_FORMS.empty, ERROR_BODY_FORMS.text])
     .default('json'),
   faults: FaultOptionsSchema.default(FaultOptionsSchema.parse({})),
+  /** An outage in force from the start (normally switched at runtime). */
+  outage: OutageOptionsSchema.shape.mode.default(OUTAGE_MODES.none),
 });
 
 /** Validated simulator options. */

@@ -16,6 +16,9 @@ import {
   type ErrorBodyForm,
   type FaultOptions,
   FaultOptionsSchema,
+  OUTAGE_MODES,
+  type OutageMode,
+  OutageOptionsSchema,
   parseOptions,
   type RateLimitOptions,
   RateLimitOptionsSchema,
@@ -40,6 +43,7 @@ export const SIM_ROUTES = {
   options: { method: 'GET', path: '/__sim/options' },
   setFaults: { method: 'PUT', path: '/__sim/faults' },
   setRateLimit: { method: 'PUT', path: '/__sim/rate-limit' },
+  setOutage: { method: 'PUT', path: '/__sim/outage' },
   reset: { method: 'POST', path: '/__sim/reset' },
 } as const;
 
@@ -84,6 +88,8 @@ export interface Simulator {
   setFaults(faults: FaultOptionsPatch): FaultOptions;
   /** Merges rate-limit options (limiter state restarts), as `PUT /__sim/rate-limit`. */
   setRateLimit(rateLimit: Partial<RateLimitOptions>): RateLimitOptions;
+  /** Starts or ends an outage (every Upheal route 503, or 401), as `PUT /__sim/outage`. */
+  setOutage(mode: OutageMode): OutageMode;
   /** Clears users, stats, the log and limiter state, and re-seeds faults, as `POST /__sim/reset`. */
   reset(): void;
   /** Adds existing users (e.g. providers already in Upheal), as `POST /__sim/users`. */
@@ -137,6 +143,12 @@ class SimulatorCore {
     this.options = { ...this.options, rateLimit };
     this.traffic.configure(rateLimit);
     return rateLimit;
+  }
+
+  setOutage(input: unknown): OutageMode {
+    const { mode } = parseOptions(OutageOptionsSchema, asObject(input), 'outage');
+    this.options = { ...this.options, outage: mode };
+    return mode;
   }
 
   reset(): void {
@@ -303,7 +315,15 @@ async function handleUpheal(
   const route = match?.name ?? 'unknown';
   const key = BEARER.exec(request.headers.authorization ?? '')?.[1];
   const keyIndex = key === undefined ? -1 : core.options.apiKeys.indexOf(key);
-  if (keyIndex < 0) {
+  if (core.options.outage === OUTAGE_MODES.unavailable) {
+    // The outage answers in front of the API: no limit is counted, nothing takes effect.
+    const arrival = core.traffic.arriveUnauthenticated(route, at);
+    request.resume();
+    reply(errorReply(STATUS.serviceUnavailable, 'service unavailable (simulated outage)'));
+    core.traffic.answer(arrival, STATUS.serviceUnavailable);
+    return;
+  }
+  if (keyIndex < 0 || core.options.outage === OUTAGE_MODES.unauthorized) {
     const arrival = core.traffic.arriveUnauthenticated(route, at);
     request.resume();
     reply(errorReply(STATUS.unauthorized, 'Authorization: missing or invalid API key'));
@@ -429,6 +449,8 @@ async function handleSim(
         return ok(core.setFaults(json.value ?? {}));
       case 'setRateLimit':
         return ok(core.setRateLimit(json.value ?? {}));
+      case 'setOutage':
+        return ok({ mode: core.setOutage(json.value ?? {}) });
       case 'reset':
         core.reset();
         return send(response, { status: STATUS.noContent });
@@ -497,6 +519,7 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     arrivals: (from = 0) => core.traffic.arrivals(from),
     setFaults: (faults) => core.setFaults(faults),
     setRateLimit: (rateLimit) => core.setRateLimit(rateLimit),
+    setOutage: (mode) => core.setOutage({ mode }),
     reset: () => core.reset(),
     seedUsers: (users) => core.seedUsers(users),
     setActive,

@@ -29,7 +29,10 @@ export interface Arrival {
   admitted: boolean;
   /** Whether it counted against the limit (admitted, or rejected with count429s on). */
   counted: boolean;
-  /** Index of the API key in the configured list (never the key itself); -1 when unauthenticated. */
+  /**
+   * Index of the API key in the configured list (never the key itself); -1 when it never reached
+   * a key's limiter (unauthenticated, or answered by a simulated outage).
+   */
   key: number;
 }
 

@@ -4,7 +4,7 @@
  * shared memory), share one item; every count is taken from the times callers were allowed to
  * send. One file, so the timed runs do not compete with each other for the two cores.
  */
-import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '#lib/config.ts';
 import { SlotUnavailableError } from '#lib/errors.ts';
@@ -15,7 +15,7 @@ import {
   limiterFromConfig,
   limiterKeyId,
 } from '#lib/limiter/dynamo-limiter.ts';
-import { AIMD } from '#lib/limiter/gcra.ts';
+import { AIMD, MAX_PAUSE_WINDOWS } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
 import {
   forkWorkers,
@@ -135,6 +135,55 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     expect(clock.now()).toBeGreaterThanOrEqual(
       START + SCALED_PARAMS.defaultBackoffMs + SCALED.jitterMs,
     );
+  });
+
+  it('pauses every instance at most two windows after a Retry-After in the year 10000', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    const yearTenThousand = Date.UTC(10_000, 0, 1) - START;
+    await fakeLimiter(apiKey, clock).rateLimited(yearTenThousand);
+    expect(Number((await itemOf(apiKey))?.tat?.N)).toBe(
+      START + MAX_PAUSE_WINDOWS * SCALED.windowMs + SCALED.jitterMs,
+    );
+    // Another instance defers until the bounded pause is over, not for millennia.
+    const error = await fakeLimiter(apiKey, clock)
+      .acquire(LANES.live)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlotUnavailableError);
+    expect((error as SlotUnavailableError).retryAfterMs).toBeLessThanOrEqual(
+      MAX_PAUSE_WINDOWS * SCALED.windowMs + SCALED.jitterMs,
+    );
+  });
+
+  it('ignores and repairs a stored pause beyond the bound', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    const farAhead = Date.UTC(10_000, 0, 1);
+    const key = {
+      pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
+      sk: { S: LIMITER_KEY.sk },
+    };
+    await table.client.send(
+      new PutItemCommand({
+        TableName: TABLE_NAME,
+        Item: {
+          ...key,
+          tat: { N: String(farAhead) },
+          intervalMs: { N: String(T) },
+          holdUntil: { N: String(farAhead) },
+          cleanSince: { N: String(farAhead) },
+          cutFromIntervalMs: { N: String(T) },
+        },
+      }),
+    );
+    const limiter = fakeLimiter(apiKey, clock);
+    await limiter.acquire(LANES.live);
+    // The slot was taken at once, and the schedule is back within reach of now.
+    expect(clock.now()).toBe(START);
+    const item = await itemOf(apiKey);
+    expect(Number(item?.tat?.N)).toBe(START + T);
+    expect(Number(item?.cleanSince?.N)).toBe(START);
+    expect(Number(item?.holdUntil?.N)).toBe(START);
   });
 
   it('climbs back after a clean window, never above the safe rate', async () => {

@@ -19,6 +19,7 @@ import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
 import { attemptsKey } from '#lib/store/keys.ts';
+import { deadlineGuard } from '#lib/sync/guarded-upheal.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { providerEvent } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
@@ -31,6 +32,9 @@ const context = {
   awsRequestId: 'req-1',
   getRemainingTimeInMillis: () => 30_000,
 } as unknown as Context;
+
+/** What an Upheal call may take in these tests: the slot wait plus the timeout, say. */
+const CALL_BUDGET_MS = 13_000;
 
 beforeAll(async () => {
   fixture = await startSyncFixture();
@@ -174,6 +178,34 @@ describe('sqsConsumer', () => {
     const response = await handler(event, context);
     expect(response.batchItemFailures).toHaveLength(1);
     expect(await attemptsOf(event.Records[0]!.messageId)).toBeUndefined();
+  });
+
+  it('defers a record the invocation has no time left for, before any Upheal call, without counting an attempt', async () => {
+    const handler = consumerWith(
+      syncUserWork({
+        ...fixture.deps,
+        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        outbound: new SqsOutboundPublisher(fixture.sqs, fixture.queues.queueUrls.outbound),
+        logger,
+        shareInviteUrl: false,
+        callGuard: (invocation) => deadlineGuard(invocation!, CALL_BUDGET_MS),
+      }),
+    );
+    const event = await batchOf('userEvents', [
+      { body: JSON.stringify(providerEvent('p-consumer-late', 0)) },
+    ]);
+    const callsBefore = fixture.simulator.stats().totalCalls;
+    const late = { ...context, getRemainingTimeInMillis: () => CALL_BUDGET_MS - 1 } as Context;
+
+    const response = await handler(event, late);
+
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(await attemptsOf(event.Records[0]!.messageId)).toBeUndefined();
+    expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
+    expect(await fixture.mappings.get('p-consumer-late')).toBeUndefined();
+    // The next invocation, with its full timeout, applies it.
+    expect((await handler(event, context)).batchItemFailures).toEqual([]);
+    expect((await fixture.mappings.get('p-consumer-late'))?.state).toBe('active');
   });
 
   it('retries a transient failure, then dead-letters the message and records why', async () => {

@@ -19,6 +19,7 @@ const DEFAULTS = {
   shareInviteUrl: 'false',
   deleteGuardMaxCount: '20',
   deleteGuardMaxShare: '0.1',
+  ingestReservedConcurrency: '10',
   alarmTopicArn: '',
   partnerPrincipalArn: '',
 };
@@ -31,6 +32,7 @@ describe('parseDeploySettings', () => {
       uphealRateWindowSeconds: 60,
       deleteGuardMaxCount: 20,
       deleteGuardMaxShare: 0.1,
+      ingestReservedConcurrency: 10,
       alarmTopicArn: undefined,
       partnerPrincipalArn: undefined,
       outboundWebhookUrl: undefined,
@@ -75,6 +77,8 @@ describe('parseDeploySettings', () => {
     ['shareInviteUrl', 'yes', 'shareInviteUrl'],
     ['deleteGuardMaxCount', '2.5', 'deleteGuardMaxCount'],
     ['deleteGuardMaxShare', '1.5', 'deleteGuardMaxShare'],
+    ['ingestReservedConcurrency', '0', 'ingestReservedConcurrency'],
+    ['ingestReservedConcurrency', '', 'ingestReservedConcurrency'],
     ['alarmTopicArn', 'on-call', 'alarmTopicArn'],
     ['partnerPrincipalArn', '210987654321', 'partnerPrincipalArn'],
   ])('refuses %s = %j, naming the param', (name, value, named) => {

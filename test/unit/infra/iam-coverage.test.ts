@@ -90,6 +90,7 @@ describe('the deployed roles cover the code', () => {
     shareInviteUrl: 'false',
     deleteGuardMaxCount: '20',
     deleteGuardMaxShare: '0.1',
+    ingestReservedConcurrency: '10',
     alarmTopicArn: '',
     partnerPrincipalArn: '',
   });

@@ -1,8 +1,10 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLE } from '#infra/resources.ts';
 import type { ImportPlan } from '#lib/import/plan.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
-import type { JobTotals } from '#lib/jobs/job-store.ts';
-import { type LedgerFixture, startLedgerFixture } from './ledger-fixture.ts';
+import { INLINE_JOB_RETENTION_MS, type JobTotals } from '#lib/jobs/job-store.ts';
+import { type LedgerFixture, startLedgerFixture, TABLE_NAME } from './ledger-fixture.ts';
 
 let fixture: LedgerFixture;
 beforeAll(async () => {
@@ -81,6 +83,27 @@ describe('DynamoJobStore', () => {
     });
     expect((await fixture.jobs.latest())?.jobId).toBe(jobId);
     expect(await fixture.jobs.get('no-such-job')).toBeUndefined();
+  });
+
+  it('lets DynamoDB expire a job holding inline records, and only such a job', async () => {
+    const startedAt = Date.now();
+    await fixture.jobs.create({
+      jobId: 'inline-expiring',
+      format: 'ndjson',
+      source: { records: [{ kind: 'provider', partnerUserId: 'p-2' }] },
+      dryRun: false,
+      exportedAt: '2026-11-27T10:00:00.000Z',
+    });
+    const itemOf = async (jobId: string) =>
+      (
+        await fixture.documents.send(
+          new GetCommand({ TableName: TABLE_NAME, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
+        )
+      ).Item;
+    const expires = Number((await itemOf('inline-expiring'))?.[TABLE.ttlAttribute]);
+    expect(expires * 1000).toBeGreaterThanOrEqual(startedAt + INLINE_JOB_RETENTION_MS);
+    expect(expires * 1000).toBeLessThan(Date.now() + INLINE_JOB_RETENTION_MS + 1000);
+    expect((await itemOf(await newJob()))?.[TABLE.ttlAttribute]).toBeUndefined();
   });
 
   it('ends planning once, with the totals and the plan', async () => {

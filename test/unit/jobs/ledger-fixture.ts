@@ -14,7 +14,8 @@ import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { createTable, startDynamoDb } from '#tools/local/aws-services.ts';
 import { localClientConfig } from '#tools/local/stack.ts';
 
-const TABLE_NAME = 'upheal-sync-test-state';
+/** The table the fixture creates. */
+export const TABLE_NAME = 'upheal-sync-test-state';
 
 /** Control messages sent, in order. */
 export class RecordingControlQueue implements ControlQueue {

@@ -7,6 +7,7 @@ import {
   BOOKING_PATHS,
   bookSlot,
   bookSlots,
+  boundedPause,
   CONTINUATION_LEAD_INTERVALS,
   DECISIONS,
   decide,
@@ -14,9 +15,13 @@ import {
   initialState,
   isLate,
   type LimiterState,
+  MAX_PAUSE_WINDOWS,
   MIN_JITTER_MS,
+  maxReachMs,
   needsRecheck,
+  pauseBeyondBound,
   pausedAfterBooking,
+  withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
 
@@ -213,6 +218,23 @@ describe('afterRateLimited', () => {
     expect(next.holdUntil).toBeGreaterThanOrEqual(next.tat);
   });
 
+  it('pauses at most MAX_PAUSE_WINDOWS windows, however far Retry-After points', () => {
+    const yearTenThousand = Date.UTC(10_000, 0, 1) - NOW;
+    for (const hint of [yearTenThousand, 1e12 * 1_000, Number.POSITIVE_INFINITY]) {
+      const next = afterRateLimited(state(), NOW, hint, params);
+      expect(next.tat).toBe(NOW + MAX_PAUSE_WINDOWS * params.windowMs + params.jitterMs);
+      expect(next.cleanSince).toBe(next.tat);
+      expect(pauseBeyondBound(next, NOW, params)).toBe(false);
+    }
+  });
+
+  it('uses the default backoff for a Retry-After that is not a usable number', () => {
+    for (const hint of [Number.NaN, -5_000]) {
+      expect(boundedPause(hint, params)).toBe(params.defaultBackoffMs);
+    }
+    expect(boundedPause(7_000, params)).toBe(7_000);
+  });
+
   it('uses the default backoff when Upheal gave no Retry-After', () => {
     const next = afterRateLimited(state(), NOW, undefined, params);
     expect(next.tat).toBe(NOW + params.defaultBackoffMs + params.jitterMs);
@@ -270,5 +292,31 @@ describe('afterCleanWindows', () => {
     const recovered = afterCleanWindows(cut, cut.cleanSince + 1_000 * params.windowMs, params);
     expect(recovered!.intervalMs).toBe(T);
     expect(afterCleanWindows(recovered!, NOW + 2_000 * params.windowMs, params)).toBeUndefined();
+  });
+});
+
+describe('pauses beyond the bound', () => {
+  const farAhead = Date.UTC(10_000, 0, 1);
+
+  it('finds a stored schedule, clean period or hold no bounded 429 could have written', () => {
+    expect(pauseBeyondBound(state(), NOW, params)).toBe(false);
+    expect(pauseBeyondBound(state({ tat: NOW + maxReachMs(params) }), NOW, params)).toBe(false);
+    expect(pauseBeyondBound(state({ tat: farAhead }), NOW, params)).toBe(true);
+    expect(pauseBeyondBound(state({ cleanSince: farAhead }), NOW, params)).toBe(true);
+    expect(pauseBeyondBound(state({ holdUntil: farAhead }), NOW, params)).toBe(true);
+  });
+
+  it('brings only the out-of-bound times back to now, keeping the rate', () => {
+    const stored = state({
+      tat: farAhead,
+      cleanSince: farAhead,
+      holdUntil: NOW + 10,
+      intervalMs: 2 * T,
+    });
+    const repaired = withoutUnboundedPause(stored, NOW, params);
+    expect(repaired).toEqual({ ...stored, tat: NOW, cleanSince: NOW, holdUntil: NOW + 10 });
+    expect(decide(repaired, LANES.live, NOW, NOW + params.horizonMs, params).kind).toBe(
+      DECISIONS.book,
+    );
   });
 });

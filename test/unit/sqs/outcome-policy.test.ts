@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   BadRequestError,
   NotReadyError,
+  OutOfTimeError,
+  QuarantinedError,
   RateLimitedError,
   ServerError,
   SlotUnavailableError,
@@ -15,6 +17,8 @@ import {
   describeError,
   FIRST_DEPENDENCY_DEFER_MS,
   MAX_DEPENDENCY_DEFER_MS,
+  MAX_QUARANTINE_DEFER_MS,
+  QUARANTINE_BACKOFF_SHARE,
 } from '#lib/sqs/outcome-policy.ts';
 
 const context = { attempt: 1, waitedMs: 0, dependencyWaitMs: 900_000, random: () => 0.5 };
@@ -46,6 +50,34 @@ describe('decide', () => {
     expect(decide(without, context)).toEqual({
       action: 'defer',
       delayMs: DEFAULT_RATE_LIMIT_DEFER_MS,
+    });
+  });
+
+  it('defers a record an invocation has no time left for, without counting an attempt', () => {
+    expect(decide(new OutOfTimeError(4_000, 13_000, 500), context)).toEqual({
+      action: 'defer',
+      delayMs: 500,
+    });
+    expect(
+      decide(new OutOfTimeError(4_000, 13_000, 500), { ...context, receivesLeft: 0 }),
+    ).toMatchObject({ action: 'fail', deadLetter: true });
+  });
+
+  it('defers a quarantined record until the next probe, longer the longer it has waited', () => {
+    const error = new QuarantinedError('unauthorized', 30_000);
+    expect(decide(error, context)).toEqual({ action: 'defer', delayMs: 30_000 });
+    expect(decide(error, { ...context, waitedMs: 600_000 })).toEqual({
+      action: 'defer',
+      delayMs: 600_000 * QUARANTINE_BACKOFF_SHARE,
+    });
+    expect(decide(error, { ...context, waitedMs: 10 * MAX_QUARANTINE_DEFER_MS })).toEqual({
+      action: 'defer',
+      delayMs: MAX_QUARANTINE_DEFER_MS,
+    });
+    // At the backstop's last receive it is kept for re-drive, with a failure record.
+    expect(decide(error, { ...context, receivesLeft: 0 })).toMatchObject({
+      action: 'fail',
+      deadLetter: true,
     });
   });
 

@@ -10,6 +10,7 @@ import { parseWith } from '#lib/events/validation.ts';
 import { JobIdSchema } from '#lib/jobs/control-messages.ts';
 import { hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
+import { describeQuarantine, readQuarantine } from '#lib/quarantine/dynamo-quarantine.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import type { CliOutput } from '#tools/cli/main.ts';
 import {
@@ -23,8 +24,8 @@ import { type Target, targetFromEnv } from '#tools/cli/target.ts';
 
 const USAGE = `Usage: upheal-sync status [JOB] [--json]
 
-Shows an import job: phase, rows settled per phase, outcomes, rate and ETA. Without JOB, the
-most recently started job. Exit status 1 when some of its records failed.
+Shows whether the sync runs or is quarantined (since when, why), and an import job: phase, rows
+settled per phase, outcomes, rate and ETA. Without JOB, the most recently started job. Exit status 1 when some of its records failed.
 
 Options:
   --json       print the job as one JSON object
@@ -120,15 +121,19 @@ export function createStatusCommand(overrides: Partial<JobCommandDeps> = {}): Cl
       const rate = rateSettingsFrom(deps.env);
       const target = deps.openTarget(deps.env);
       try {
+        const quarantine = await readQuarantine(target.documents, target.tableName);
         const job = await findJob(jobsOf(target), jobId);
         const now = deps.now();
         if (json) {
-          deps.output.stdout(`${JSON.stringify({ ...job, summary: summaryCounts(job) })}\n`);
+          const shown = { ...job, summary: summaryCounts(job), quarantine };
+          deps.output.stdout(`${JSON.stringify(shown)}\n`);
         } else {
           // One look gives no rate of its own: the average since the job started.
           const start = { atMs: Date.parse(job.startedAt), settled: 0, calls: 0 };
           const pace = paceOf(job, start, sampleOf(job, now), rate);
-          deps.output.stdout(`${progressLine(job, pace)}\n${jobReport(job, now)}`);
+          deps.output.stdout(
+            `${describeQuarantine(quarantine)}\n${progressLine(job, pace)}\n${jobReport(job, now)}`,
+          );
         }
         return hasFailures(job) ? EXIT.someFailed : EXIT.ok;
       } finally {

@@ -152,3 +152,34 @@ describe('fault injection over HTTP', () => {
     expect((await call(sim, 'POST', '/users/check', { email: 'a@b.test' })).status).toBe(200);
   });
 });
+
+describe('outage switch', () => {
+  it('answers every Upheal route 503 without effect while unavailable, then answers again', async () => {
+    sim = await startSimulator();
+    const set = await call(sim, 'PUT', '/__sim/outage', { mode: 'unavailable' });
+    expect(set).toMatchObject({ status: 200, body: { mode: 'unavailable' } });
+    expect((await call(sim, 'POST', '/users/providers', providerBody(1))).status).toBe(503);
+    expect((await call(sim, 'POST', '/users/check', { email: 'a@b.test' })).status).toBe(503);
+    expect(sim.users()).toEqual([]);
+    // An outage answers in front of the rate limit: nothing counted against the key.
+    expect(sim.stats()).toMatchObject({ totalCalls: 2, admitted: 0, rateLimited: 0 });
+    await call(sim, 'PUT', '/__sim/outage', { mode: 'none' });
+    expect((await call(sim, 'POST', '/users/providers', providerBody(1))).status).toBe(200);
+  });
+
+  it('refuses the API key with 401 while unauthorized', async () => {
+    sim = await startSimulator();
+    expect(sim.setOutage('unauthorized')).toBe('unauthorized');
+    expect((await call(sim, 'POST', '/users/check', { email: 'a@b.test' })).status).toBe(401);
+    sim.setOutage('none');
+    expect((await call(sim, 'POST', '/users/check', { email: 'a@b.test' })).status).toBe(200);
+  });
+
+  it('refuses an unknown outage mode, naming the field', async () => {
+    sim = await startSimulator();
+    const answer = await call(sim, 'PUT', '/__sim/outage', { mode: 'down' });
+    expect(answer.status).toBe(400);
+    expect(JSON.stringify(answer.body)).toMatch(/outage\.mode/);
+    expect(sim.options().outage).toBe('none');
+  });
+});
