@@ -5,13 +5,14 @@
  * - `continue`: sent by `initial-sync` to itself when an invocation's time runs low mid fan-out;
  * - `start-clients`: sent by the ledger, exactly once, when the last provider has settled.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { IMPORT_FORMATS } from '#lib/import/format.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
+import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 
 /** Control message types. */
 export const CONTROL_TYPES = {
@@ -106,7 +107,7 @@ export class SqsControlQueue implements ControlQueue {
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
         MessageBody: JSON.stringify(message),
-        MessageGroupId: message.jobId,
+        MessageGroupId: sqsGroupId(message.jobId),
         MessageDeduplicationId: controlDeduplicationId(message),
       }),
     );
@@ -126,7 +127,5 @@ export function controlDeduplicationId(message: ControlMessage): string {
       : message.type === CONTROL_TYPES.start
         ? randomUUID()
         : '';
-  return createHash('sha256')
-    .update([message.type, message.jobId, step].join('\u0000'))
-    .digest('hex');
+  return sqsDigestDeduplicationId([message.type, message.jobId, step]);
 }

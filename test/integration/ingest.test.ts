@@ -16,12 +16,13 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createIngestHandler } from '#functions/ingest.ts';
 import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
-import { sqsEventQueue, sqsSendBatch, toSqsId } from '#lib/ingest/event-queue.ts';
+import { sqsEventQueue, sqsSendBatch } from '#lib/ingest/event-queue.ts';
 import { type IngestServer, startIngestServer } from '#lib/ingest/http-server.ts';
 import { dynamoNonceStore, NONCE_PK_PREFIX, NONCE_SK } from '#lib/ingest/replay-guard.ts';
 import { staticSecrets } from '#lib/ingest/secrets.ts';
 import { postEvents, postSigned } from '#lib/ingest/send.ts';
 import { signedContentDigest } from '#lib/signing.ts';
+import { sqsGroupId } from '#lib/sqs/message-ids.ts';
 import {
   capturingLogger,
   providerCreated,
@@ -144,7 +145,7 @@ describe('ingest on the local stack', () => {
     expect(messages.map(summary)).toEqual(
       expect.arrayContaining([
         { eventId: id('e1'), group: 'p-7', dedup: id('e1') },
-        { eventId: id('e2'), group: toSqsId('c 1001'), dedup: id('e2') },
+        { eventId: id('e2'), group: sqsGroupId('c 1001'), dedup: id('e2') },
         { eventId: id('e3'), group: 'p-7', dedup: id('e3') },
       ]),
     );

@@ -10,8 +10,8 @@ import {
   type QueueableEvent,
   SQS_LIMITS,
   sqsEventQueue,
-  toSqsId,
 } from '#lib/ingest/event-queue.ts';
+import { sqsGroupId } from '#lib/sqs/message-ids.ts';
 
 const QUEUE_URL = 'http://127.0.0.1:1/000000000000/upheal-sync-test-user-events.fifo';
 
@@ -52,31 +52,6 @@ function scriptedSendBatch(
 }
 
 const noSleep = async () => {};
-
-describe('toSqsId', () => {
-  it('keeps ids SQS accepts as they are', () => {
-    expect(toSqsId('7d1c-4e2a_c:1001')).toBe('7d1c-4e2a_c:1001');
-    expect(toSqsId('a'.repeat(SQS_LIMITS.idLength))).toBe('a'.repeat(SQS_LIMITS.idLength));
-  });
-
-  it('hashes ids that are too long or hold characters SQS disallows, stably', () => {
-    for (const id of ['a'.repeat(SQS_LIMITS.idLength + 1), 'c 1001', 'café', 'tab\there']) {
-      const sqsId = toSqsId(id);
-      expect(sqsId).toMatch(/^sha256-[0-9a-f]{64}$/);
-      expect(toSqsId(id)).toBe(sqsId);
-    }
-    expect(toSqsId('c 1001')).not.toBe(toSqsId('c 1002'));
-  });
-
-  it('always yields an id SQS accepts', () => {
-    fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (id) => {
-        fc.pre(id.length > 0);
-        expect(toSqsId(id)).toMatch(/^[\x21-\x7e]{1,128}$/);
-      }),
-    );
-  });
-});
 
 describe('packBatches', () => {
   it('packs at most 10 entries per batch, in order', () => {
@@ -128,7 +103,7 @@ describe('sqsEventQueue', () => {
           {
             Id: 'e0',
             MessageBody: '{"a":1}',
-            MessageGroupId: toSqsId('c 1001'),
+            MessageGroupId: sqsGroupId('c 1001'),
             MessageDeduplicationId: 'e-1',
           },
         ],

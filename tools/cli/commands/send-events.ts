@@ -1,7 +1,7 @@
 /**
  * `upheal-sync send-events FILE [--wait]`: publishes partner events (NDJSON, one per line) to the
- * user-events queue exactly as a partner producer on AWS would (FIFO group = partner user id,
- * deduplication id = event id). Every line is validated first; a bad line is reported with its
+ * user-events queue exactly as ingest does (FIFO group and deduplication ids derived from the
+ * partner user id and the event id by `#lib/sqs/message-ids.ts`). Every line is validated first; a bad line is reported with its
  * number and nothing is sent. `--wait` returns once the event and assignment queues are drained.
  */
 import { createReadStream } from 'node:fs';
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { ValidationError } from '#lib/errors.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import { sqsEventDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { waitForDrain } from '#tools/cli/drain.ts';
@@ -71,8 +72,8 @@ export async function publishEvents(
         Entries: chunk.map((event, index) => ({
           Id: String(index),
           MessageBody: JSON.stringify(event),
-          MessageGroupId: event.partnerUserId,
-          MessageDeduplicationId: event.eventId,
+          MessageGroupId: sqsGroupId(event.partnerUserId),
+          MessageDeduplicationId: sqsEventDeduplicationId(event.eventId),
         })),
       }),
     );
