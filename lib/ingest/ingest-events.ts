@@ -13,6 +13,7 @@
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parsePartnerEvent } from '#lib/events/partner-event.ts';
+import { IdSchema } from '#lib/events/user-fields.ts';
 import { type EventQueue, messageBytes, SQS_LIMITS } from '#lib/ingest/event-queue.ts';
 import type { NonceStore } from '#lib/ingest/replay-guard.ts';
 import type { SecretSource } from '#lib/ingest/secrets.ts';
@@ -59,9 +60,6 @@ export const RETRY_AFTER_SECONDS = 1;
 
 /** Field named in an event-level issue that concerns the whole event, not one of its fields. */
 export const EVENT_FIELD = '(event)';
-
-/** Longest eventId echoed back for a rejected event; longer values are not ids we could have accepted. */
-const MAX_ECHOED_EVENT_ID_LENGTH = 128;
 
 const HTTP_POST = 'POST';
 const JSON_MEDIA_TYPE = 'application/json';
@@ -284,12 +282,11 @@ function contentEncodingProblem(contentEncoding: string | undefined): string | u
     : INGEST_REASONS.unsupportedEncoding;
 }
 
-/** The rejected item's eventId, if it is a string short enough to be an id we could accept. */
+/** The rejected item's eventId, if it is a valid id (so never an email or other clinical data). */
 function echoedEventId(item: unknown): { eventId?: string } {
   if (typeof item !== 'object' || item === null || !('eventId' in item)) return {};
-  const { eventId } = item;
-  if (typeof eventId !== 'string' || eventId.length === 0) return {};
-  return eventId.length <= MAX_ECHOED_EVENT_ID_LENGTH ? { eventId } : {};
+  const parsed = IdSchema.safeParse(item.eventId);
+  return parsed.success ? { eventId: parsed.data } : {};
 }
 
 function refuse(

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { unknownKeyName } from '#lib/events/validation.ts';
 import {
   EVENT_FIELD,
   INGEST_REASONS,
@@ -344,7 +345,7 @@ describe('ingestEvents', () => {
             eventId: 'e-2',
             errors: expect.arrayContaining([
               expect.objectContaining({ field: 'occurredAt' }),
-              expect.objectContaining({ field: 'extra' }),
+              expect.objectContaining({ field: unknownKeyName('extra') }),
             ]),
           },
         ],
@@ -360,6 +361,29 @@ describe('ingestEvents', () => {
       const text = JSON.stringify(outcome.body);
       expect(text).toContain('data.email');
       expect(text).not.toContain('ana.ruiz-at-clinic');
+    });
+
+    it('never echoes an unknown key or an eventId that is an email', async () => {
+      const { deps } = dependencies();
+      const event = providerCreated('e-1', 'p-7');
+      const bad = [
+        { ...event, data: { ...event.data, 'ana.ruiz@example.com': 'x' } },
+        { ...providerCreated('e-2', 'p-8'), eventId: 'ana.ruiz@example.com' },
+      ];
+      const outcome = await ingestEvents(signedRequest(bad), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.badRequest);
+      expect(JSON.stringify(outcome.body)).not.toContain('ana.ruiz');
+      expect(outcome.body).toMatchObject({
+        rejected: [
+          {
+            index: 0,
+            eventId: 'e-1',
+            errors: [{ field: `data.${unknownKeyName('ana.ruiz@example.com')}` }],
+          },
+          { index: 1, errors: [{ field: 'eventId' }] },
+        ],
+      });
+      expect(outcome.body).not.toHaveProperty('rejected.1.eventId');
     });
 
     it('answers 400 naming the event when the body is a JSON value that is not an event', async () => {
