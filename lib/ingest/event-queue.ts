@@ -43,6 +43,8 @@ export interface EnqueueFailure {
   /** Index into the array given to `enqueue`. */
   readonly index: number;
   readonly reason: string;
+  /** SQS refused the message itself (a sender fault): sending it again cannot succeed. */
+  readonly permanent: boolean;
 }
 
 /** Enqueues events; resolves with those that could not be enqueued after retries. */
@@ -116,7 +118,11 @@ export function sqsEventQueue(options: SqsEventQueueOptions): EventQueue {
     }
     return [
       ...permanent,
-      ...pending.map((index) => ({ index, reason: lastReason.get(index) ?? 'not sent' })),
+      ...pending.map((index) => ({
+        index,
+        reason: lastReason.get(index) ?? 'not sent',
+        permanent: false,
+      })),
     ];
   };
 
@@ -154,7 +160,7 @@ function settleBatch(
     const failure = failed.get(id);
     if (failure) {
       const reason = `SQS ${failure.Code ?? 'error'}`;
-      if (failure.SenderFault) permanent.push({ index, reason });
+      if (failure.SenderFault) permanent.push({ index, reason, permanent: true });
       else retry.set(index, reason);
     } else if (!succeeded.has(id)) {
       retry.set(index, 'SQS reported no result');

@@ -36,6 +36,8 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
   readonly logger: Logger;
   readonly shareInviteUrl: boolean;
   readonly importProgress?: ImportProgress | undefined;
+  /** How far in the future `occurredAt` may be; a later event fails for good, naming the field. */
+  readonly maxFutureSkewMs?: number | undefined;
 }
 
 /** Import messages come from the import queue: they use the bulk lane of the limiter. */
@@ -55,7 +57,11 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   const decoded = new WeakMap<SQSRecord, PartnerEvent>();
   return {
     async run(record) {
-      const event = parsePartnerEventJson(record.body, `message ${record.messageId}`);
+      // Validated again here: a producer may publish to the queue directly, and a far-future
+      // occurredAt would make every later event of the user look stale.
+      const event = parsePartnerEventJson(record.body, `message ${record.messageId}`, {
+        maxFutureSkewMs: deps.maxFutureSkewMs,
+      });
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf(record);

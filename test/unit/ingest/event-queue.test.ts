@@ -161,7 +161,7 @@ describe('sqsEventQueue', () => {
 
     const failures = await queue.enqueue(events(3));
 
-    expect(failures).toEqual([{ index: 1, reason: 'SQS ServiceUnavailable' }]);
+    expect(failures).toEqual([{ index: 1, reason: 'SQS ServiceUnavailable', permanent: false }]);
     expect(calls).toHaveLength(ENQUEUE_RETRY.maxAttempts);
     expect(slept).toEqual([ENQUEUE_RETRY.baseDelayMs, ENQUEUE_RETRY.baseDelayMs * 2]);
   });
@@ -199,7 +199,7 @@ describe('sqsEventQueue', () => {
       queueUrl: QUEUE_URL,
       sleep: noSleep,
     }).enqueue(events(2));
-    expect(failures).toEqual([{ index: 0, reason: 'SQS InvalidParameterValue' }]);
+    expect(failures).toEqual([{ index: 0, reason: 'SQS InvalidParameterValue', permanent: true }]);
     expect(calls).toHaveLength(1);
   });
 
@@ -218,8 +218,8 @@ describe('sqsEventQueue', () => {
     }).enqueue(events(2));
     expect(call).toBe(ENQUEUE_RETRY.maxAttempts);
     expect(failures).toEqual([
-      { index: 0, reason: 'SendMessageBatch failed: TimeoutError' },
-      { index: 1, reason: 'SendMessageBatch failed: TimeoutError' },
+      { index: 0, reason: 'SendMessageBatch failed: TimeoutError', permanent: false },
+      { index: 1, reason: 'SendMessageBatch failed: TimeoutError', permanent: false },
     ]);
   });
 
@@ -234,6 +234,6 @@ describe('sqsEventQueue', () => {
       queueUrl: QUEUE_URL,
       sleep: noSleep,
     }).enqueue(events(15));
-    expect(failures).toEqual([{ index: 12, reason: 'SQS InternalError' }]);
+    expect(failures).toEqual([{ index: 12, reason: 'SQS InternalError', permanent: false }]);
   });
 });
