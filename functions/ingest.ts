@@ -138,6 +138,7 @@ function wire(): IngestHandler {
     limits: {
       maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
       replayWindowMs: config.INGEST_REPLAY_WINDOW_SECONDS * MS_PER_SECOND,
+      maxFutureSkewMs: config.EVENT_MAX_FUTURE_SKEW_SECONDS * MS_PER_SECOND,
     },
     now: Date.now,
     logger,

@@ -28,6 +28,7 @@ const consume = sqsConsumer(
     outbound: runtime.outbound,
     logger,
     shareInviteUrl: config.SHARE_INVITE_URL,
+    maxFutureSkewMs: config.EVENT_MAX_FUTURE_SKEW_SECONDS * 1000,
     importProgress,
     callGuard: callGuardOf(runtime),
   }),

@@ -64,6 +64,8 @@ const EnvSchema = z
     INGEST_SECRET_PARAMETER: z.string().min(1).optional(),
     INGEST_REPLAY_WINDOW_SECONDS: positiveInt.default(300),
     INGEST_MAX_BODY_BYTES: positiveInt.default(1_048_576),
+    /** How far in the future an event's `occurredAt` may be before it is refused (clock skew). */
+    EVENT_MAX_FUTURE_SKEW_SECONDS: nonNegativeInt.default(300),
     /** Whether a created provider's `inviteUrl` goes to the partner in `user.created`. */
     SHARE_INVITE_URL: flag.default(false),
   })

@@ -1,7 +1,12 @@
 /**
- * The ongoing-sync contract (SPEC §5): one partner event per SQS message body or HTTPS POST.
- * `created` and `updated` both carry the user's full state and are upserts downstream. Unknown
- * fields and unknown types are rejected with a `ValidationError` naming the field by dotted path.
+ * The ongoing-sync contract: one partner event per SQS message body or HTTPS POST. `created` and
+ * `updated` both carry the user's full state and are upserts downstream. Unknown fields and
+ * unknown types are rejected with a `ValidationError` naming the field by dotted path.
+ *
+ * Time is sane at every entry: `occurredAt` is the event's version, and a version far in the
+ * future would make every later real event of that user look stale. An event dated more than a
+ * small skew (default five minutes) after the validating clock is refused, at ingest, in
+ * `send-events`, for import rows and again in `sync-user`.
  */
 import { z } from 'zod';
 import { ValidationError } from '#lib/errors.ts';
@@ -11,7 +16,7 @@ import {
   ProviderFieldsSchema,
   ProviderPartnerUserIdsSchema,
 } from './user-fields.ts';
-import { parseWith } from './validation.ts';
+import { parseWith, ROOT_FIELD } from './validation.ts';
 
 /** The event types the partner may send. */
 export const EVENT_TYPES = {
@@ -28,6 +33,23 @@ export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
 /** Field name used when a raw message body is not JSON at all. */
 export const BODY_FIELD = '(body)';
+
+/** How far in the future `occurredAt` may be by default: clocks of two systems differ a little. */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+/** The clock an event's time is checked against. */
+export interface EventClock {
+  /** Now, in epoch milliseconds; defaults to `Date.now()`. */
+  readonly now?: number;
+  /** How far after `now` an `occurredAt` may be; defaults to DEFAULT_MAX_FUTURE_SKEW_MS. */
+  readonly maxFutureSkewMs?: number;
+}
+
+/**
+ * Every character SQS accepts in a message body (#x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD |
+ * #x10000–#x10FFFF); a body with any other is refused on every send, so it is refused here first.
+ */
+const SQS_BODY_TEXT = /^(?:[\t\n\r\x20-\ud7ff\ue000-\ufffd]|[\ud800-\udbff][\udc00-\udfff])*$/;
 
 /** When the change happened in the partner system: ISO-8601 with `Z` or an explicit offset. */
 const OccurredAtSchema = z.iso.datetime({
@@ -78,24 +100,73 @@ export type UserKind = 'provider' | 'client';
 
 /**
  * Validates one already-decoded event. Throws `ValidationError` listing every bad field by dotted
- * path (`data.email`, `data.providerPartnerUserIds.1`); reasons never echo values.
+ * path (`data.email`, `data.providerPartnerUserIds.1`); reasons never echo values. An event a
+ * queue message cannot carry, or dated too far after `clock.now`, is refused naming the field.
  */
-export function parsePartnerEvent(input: unknown, location?: string): PartnerEvent {
-  return parseWith(PartnerEventSchema, input, location);
+export function parsePartnerEvent(
+  input: unknown,
+  location?: string,
+  clock: EventClock = {},
+): PartnerEvent {
+  const event = parseWith(PartnerEventSchema, input, location);
+  const unsendable = unsendableField(input, []);
+  if (unsendable !== undefined) {
+    throw new ValidationError(
+      [{ field: unsendable, reason: 'contains characters a queue message cannot carry' }],
+      location,
+    );
+  }
+  const future = futureProblem(event.occurredAt, clock);
+  if (future) throw new ValidationError([{ field: 'occurredAt', reason: future }], location);
+  return event;
+}
+
+/**
+ * Why `occurredAt` is too far in the future for `clock`, or undefined when it is not. Shared by
+ * every entry that versions a change by its time (events, import rows' export time).
+ */
+export function futureProblem(occurredAt: string, clock: EventClock = {}): string | undefined {
+  const now = clock.now ?? Date.now();
+  const skewMs = clock.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+  if (Date.parse(occurredAt) <= now + skewMs) return undefined;
+  return `must not be more than ${Math.round(skewMs / 1000)} seconds in the future`;
+}
+
+/**
+ * The dotted path of the first string in `value` (a key or a value) whose JSON text SQS would
+ * refuse, or undefined. JSON escapes control characters and lone surrogates, so only what it
+ * leaves raw (U+FFFE, U+FFFF) can fail; the whole check still follows SQS's rule. A bad key is
+ * named by its parent, never by itself.
+ */
+function unsendableField(value: unknown, path: readonly string[]): string | undefined {
+  const here = path.length === 0 ? ROOT_FIELD : path.join('.');
+  if (typeof value === 'string')
+    return SQS_BODY_TEXT.test(JSON.stringify(value)) ? undefined : here;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    if (!SQS_BODY_TEXT.test(JSON.stringify(key))) return here;
+    const found = unsendableField(child, [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
  * Validates one raw message body. Text that is not JSON fails on field `(body)`; the JSON
  * parser's own message is not kept, because it quotes the text (clinical data).
  */
-export function parsePartnerEventJson(text: string, location?: string): PartnerEvent {
+export function parsePartnerEventJson(
+  text: string,
+  location?: string,
+  clock: EventClock = {},
+): PartnerEvent {
   let decoded: unknown;
   try {
     decoded = JSON.parse(text);
   } catch {
     throw new ValidationError([{ field: BODY_FIELD, reason: 'is not valid JSON' }], location);
   }
-  return parsePartnerEvent(decoded, location);
+  return parsePartnerEvent(decoded, location, clock);
 }
 
 /** The kind of user an event is about (`provider.*`, `client.*`); undefined for `user.deleted`. */
@@ -113,7 +184,7 @@ export function userKindOf(event: PartnerEvent): UserKind | undefined {
   }
 }
 
-/** `occurredAt` in epoch milliseconds, the version to compare events of one user by (SPEC §3.3). */
+/** `occurredAt` in epoch milliseconds, the version to compare events of one user by. */
 export function occurredAtMs(event: PartnerEvent): number {
   return Date.parse(event.occurredAt);
 }

@@ -31,12 +31,59 @@ const MAX_UTC_OFFSET_MS = 14 * 60 * 60 * 1000;
 /** Any control character (C0, DEL, C1); ids and names must not carry them. */
 const CONTROL_CHARACTERS = /\p{Cc}/u;
 
-/** A partner's identifier (user id, event id, template id): opaque, bounded, printable. */
+/**
+ * Characters that change how text around them is shown or read without being visible: bidi
+ * embeddings, overrides and isolates (U+202A–202E, U+2066–2069), the marks U+200E/200F/061C, and
+ * zero-width characters (U+200B–200D, U+2060, U+FEFF). A name carrying them can display as
+ * another name in Upheal, so they are refused, not silently removed.
+ */
+const INVISIBLE_FORMATTING = /[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/u;
+
+/**
+ * Unicode noncharacters (U+FDD0–FDEF and the last two code points of every plane, e.g. U+FFFF):
+ * never meant for interchange, and SQS refuses U+FFFE and U+FFFF in a message body.
+ */
+const NONCHARACTERS =
+  /[\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+
+/**
+ * The characters of a partner id (user id, event id, template id): letters and digits of any
+ * script (with their combining marks), and `.` `_` `-` `:` `/` `+` `#` and the space between
+ * them. No `@`, so an email can never pass as an id (ids are logged; emails are not).
+ */
+const ID_CHARACTERS = /^[\p{L}\p{M}\p{N}._:/+# -]+$/u;
+
+/** Whether every surrogate in `text` is part of a pair (JSON can carry lone ones; Upheal cannot). */
+function isWellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
+/** Why free text (a name, a licence) is unsafe to store and show, or undefined when it is fine. */
+export function unsafeTextReason(text: string): string | undefined {
+  if (CONTROL_CHARACTERS.test(text)) return 'must not contain control characters';
+  if (!isWellFormed(text)) return 'must be well-formed Unicode (no lone surrogates)';
+  if (NONCHARACTERS.test(text)) return 'must not contain Unicode noncharacters such as U+FFFF';
+  if (INVISIBLE_FORMATTING.test(text)) {
+    return 'must not contain bidi controls or zero-width characters';
+  }
+  return undefined;
+}
+
+/** Adds a value-free issue when free text carries characters `unsafeTextReason` refuses. */
+function refuseUnsafeText(text: string, context: z.RefinementCtx): void {
+  const reason = unsafeTextReason(text);
+  if (reason) context.addIssue({ code: 'custom', message: reason });
+}
+
+/** A partner's identifier (user id, event id, template id): opaque, bounded, safe to log. */
 export const IdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(FIELD_LIMITS.idMaxLength, `must have at most ${FIELD_LIMITS.idMaxLength} characters`)
-  .refine((id) => !CONTROL_CHARACTERS.test(id), 'must not contain control characters')
+  .refine(
+    (id) => ID_CHARACTERS.test(id),
+    'must contain only letters, digits, spaces and . _ - : / + #',
+  )
   .refine((id) => id.trim() === id, 'must not start or end with whitespace');
 
 /** A list of ids that must not repeat; the repeat is reported on its own index. */
@@ -55,13 +102,13 @@ function uniqueIds(minItems: number, maxItems: number) {
     });
 }
 
-/** A person's name: trimmed, non-empty, bounded, printable. */
+/** A person's name: trimmed, non-empty, bounded, free of characters that hide or disguise text. */
 const NameSchema = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(FIELD_LIMITS.nameMaxLength, `must have at most ${FIELD_LIMITS.nameMaxLength} characters`)
-  .refine((name) => !CONTROL_CHARACTERS.test(name), 'must not contain control characters');
+  .superRefine(refuseUnsafeText);
 
 /** An email, normalised as Upheal's check-by-email expects (SPEC §3.3: trimmed, lower-case). */
 export const EmailSchema = z
@@ -133,7 +180,7 @@ const ShortTextSchema = z
   .trim()
   .min(1, 'must not be empty')
   .max(FIELD_LIMITS.textMaxLength, `must have at most ${FIELD_LIMITS.textMaxLength} characters`)
-  .refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters');
+  .superRefine(refuseUnsafeText);
 
 /** Default note templates of a user; may be empty (no defaults). */
 const NoteTemplateIdsSchema = uniqueIds(0, FIELD_LIMITS.maxNoteTemplates);

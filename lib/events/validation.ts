@@ -1,17 +1,36 @@
 /**
  * Turns zod failures into our own `ValidationError` (STYLE §3): one issue per field, named by its
  * dotted path (`data.email`, `data.providerPartnerUserIds.1`), with a reason that says what is
- * wrong without ever echoing the value — inputs here are clinical data (SPEC §1).
+ * wrong without ever echoing the value — inputs here are clinical data. An unknown key is not
+ * echoed either (a key can be an email): it is named by a short digest, `(unknown key 1a2b3c4d)`,
+ * unless it is one of the contract's own field names (a client field sent on a provider).
  */
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
+import { CLIENT_FIELD_NAMES, PROVIDER_FIELD_NAMES } from './user-fields.ts';
 
 /** Field name used when the whole input (not one of its fields) is wrong. */
 export const ROOT_FIELD = '(root)';
 
-/** Longest unknown key echoed back as a field name; keys are names, not values, but stay bounded. */
-const MAX_ECHOED_KEY_LENGTH = 64;
+/**
+ * Field names of the contract (event envelope, import record, user fields): our own vocabulary,
+ * so an unexpected one (a client field on a provider) is named as it is.
+ */
+const CONTRACT_FIELD_NAMES: ReadonlySet<string> = new Set([
+  'eventId',
+  'type',
+  'occurredAt',
+  'partnerUserId',
+  'data',
+  'kind',
+  ...PROVIDER_FIELD_NAMES,
+  ...CLIENT_FIELD_NAMES,
+]);
+
+/** Hex digits of an unknown key's SHA-256 shown in its field name: enough to tell keys apart. */
+const KEY_DIGEST_HEX_DIGITS = 8;
 
 /** Words for zod's type names in reasons ("must be a string"). */
 const TYPE_WORDS: Readonly<Record<string, string>> = {
@@ -79,16 +98,25 @@ export function fieldName(path: readonly PropertyKey[]): string {
   return path.length === 0 ? ROOT_FIELD : path.map(String).join('.');
 }
 
-/** Prefixes a field name with a parent path (`data` + `email` → `data.email`). */
-function joinField(parent: readonly PropertyKey[], key: string): string {
-  const shown =
-    key.length > MAX_ECHOED_KEY_LENGTH ? `${key.slice(0, MAX_ECHOED_KEY_LENGTH)}…` : key;
+/**
+ * The name an unknown key is reported under: the first eight hex digits of the SHA-256 of its
+ * UTF-8 bytes (`printf %s KEY | sha256sum | cut -c1-8`), never the key itself, which may be
+ * clinical data.
+ */
+export function unknownKeyName(key: string): string {
+  const digest = createHash('sha256').update(key, 'utf8').digest('hex');
+  return `(unknown key ${digest.slice(0, KEY_DIGEST_HEX_DIGITS)})`;
+}
+
+/** The field name of an unknown key under a parent path (`data` + key → `data.(unknown key …)`). */
+function unknownKeyField(parent: readonly PropertyKey[], key: string): string {
+  const shown = CONTRACT_FIELD_NAMES.has(key) ? key : unknownKeyName(key);
   return parent.length === 0 ? shown : `${fieldName(parent)}.${shown}`;
 }
 
 /**
  * Converts any zod error into our `ValidationError`: one issue per field (the first problem zod
- * found there), unknown keys each named by their own path. Every other issue keeps its message,
+ * found there), unknown keys each named by their parent's path and a digest of the key. Every other issue keeps its message,
  * so parse with `reasonFor` (or use `parseWith`) to get value-free reasons.
  */
 export function toValidationError(error: z.ZodError, location?: string): ValidationError {
@@ -98,7 +126,7 @@ export function toValidationError(error: z.ZodError, location?: string): Validat
   };
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) add(joinField(issue.path, key), 'is not a known field');
+      for (const key of issue.keys) add(unknownKeyField(issue.path, key), 'is not a known field');
     } else {
       add(fieldName(issue.path), issue.message);
     }

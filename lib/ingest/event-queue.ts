@@ -1,7 +1,7 @@
 /**
  * Puts validated partner events on the user-events FIFO queue (SPEC §3: `sync-user` consumes it).
- * The message group is the partner user id, so one user's events are applied in order; the
- * deduplication id is the event id, so a partner re-sending an event within SQS's five-minute
+ * The message group derives from the partner user id, so one user's events are applied in order;
+ * the deduplication id derives from the event id (both in `#lib/sqs/message-ids.ts`), so a partner re-sending an event within SQS's five-minute
  * deduplication interval does not enqueue it twice (and `sync-user`'s versioning makes later
  * duplicates harmless).
  *
@@ -9,7 +9,6 @@
  * Entries SQS reports as failed are retried a bounded number of times; sender faults (our
  * request was wrong) are not retried.
  */
-import { createHash } from 'node:crypto';
 import {
   SendMessageBatchCommand,
   type SendMessageBatchCommandInput,
@@ -17,6 +16,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { SQS_ID_LIMITS, sqsEventDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 
 /** SQS's limits for one SendMessageBatch call and for its ids. */
 export const SQS_LIMITS = {
@@ -24,14 +24,11 @@ export const SQS_LIMITS = {
   /** Total payload of one batch (and so of one message); the historical 256 KiB limit, valid everywhere. */
   batchBytes: 262_144,
   /** Maximum length of a MessageGroupId or MessageDeduplicationId. */
-  idLength: 128,
+  idLength: SQS_ID_LIMITS.maxLength,
 } as const;
 
 /** How hard to try before reporting an event as not enqueued. */
 export const ENQUEUE_RETRY = { maxAttempts: 3, baseDelayMs: 100 } as const;
-
-/** Characters SQS allows in MessageGroupId and MessageDeduplicationId: ASCII letters, digits and punctuation. */
-const SQS_ID_PATTERN = /^[\x21-\x7e]+$/;
 
 /** What the queue needs of an event. */
 export interface QueueableEvent {
@@ -46,6 +43,8 @@ export interface EnqueueFailure {
   /** Index into the array given to `enqueue`. */
   readonly index: number;
   readonly reason: string;
+  /** SQS refused the message itself (a sender fault): sending it again cannot succeed. */
+  readonly permanent: boolean;
 }
 
 /** Enqueues events; resolves with those that could not be enqueued after retries. */
@@ -70,15 +69,6 @@ export interface SqsEventQueueOptions {
   readonly maxAttempts?: number;
   readonly baseDelayMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
-}
-
-/**
- * A value usable as a FIFO MessageGroupId / MessageDeduplicationId: the value itself when SQS
- * accepts it, otherwise a stable SHA-256 digest of it (same input, same id).
- */
-export function toSqsId(value: string): string {
-  if (value.length <= SQS_LIMITS.idLength && SQS_ID_PATTERN.test(value)) return value;
-  return `sha256-${createHash('sha256').update(value).digest('hex')}`;
 }
 
 /** Bytes a message body counts towards SQS's size limits. */
@@ -108,8 +98,8 @@ export function sqsEventQueue(options: SqsEventQueueOptions): EventQueue {
         return {
           Id: entryId(index),
           MessageBody: event.body,
-          MessageGroupId: toSqsId(event.partnerUserId),
-          MessageDeduplicationId: toSqsId(event.eventId),
+          MessageGroupId: sqsGroupId(event.partnerUserId),
+          MessageDeduplicationId: sqsEventDeduplicationId(event.eventId),
         };
       });
       let output: SendMessageBatchCommandOutput;
@@ -128,7 +118,11 @@ export function sqsEventQueue(options: SqsEventQueueOptions): EventQueue {
     }
     return [
       ...permanent,
-      ...pending.map((index) => ({ index, reason: lastReason.get(index) ?? 'not sent' })),
+      ...pending.map((index) => ({
+        index,
+        reason: lastReason.get(index) ?? 'not sent',
+        permanent: false,
+      })),
     ];
   };
 
@@ -166,7 +160,7 @@ function settleBatch(
     const failure = failed.get(id);
     if (failure) {
       const reason = `SQS ${failure.Code ?? 'error'}`;
-      if (failure.SenderFault) permanent.push({ index, reason });
+      if (failure.SenderFault) permanent.push({ index, reason, permanent: true });
       else retry.set(index, reason);
     } else if (!succeeded.has(id)) {
       retry.set(index, 'SQS reported no result');

@@ -1,18 +1,21 @@
 /**
- * The `ingest` use case (SPEC §3, issue 4 part 2): authenticate a signed HTTPS request from the
+ * The `ingest` use case: authenticate a signed HTTPS request from the
  * partner, validate its events and put every valid one on the user-events queue.
  *
  * Checks run cheapest first, each with its own status and reason: method (405), content type and
  * encoding (415), body size (413), signature and timestamp (401), replay (401 `replayed`), JSON
- * (400), event count (413), then each event on its own. Invalid events never hold back valid ones
- * in the same request: the answer is 202 when at least one event was accepted, listing the
- * accepted ids and the rejected events with the fields at fault; 400 with the same body when none
- * was; 503 naming the valid events SQS did not take, which the partner sends again (the event id
- * is the FIFO deduplication id, so a re-send is safe).
+ * (400), event count (413), then each event on its own (fields, characters a queue can carry,
+ * `occurredAt` not in the future, eventId unique in the request). Invalid events never hold back
+ * valid ones in the same request: the answer is 202 when at least one event was accepted, listing
+ * the accepted ids and the rejected events with the fields at fault; 400 with the same body when
+ * none was; 503 only for valid events SQS failed to take for a passing reason, which the partner
+ * sends again (the event id makes the FIFO deduplication id, so a re-send is safe). A message SQS
+ * refuses as such is a rejected event, never a 503: resending it would fail forever.
  */
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parsePartnerEvent } from '#lib/events/partner-event.ts';
+import { IdSchema } from '#lib/events/user-fields.ts';
 import { type EventQueue, messageBytes, SQS_LIMITS } from '#lib/ingest/event-queue.ts';
 import type { NonceStore } from '#lib/ingest/replay-guard.ts';
 import type { SecretSource } from '#lib/ingest/secrets.ts';
@@ -47,6 +50,8 @@ export const INGEST_REASONS = {
   noEvents: 'no events',
   tooManyEvents: 'too many events',
   eventTooLarge: 'event too large for the queue',
+  duplicateEventId: 'is used by more than one event of this request',
+  refusedByQueue: 'refused by the queue',
   unvalidated: 'could not be validated',
   notEnqueued: 'not enqueued, send it again',
 } as const;
@@ -59,9 +64,6 @@ export const RETRY_AFTER_SECONDS = 1;
 
 /** Field named in an event-level issue that concerns the whole event, not one of its fields. */
 export const EVENT_FIELD = '(event)';
-
-/** Longest eventId echoed back for a rejected event; longer values are not ids we could have accepted. */
-const MAX_ECHOED_EVENT_ID_LENGTH = 128;
 
 const HTTP_POST = 'POST';
 const JSON_MEDIA_TYPE = 'application/json';
@@ -127,6 +129,8 @@ export interface IngestLimits {
   readonly maxEvents?: number;
   /** Largest single queue message; default SQS's batch payload limit. */
   readonly maxMessageBytes?: number;
+  /** How far in the future `occurredAt` may be; default DEFAULT_MAX_FUTURE_SKEW_MS. */
+  readonly maxFutureSkewMs?: number;
 }
 
 /** What ingest needs: secrets, the replay guard, the queue, the limits and a clock. */
@@ -186,6 +190,14 @@ export async function ingestEvents(
   return outcome;
 }
 
+/** A valid event of the request, ready for the queue. */
+interface ValidEvent {
+  readonly index: number;
+  readonly eventId: string;
+  readonly partnerUserId: string;
+  readonly body: string;
+}
+
 /** Parses, validates and enqueues the events of an authenticated body. */
 async function acceptEvents(body: Uint8Array, deps: IngestDependencies): Promise<IngestOutcome> {
   let decoded: unknown;
@@ -201,47 +213,26 @@ async function acceptEvents(body: Uint8Array, deps: IngestDependencies): Promise
     return refuse(INGEST_STATUS.payloadTooLarge, INGEST_REASONS.tooManyEvents);
   }
 
-  const valid: { index: number; eventId: string; partnerUserId: string; body: string }[] = [];
-  const rejected: RejectedEvent[] = [];
-  items.forEach((item, index) => {
-    const location = `event ${index}`;
-    try {
-      const event = parsePartnerEvent(item, location);
-      // The message is the partner's own JSON of the event: exactly what a partner publishing
-      // straight to the queue would send, and what sync-user validates again.
-      const messageBody = JSON.stringify(item);
-      if (messageBytes(messageBody) > (deps.limits.maxMessageBytes ?? SQS_LIMITS.batchBytes)) {
-        rejected.push({
-          index,
-          eventId: event.eventId,
-          errors: [{ field: EVENT_FIELD, reason: INGEST_REASONS.eventTooLarge }],
-        });
-        return;
-      }
-      valid.push({
-        index,
-        eventId: event.eventId,
-        partnerUserId: event.partnerUserId,
-        body: messageBody,
-      });
-    } catch (error) {
-      // Anything but a ValidationError is a bug in the parser; the event is refused rather than
-      // failing the whole request with a 5xx the partner would retry forever.
-      const errors =
-        error instanceof ValidationError
-          ? error.issues
-          : [{ field: EVENT_FIELD, reason: INGEST_REASONS.unvalidated }];
-      rejected.push({ index, ...echoedEventId(item), errors });
+  const { valid, rejected } = validateItems(items, deps);
+  const failures = valid.length > 0 ? await deps.queue.enqueue(valid) : [];
+  const failedAt = new Map(failures.map((failure) => [failure.index, failure]));
+  const enqueued = valid.filter((_, i) => !failedAt.has(i));
+  const notAccepted: NotAcceptedEvent[] = [];
+  valid.forEach((event, i) => {
+    const failure = failedAt.get(i);
+    if (failure === undefined) return;
+    // SQS refusing the message itself will refuse it on every resend: the event is rejected,
+    // never "send it again".
+    if (failure.permanent) {
+      const errors = [
+        { field: EVENT_FIELD, reason: `${INGEST_REASONS.refusedByQueue}: ${failure.reason}` },
+      ];
+      rejected.push({ index: event.index, eventId: event.eventId, errors });
+    } else {
+      notAccepted.push({ index: event.index, eventId: event.eventId, reason: failure.reason });
     }
   });
-
-  const failures = valid.length > 0 ? await deps.queue.enqueue(valid) : [];
-  const failedAt = new Map(failures.map((failure) => [failure.index, failure.reason]));
-  const enqueued = valid.filter((_, i) => !failedAt.has(i));
-  const notAccepted = valid.flatMap((event, i) => {
-    const reason = failedAt.get(i);
-    return reason === undefined ? [] : [{ index: event.index, eventId: event.eventId, reason }];
-  });
+  rejected.sort((a, b) => a.index - b.index);
 
   const accepted = enqueued.map((event) => event.eventId);
   const refs = enqueued.map(({ eventId, partnerUserId }) => ({ eventId, partnerUserId }));
@@ -259,6 +250,64 @@ async function acceptEvents(body: Uint8Array, deps: IngestDependencies): Promise
     body: { accepted, rejected },
     enqueued: refs,
   };
+}
+
+/**
+ * Validates each item on its own: the contract (fields, characters, time), the queue's size
+ * limit, then that no two items share an eventId (every copy is refused: which one the partner
+ * meant cannot be known, and FIFO deduplication would silently drop all but the first).
+ */
+function validateItems(
+  items: readonly unknown[],
+  deps: IngestDependencies,
+): { valid: ValidEvent[]; rejected: RejectedEvent[] } {
+  const clock = { now: deps.now(), maxFutureSkewMs: deps.limits.maxFutureSkewMs };
+  const maxMessageBytes = deps.limits.maxMessageBytes ?? SQS_LIMITS.batchBytes;
+  const parsed: ValidEvent[] = [];
+  const rejected: RejectedEvent[] = [];
+  items.forEach((item, index) => {
+    try {
+      const event = parsePartnerEvent(item, `event ${index}`, clock);
+      // The message is the partner's own JSON of the event: exactly what a partner publishing
+      // straight to the queue would send, and what sync-user validates again.
+      const messageBody = JSON.stringify(item);
+      if (messageBytes(messageBody) > maxMessageBytes) {
+        const errors = [{ field: EVENT_FIELD, reason: INGEST_REASONS.eventTooLarge }];
+        rejected.push({ index, eventId: event.eventId, errors });
+        return;
+      }
+      parsed.push({
+        index,
+        eventId: event.eventId,
+        partnerUserId: event.partnerUserId,
+        body: messageBody,
+      });
+    } catch (error) {
+      // Anything but a ValidationError is a bug in the parser; the event is refused rather than
+      // failing the whole request with a 5xx the partner would retry forever.
+      const errors =
+        error instanceof ValidationError
+          ? error.issues
+          : [{ field: EVENT_FIELD, reason: INGEST_REASONS.unvalidated }];
+      rejected.push({ index, ...echoedEventId(item), errors });
+    }
+  });
+  const positions = new Map<string, number[]>();
+  for (const event of parsed) {
+    positions.set(event.eventId, [...(positions.get(event.eventId) ?? []), event.index]);
+  }
+  const valid = parsed.filter((event) => {
+    const shared = positions.get(event.eventId) ?? [];
+    if (shared.length < 2) return true;
+    const reason = `${INGEST_REASONS.duplicateEventId} (events ${shared.join(', ')})`;
+    rejected.push({
+      index: event.index,
+      eventId: event.eventId,
+      errors: [{ field: 'eventId', reason }],
+    });
+    return false;
+  });
+  return { valid, rejected: rejected.sort((a, b) => a.index - b.index) };
 }
 
 /** Why a Content-Type is not acceptable, or undefined when it is JSON in UTF-8. */
@@ -284,12 +333,11 @@ function contentEncodingProblem(contentEncoding: string | undefined): string | u
     : INGEST_REASONS.unsupportedEncoding;
 }
 
-/** The rejected item's eventId, if it is a string short enough to be an id we could accept. */
+/** The rejected item's eventId, if it is a valid id (so never an email or other clinical data). */
 function echoedEventId(item: unknown): { eventId?: string } {
   if (typeof item !== 'object' || item === null || !('eventId' in item)) return {};
-  const { eventId } = item;
-  if (typeof eventId !== 'string' || eventId.length === 0) return {};
-  return eventId.length <= MAX_ECHOED_EVENT_ID_LENGTH ? { eventId } : {};
+  const parsed = IdSchema.safeParse(item.eventId);
+  return parsed.success ? { eventId: parsed.data } : {};
 }
 
 function refuse(

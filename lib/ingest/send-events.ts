@@ -74,10 +74,20 @@ export async function sendEvents(
   const report: SendEventsReport = { accepted: [], rejected: [], failed: [] };
   const maxBodyBytes = options.maxBodyBytes ?? SEND_DEFAULTS.maxBodyBytes;
   const serialised = events.map((event) => JSON.stringify(event));
+  const repeated = repeatedEventIds(events);
   const sendable: number[] = [];
   serialised.forEach((text, index) => {
-    // An array of one event is the smallest body that can carry it.
-    if (Buffer.byteLength(text) + ARRAY_OVERHEAD_BYTES > maxBodyBytes) {
+    const shared = repeated.get(index);
+    if (shared) {
+      // Sent in different requests, all but one would be dropped by deduplication unseen.
+      const reason = `is used by more than one event (events ${shared.join(', ')})`;
+      report.rejected.push({
+        index,
+        eventId: eventIdOf(events[index]),
+        errors: [{ field: 'eventId', reason }],
+      });
+    } else if (Buffer.byteLength(text) + ARRAY_OVERHEAD_BYTES > maxBodyBytes) {
+      // An array of one event is the smallest body that can carry it.
       report.failed.push({ index, reason: 'event larger than the body limit' });
     } else {
       sendable.push(index);
@@ -91,7 +101,28 @@ export async function sendEvents(
   );
   for (const chunk of chunks) await sendChunk(url, secret, chunk, serialised, options, report);
   report.failed.sort((a, b) => a.index - b.index);
+  report.rejected.sort((a, b) => a.index - b.index);
   return report;
+}
+
+/** The event's `eventId` when it is a string. */
+function eventIdOf(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null || !('eventId' in event)) return undefined;
+  return typeof event.eventId === 'string' ? event.eventId : undefined;
+}
+
+/** For each event whose string eventId another event shares: the positions of all of them. */
+function repeatedEventIds(events: readonly unknown[]): Map<number, number[]> {
+  const positions = new Map<string, number[]>();
+  events.forEach((event, index) => {
+    const eventId = eventIdOf(event);
+    if (eventId !== undefined) positions.set(eventId, [...(positions.get(eventId) ?? []), index]);
+  });
+  const repeated = new Map<number, number[]>();
+  for (const shared of positions.values()) {
+    if (shared.length > 1) for (const index of shared) repeated.set(index, shared);
+  }
+  return repeated;
 }
 
 /** Sends one chunk, resending what was not accepted until it is or attempts run out. */

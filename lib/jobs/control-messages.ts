@@ -6,13 +6,14 @@
  *   or mid fan-out;
  * - `start-clients`: sent by the ledger, exactly once, when the last provider has settled.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { IMPORT_FORMATS } from '#lib/import/format.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
+import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 
 /** Control message types. */
 export const CONTROL_TYPES = {
@@ -110,7 +111,7 @@ export class SqsControlQueue implements ControlQueue {
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
         MessageBody: JSON.stringify(message),
-        MessageGroupId: message.jobId,
+        MessageGroupId: sqsGroupId(message.jobId),
         MessageDeduplicationId: controlDeduplicationId(message),
       }),
     );
@@ -130,7 +131,5 @@ export function controlDeduplicationId(message: ControlMessage): string {
       : message.type === CONTROL_TYPES.start
         ? randomUUID()
         : '';
-  return createHash('sha256')
-    .update([message.type, message.jobId, step].join('\u0000'))
-    .digest('hex');
+  return sqsDigestDeduplicationId([message.type, message.jobId, step]);
 }

@@ -5,10 +5,10 @@
  * fan-out that re-sends a row within five minutes is dropped by SQS), and tagged with the
  * `jobId`/`line` attributes sync-user reports its outcome and any failure under.
  */
-import { createHash } from 'node:crypto';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_TYPES, type PartnerEvent } from '#lib/events/partner-event.ts';
 import type { ImportRecord } from '#lib/import/import-record.ts';
+import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 import { IMPORT_ATTRIBUTES } from '#lib/sync/record-work.ts';
 
 /** SendMessageBatch takes at most 10 entries. */
@@ -47,7 +47,7 @@ export function importEvent(jobId: string, occurredAt: string, row: ImportMessag
 
 /** The deduplication id of a job's row: a hash of job id and line. */
 export function importDeduplicationId(jobId: string, line: number): string {
-  return createHash('sha256').update(`${jobId}\u0000${line}`).digest('hex');
+  return sqsDigestDeduplicationId([jobId, String(line)]);
 }
 
 /** The import FIFO queue. */
@@ -71,7 +71,7 @@ export class SqsImportQueue implements ImportQueue {
     let entries = rows.map((row) => ({
       Id: String(row.line),
       MessageBody: JSON.stringify(importEvent(jobId, occurredAt, row)),
-      MessageGroupId: row.record.partnerUserId,
+      MessageGroupId: sqsGroupId(row.record.partnerUserId),
       MessageDeduplicationId: importDeduplicationId(jobId, row.line),
       MessageAttributes: {
         [IMPORT_ATTRIBUTES.jobId]: { DataType: 'String', StringValue: jobId },

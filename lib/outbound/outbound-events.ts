@@ -4,8 +4,8 @@
  * the outbound FIFO queue, deduplicated on the outcome (type, user, cause), not on the delivery,
  * so a redelivered cause does not announce its outcome twice.
  */
-import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 
 /** Outbound event types. */
 export const OUTBOUND_TYPES = {
@@ -114,7 +114,7 @@ export class SqsOutboundPublisher implements OutboundPublisher {
         QueueUrl: this.#queueUrl,
         MessageBody: JSON.stringify(event),
         // One partner user's outcomes in order.
-        MessageGroupId: subject,
+        MessageGroupId: sqsGroupId(subject),
         MessageDeduplicationId: outcomeKey(event, subject),
       }),
     );
@@ -123,7 +123,5 @@ export class SqsOutboundPublisher implements OutboundPublisher {
 
 /** The identity of an outcome: its type, its user (or job) and its cause. */
 export function outcomeKey(event: OutboundEvent, subject: string): string {
-  return createHash('sha256')
-    .update([event.type, subject, event.eventId ?? '', event.jobId ?? ''].join('\u0000'))
-    .digest('hex');
+  return sqsDigestDeduplicationId([event.type, subject, event.eventId ?? '', event.jobId ?? '']);
 }

@@ -2,9 +2,9 @@
  * SQS adapter of the AssignmentQueue port: one FIFO message per reconciliation request, grouped
  * by the client's partner id so one client's requests are applied in order.
  */
-import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 import type { AssignmentQueue, OutcomeCause } from '#lib/sync/ports.ts';
 
 /** The body of an assignment command. */
@@ -35,13 +35,16 @@ export class SqsAssignmentQueue implements AssignmentQueue {
     };
     // A redelivered cause sends the same deduplication id, so SQS drops the copy (5-minute
     // window); a later copy is harmless: assign-providers makes no call for an equal list.
-    const dedupSource = `${clientPartnerUserId}\u0000${cause.eventId ?? ''}\u0000${cause.jobId ?? ''}`;
     await this.#sqs.send(
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
         MessageBody: JSON.stringify(command),
-        MessageGroupId: clientPartnerUserId,
-        MessageDeduplicationId: createHash('sha256').update(dedupSource).digest('hex'),
+        MessageGroupId: sqsGroupId(clientPartnerUserId),
+        MessageDeduplicationId: sqsDigestDeduplicationId([
+          clientPartnerUserId,
+          cause.eventId ?? '',
+          cause.jobId ?? '',
+        ]),
       }),
     );
   }

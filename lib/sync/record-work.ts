@@ -43,6 +43,8 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
   readonly importProgress?: ImportProgress | undefined;
   /** Checks before each Upheal call of a record (time left, quarantine); none when absent. */
   readonly callGuard?: CallGuardFactory | undefined;
+  /** How far in the future `occurredAt` may be; a later event fails for good, naming the field. */
+  readonly maxFutureSkewMs?: number | undefined;
 }
 
 /** Import messages come from the import queue: they use the bulk lane of the limiter. */
@@ -71,7 +73,11 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   const decoded = new WeakMap<SQSRecord, PartnerEvent>();
   return {
     async run(record, invocation) {
-      const event = parsePartnerEventJson(record.body, `message ${record.messageId}`);
+      // Validated again here: a producer may publish to the queue directly, and a far-future
+      // occurredAt would make every later event of the user look stale.
+      const event = parsePartnerEventJson(record.body, `message ${record.messageId}`, {
+        maxFutureSkewMs: deps.maxFutureSkewMs,
+      });
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf(record);

@@ -16,12 +16,14 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createIngestHandler } from '#functions/ingest.ts';
 import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
-import { sqsEventQueue, sqsSendBatch, toSqsId } from '#lib/ingest/event-queue.ts';
+import { unknownKeyName } from '#lib/events/validation.ts';
+import { sqsEventQueue, sqsSendBatch } from '#lib/ingest/event-queue.ts';
 import { type IngestServer, startIngestServer } from '#lib/ingest/http-server.ts';
 import { dynamoNonceStore, NONCE_PK_PREFIX, NONCE_SK } from '#lib/ingest/replay-guard.ts';
 import { staticSecrets } from '#lib/ingest/secrets.ts';
 import { postEvents, postSigned } from '#lib/ingest/send.ts';
 import { signedContentDigest } from '#lib/signing.ts';
+import { sqsGroupId } from '#lib/sqs/message-ids.ts';
 import {
   capturingLogger,
   providerCreated,
@@ -144,7 +146,7 @@ describe('ingest on the local stack', () => {
     expect(messages.map(summary)).toEqual(
       expect.arrayContaining([
         { eventId: id('e1'), group: 'p-7', dedup: id('e1') },
-        { eventId: id('e2'), group: toSqsId('c 1001'), dedup: id('e2') },
+        { eventId: id('e2'), group: sqsGroupId('c 1001'), dedup: id('e2') },
         { eventId: id('e3'), group: 'p-7', dedup: id('e3') },
       ]),
     );
@@ -252,6 +254,55 @@ describe('ingest on the local stack', () => {
       ],
     });
     expect(await drainQueue()).toEqual([]);
+  });
+
+  it('answers faults SQS would refuse forever per event, never 503: U+FFFF, a shared eventId, a 9999 date', async () => {
+    const base = providerCreated(id('ok'), 'c 1001');
+    const good = { ...base, data: { ...base.data, email: 'c1001@clinic.example.com' } };
+    const uffff = {
+      ...providerCreated(id('e1'), 'p-1'),
+      data: { ...good.data, lastName: 'Ruiz\uffff' },
+    };
+    const events = [
+      good,
+      uffff,
+      userDeleted(id('dupe'), 'c-2'),
+      userDeleted(id('dupe'), 'c-3'),
+      { ...userDeleted(id('e4'), 'ü-1'), occurredAt: '9999-01-01T00:00:00.000Z' },
+    ];
+
+    const result = await postEvents(url(), SECRET, events);
+
+    expect(result.status).toBe(202);
+    expect(result.body).toMatchObject({
+      accepted: [id('ok')],
+      rejected: [
+        { index: 1, errors: [{ field: 'data.lastName' }] },
+        { index: 2, errors: [{ field: 'eventId' }] },
+        { index: 3, errors: [{ field: 'eventId' }] },
+        { index: 4, errors: [{ field: 'occurredAt' }] },
+      ],
+    });
+    expect((await drainQueue()).map(summary)).toEqual([
+      { eventId: id('ok'), group: sqsGroupId('c 1001'), dedup: id('ok') },
+    ]);
+  });
+
+  it('reports a message SQS refuses as such as permanent, so it is never retried', async () => {
+    const queue = sqsEventQueue({ sendBatch: sqsSendBatch(sqs), queueUrl, sleep: async () => {} });
+    const body = JSON.stringify({ eventId: id('e1'), note: '\uffff' }).replace('\\uffff', '\uffff');
+
+    const failures = await queue.enqueue([
+      { eventId: id('e1'), partnerUserId: 'c-1', body },
+      {
+        eventId: id('e2'),
+        partnerUserId: 'c-2',
+        body: JSON.stringify(userDeleted(id('e2'), 'c-2')),
+      },
+    ]);
+
+    expect(failures).toEqual([{ index: 0, reason: 'SQS InvalidMessageContents', permanent: true }]);
+    expect((await drainQueue()).map(summary).map((message) => message.eventId)).toEqual([id('e2')]);
   });
 
   it('accepts the valid events of a mixed batch with 202 and enqueues exactly those', async () => {
@@ -364,7 +415,11 @@ describe('ingest on the local stack', () => {
         body: {
           accepted: [id('e1')],
           rejected: [
-            { index: 1, eventId: id('e2'), errors: [expect.objectContaining({ field: 'extra' })] },
+            {
+              index: 1,
+              eventId: id('e2'),
+              errors: [expect.objectContaining({ field: unknownKeyName('extra') })],
+            },
           ],
         },
       });

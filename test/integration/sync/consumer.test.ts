@@ -167,6 +167,36 @@ describe('sqsConsumer', () => {
     expect(published.some((e) => e.inviteUrl !== undefined)).toBe(false);
   });
 
+  it.each(['userEvents', 'imports'] as const)(
+    'fails an event dated 9999-01-01 on the %s queue for good, naming occurredAt, without touching the user',
+    async (queue) => {
+      const outbound = new SqsOutboundPublisher(fixture.sqs, fixture.queues.queueUrls.outbound);
+      const handler = consumerWith(
+        syncUserWork({
+          ...fixture.deps,
+          upheal: { live: fixture.upheal, bulk: fixture.upheal },
+          outbound,
+          logger,
+          shareInviteUrl: false,
+        }),
+      );
+      const partnerUserId = `p-far-future-${queue}`;
+      const future = { ...providerEvent(partnerUserId, 0), occurredAt: '9999-01-01T00:00:00.000Z' };
+      const event = await batchOf(queue, [{ body: JSON.stringify(future) }]);
+
+      const response = await handler(event, context);
+
+      expect(response.batchItemFailures).toEqual([]);
+      const failure = (await fixture.failures.list()).find(
+        (f) => f.partnerUserId === partnerUserId,
+      );
+      expect(failure?.reason).toMatch(
+        /occurredAt: must not be more than 300 seconds in the future/,
+      );
+      expect(await fixture.deps.mappings.get(partnerUserId)).toBeUndefined();
+    },
+  );
+
   it('defers a record with no rate-limit slot without counting an attempt', async () => {
     const handler = consumerWith({
       run: async () => {

@@ -10,7 +10,7 @@ import {
   parsePartnerEventJson,
   userKindOf,
 } from '#lib/events/partner-event.ts';
-import { ROOT_FIELD } from '#lib/events/validation.ts';
+import { ROOT_FIELD, unknownKeyName } from '#lib/events/validation.ts';
 import { partnerEventArbitrary } from './arbitraries.ts';
 
 /** The envelope of a valid event. */
@@ -63,7 +63,7 @@ describe('parsePartnerEvent', () => {
 
   it('rejects user.deleted whose data has fields', () => {
     expect(fieldsOf({ ...envelope, type: 'user.deleted', data: { reason: 'left' } })).toEqual([
-      'data.reason',
+      `data.${unknownKeyName('reason')}`,
     ]);
   });
 
@@ -100,14 +100,28 @@ describe('parsePartnerEvent', () => {
     ]);
   });
 
-  it('rejects an unknown top-level field by name', () => {
-    expect(fieldsOf({ ...envelope, type: 'user.deleted', version: 3 })).toEqual(['version']);
+  it('rejects an unknown top-level field by a digest of its name, never the name', () => {
+    expect(fieldsOf({ ...envelope, type: 'user.deleted', version: 3 })).toEqual([
+      unknownKeyName('version'),
+    ]);
+    expect(unknownKeyName('version')).toMatch(/^\(unknown key [0-9a-f]{8}\)$/);
   });
 
-  it('rejects an unknown data field by its dotted path', () => {
+  it('rejects an unknown data field by its parent path and a digest of its name', () => {
+    const key = 'ana.ruiz@example.com';
+    const error = rejectionOf({
+      ...envelope,
+      type: 'client.created',
+      data: { ...clientData, [key]: 'X' },
+    });
+    expect(error.issues.map((issue) => issue.field)).toEqual([`data.${unknownKeyName(key)}`]);
+    expect(error.message).not.toContain('ana');
+  });
+
+  it('names a field of the contract by its name even where it does not belong', () => {
     expect(
-      fieldsOf({ ...envelope, type: 'client.created', data: { ...clientData, middleName: 'X' } }),
-    ).toEqual(['data.middleName']);
+      fieldsOf({ ...envelope, type: 'user.deleted', data: { email: 'x@example.com' } }),
+    ).toEqual(['data.email']);
   });
 
   it('names every missing envelope field as required', () => {
@@ -173,7 +187,7 @@ describe('parsePartnerEvent', () => {
   it('prefixes the message with the location', () => {
     const error = rejectionOf({ ...envelope, type: 'user.deleted', extra: 1 }, 'event 3');
     expect(error.location).toBe('event 3');
-    expect(error.message).toBe('event 3: extra: is not a known field');
+    expect(error.message).toBe(`event 3: ${unknownKeyName('extra')}: is not a known field`);
   });
 
   it('never echoes clinical values in its reasons', () => {

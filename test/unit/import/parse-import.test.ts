@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/errors.ts';
+import { unknownKeyName } from '#lib/events/validation.ts';
 import { csvHeader, csvLine } from '#lib/import/csv-writer.ts';
 import type { ImportRecord, ImportRow } from '#lib/import/import-record.ts';
 import { HEADER_FIELD, MAX_LINE_CHARS, parseImport, ROW_FIELD } from '#lib/import/parse-import.ts';
@@ -144,7 +145,9 @@ describe('parseImport (NDJSON)', () => {
     expect(issuesOf(rows[0])).toEqual([
       { field: 'noteIdentifier', reason: 'does not apply to a client' },
     ]);
-    expect(issuesOf(rows[1])).toEqual([{ field: 'nickname', reason: 'is not a known field' }]);
+    expect(issuesOf(rows[1])).toEqual([
+      { field: unknownKeyName('nickname'), reason: 'is not a known field' },
+    ]);
   });
 
   it('keeps the partner id of a failed row when it is readable', async () => {

@@ -10,8 +10,8 @@ import {
   type QueueableEvent,
   SQS_LIMITS,
   sqsEventQueue,
-  toSqsId,
 } from '#lib/ingest/event-queue.ts';
+import { sqsGroupId } from '#lib/sqs/message-ids.ts';
 
 const QUEUE_URL = 'http://127.0.0.1:1/000000000000/upheal-sync-test-user-events.fifo';
 
@@ -52,31 +52,6 @@ function scriptedSendBatch(
 }
 
 const noSleep = async () => {};
-
-describe('toSqsId', () => {
-  it('keeps ids SQS accepts as they are', () => {
-    expect(toSqsId('7d1c-4e2a_c:1001')).toBe('7d1c-4e2a_c:1001');
-    expect(toSqsId('a'.repeat(SQS_LIMITS.idLength))).toBe('a'.repeat(SQS_LIMITS.idLength));
-  });
-
-  it('hashes ids that are too long or hold characters SQS disallows, stably', () => {
-    for (const id of ['a'.repeat(SQS_LIMITS.idLength + 1), 'c 1001', 'café', 'tab\there']) {
-      const sqsId = toSqsId(id);
-      expect(sqsId).toMatch(/^sha256-[0-9a-f]{64}$/);
-      expect(toSqsId(id)).toBe(sqsId);
-    }
-    expect(toSqsId('c 1001')).not.toBe(toSqsId('c 1002'));
-  });
-
-  it('always yields an id SQS accepts', () => {
-    fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (id) => {
-        fc.pre(id.length > 0);
-        expect(toSqsId(id)).toMatch(/^[\x21-\x7e]{1,128}$/);
-      }),
-    );
-  });
-});
 
 describe('packBatches', () => {
   it('packs at most 10 entries per batch, in order', () => {
@@ -128,7 +103,7 @@ describe('sqsEventQueue', () => {
           {
             Id: 'e0',
             MessageBody: '{"a":1}',
-            MessageGroupId: toSqsId('c 1001'),
+            MessageGroupId: sqsGroupId('c 1001'),
             MessageDeduplicationId: 'e-1',
           },
         ],
@@ -186,7 +161,7 @@ describe('sqsEventQueue', () => {
 
     const failures = await queue.enqueue(events(3));
 
-    expect(failures).toEqual([{ index: 1, reason: 'SQS ServiceUnavailable' }]);
+    expect(failures).toEqual([{ index: 1, reason: 'SQS ServiceUnavailable', permanent: false }]);
     expect(calls).toHaveLength(ENQUEUE_RETRY.maxAttempts);
     expect(slept).toEqual([ENQUEUE_RETRY.baseDelayMs, ENQUEUE_RETRY.baseDelayMs * 2]);
   });
@@ -224,7 +199,7 @@ describe('sqsEventQueue', () => {
       queueUrl: QUEUE_URL,
       sleep: noSleep,
     }).enqueue(events(2));
-    expect(failures).toEqual([{ index: 0, reason: 'SQS InvalidParameterValue' }]);
+    expect(failures).toEqual([{ index: 0, reason: 'SQS InvalidParameterValue', permanent: true }]);
     expect(calls).toHaveLength(1);
   });
 
@@ -243,8 +218,8 @@ describe('sqsEventQueue', () => {
     }).enqueue(events(2));
     expect(call).toBe(ENQUEUE_RETRY.maxAttempts);
     expect(failures).toEqual([
-      { index: 0, reason: 'SendMessageBatch failed: TimeoutError' },
-      { index: 1, reason: 'SendMessageBatch failed: TimeoutError' },
+      { index: 0, reason: 'SendMessageBatch failed: TimeoutError', permanent: false },
+      { index: 1, reason: 'SendMessageBatch failed: TimeoutError', permanent: false },
     ]);
   });
 
@@ -259,6 +234,6 @@ describe('sqsEventQueue', () => {
       queueUrl: QUEUE_URL,
       sleep: noSleep,
     }).enqueue(events(15));
-    expect(failures).toEqual([{ index: 12, reason: 'SQS InternalError' }]);
+    expect(failures).toEqual([{ index: 12, reason: 'SQS InternalError', permanent: false }]);
   });
 });

@@ -8,7 +8,7 @@ export function providerCreated(eventId: string, partnerUserId: string) {
   return {
     eventId,
     type: 'provider.created',
-    occurredAt: '2026-11-27T10:00:00.000Z',
+    occurredAt: '2026-11-27T08:00:00.000Z',
     partnerUserId,
     data: { email: `${partnerUserId}@clinic.example.com`, firstName: 'Ana', lastName: 'Ruiz' },
   } as const;
@@ -19,7 +19,7 @@ export function providersChanged(eventId: string, partnerUserId: string, provide
   return {
     eventId,
     type: 'client.providers_changed',
-    occurredAt: '2026-11-27T10:05:00.000Z',
+    occurredAt: '2026-11-27T08:05:00.000Z',
     partnerUserId,
     data: { providerPartnerUserIds: providers },
   } as const;
@@ -30,7 +30,7 @@ export function userDeleted(eventId: string, partnerUserId: string) {
   return {
     eventId,
     type: 'user.deleted',
-    occurredAt: '2026-11-27T11:00:00.000Z',
+    occurredAt: '2026-11-27T08:30:00.000Z',
     partnerUserId,
   } as const;
 }
@@ -52,8 +52,14 @@ export function memoryNonceStore(): NonceStore & { readonly nonces: Map<string, 
   };
 }
 
-/** An EventQueue that records what it was given and fails the events whose ids are listed. */
-export function recordingQueue(failEventIds: readonly string[] = []): EventQueue & {
+/**
+ * An EventQueue that records what it was given and fails the events whose ids are listed: for a
+ * passing reason (`failEventIds`) or as SQS refusing the message itself (`refuseEventIds`).
+ */
+export function recordingQueue(
+  failEventIds: readonly string[] = [],
+  refuseEventIds: readonly string[] = [],
+): EventQueue & {
   readonly sent: QueueableEvent[];
 } {
   const sent: QueueableEvent[] = [];
@@ -63,7 +69,9 @@ export function recordingQueue(failEventIds: readonly string[] = []): EventQueue
       const failures: EnqueueFailure[] = [];
       events.forEach((event, index) => {
         if (failEventIds.includes(event.eventId))
-          failures.push({ index, reason: 'SQS InternalError' });
+          failures.push({ index, reason: 'SQS InternalError', permanent: false });
+        else if (refuseEventIds.includes(event.eventId))
+          failures.push({ index, reason: 'SQS InvalidMessageContents', permanent: true });
         else
           sent.push({
             eventId: event.eventId,

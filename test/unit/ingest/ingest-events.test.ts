@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { unknownKeyName } from '#lib/events/validation.ts';
 import {
   EVENT_FIELD,
   INGEST_REASONS,
@@ -344,7 +345,7 @@ describe('ingestEvents', () => {
             eventId: 'e-2',
             errors: expect.arrayContaining([
               expect.objectContaining({ field: 'occurredAt' }),
-              expect.objectContaining({ field: 'extra' }),
+              expect.objectContaining({ field: unknownKeyName('extra') }),
             ]),
           },
         ],
@@ -360,6 +361,29 @@ describe('ingestEvents', () => {
       const text = JSON.stringify(outcome.body);
       expect(text).toContain('data.email');
       expect(text).not.toContain('ana.ruiz-at-clinic');
+    });
+
+    it('never echoes an unknown key or an eventId that is an email', async () => {
+      const { deps } = dependencies();
+      const event = providerCreated('e-1', 'p-7');
+      const bad = [
+        { ...event, data: { ...event.data, 'ana.ruiz@example.com': 'x' } },
+        { ...providerCreated('e-2', 'p-8'), eventId: 'ana.ruiz@example.com' },
+      ];
+      const outcome = await ingestEvents(signedRequest(bad), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.badRequest);
+      expect(JSON.stringify(outcome.body)).not.toContain('ana.ruiz');
+      expect(outcome.body).toMatchObject({
+        rejected: [
+          {
+            index: 0,
+            eventId: 'e-1',
+            errors: [{ field: `data.${unknownKeyName('ana.ruiz@example.com')}` }],
+          },
+          { index: 1, errors: [{ field: 'eventId' }] },
+        ],
+      });
+      expect(outcome.body).not.toHaveProperty('rejected.1.eventId');
     });
 
     it('answers 400 naming the event when the body is a JSON value that is not an event', async () => {
@@ -476,6 +500,111 @@ describe('ingestEvents', () => {
       const outcome = await ingestEvents(signedRequest([userDeleted('e-1', 'c-1')]), deps);
       expect(outcome.status).toBe(INGEST_STATUS.serviceUnavailable);
       expect(outcome.body).toMatchObject({ notAccepted: [{ index: 0, eventId: 'e-1' }] });
+    });
+  });
+
+  describe('permanent faults are answered per event, never with 503', () => {
+    it('refuses a last name holding U+FFFF with 400 naming the field', async () => {
+      const { deps, queue } = dependencies();
+      const event = providerCreated('e-1', 'p-7');
+      const bad = { ...event, data: { ...event.data, lastName: 'Ruiz\uffff' } };
+      const outcome = await ingestEvents(signedRequest(bad), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.badRequest);
+      expect(outcome.body).toEqual({
+        accepted: [],
+        rejected: [
+          {
+            index: 0,
+            eventId: 'e-1',
+            errors: [
+              {
+                field: 'data.lastName',
+                reason: 'must not contain Unicode noncharacters such as U+FFFF',
+              },
+            ],
+          },
+        ],
+      });
+      expect(queue.sent).toEqual([]);
+    });
+
+    it('refuses every event of a request that shares an eventId, and accepts the others', async () => {
+      const { deps, queue } = dependencies();
+      const events = [
+        providerCreated('e-1', 'p-7'),
+        userDeleted('e-2', 'c-1'),
+        userDeleted('e-1', 'c-2'),
+      ];
+      const outcome = await ingestEvents(signedRequest(events), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      const reason = 'is used by more than one event of this request (events 0, 2)';
+      expect(outcome.body).toEqual({
+        accepted: ['e-2'],
+        rejected: [
+          { index: 0, eventId: 'e-1', errors: [{ field: 'eventId', reason }] },
+          { index: 2, eventId: 'e-1', errors: [{ field: 'eventId', reason }] },
+        ],
+      });
+      expect(queue.sent.map((sent) => sent.eventId)).toEqual(['e-2']);
+    });
+
+    it.each([['9999-01-01T00:00:00.000Z'], [new Date(NOW + WINDOW_MS + 1_000).toISOString()]])(
+      'refuses an event dated %s (beyond the allowed skew) naming occurredAt',
+      async (occurredAt) => {
+        const { deps, queue } = dependencies();
+        const outcome = await ingestEvents(
+          signedRequest([{ ...userDeleted('e-1', 'c-1'), occurredAt }, userDeleted('e-2', 'c-2')]),
+          deps,
+        );
+        expect(outcome.status).toBe(INGEST_STATUS.accepted);
+        expect(outcome.body).toMatchObject({
+          accepted: ['e-2'],
+          rejected: [{ index: 0, eventId: 'e-1', errors: [{ field: 'occurredAt' }] }],
+        });
+        expect(queue.sent.map((sent) => sent.eventId)).toEqual(['e-2']);
+      },
+    );
+
+    it('accepts an event dated within the skew, and honours a configured skew', async () => {
+      const soon = {
+        ...userDeleted('e-1', 'c-1'),
+        occurredAt: new Date(NOW + 60_000).toISOString(),
+      };
+      expect((await ingestEvents(signedRequest(soon), dependencies().deps)).status).toBe(
+        INGEST_STATUS.accepted,
+      );
+      const strict = dependencies();
+      const limits = { ...strict.deps.limits, maxFutureSkewMs: 10_000 };
+      const outcome = await ingestEvents(signedRequest(soon), { ...strict.deps, limits });
+      expect(outcome.status).toBe(INGEST_STATUS.badRequest);
+      expect(outcome.body).toMatchObject({
+        rejected: [
+          {
+            errors: [
+              { field: 'occurredAt', reason: 'must not be more than 10 seconds in the future' },
+            ],
+          },
+        ],
+      });
+    });
+
+    it('rejects an event SQS refuses as such instead of asking for a resend', async () => {
+      const { deps } = dependencies({ queue: recordingQueue([], ['e-2']) });
+      const events = [userDeleted('e-1', 'c-1'), userDeleted('e-2', 'c-2')];
+      const outcome = await ingestEvents(signedRequest(events), deps);
+      expect(outcome.status).toBe(INGEST_STATUS.accepted);
+      expect(outcome.body).toEqual({
+        accepted: ['e-1'],
+        rejected: [
+          {
+            index: 1,
+            eventId: 'e-2',
+            errors: [
+              { field: EVENT_FIELD, reason: 'refused by the queue: SQS InvalidMessageContents' },
+            ],
+          },
+        ],
+      });
     });
   });
 

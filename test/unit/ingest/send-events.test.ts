@@ -25,7 +25,7 @@ function flakyQueue(failIds: readonly string[], failingCalls: number) {
       calls++;
       return events.flatMap((event, index) => {
         if (calls <= failingCalls && failIds.includes(event.eventId)) {
-          return [{ index, reason: 'SQS InternalError' }];
+          return [{ index, reason: 'SQS InternalError', permanent: false }];
         }
         sent.push(event);
         return [];
@@ -86,6 +86,21 @@ describe('sendEvents', () => {
       failed: [],
     });
     expect(bodies.map((body) => JSON.parse(body).length)).toEqual([100, 100, 50]);
+  });
+
+  it('rejects every event sharing an eventId, even when they would go in different requests', async () => {
+    const { url, bodies } = await ingestEndpoint();
+    const events = [...deletes(150), userDeleted('e-0', 'c-dupe')];
+
+    const report = await sendEvents(url, SECRET, events, { sleep: noSleep });
+
+    const reason = 'is used by more than one event (events 0, 150)';
+    expect(report.rejected).toEqual([
+      { index: 0, eventId: 'e-0', errors: [{ field: 'eventId', reason }] },
+      { index: 150, eventId: 'e-0', errors: [{ field: 'eventId', reason }] },
+    ]);
+    expect(report.accepted).toEqual(events.slice(1, 150).map((event) => event.eventId));
+    expect(bodies.flatMap((body) => JSON.parse(body) as unknown[])).toHaveLength(149);
   });
 
   it('keeps every request under the body limit', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/errors.ts';
+import { unknownKeyName } from '#lib/events/validation.ts';
 import {
   type ControlMessage,
   controlDeduplicationId,
@@ -79,7 +80,7 @@ describe('control messages', () => {
   it('rejects unknown types, unknown fields and bodies that are not JSON', () => {
     expect(issuesOf({ type: 'stop', jobId: 'j' })[0]?.field).toBe('type');
     expect(issuesOf({ type: 'start-clients', jobId: 'j', extra: 1 })).toEqual([
-      { field: 'extra', reason: 'is not a known field' },
+      { field: unknownKeyName('extra'), reason: 'is not a known field' },
     ]);
     expect(issuesOf('{not json')).toEqual([{ field: '(body)', reason: 'is not valid JSON' }]);
   });
