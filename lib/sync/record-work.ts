@@ -192,6 +192,7 @@ export function outboundOf(
         partnerUserId: outcome.partnerUserId,
         uphealUserId: outcome.uphealUserId,
         inviteUrl: shareInviteUrl ? outcome.inviteUrl : undefined,
+        unappliedFields: outcome.unappliedFields,
       };
     case 'linked':
       return {
@@ -199,6 +200,7 @@ export function outboundOf(
         type: 'user.linked',
         partnerUserId: outcome.partnerUserId,
         uphealUserId: outcome.uphealUserId,
+        unappliedFields: outcome.unappliedFields,
       };
     case 'updated':
       return {
