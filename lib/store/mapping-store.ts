@@ -82,8 +82,8 @@ export type MappingDraft = Omit<UserMapping, 'rev' | 'updatedAt'>;
 
 /**
  * What a create is about to be sent with, kept on the claim item before the call. The email is
- * the one piece of contact data this table holds: on the claim item only, removed with the claim
- * once the mapping is saved (else by TTL a day after the lease).
+ * the one piece of contact data this table holds: on the claim item only, which DynamoDB's TTL
+ * removes a day after the lease (at once when a retry has found the user by it).
  */
 export interface PendingCreate {
   readonly email?: string | undefined;
@@ -119,7 +119,7 @@ export interface MappingStore {
   /**
    * Drops the create-path claim once the mapping is saved: every later worker finds the mapping
    * (a claimer reads it again after claiming), so the claim has nothing left to hold off, and the
-   * email it remembered goes with it.
+   * email it remembered goes with it. Used after a user was found by that email.
    */
   releaseClaim(partnerUserId: string): Promise<void>;
   /** The partner id mapped to an Upheal user id, through the reverse index. */

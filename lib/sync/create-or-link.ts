@@ -39,7 +39,7 @@ export async function createOrLink(
   deps.upheal.callsAfterCheck?.(therapist?.fullList ? 2 : 1);
   const match = await findMatch(upsert, deps);
   const applied = match.found
-    ? await link(upsert, match.found.uphealUserId, match.found.email, deps, match.claimExists)
+    ? await link(upsert, match.found, deps)
     : await create(upsert, therapist, context, deps);
   return saveCreatedOrLinked(upsert, applied, therapist, context, deps);
 }
@@ -48,20 +48,24 @@ export async function createOrLink(
  * The account to link, found by the event's email or by the one an unfinished create was sent
  * with; undefined when there is none. Throws when an account is found that may not be linked.
  */
-async function findMatch(
-  upsert: Upsert,
-  deps: SyncUserDeps,
-): Promise<{ found?: { uphealUserId: string; email: string }; claimExists: boolean }> {
+async function findMatch(upsert: Upsert, deps: SyncUserDeps): Promise<{ found?: Found }> {
   const eventEmail = upsert.fields.email;
   const byEvent = eventEmail ? await matchByEmail(upsert, eventEmail, deps) : undefined;
-  if (byEvent && eventEmail)
-    return { found: { uphealUserId: byEvent, email: eventEmail }, claimExists: false };
-  const pending = await deps.mappings.pendingCreate(upsert.partnerUserId);
-  const claimExists = pending !== undefined;
-  const email = pending?.email;
-  if (email === undefined || email === eventEmail) return { claimExists };
+  if (byEvent && eventEmail) {
+    return { found: { uphealUserId: byEvent, email: eventEmail, byPendingEmail: false } };
+  }
+  const email = (await deps.mappings.pendingCreate(upsert.partnerUserId))?.email;
+  if (email === undefined || email === eventEmail) return {};
   const orphan = await matchByEmail(upsert, email, deps);
-  return orphan ? { found: { uphealUserId: orphan, email }, claimExists } : { claimExists };
+  return orphan ? { found: { uphealUserId: orphan, email, byPendingEmail: true } } : {};
+}
+
+/** An account to link: its Upheal id, the email it was found by, and whether a claim named it. */
+interface Found {
+  readonly uphealUserId: string;
+  readonly email: string;
+  /** Found by the email a claim remembered: the claim (and that email) can go once linked. */
+  readonly byPendingEmail: boolean;
 }
 
 /** Checks one email: the Upheal id to link, undefined to create, or an identity refusal. */
@@ -79,19 +83,14 @@ async function matchByEmail(
 }
 
 /** Links an existing account: it gets the event's fields and our partner id. */
-async function link(
-  upsert: Upsert,
-  uphealUserId: string,
-  email: string,
-  deps: SyncUserDeps,
-  claimed = false,
-): Promise<Applied> {
+async function link(upsert: Upsert, found: Found, deps: SyncUserDeps): Promise<Applied> {
+  const { uphealUserId, email } = found;
   const { partnerUserId, kind, fields } = upsert;
   const bodies = linkBodies(partnerUserId, kind, fields);
   await deps.upheal.updateUser(uphealUserId, bodies.common);
   if (bodies.provider) await deps.upheal.updateProvider(uphealUserId, bodies.provider);
   const fieldState = stateAfterCreateOrLink(partnerUserId, kind, fields, { linkedByEmail: email });
-  return { uphealUserId, linked: true, fieldState, claimed };
+  return { uphealUserId, linked: true, fieldState, releaseClaim: found.byPendingEmail };
 }
 
 /** Claims the create, sends it, and for a provider the fields its create cannot take. */
@@ -129,7 +128,7 @@ async function create(
     inviteUrl: created.inviteUrl,
     known,
     fieldState: stateAfterCreateOrLink(partnerUserId, kind, fields, { followUpFailed }),
-    claimed: true,
+    releaseClaim: false,
   };
 }
 
@@ -147,7 +146,9 @@ async function afterCreateRefused(
   const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
   const email = upsert.fields.email;
   const existing = maybeDuplicate && email ? await matchByEmail(upsert, email, deps) : undefined;
-  if (existing && email) return link(upsert, existing, email, deps, true);
+  if (existing && email) {
+    return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
+  }
   if (therapist && error instanceof BadRequestError) {
     const provider = await deps.mappings.get(therapist.partnerUserId);
     const providerGoing =

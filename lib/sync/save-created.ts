@@ -35,8 +35,11 @@ export interface Applied {
   /** What Upheal's provider list of a created client is known to be; undefined when unknown. */
   readonly known?: ProviderList | undefined;
   readonly fieldState: FieldState;
-  /** Whether a create-path claim item may exist (it is removed once the mapping is saved). */
-  readonly claimed: boolean;
+  /**
+   * Whether to remove the create-path claim once the mapping is saved: after a user was found by
+   * the email the claim remembered. Otherwise the claim is left to its TTL, which costs no write.
+   */
+  readonly releaseClaim: boolean;
 }
 
 /** Saves the mapping of a created or linked user and announces the outcome. */
@@ -54,7 +57,7 @@ export async function saveCreatedOrLinked(
     (current) => createdDraft(upsert, applied, therapist, current),
     { current: mapping },
   );
-  if (applied.claimed) await deps.mappings.releaseClaim(partnerUserId);
+  if (applied.releaseClaim) await deps.mappings.releaseClaim(partnerUserId);
   const { uphealUserId, linked } = applied;
   if (saved?.version?.eventId !== version.eventId) {
     // Overtaken by a newer event: a user this event created must not outlive a newer delete.
