@@ -9,8 +9,6 @@ import type { CheckUserResult } from '#lib/upheal/client.ts';
 export const IDENTITY_REASONS = {
   /** The account found by email is mapped to another partner user. */
   ownedByOther: 'email_owned_by_other_partner_user',
-  /** The account found by email is of the other kind (a client's email names a provider). */
-  otherKind: 'email_owned_by_other_kind',
   /** The account found by email is deactivated in Upheal: updates to it would be refused. */
   deactivated: 'upheal_account_deactivated',
 } as const;
@@ -31,13 +29,13 @@ export interface MatchInput {
   readonly check: CheckUserResult;
   /** The mapping that holds the found account's Upheal id (the reverse index), if any. */
   readonly owner: UserMapping | undefined;
-  /** The found account's kind when something other than a mapping tells it. */
-  readonly knownKind?: UserKind | undefined;
 }
 
 /**
  * Decides between create, link and refusal. An account is linked only when no other partner
- * user holds it, it is of this user's kind where that can be known, and it is active.
+ * user holds it and it is active. Its kind is known only from a mapping (the check answer does
+ * not say it), and an account mapped to another partner user is refused whatever its kind; an
+ * account mapped to this partner user has its kind, which the caller has already compared.
  */
 export function decideMatch(input: MatchInput): MatchDecision {
   const { check, owner, partnerUserId, kind } = input;
@@ -50,14 +48,6 @@ export function decideMatch(input: MatchInput): MatchDecision {
       detail:
         `Upheal user ${uphealUserId}, found by the email of ${kind} ${partnerUserId}, ` +
         `belongs to ${owner.kind} ${owner.partnerUserId}`,
-    };
-  }
-  const otherKind = owner?.kind ?? input.knownKind;
-  if (otherKind !== undefined && otherKind !== kind) {
-    return {
-      action: 'refuse',
-      code: IDENTITY_REASONS.otherKind,
-      detail: `Upheal user ${uphealUserId}, found by the email of ${kind} ${partnerUserId}, is a ${otherKind}`,
     };
   }
   if (check.isActive === false) {

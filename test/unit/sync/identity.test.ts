@@ -79,17 +79,6 @@ describe('decideMatch', () => {
     expect(decision.action === 'refuse' && decision.detail).toMatch(/provider p-1/);
   });
 
-  it('refuses an account of the other kind when something tells the kind', () => {
-    const decision = decideMatch({
-      partnerUserId: 'c-1',
-      kind: 'client',
-      check: found(true),
-      owner: undefined,
-      knownKind: 'provider',
-    });
-    expect(decision).toMatchObject({ action: 'refuse', code: IDENTITY_REASONS.otherKind });
-  });
-
   it('refuses a deactivated account', () => {
     const decision = decideMatch({
       partnerUserId: 'p-1',
