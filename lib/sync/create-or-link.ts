@@ -15,7 +15,7 @@ import {
 import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
 import { afterCreateBody, linkBodies, stateAfterCreateOrLink } from '#lib/sync/field-plan.ts';
 import { createClientBody, createProviderBody } from '#lib/sync/fields.ts';
-import { decideMatch } from '#lib/sync/identity.ts';
+import { decideMatch, type MatchDecision } from '#lib/sync/identity.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
 import type { ProviderList } from '#lib/sync/provider-lists.ts';
 import { type Applied, saveCreatedOrLinked, type Upsert } from '#lib/sync/save-created.ts';
@@ -36,7 +36,10 @@ export async function createOrLink(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   const therapist = upsert.kind === 'client' ? await resolveTherapist(upsert, deps) : undefined;
-  deps.upheal.callsAfterCheck?.(therapist?.fullList ? 2 : 1);
+  // A new user's check books the slots of the calls that follow it: the create, a provider's
+  // follow-up update, a client's full list.
+  const followUps = afterCreateBody(upsert.kind, upsert.fields) ? 1 : 0;
+  deps.upheal.callsAfterCheck?.(1 + followUps + (therapist?.fullList ? 1 : 0));
   const match = await findMatch(upsert, deps);
   const applied = match.found
     ? await link(upsert, match.found, deps)
@@ -46,18 +49,23 @@ export async function createOrLink(
 
 /**
  * The account to link, found by the event's email or by the one an unfinished create was sent
- * with; undefined when there is none. Throws when an account is found that may not be linked.
+ * with; none when there is none. Throws when the event's email finds an account that may not be
+ * linked. The remembered email is only a lead to our own orphan: an account it finds that may
+ * not be linked (another partner user took that email since) is passed over.
  */
 async function findMatch(upsert: Upsert, deps: SyncUserDeps): Promise<{ found?: Found }> {
   const eventEmail = upsert.fields.email;
-  const byEvent = eventEmail ? await matchByEmail(upsert, eventEmail, deps) : undefined;
-  if (byEvent && eventEmail) {
-    return { found: { uphealUserId: byEvent, email: eventEmail, byPendingEmail: false } };
+  if (eventEmail) {
+    const byEvent = linkable(await matchByEmail(upsert, eventEmail, deps));
+    if (byEvent)
+      return { found: { uphealUserId: byEvent, email: eventEmail, byPendingEmail: false } };
   }
   const email = (await deps.mappings.pendingCreate(upsert.partnerUserId))?.email;
   if (email === undefined || email === eventEmail) return {};
-  const orphan = await matchByEmail(upsert, email, deps);
-  return orphan ? { found: { uphealUserId: orphan, email, byPendingEmail: true } } : {};
+  const decision = await matchByEmail(upsert, email, deps);
+  return decision.action === 'link'
+    ? { found: { uphealUserId: decision.uphealUserId, email, byPendingEmail: true } }
+    : {};
 }
 
 /** An account to link: its Upheal id, the email it was found by, and whether a claim named it. */
@@ -68,16 +76,20 @@ interface Found {
   readonly byPendingEmail: boolean;
 }
 
-/** Checks one email: the Upheal id to link, undefined to create, or an identity refusal. */
+/** Checks one email and decides, under the identity rules, whether to link, create or refuse. */
 async function matchByEmail(
   upsert: Upsert,
   email: string,
   deps: SyncUserDeps,
-): Promise<string | undefined> {
+): Promise<MatchDecision> {
   const check = await deps.upheal.checkUser(email);
   const owner = check.exists ? await deps.mappings.findByUphealId(check.userId) : undefined;
   const { partnerUserId, kind } = upsert;
-  const decision = decideMatch({ partnerUserId, kind, check, owner });
+  return decideMatch({ partnerUserId, kind, check, owner });
+}
+
+/** The Upheal id to link, undefined to create; a refusal is thrown (no mutating call made). */
+function linkable(decision: MatchDecision): string | undefined {
   if (decision.action === 'refuse') throw new IdentityConflictError(decision.code, decision.detail);
   return decision.action === 'link' ? decision.uphealUserId : undefined;
 }
@@ -145,7 +157,8 @@ async function afterCreateRefused(
 ): Promise<Applied> {
   const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
   const email = upsert.fields.email;
-  const existing = maybeDuplicate && email ? await matchByEmail(upsert, email, deps) : undefined;
+  const existing =
+    maybeDuplicate && email ? linkable(await matchByEmail(upsert, email, deps)) : undefined;
   if (existing && email) {
     return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
   }

@@ -10,11 +10,12 @@ import { ForbiddenError, IdentityConflictError, NotReadyError, ServerError } fro
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
+import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { IDENTITY_REASONS } from '#lib/sync/identity.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
-import { type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
+import { CLAIM_LEASE_MS, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
 import { toSqsEvent } from '#tools/local/sqs-event.ts';
@@ -258,6 +259,34 @@ describe('retries after partial work', () => {
     expect(fixture.simulator.users().filter((u) => u.partnerUserId === 'p-orphan')).toHaveLength(1);
     expect(simUser('p-orphan')?.firstName).toBe('Renamed');
     expect(await fixture.mappings.pendingCreate('p-orphan')).toBeUndefined();
+  });
+
+  it('passes over a remembered email that another partner user has taken since', async () => {
+    await expect(
+      deliver(providerEvent('p-lead', 0, { email: 'lead@example.com' }), {
+        ...fixture.deps,
+        mappings: crashingBeforeMappingWrite(),
+      }),
+    ).rejects.toThrow(/crashed/);
+    // The orphan goes, and another partner user is created with that email.
+    await fixture.upheal.deleteUser(simUser('p-lead')!.userId);
+    await deliver(providerEvent('p-took-lead', 1, { email: 'lead@example.com' }));
+    const takerBefore = simUser('p-took-lead');
+
+    // The dead worker's claim has run out by the time the next event comes.
+    const later = new DynamoMappingStore({
+      client: fixture.documents,
+      tableName: fixture.tableName,
+      now: () => Date.now() + 2 * CLAIM_LEASE_MS,
+    });
+    const outcome = await deliver(providerEvent('p-lead', 2, { email: 'lead-new@example.com' }), {
+      ...fixture.deps,
+      mappings: later,
+    });
+
+    expect(outcome.kind).toBe('created');
+    expect(simUser('p-lead')?.email).toBe('lead-new@example.com');
+    expect(simUser('p-took-lead')).toEqual(takerBefore);
   });
 
   it('takes a 403 to a retried delete that already took effect as done', async () => {
