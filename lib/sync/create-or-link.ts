@@ -18,8 +18,8 @@ import { createClientBody, createProviderBody } from '#lib/sync/fields.ts';
 import { decideMatch, type MatchDecision } from '#lib/sync/identity.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
 import type { ProviderList } from '#lib/sync/provider-lists.ts';
-import { type Applied, saveCreatedOrLinked, type Upsert } from '#lib/sync/save-created.ts';
-import type { SyncOutcome, SyncUserContext, SyncUserDeps } from '#lib/sync/sync-types.ts';
+import { type Applied, saveCreatedOrLinked } from '#lib/sync/save-created.ts';
+import type { SyncOutcome, SyncUserContext, SyncUserDeps, Upsert } from '#lib/sync/sync-types.ts';
 import { resolveTherapist, type Therapist } from '#lib/sync/therapist.ts';
 
 /** How long a create-path claim holds off other workers (longer than one create attempt). */

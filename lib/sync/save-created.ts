@@ -1,11 +1,11 @@
 /**
- * Step 4 after a create or a link: the mapping is saved (optimistic concurrency), the claim
- * dropped, and a client's assignment queued when its list in Upheal is not known to be right.
+ * Step 4 after a create or a link: the mapping is saved (optimistic concurrency), and a client's
+ * assignment queued when its list in Upheal is not known to be right.
  */
 import type { ClientFields } from '#lib/events/user-fields.ts';
-import type { MappingDraft, UserKind, UserMapping, Version } from '#lib/store/mapping-store.ts';
+import type { MappingDraft, UserMapping } from '#lib/store/mapping-store.ts';
 import { deleteIfPresent } from '#lib/sync/delete-user.ts';
-import type { FieldState, UserFields } from '#lib/sync/field-plan.ts';
+import type { FieldState } from '#lib/sync/field-plan.ts';
 import {
   newerProviderList,
   type ProviderList,
@@ -13,19 +13,9 @@ import {
   sameList,
 } from '#lib/sync/provider-lists.ts';
 import { mappingDraft, saveWithRetry } from '#lib/sync/save-mapping.ts';
-import type { SyncOutcome, SyncUserContext, SyncUserDeps } from '#lib/sync/sync-types.ts';
+import type { SyncOutcome, SyncUserContext, SyncUserDeps, Upsert } from '#lib/sync/sync-types.ts';
 import type { Therapist } from '#lib/sync/therapist.ts';
 import { isStale } from '#lib/sync/version.ts';
-
-/** The event being applied, as the steps of this file need it. */
-export interface Upsert {
-  readonly partnerUserId: string;
-  readonly kind: UserKind;
-  readonly fields: UserFields;
-  readonly version: Version;
-  /** The mapping as read at the start (absent, pending, or a tombstone). */
-  readonly mapping: UserMapping | undefined;
-}
 
 /** What the create or link did in Upheal. */
 export interface Applied {

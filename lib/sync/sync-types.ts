@@ -2,7 +2,8 @@
  * The shapes the `sync-user` use case shares with its steps and its callers: what it talks to,
  * where an event came from, and what applying it did.
  */
-import type { MappingStore, UserKind } from '#lib/store/mapping-store.ts';
+import type { MappingStore, UserKind, UserMapping, Version } from '#lib/store/mapping-store.ts';
+import type { UserFields } from '#lib/sync/field-plan.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
 import type { AssignmentQueue, DeleteGuard, OutcomeCause, StagedDeletes } from '#lib/sync/ports.ts';
 
@@ -75,3 +76,13 @@ export type SyncOutcome =
       readonly queued: boolean;
     }
   | { readonly kind: 'stale'; readonly partnerUserId: string };
+
+/** The event being applied, as the steps of an upsert need it. */
+export interface Upsert {
+  readonly partnerUserId: string;
+  readonly kind: UserKind;
+  readonly fields: UserFields;
+  readonly version: Version;
+  /** The mapping as read at the start (absent, pending, or a tombstone). */
+  readonly mapping: UserMapping | undefined;
+}

@@ -6,9 +6,9 @@
 
 import { NotReadyError } from '#lib/errors.ts';
 import type { ClientFields } from '#lib/events/user-fields.ts';
-import type { UserMapping, Version } from '#lib/store/mapping-store.ts';
+import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { effectiveProviders, type ProviderList } from '#lib/sync/provider-lists.ts';
-import type { SyncUserDeps } from '#lib/sync/sync-types.ts';
+import type { SyncUserDeps, Upsert } from '#lib/sync/sync-types.ts';
 
 /** When a client's primary provider is not mapped yet, look again after this long. */
 const PROVIDER_WAIT_RETRY_MS = 10_000;
@@ -22,15 +22,7 @@ export interface Therapist {
 }
 
 /** The providers a new client is created with; throws NotReadyError while the primary is unmapped. */
-export async function resolveTherapist(
-  upsert: {
-    readonly partnerUserId: string;
-    readonly fields: unknown;
-    readonly version: Version;
-    readonly mapping: UserMapping | undefined;
-  },
-  deps: SyncUserDeps,
-): Promise<Therapist> {
+export async function resolveTherapist(upsert: Upsert, deps: SyncUserDeps): Promise<Therapist> {
   const fields = upsert.fields as ClientFields;
   const desired = effectiveProviders(upsert.mapping, fields, upsert.version);
   const providers = await deps.mappings.getMany(desired);
