@@ -12,6 +12,7 @@ import {
   queueAssignmentIfNeeded,
   sameList,
 } from '#lib/sync/provider-lists.ts';
+import { staleOrReplayed } from '#lib/sync/replay.ts';
 import { mappingDraft, saveWithRetry } from '#lib/sync/save-mapping.ts';
 import type { SyncOutcome, SyncUserContext, SyncUserDeps, Upsert } from '#lib/sync/sync-types.ts';
 import type { Therapist } from '#lib/sync/therapist.ts';
@@ -41,10 +42,15 @@ export async function saveCreatedOrLinked(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   const { partnerUserId, kind, version, mapping } = upsert;
+  let wrote = false;
   const saved = await saveWithRetry(
     deps.mappings,
     partnerUserId,
-    (current) => createdDraft(upsert, applied, therapist, current),
+    (current) => {
+      const draft = createdDraft(upsert, applied, therapist, current);
+      wrote = draft !== undefined;
+      return draft;
+    },
     { current: mapping },
   );
   if (applied.releaseClaim) await deps.mappings.releaseClaim(partnerUserId);
@@ -54,6 +60,9 @@ export async function saveCreatedOrLinked(
     if (saved?.state === 'deleted' && !linked) await deleteIfPresent(deps.upheal, uphealUserId);
     return { kind: 'stale', partnerUserId };
   }
+  // Another delivery of this same event (a redelivery while this one was slow) saved it first:
+  // announce its outcome, so the partner hears of the user once.
+  if (!wrote) return staleOrReplayed(saved, version);
   await queueAssignmentIfNeeded(saved, undefined, context, deps);
   // A provider coming back (a new Upheal user after a delete) must be put back on its clients.
   if (kind === 'provider' && mapping?.state === 'deleted') {

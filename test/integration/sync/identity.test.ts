@@ -289,6 +289,25 @@ describe('retries after partial work', () => {
     expect(simUser('p-took-lead')).toEqual(takerBefore);
   });
 
+  it('announces one outcome when a redelivery links the user while the first delivery creates it', async () => {
+    const event = providerEvent('p-overlap', 0);
+    let second: Awaited<ReturnType<typeof syncUser>> | undefined;
+    const slowCreate = uphealWith({
+      createProvider: async (body) => {
+        const created = await fixture.upheal.createProvider(body);
+        // The message came back (visibility ran out) and another worker applies it meanwhile.
+        second = await deliver(event);
+        return created;
+      },
+    });
+    const first = await deliver(event, { ...fixture.deps, upheal: slowCreate });
+    expect(second).toMatchObject({ kind: 'linked' });
+    expect(first).toMatchObject({ kind: 'linked', replayed: true });
+    expect(fixture.simulator.users().filter((u) => u.partnerUserId === 'p-overlap')).toHaveLength(
+      1,
+    );
+  });
+
   it('takes a 403 to a retried delete that already took effect as done', async () => {
     await deliver(providerEvent('p-redelete', 0));
     const removal = deleted('p-redelete', 1);
