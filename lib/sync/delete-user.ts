@@ -1,8 +1,10 @@
 /**
- * `user.deleted`: guarded (staged above the thresholds), idempotent, leaves a tombstone. Before
- * the `DELETE` goes out, the mapping is marked (`deleteSent`), so a retry of a delete that took
- * effect knows the user is gone whatever Upheal answers for it now, and other work that finds
- * the user missing knows a delete is under way.
+ * `user.deleted`: guarded (staged above the thresholds), idempotent, leaves a tombstone. A user
+ * with no mapped Upheal user may still have one that a create left behind (found by the email
+ * its claim remembers), which is deleted too. Before the `DELETE` of a mapped user goes out, the
+ * mapping is marked (`deleteSent`), so a retry of a delete that took effect knows the user is
+ * gone whatever Upheal answers for it now, and other work that finds the user missing knows a
+ * delete is under way.
  */
 import { BadRequestError, ForbiddenError, NotFoundError } from '#lib/errors.ts';
 import type { PartnerEventOf } from '#lib/events/partner-event.ts';
@@ -49,13 +51,14 @@ export async function deleteUser(
   const version = versionOf(event);
   const mapping = await deps.mappings.get(partnerUserId);
   if (mapping && isStale(version, mapping.version)) return staleOrReplayed(mapping, version);
-  const uphealUserId = mapping?.state === 'active' ? mapping.uphealUserId : undefined;
-  if (mapping && uphealUserId) {
+  const mapped = mapping?.state === 'active' ? mapping.uphealUserId : undefined;
+  const uphealUserId = mapped ?? (await findOrphan(partnerUserId, deps));
+  if (uphealUserId) {
     const admitted =
-      mapping.deleteSent === event.eventId || (await admit(event, uphealUserId, deps));
+      mapping?.deleteSent === event.eventId || (await admit(event, uphealUserId, deps));
     if (!admitted) return { kind: 'delete-staged', partnerUserId, uphealUserId };
-    const alreadySent = mapping.deleteSent !== undefined;
-    if (!alreadySent && !(await markDeleteSent(mapping, event, deps))) {
+    const alreadySent = mapped !== undefined && mapping?.deleteSent !== undefined;
+    if (mapped && mapping && !alreadySent && !(await markDeleteSent(mapping, event, deps))) {
       return { kind: 'stale', partnerUserId };
     }
     await deleteIfPresent(deps.upheal, uphealUserId, alreadySent);
@@ -70,7 +73,7 @@ export async function deleteUser(
         partnerUserId,
         kind: current?.kind ?? 'client',
         state: 'deleted',
-        uphealUserId: current?.uphealUserId,
+        uphealUserId: current?.uphealUserId ?? uphealUserId,
         version,
         lastOutcome: 'deleted',
         deleteSent: undefined,
@@ -79,6 +82,20 @@ export async function deleteUser(
     { current: mapping },
   );
   return { kind: 'deleted', partnerUserId, uphealUserId };
+}
+
+/**
+ * The Upheal user a create of this partner user left without a mapping (its worker died, or the
+ * create was answered 5xx after it took effect): found by the email the create's claim
+ * remembers, and only when no partner user is mapped to it.
+ */
+async function findOrphan(partnerUserId: string, deps: SyncUserDeps): Promise<string | undefined> {
+  const email = (await deps.mappings.pendingCreate(partnerUserId))?.email;
+  if (email === undefined) return undefined;
+  const check = await deps.upheal.checkUser(email);
+  if (!check.exists) return undefined;
+  const owner = await deps.mappings.findByUphealId(check.userId);
+  return owner ? undefined : check.userId;
 }
 
 /** True when the delete may run now: an operator approved it, or the guard admits it. */

@@ -308,6 +308,23 @@ describe('retries after partial work', () => {
     );
   });
 
+  it('deletes the user an unfinished create left behind, found by the email its claim remembers', async () => {
+    await expect(
+      deliver(providerEvent('p-orphan-gone', 0), {
+        ...fixture.deps,
+        mappings: crashingBeforeMappingWrite(),
+      }),
+    ).rejects.toThrow(/crashed/);
+    const orphan = simUser('p-orphan-gone');
+    expect(orphan).toBeDefined();
+
+    const outcome = await deliver(deleted('p-orphan-gone', 1));
+
+    expect(outcome).toMatchObject({ kind: 'deleted', uphealUserId: orphan!.userId });
+    expect(simUser('p-orphan-gone')).toBeUndefined();
+    expect((await fixture.mappings.get('p-orphan-gone'))?.state).toBe('deleted');
+  });
+
   it('takes a 403 to a retried delete that already took effect as done', async () => {
     await deliver(providerEvent('p-redelete', 0));
     const removal = deleted('p-redelete', 1);
