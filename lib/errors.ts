@@ -35,6 +35,21 @@ export class ValidationError extends AppError {
   }
 }
 
+/**
+ * Applying an event would make one Upheal account stand for two partner users, or adopt an
+ * account that cannot be used (a deactivated one); never retryable. The message starts with
+ * `code`, a stable reason code, and names partner and Upheal ids only.
+ */
+export class IdentityConflictError extends AppError {
+  readonly retryable = false;
+  /** Stable reason code, e.g. `email_owned_by_other_partner_user`. */
+  readonly code: string;
+  constructor(code: string, detail: string) {
+    super(`${code}: ${detail}`);
+    this.code = code;
+  }
+}
+
 /** A configuration variable is missing or malformed; start-up stops naming it. */
 export class ConfigError extends AppError {
   readonly retryable = false;

@@ -35,19 +35,26 @@ export type OutboundEvent = OutboundBase &
         readonly type: 'user.linked';
         readonly partnerUserId: string;
         readonly uphealUserId: string;
+        /** Partner fields that did not reach the linked account (see `user.updated`). */
+        readonly unappliedFields?: readonly string[] | undefined;
       }
     | {
         readonly type: 'user.created';
         readonly partnerUserId: string;
         readonly uphealUserId: string;
         readonly inviteUrl?: string | undefined;
+        /** Partner fields that did not reach Upheal with the create (see `user.updated`). */
+        readonly unappliedFields?: readonly string[] | undefined;
       }
     | {
         readonly type: 'user.updated';
         readonly partnerUserId: string;
         readonly uphealUserId: string;
         readonly changed: boolean;
-        /** Partner fields Upheal's endpoints cannot change (e.g. `email`) that differ. */
+        /**
+         * Partner fields that did not reach Upheal: ones its endpoints cannot change (e.g.
+         * `email`) that differ, and optional ones the partner cleared (Upheal cannot clear them).
+         */
         readonly unappliedFields: readonly string[];
       }
     | {

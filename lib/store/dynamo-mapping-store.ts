@@ -5,6 +5,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -16,6 +17,7 @@ import { claimKey, expiresAt, KEY, mappingKey } from '#lib/store/keys.ts';
 import type {
   MappingDraft,
   MappingStore,
+  PendingCreate,
   UserKind,
   UserMapping,
 } from '#lib/store/mapping-store.ts';
@@ -119,7 +121,12 @@ export class DynamoMappingStore implements MappingStore {
     }
   }
 
-  async claim(partnerUserId: string, owner: string, leaseMs: number): Promise<boolean> {
+  async claim(
+    partnerUserId: string,
+    owner: string,
+    leaseMs: number,
+    create?: PendingCreate,
+  ): Promise<boolean> {
     const now = this.#now();
     // A read first (a fifth of a write's price): a redelivery of the message that holds the claim
     // (a deferral for a slot, say) needs no write while at least half the lease is left, and a
@@ -143,6 +150,7 @@ export class DynamoMappingStore implements MappingStore {
             ...claimKey(partnerUserId),
             owner,
             leaseUntil: now + leaseMs,
+            ...(create?.email === undefined ? {} : { createEmail: create.email }),
             [TABLE.ttlAttribute]: expiresAt(now, leaseMs + CLAIM_TTL_GRACE_MS),
           },
           // Free, expired, or already ours (a redelivery of the same message keeps its claim).
@@ -156,6 +164,24 @@ export class DynamoMappingStore implements MappingStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  async pendingCreate(partnerUserId: string): Promise<PendingCreate | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: claimKey(partnerUserId),
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined) return undefined;
+    return { email: typeof Item.createEmail === 'string' ? Item.createEmail : undefined };
+  }
+
+  async releaseClaim(partnerUserId: string): Promise<void> {
+    await this.#client.send(
+      new DeleteCommand({ TableName: this.#table, Key: claimKey(partnerUserId) }),
+    );
   }
 
   async findByUphealId(uphealUserId: string): Promise<UserMapping | undefined> {

@@ -60,6 +60,18 @@ export interface UserMapping {
    * publishing it.
    */
   readonly lastOutcome?: 'created' | 'linked' | 'updated' | 'deleted' | undefined;
+  /**
+   * Names of the optional fields Upheal holds a value for, as far as this product sent them.
+   * Upheal's endpoints cannot clear a field, so a name stays here after the partner clears it,
+   * and the sync reports it as not applied.
+   */
+  readonly setFields?: readonly string[] | undefined;
+  /**
+   * The event id of a delete sent to Upheal whose tombstone is not written yet. Written before
+   * the `DELETE`, so any other work that finds the user gone in Upheal knows a delete is in
+   * progress, and a retry of the delete knows the user is already gone.
+   */
+  readonly deleteSent?: string | undefined;
   /** Optimistic-concurrency revision, incremented by every save. */
   readonly rev: number;
   readonly updatedAt: string;
@@ -67,6 +79,15 @@ export interface UserMapping {
 
 /** A mapping to be saved; `rev` and `updatedAt` are set by the store. */
 export type MappingDraft = Omit<UserMapping, 'rev' | 'updatedAt'>;
+
+/**
+ * What a create is about to be sent with, kept on the claim item before the call. The email is
+ * the one piece of contact data this table holds: on the claim item only, which DynamoDB's TTL
+ * removes a day after the lease (at once when a retry has found the user by it).
+ */
+export interface PendingCreate {
+  readonly email?: string | undefined;
+}
 
 /** Stores and reads mappings. */
 export interface MappingStore {
@@ -83,7 +104,24 @@ export interface MappingStore {
    * Claims the create path of a partner user for `leaseMs` (SPEC §3.3: never two creates). True
    * when this owner holds the claim (fresh, expired or already its own).
    */
-  claim(partnerUserId: string, owner: string, leaseMs: number): Promise<boolean>;
+  claim(
+    partnerUserId: string,
+    owner: string,
+    leaseMs: number,
+    create?: PendingCreate,
+  ): Promise<boolean>;
+  /**
+   * What the last claimed create of this partner user was sent with, while its claim item lasts:
+   * a worker that died after Upheal created the user left it, so the next attempt can find that
+   * user by its email even when the partner has changed the email since.
+   */
+  pendingCreate(partnerUserId: string): Promise<PendingCreate | undefined>;
+  /**
+   * Drops the create-path claim once the mapping is saved: every later worker finds the mapping
+   * (a claimer reads it again after claiming), so the claim has nothing left to hold off, and the
+   * email it remembered goes with it. Used after a user was found by that email.
+   */
+  releaseClaim(partnerUserId: string): Promise<void>;
   /** The partner id mapped to an Upheal user id, through the reverse index. */
   findByUphealId(uphealUserId: string): Promise<UserMapping | undefined>;
   /**

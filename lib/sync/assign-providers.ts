@@ -8,8 +8,8 @@
 import { NotFoundError, NotReadyError } from '#lib/errors.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import { sameList } from '#lib/sync/provider-lists.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
-import { sameList } from '#lib/sync/sync-user.ts';
 
 /** How soon to look again for mappings that are not there yet. */
 const MAPPING_WAIT_RETRY_MS = 10_000;

@@ -219,6 +219,7 @@ export function outboundOf(
         partnerUserId: outcome.partnerUserId,
         uphealUserId: outcome.uphealUserId,
         inviteUrl: shareInviteUrl ? outcome.inviteUrl : undefined,
+        unappliedFields: outcome.unappliedFields,
       };
     case 'linked':
       return {
@@ -226,6 +227,7 @@ export function outboundOf(
         type: 'user.linked',
         partnerUserId: outcome.partnerUserId,
         uphealUserId: outcome.uphealUserId,
+        unappliedFields: outcome.unappliedFields,
       };
     case 'updated':
       return {

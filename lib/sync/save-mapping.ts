@@ -31,3 +31,9 @@ export async function saveWithRetry(
   }
   throw new ContentionError(`mapping of ${partnerUserId} kept changing; will retry`);
 }
+
+/** The writable part of a stored mapping. */
+export function mappingDraft(mapping: UserMapping | MappingDraft): MappingDraft {
+  const { rev: _rev, updatedAt: _updatedAt, ...draft } = mapping as UserMapping;
+  return draft;
+}

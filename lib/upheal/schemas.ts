@@ -94,6 +94,8 @@ export const UpdateUserBodySchema = z.strictObject({
   pronoun: z.enum(PRONOUNS).optional(),
   dateOfBirth: isoDate.optional(),
   defaultNoteTemplateIds: templateIds.optional(),
+  /** The guide lists the partner id among the fields this endpoint updates (sent on a link). */
+  partnerUserId: optionalText,
 });
 
 /** Body of `PUT /users/{userId}` (V2). */

@@ -53,7 +53,9 @@ function crashingBeforeMappingWrite(): MappingStore {
     save: async () => {
       throw new Error('worker crashed before the mapping write');
     },
-    claim: (id, owner, lease) => base.claim(id, owner, lease),
+    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
+    pendingCreate: (id) => base.pendingCreate(id),
+    releaseClaim: (id) => base.releaseClaim(id),
     findByUphealId: (id) => base.findByUphealId(id),
     clientsOf: (id) => base.clientsOf(id),
     countActive: () => base.countActive(),
@@ -71,7 +73,9 @@ function countingSaves(): { store: MappingStore; saves: () => number } {
       saves += 1;
       return base.save(draft, expected);
     },
-    claim: (id, owner, lease) => base.claim(id, owner, lease),
+    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
+    pendingCreate: (id) => base.pendingCreate(id),
+    releaseClaim: (id) => base.releaseClaim(id),
     findByUphealId: (id) => base.findByUphealId(id),
     clientsOf: (id) => base.clientsOf(id),
     countActive: () => base.countActive(),
@@ -116,7 +120,7 @@ describe('sync-user: create and link', () => {
     );
   });
 
-  it('links an existing Upheal user found by normalised email instead of creating one', async () => {
+  it('links an existing Upheal user found by normalised email, giving it the event’s fields and our partner id', async () => {
     const [existing] = fixture.simulator.seedUsers({
       userType: 'HealthcareProvider',
       firstName: 'Seeded',
@@ -128,8 +132,15 @@ describe('sync-user: create and link', () => {
       providerEvent('p-existing', 0, { email: '  P-Existing@Example.com ' }),
     );
     expect(outcome).toMatchObject({ kind: 'linked', uphealUserId: existing!.userId });
-    expect(calls() - before).toBe(1);
-    expect(simUsers().filter((u) => u.email === 'p-existing@example.com')).toHaveLength(1);
+    // The check, then one PUT /users/{id} with the event's names and the partner id.
+    expect(calls() - before).toBe(2);
+    const users = simUsers().filter((u) => u.email === 'p-existing@example.com');
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatchObject({
+      partnerUserId: 'p-existing',
+      firstName: 'Firstp-existing',
+      lastName: 'Lastp-existing',
+    });
   });
 
   it('makes no call for a duplicate delivery, and replays its outcome without the invite URL', async () => {

@@ -1,0 +1,235 @@
+/**
+ * Step 3 of an upsert: a user not mapped yet (or a tombstone older than the event). Match
+ * before create: the event's email is checked, then the email an unfinished create of this user
+ * was sent with; an account found is linked only when `identity.ts` allows it, and gets the
+ * event's fields and our partner id. Otherwise the create is claimed and sent, and a duplicate
+ * answer is resolved by another check.
+ */
+
+import {
+  BadRequestError,
+  ConflictError,
+  IdentityConflictError,
+  NotReadyError,
+} from '#lib/errors.ts';
+import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
+import { afterCreateBody, linkBodies, stateAfterCreateOrLink } from '#lib/sync/field-plan.ts';
+import { createClientBody, createProviderBody } from '#lib/sync/fields.ts';
+import { decideMatch, type MatchDecision } from '#lib/sync/identity.ts';
+import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { ProviderList } from '#lib/sync/provider-lists.ts';
+import { type Applied, saveCreatedOrLinked } from '#lib/sync/save-created.ts';
+import type { SyncOutcome, SyncUserContext, SyncUserDeps, Upsert } from '#lib/sync/sync-types.ts';
+import { resolveTherapist, type Therapist } from '#lib/sync/therapist.ts';
+
+/** How long a create-path claim holds off other workers (longer than one create attempt). */
+export const CLAIM_LEASE_MS = 60_000;
+/** When the claim is held elsewhere, try again after this long. */
+const CLAIM_BUSY_RETRY_MS = 5_000;
+/** When a client's primary provider is being deleted, look again after this long. */
+const PROVIDER_DELETE_RETRY_MS = 10_000;
+
+/** Creates or links the user, then saves its mapping. */
+export async function createOrLink(
+  upsert: Upsert,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<SyncOutcome> {
+  const therapist = upsert.kind === 'client' ? await resolveTherapist(upsert, deps) : undefined;
+  // A new user's check books the slots of the calls that follow it: the create, a provider's
+  // follow-up update, a client's full list.
+  const followUps = afterCreateBody(upsert.kind, upsert.fields) ? 1 : 0;
+  deps.upheal.callsAfterCheck?.(1 + followUps + (therapist?.fullList ? 1 : 0));
+  const match = await findMatch(upsert, deps);
+  const applied = match.found
+    ? await link(upsert, match.found, deps)
+    : await create(upsert, therapist, context, deps);
+  return saveCreatedOrLinked(upsert, applied, therapist, context, deps);
+}
+
+/**
+ * The account to link, found by the event's email or by the one an unfinished create was sent
+ * with; none when there is none. Throws when the event's email finds an account that may not be
+ * linked. The remembered email is only a lead to our own orphan: an account it finds that may
+ * not be linked (another partner user took that email since) is passed over.
+ */
+async function findMatch(upsert: Upsert, deps: SyncUserDeps): Promise<{ found?: Found }> {
+  const eventEmail = upsert.fields.email;
+  if (eventEmail) {
+    const byEvent = linkable(await matchByEmail(upsert, eventEmail, deps));
+    if (byEvent)
+      return { found: { uphealUserId: byEvent, email: eventEmail, byPendingEmail: false } };
+  }
+  const email = (await deps.mappings.pendingCreate(upsert.partnerUserId))?.email;
+  if (email === undefined || email === eventEmail) return {};
+  const decision = await matchByEmail(upsert, email, deps);
+  return decision.action === 'link'
+    ? { found: { uphealUserId: decision.uphealUserId, email, byPendingEmail: true } }
+    : {};
+}
+
+/** An account to link: its Upheal id, the email it was found by, and whether a claim named it. */
+interface Found {
+  readonly uphealUserId: string;
+  readonly email: string;
+  /** Found by the email a claim remembered: the claim (and that email) can go once linked. */
+  readonly byPendingEmail: boolean;
+}
+
+/** Checks one email and decides, under the identity rules, whether to link, create or refuse. */
+async function matchByEmail(
+  upsert: Upsert,
+  email: string,
+  deps: SyncUserDeps,
+): Promise<MatchDecision> {
+  const check = await deps.upheal.checkUser(email);
+  const owner = check.exists ? await deps.mappings.findByUphealId(check.userId) : undefined;
+  const { partnerUserId, kind } = upsert;
+  return decideMatch({ partnerUserId, kind, check, owner });
+}
+
+/** The Upheal id to link, undefined to create; a refusal is thrown (no mutating call made). */
+function linkable(decision: MatchDecision): string | undefined {
+  if (decision.action === 'refuse') throw new IdentityConflictError(decision.code, decision.detail);
+  return decision.action === 'link' ? decision.uphealUserId : undefined;
+}
+
+/** Links an existing account: it gets the event's fields and our partner id. */
+async function link(upsert: Upsert, found: Found, deps: SyncUserDeps): Promise<Applied> {
+  const { uphealUserId, email } = found;
+  const { partnerUserId, kind, fields } = upsert;
+  const bodies = linkBodies(partnerUserId, kind, fields);
+  await deps.upheal.updateUser(uphealUserId, bodies.common);
+  if (bodies.provider) await deps.upheal.updateProvider(uphealUserId, bodies.provider);
+  const fieldState = stateAfterCreateOrLink(partnerUserId, kind, fields, { linkedByEmail: email });
+  return { uphealUserId, linked: true, fieldState, releaseClaim: found.byPendingEmail };
+}
+
+/** Claims the create, sends it, and for a provider the fields its create cannot take. */
+async function create(
+  upsert: Upsert,
+  therapist: Therapist | undefined,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<Applied> {
+  const { partnerUserId, kind, fields } = upsert;
+  await claimCreate(upsert, context, deps);
+  let created: { userId: string; inviteUrl?: string | undefined };
+  try {
+    created =
+      kind === 'provider'
+        ? await deps.upheal.createProvider(
+            createProviderBody(partnerUserId, fields as ProviderFields),
+          )
+        : await deps.upheal.createClient(
+            createClientBody(partnerUserId, fields as ClientFields, therapist!.uphealUserId),
+          );
+  } catch (error) {
+    return afterCreateRefused(error, upsert, therapist, deps);
+  }
+  const followUp = afterCreateBody(kind, fields);
+  const followUpFailed = followUp
+    ? !(await sendQuietly(() => deps.upheal.updateUser(created.userId, followUp)))
+    : false;
+  const known = therapist
+    ? await assignAfterCreate(deps.upheal, created.userId, therapist)
+    : undefined;
+  return {
+    uphealUserId: created.userId,
+    linked: false,
+    inviteUrl: created.inviteUrl,
+    known,
+    fieldState: stateAfterCreateOrLink(partnerUserId, kind, fields, { followUpFailed }),
+    releaseClaim: false,
+  };
+}
+
+/**
+ * A create refused by Upheal. A 409, or the 400 some create endpoints answer for a duplicate,
+ * may mean the user exists already: checked again and linked if the identity rules allow. A 400
+ * for a client whose primary provider is being deleted waits for that delete to settle.
+ */
+async function afterCreateRefused(
+  error: unknown,
+  upsert: Upsert,
+  therapist: Therapist | undefined,
+  deps: SyncUserDeps,
+): Promise<Applied> {
+  const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
+  const email = upsert.fields.email;
+  const existing =
+    maybeDuplicate && email ? linkable(await matchByEmail(upsert, email, deps)) : undefined;
+  if (existing && email) {
+    return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
+  }
+  if (therapist && error instanceof BadRequestError) {
+    const provider = await deps.mappings.get(therapist.partnerUserId);
+    const providerGoing =
+      provider?.state !== 'active' ||
+      provider.uphealUserId !== therapist.uphealUserId ||
+      provider.deleteSent !== undefined;
+    if (providerGoing) {
+      throw new NotReadyError(
+        `primary provider ${therapist.partnerUserId} of client ${upsert.partnerUserId} is being deleted`,
+        PROVIDER_DELETE_RETRY_MS,
+      );
+    }
+  }
+  throw error;
+}
+
+/**
+ * Claims the create of a user (never two creates): only one worker may create it while its lease
+ * lasts, and a worker that is refused comes back later, when the mapping the other one saved
+ * sends it down the update path. The claim comes after the check, right before the create, so a
+ * message deferred for a slot holds no claim and writes none; a mapping saved since this attempt
+ * read it (a worker whose lease ran out) is caught by reading it again. The claim remembers the
+ * email the create is sent with, for a retry to find the user if this worker dies.
+ */
+async function claimCreate(
+  upsert: Upsert,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<void> {
+  const { partnerUserId, mapping, fields } = upsert;
+  const pending = { email: fields.email };
+  if (!(await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS, pending))) {
+    throw new NotReadyError(
+      `create of ${partnerUserId} is claimed by another worker`,
+      CLAIM_BUSY_RETRY_MS,
+    );
+  }
+  const now = await deps.mappings.get(partnerUserId);
+  if (now?.rev !== mapping?.rev) {
+    throw new NotReadyError(
+      `mapping of ${partnerUserId} changed while its create was claimed`,
+      CLAIM_BUSY_RETRY_MS,
+    );
+  }
+}
+
+/**
+ * What Upheal's provider list of a just-created client is: its primary alone, or its full list
+ * when it has more and all are mapped (sent now). Undefined when that call failed (it may still
+ * have taken effect: unknown); the assignment job, queued after the mapping is saved, sends it.
+ */
+async function assignAfterCreate(
+  upheal: UphealPort,
+  uphealUserId: string,
+  therapist: Therapist,
+): Promise<ProviderList | undefined> {
+  const { fullList } = therapist;
+  if (!fullList) return { partner: [therapist.partnerUserId], upheal: [therapist.uphealUserId] };
+  const sent = await sendQuietly(() => upheal.replaceProviders(uphealUserId, [...fullList.upheal]));
+  return sent ? fullList : undefined;
+}
+
+/** Runs a follow-up call whose failure is reported rather than thrown: true when it went out. */
+async function sendQuietly(call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await call();
+    return true;
+  } catch {
+    return false;
+  }
+}
