@@ -24,5 +24,6 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       upheal: runtime.upheal,
       outbound: runtime.outbound,
       logger,
+      leases: runtime.leases,
     }),
   );

@@ -27,6 +27,7 @@ const consume = sqsConsumer(
     stagedDeletes: runtime.stagedDeletes,
     outbound: runtime.outbound,
     logger,
+    leases: runtime.leases,
     shareInviteUrl: config.SHARE_INVITE_URL,
     importProgress,
   }),

@@ -12,6 +12,7 @@ import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-ev
 import type { RecordWork } from '#lib/sqs/consumer.ts';
 import { queueNameOf } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
+import { type UserLeases, withUserLease } from '#lib/store/user-lease.ts';
 import {
   type AssignOutcome,
   type AssignProvidersDeps,
@@ -34,6 +35,8 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
   readonly upheal: Readonly<Record<Lane, PacedUpheal | SyncUserDeps['upheal']>>;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
+  /** One message at a time per user across the live, import and assignments queues. */
+  readonly leases: UserLeases;
   readonly shareInviteUrl: boolean;
   readonly importProgress?: ImportProgress | undefined;
 }
@@ -59,10 +62,12 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf(record);
-      const outcome = await syncUser(
-        event,
-        { claimOwner: record.messageId, eventId: event.eventId, jobId },
-        { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
+      const outcome = await withUserLease(deps.leases, event.partnerUserId, record.messageId, () =>
+        syncUser(
+          event,
+          { claimOwner: record.messageId, eventId: event.eventId, jobId },
+          { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
+        ),
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -121,6 +126,8 @@ export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
   readonly upheal: Readonly<Record<Lane, AssignProvidersDeps['upheal']>>;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
+  /** The client's lease, shared with its events on the live and import queues. */
+  readonly leases: UserLeases;
 }
 
 /** The record work of `assign-providers`. */
@@ -138,10 +145,16 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       );
       decoded.set(record, command);
       const lane = command.jobId ? LANES.bulk : LANES.live;
-      const outcome: AssignOutcome = await assignProviders(command.clientPartnerUserId, {
-        mappings: deps.mappings,
-        upheal: deps.upheal[lane],
-      });
+      const outcome: AssignOutcome = await withUserLease(
+        deps.leases,
+        command.clientPartnerUserId,
+        record.messageId,
+        () =>
+          assignProviders(command.clientPartnerUserId, {
+            mappings: deps.mappings,
+            upheal: deps.upheal[lane],
+          }),
+      );
       deps.logger.info('applied', {
         outcome: outcome.kind,
         partnerUserId: outcome.partnerUserId,

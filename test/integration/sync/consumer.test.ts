@@ -19,6 +19,7 @@ import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
 import { attemptsKey } from '#lib/store/keys.ts';
+import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { providerEvent } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
@@ -114,6 +115,7 @@ describe('sqsConsumer', () => {
         upheal: { live: fixture.upheal, bulk: fixture.upheal },
         outbound,
         logger,
+        leases: new DynamoUserLeases({ client: fixture.documents, tableName: fixture.tableName }),
         shareInviteUrl: false,
       }),
     );
