@@ -20,7 +20,12 @@ import {
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
 import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
-import { type SyncOutcome, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
+import {
+  type SyncOutcome,
+  type SyncUserContext,
+  type SyncUserDeps,
+  syncUser,
+} from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
 export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line' } as const;
@@ -62,12 +67,10 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf(record);
-      const outcome = await withUserLease(deps.leases, event.partnerUserId, record.messageId, () =>
-        syncUser(
-          event,
-          { claimOwner: record.messageId, eventId: event.eventId, jobId },
-          { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
-        ),
+      const outcome = await applyPartnerEvent(
+        event,
+        { claimOwner: record.messageId, eventId: event.eventId, jobId },
+        { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -120,6 +123,31 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   };
 }
 
+/**
+ * Applies one decoded partner event holding its user's lease (`claimOwner`, the message id, holds
+ * it): the part of a sync-user message's work that the model test drives as well.
+ */
+export function applyPartnerEvent(
+  event: PartnerEvent,
+  context: SyncUserContext,
+  deps: SyncUserDeps & { readonly leases: UserLeases },
+): Promise<SyncOutcome> {
+  return withUserLease(deps.leases, event.partnerUserId, context.claimOwner, () =>
+    syncUser(event, context, deps),
+  );
+}
+
+/** Reconciles a client's provider list holding the client's lease (for the message `owner`). */
+export function applyAssignment(
+  clientPartnerUserId: string,
+  owner: string,
+  deps: AssignProvidersDeps & { readonly leases: UserLeases },
+): Promise<AssignOutcome> {
+  return withUserLease(deps.leases, clientPartnerUserId, owner, () =>
+    assignProviders(clientPartnerUserId, deps),
+  );
+}
+
 /** What the assign-providers work needs. */
 export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
   /** Upheal per lane: an import's assignments (the command names its job) use the bulk lane. */
@@ -145,16 +173,11 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       );
       decoded.set(record, command);
       const lane = command.jobId ? LANES.bulk : LANES.live;
-      const outcome: AssignOutcome = await withUserLease(
-        deps.leases,
-        command.clientPartnerUserId,
-        record.messageId,
-        () =>
-          assignProviders(command.clientPartnerUserId, {
-            mappings: deps.mappings,
-            upheal: deps.upheal[lane],
-          }),
-      );
+      const outcome = await applyAssignment(command.clientPartnerUserId, record.messageId, {
+        mappings: deps.mappings,
+        upheal: deps.upheal[lane],
+        leases: deps.leases,
+      });
       deps.logger.info('applied', {
         outcome: outcome.kind,
         partnerUserId: outcome.partnerUserId,

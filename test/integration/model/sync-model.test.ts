@@ -13,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
-import { assignProviders } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import { syncUser } from '#lib/sync/sync-user.ts';
+import { applyAssignment, applyPartnerEvent } from '#lib/sync/record-work.ts';
 import { crashingDeps } from '#test/helpers/model/crash.ts';
 import {
   type DeliveryOptions,
@@ -53,8 +52,8 @@ const seed = Number(process.env.MODEL_SEED ?? DEFAULT_SEED);
 /** MODEL_STRICT=1: known issues of the sync core fail the run too. */
 const strict = process.env.MODEL_STRICT !== undefined;
 
-/** Side effects a delivery has at most (claim, check, create, save, enqueue, …). */
-const MAX_CRASH_STEP = 6;
+/** Side effects a delivery has at most (lease, claim, check, create, save, enqueue, release, …). */
+const MAX_CRASH_STEP = 8;
 /** Virtual time one delivery takes. */
 const DELIVERY_MS = 200;
 /** The operator re-drives failures an hour later (claims' leases have long expired). */
@@ -201,7 +200,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     if (message.queue !== 'assignments') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
       const jobId = message.queue === 'imports' ? IMPORT_JOB_ID : undefined;
-      const outcome = await syncUser(
+      const outcome = await applyPartnerEvent(
         event,
         { claimOwner: message.messageId, eventId: event.eventId, jobId },
         delivery.deps,
@@ -209,10 +208,11 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
       return outcome.kind;
     }
     const command = AssignmentCommandSchema.parse(JSON.parse(message.body));
-    const outcome = await assignProviders(command.clientPartnerUserId, {
-      mappings: delivery.deps.mappings,
-      upheal: delivery.deps.upheal,
-    });
+    const outcome = await applyAssignment(
+      command.clientPartnerUserId,
+      message.messageId,
+      delivery.deps,
+    );
     return outcome.kind;
   };
   const followUps = async (): Promise<Outgoing[]> =>
