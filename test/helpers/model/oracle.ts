@@ -9,14 +9,29 @@
  * re-drive: gave up waiting for a dependency that never arrives (a provider absent from the final
  * state, or the ghost provider), and the final state must still be exact.
  *
- * Returns the discrepancies found, as sentences with ids only; empty means the case passed.
+ * Identity comes first: no Upheal account ever carries another partner user's changes (names
+ * carry their user's id, so a name tells whose change it was), one account per partner user and
+ * the reverse, and a pre-existing deactivated account is never touched. A partner user whose
+ * email another account holds must fail (naming the other partner id, never the email) and
+ * stay out of Upheal. An event dated far in the future must be refused with a reason naming
+ * `occurredAt`. A field Upheal did not get is accepted only where the sync cannot set it and the
+ * mapping lists it as unapplied.
+ *
+ * Returns the discrepancies found, as sentences with ids only, each prefixed with the rule it
+ * breaks; empty means the case passed.
  */
 
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { USER_TYPES } from '#tools/simulator/schemas.ts';
 import type { SimUser } from '#tools/simulator/user-store.ts';
 import type { DeliveryReport } from './delivery-model.ts';
-import { GHOST_CLIENT, GHOST_PROVIDER, type PartnerHistory, PROVIDERS } from './partner-history.ts';
+import {
+  type FinalUser,
+  GHOST_CLIENT,
+  GHOST_PROVIDER,
+  type PartnerHistory,
+  PROVIDERS,
+} from './partner-history.ts';
 
 /** How `decide()` words a failure after a dependency wait ran out. */
 const GAVE_UP = 'gave up waiting';
@@ -28,6 +43,8 @@ export interface CaseEvidence {
   readonly report: DeliveryReport;
   readonly redrive: DeliveryReport;
   readonly simUsers: readonly SimUser[];
+  /** The Upheal accounts that existed before the sync started (deactivated ones). */
+  readonly seeded: readonly SimUser[];
   readonly mappings: ReadonlyMap<string, UserMapping>;
 }
 
@@ -42,7 +59,10 @@ export interface Discrepancy {
     | 'missing'
     | 'fields'
     | 'mapping'
-    | 'providers';
+    | 'providers'
+    | 'identity'
+    | 'refused'
+    | 'unreported';
   /** The partner user concerned, if one. */
   readonly user?: string | undefined;
   readonly text: string;
@@ -267,7 +287,18 @@ export function judge(evidence: CaseEvidence): Verdict {
   const found: Discrepancy[] = [];
   const note = (rule: Discrepancy['rule'], user: string | undefined, text: string) =>
     found.push({ rule, user, text });
-  const finalAbsent = (id: string) => history.final.get(id)?.present !== true;
+  const byPartnerId = new Map<string, SimUser[]>();
+  for (const user of simUsers) {
+    if (!user.partnerUserId) continue;
+    byPartnerId.set(user.partnerUserId, [...(byPartnerId.get(user.partnerUserId) ?? []), user]);
+  }
+  const blocked = blockedUsers(evidence, byPartnerId);
+  // A provider that can never be in Upheal (its email is another account's) is a dependency
+  // that never arrives, like one the partner deleted.
+  const finalAbsent = (id: string) => history.final.get(id)?.present !== true || blocked.has(id);
+  const allowedFailure = (message: { group: string; eventId?: string }, reason: string) =>
+    refusedForTime(history, message.eventId, reason) ||
+    conflictFailure(evidence, message.group, reason);
 
   // 1. Every message ended; what failed was re-driven, and the re-drive fails only where the
   // model says it must.
@@ -297,12 +328,14 @@ export function judge(evidence: CaseEvidence): Verdict {
     if (terminal.kind !== 'failed' || terminal.deadLettered) continue;
     if (terminal.reason.startsWith(GAVE_UP)) continue;
     const message = report.messages.get(messageId)!;
+    if (allowedFailure(message, terminal.reason)) continue;
     note('failure', message.group, `${where(message)} failed: ${terminal.reason}`);
   }
   // The re-drive runs without faults: dead-lettering there is never allowed.
   for (const [messageId, terminal] of redrive.terminals) {
     if (terminal.kind !== 'failed') continue;
     const message = redrive.messages.get(messageId)!;
+    if (!terminal.deadLettered && allowedFailure(message, terminal.reason)) continue;
     if (
       terminal.deadLettered ||
       !dependencyNeverArrives(terminal.reason, message.group, finalAbsent)
@@ -317,7 +350,7 @@ export function judge(evidence: CaseEvidence): Verdict {
       if (message.queue !== 'assignments' && message.eventId) endedEvents.add(message.eventId);
     }
   }
-  for (const event of history.events) {
+  for (const event of [...history.events, ...(history.export?.events ?? [])]) {
     if (!endedEvents.has(event.eventId)) {
       note(
         'ended',
@@ -327,15 +360,30 @@ export function judge(evidence: CaseEvidence): Verdict {
     }
   }
 
-  // 2. Nobody twice, nobody unknown.
-  const byPartnerId = new Map<string, SimUser[]>();
+  // A far-future event is refused, never applied (in the run or the re-drive).
+  for (const run of [report, redrive]) {
+    for (const [messageId, terminal] of run.terminals) {
+      const message = run.messages.get(messageId)!;
+      if (terminal.kind === 'applied' && message.eventId && history.refused.has(message.eventId)) {
+        note(
+          'refused',
+          message.group,
+          `${where(message)} is dated far in the future but was applied (${terminal.outcome}); it must be refused`,
+        );
+      }
+    }
+  }
+
+  // 2. Nobody twice, nobody unknown, nobody carrying another's changes.
+  for (const text of identityBreaches(evidence)) note('identity', undefined, text);
+  const seededIds = new Set(evidence.seeded.map((user) => user.userId));
   const byEmail = new Map<string, SimUser[]>();
   for (const user of simUsers) {
+    if (seededIds.has(user.userId)) continue;
     if (!user.partnerUserId || !history.final.has(user.partnerUserId)) {
       note('twice', undefined, `Upheal user ${user.userId} belongs to no partner user`);
       continue;
     }
-    byPartnerId.set(user.partnerUserId, [...(byPartnerId.get(user.partnerUserId) ?? []), user]);
     if (user.email) {
       const key = user.email.trim().toLowerCase();
       byEmail.set(key, [...(byEmail.get(key) ?? []), user]);
@@ -365,6 +413,18 @@ export function judge(evidence: CaseEvidence): Verdict {
       if (mapping?.state === 'active') note('mapping', id, `${id}'s mapping is active`);
       continue;
     }
+    const primaryBlocked = blocked.has(expected.fields?.providers?.[0] ?? '');
+    if (!actual && blocked.has(id)) {
+      if (!failuresOf(evidence, id).some((reason) => conflictFailure(evidence, id, reason))) {
+        note(
+          'identity',
+          id,
+          `${id} is not in Upheal because another account holds its email, but none of its messages failed naming why (the other partner id, or the deactivated account)`,
+        );
+      }
+      continue;
+    }
+    if (!actual && primaryBlocked) continue;
     if (!actual) {
       note('missing', id, `${id} is missing from Upheal`);
       continue;
@@ -379,11 +439,28 @@ export function judge(evidence: CaseEvidence): Verdict {
         `${id}'s name in Upheal is "${actual.firstName} ${actual.lastName}", the partner has "${fields.firstName} ${fields.lastName}"`,
       );
     }
-    if (expected.kind === 'provider' && actual.therapyLicence !== fields.therapyLicence) {
+    const unapplied = (field: string) => mapping?.unappliedFields?.includes(field) ?? false;
+    // A licence the partner sets must reach Upheal; a cleared one may stay if it is reported.
+    if (
+      expected.kind === 'provider' &&
+      actual.therapyLicence !== fields.therapyLicence &&
+      !(fields.therapyLicence === undefined && unapplied('therapyLicence'))
+    ) {
       note(
-        'fields',
+        fields.therapyLicence === undefined ? 'unreported' : 'fields',
         id,
-        `${id}'s licence in Upheal is ${actual.therapyLicence}, the partner has ${fields.therapyLicence}`,
+        `${id}'s licence in Upheal is ${actual.therapyLicence}, the partner has ${fields.therapyLicence ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
+      );
+    }
+    if (
+      expected.kind === 'provider' &&
+      actual.pronoun !== fields.pronoun &&
+      !unapplied('pronoun')
+    ) {
+      note(
+        'unreported',
+        id,
+        `${id}'s pronoun in Upheal is ${actual.pronoun ?? 'none'}, the partner has ${fields.pronoun ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
       );
     }
     // Upheal cannot change an email: it keeps one the user had, and the mapping
@@ -404,7 +481,10 @@ export function judge(evidence: CaseEvidence): Verdict {
         );
       }
     }
-    if (expected.kind === 'client') {
+    if (
+      expected.kind === 'client' &&
+      !fields.providers?.some((provider) => blocked.has(provider))
+    ) {
       const wanted = (fields.providers ?? []).map(
         (provider) => uphealIdOf(provider) ?? `?${provider}`,
       );
@@ -425,7 +505,7 @@ export function judge(evidence: CaseEvidence): Verdict {
   for (const discrepancy of found) {
     const issue = KNOWN_ISSUES.find((candidate) => candidate.matches(discrepancy, evidence));
     if (issue) known.push(`${issue.id}: ${discrepancy.text}`);
-    else discrepancies.push(discrepancy.text);
+    else discrepancies.push(`[${discrepancy.rule}] ${discrepancy.text}`);
   }
   return { discrepancies, known };
 }
@@ -444,4 +524,115 @@ function dependencyNeverArrives(
   return PROVIDERS.some(
     (provider) => new RegExp(`\\b${provider}\\b`).test(reason) && absent(provider),
   );
+}
+
+/**
+ * Partner users present in the final state but not in Upheal because another account holds
+ * their current email: another partner user's, or a deactivated account that existed before.
+ */
+function blockedUsers(
+  evidence: CaseEvidence,
+  byPartnerId: ReadonlyMap<string, readonly SimUser[]>,
+): Set<string> {
+  const blocked = new Set<string>();
+  for (const [id, expected] of evidence.history.final) {
+    if (!expected.present || !expected.fields || byPartnerId.has(id)) continue;
+    const holder = evidence.simUsers.find(
+      (user) => user.email === expected.fields!.email && user.partnerUserId !== id,
+    );
+    if (holder) blocked.add(id);
+  }
+  return blocked;
+}
+
+/**
+ * True when a failure of `partnerUserId` is the one the identity rules demand: its email is
+ * another partner user's (and the reason names that partner id) or a deactivated account's; the
+ * reason never carries an email.
+ */
+function conflictFailure(evidence: CaseEvidence, partnerUserId: string, reason: string): boolean {
+  if (reason.includes('@')) return false;
+  const mine = evidence.history.final.get(partnerUserId)?.emails ?? [];
+  if (evidence.seeded.some((account) => account.email && mine.includes(account.email))) {
+    return true;
+  }
+  return [...evidence.history.final.values()].some(
+    (other) =>
+      other.partnerUserId !== partnerUserId &&
+      other.emails.some((email) => mine.includes(email)) &&
+      new RegExp(`\\b${other.partnerUserId}\\b`).test(reason),
+  );
+}
+
+/** True when the message carries an event the sync must refuse and the reason names the field. */
+function refusedForTime(
+  history: PartnerHistory,
+  eventId: string | undefined,
+  reason: string,
+): boolean {
+  return eventId !== undefined && history.refused.has(eventId) && reason.includes('occurredAt');
+}
+
+/**
+ * Every way an Upheal account carries another partner user's changes: a deactivated account
+ * changed or mapped; a user with names or an email its partner user never had; a mapping on an
+ * account of another partner user; two mappings on one account.
+ */
+function identityBreaches(evidence: CaseEvidence): string[] {
+  const breaches: string[] = [];
+  const { history, simUsers, mappings, seeded } = evidence;
+  const seeds = new Map(seeded.map((user) => [user.userId, user]));
+  const whose = (has: (user: FinalUser) => boolean) =>
+    [...history.final.values()]
+      .filter(has)
+      .map((user) => user.partnerUserId)
+      .join(', ') || 'nobody';
+  for (const user of simUsers) {
+    const seed = seeds.get(user.userId);
+    if (seed) {
+      const changed: string[] = (
+        ['firstName', 'lastName', 'email', 'isActive', 'partnerUserId'] as const
+      ).filter((field) => user[field] !== seed[field]);
+      if ((user.providerUserIds?.length ?? 0) > 0) changed.push('providerUserIds');
+      if (changed.length > 0) {
+        breaches.push(`deactivated account ${user.userId} was changed: ${changed.join(', ')}`);
+      }
+      continue;
+    }
+    const owner = user.partnerUserId ? history.final.get(user.partnerUserId) : undefined;
+    if (!owner) continue;
+    if (!owner.names.first.includes(user.firstName)) {
+      breaches.push(
+        `Upheal user ${user.userId} of ${owner.partnerUserId} has a first name ${owner.partnerUserId} never had (had by: ${whose((u) => u.names.first.includes(user.firstName))})`,
+      );
+    }
+    if (!owner.names.last.includes(user.lastName)) {
+      breaches.push(
+        `Upheal user ${user.userId} of ${owner.partnerUserId} has a last name ${owner.partnerUserId} never had (had by: ${whose((u) => u.names.last.includes(user.lastName))})`,
+      );
+    }
+    if (user.email && !owner.emails.includes(user.email)) {
+      breaches.push(
+        `Upheal user ${user.userId} of ${owner.partnerUserId} has an email ${owner.partnerUserId} never had (had by: ${whose((u) => u.emails.includes(user.email!))})`,
+      );
+    }
+  }
+  const mappedTo = new Map<string, string[]>();
+  for (const [id, mapping] of mappings) {
+    if (mapping.state !== 'active' || !mapping.uphealUserId) continue;
+    mappedTo.set(mapping.uphealUserId, [...(mappedTo.get(mapping.uphealUserId) ?? []), id]);
+    const target = simUsers.find((user) => user.userId === mapping.uphealUserId);
+    if (seeds.has(mapping.uphealUserId)) {
+      breaches.push(`${id}'s mapping links the deactivated account ${mapping.uphealUserId}`);
+    } else if (target && target.partnerUserId !== id) {
+      breaches.push(
+        `${id}'s mapping is on Upheal user ${target.userId}, which belongs to ${target.partnerUserId ?? 'no partner user'}`,
+      );
+    }
+  }
+  for (const [uphealUserId, ids] of mappedTo) {
+    if (ids.length > 1)
+      breaches.push(`Upheal user ${uphealUserId} is mapped to ${ids.join(' and ')}`);
+  }
+  return breaches;
 }
