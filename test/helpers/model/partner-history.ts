@@ -188,7 +188,8 @@ export function partnerHistory(
   };
   // A family email (another present client's) or the primary provider's, for a client.
   const sharedEmail = (id: string, providers: readonly string[], random: () => number) => {
-    if (!has(MODEL_FEATURES.sharedEmails) || id === GHOST_CLIENT) return undefined;
+    const client = users.get(id)!.kind === 'client';
+    if (!has(MODEL_FEATURES.sharedEmails) || !client || id === GHOST_CLIENT) return undefined;
     const draw = random();
     if (draw < 0.15) {
       const siblings = CLIENTS.filter((other) => other !== id && users.get(other)!.present);
