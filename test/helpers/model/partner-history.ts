@@ -12,10 +12,19 @@
  */
 import fc from 'fast-check';
 import { type PartnerEvent, parsePartnerEvent } from '#lib/events/partner-event.ts';
-import { PRONOUNS } from '#lib/upheal/schemas.ts';
 import { mulberry32 } from '#tools/simulator/prng.ts';
 import type { SeedUser } from '#tools/simulator/schemas.ts';
 import { deactivatedAccounts, futureEvent, MODEL_FEATURES, type ModelFeature } from './hazards.ts';
+import {
+  changedFields,
+  dataOf,
+  emailOf,
+  freshFields,
+  newUserState,
+  pickOne,
+  pickProviders,
+  type UserState,
+} from './partner-fields.ts';
 
 /** The universe of partner users. */
 export const PROVIDERS = ['p0', 'p1', 'p2'] as const;
@@ -25,12 +34,8 @@ export const CLIENTS = ['c0', 'c1', 'c2', 'c3', 'c4'] as const;
 export const GHOST_PROVIDER = 'p-ghost';
 /** A client whose primary provider is the ghost: it can never be created in Upheal. */
 export const GHOST_CLIENT = 'c-ghost';
-/** Licences a provider's `therapyLicence` takes (set at creation; optionalFieldClears clears it). */
-const LICENCES = ['LCSW', 'LMFT', 'PsyD'] as const;
 /** Fewest raw steps of a history (enough for creates, changes and deletes to meet). */
 const MIN_HISTORY_STEPS = 8;
-/** Most providers a generated client has (the universe has three). */
-const MAX_PROVIDERS_PER_CLIENT = 3;
 /** First `occurredAt` of every history. */
 const BASE_TIME_MS = Date.parse('2026-11-27T10:00:00.000Z');
 /** One event in this many has the same `occurredAt` as the one before. */
@@ -127,19 +132,6 @@ export function historyStepsArbitrary(maxSteps: number): fc.Arbitrary<HistorySte
     }),
     { minLength: MIN_HISTORY_STEPS, maxLength: maxSteps },
   );
-}
-
-/** The partner's live view of one user while the history is generated. */
-interface UserState {
-  readonly kind: 'provider' | 'client';
-  present: boolean;
-  fields: PartnerFields | undefined;
-  allEmails: string[];
-  firstNames: string[];
-  lastNames: string[];
-  /** Counters that make every generated value new. */
-  emails: number;
-  names: number;
 }
 
 /** Turns raw steps into a consistent history with ids unique to `prefix` (one per case). */
@@ -331,116 +323,4 @@ function exportStepOf(steps: readonly HistoryStep[]): number {
   let index = steps[0]!.pick % steps.length;
   while (index + 1 < steps.length && steps[index + 1]!.tie) index += 1;
   return index;
-}
-
-function newUserState(kind: 'provider' | 'client'): UserState {
-  return {
-    kind,
-    present: false,
-    fields: undefined,
-    allEmails: [],
-    firstNames: [],
-    lastNames: [],
-    emails: 0,
-    names: 0,
-  };
-}
-
-/** Fields of a (re-)created user; a re-created user may come back with its old email. */
-function freshFields(
-  id: string,
-  user: UserState,
-  random: () => number,
-  providers: readonly string[],
-  clears: boolean,
-): PartnerFields {
-  const keepEmail = user.emails > 0 && random() < 0.5;
-  if (!keepEmail) user.emails += 1;
-  user.names += 1;
-  const provider = user.kind === 'provider';
-  return {
-    email: emailOf(id, user.emails),
-    // Names carry the user's id, so a name in Upheal tells whose change it was.
-    firstName: `First${user.names}-${id}`,
-    lastName: `Last${id}`,
-    therapyLicence: provider ? pickOne(LICENCES, random) : undefined,
-    pronoun: provider && clears && random() < 0.5 ? pickOne(PRONOUNS, random) : undefined,
-    providers: user.kind === 'client' ? providers : undefined,
-  };
-}
-
-/** An update's full state: some fields change (possibly none, a no-op update). */
-function changedFields(
-  id: string,
-  user: UserState,
-  random: () => number,
-  providers: () => readonly string[],
-  clears: boolean,
-): PartnerFields {
-  const current = user.fields!;
-  let fields = current;
-  if (random() < 0.5) {
-    user.names += 1;
-    fields = { ...fields, firstName: `First${user.names}-${id}` };
-  }
-  if (random() < 0.3) fields = { ...fields, lastName: `Last${id}x${user.names}` };
-  if (random() < 0.25) {
-    user.emails += 1;
-    fields = { ...fields, email: emailOf(id, user.emails) };
-  }
-  if (user.kind === 'provider' && random() < 0.4) {
-    fields = { ...fields, therapyLicence: pickOne(LICENCES, random) };
-  }
-  if (user.kind === 'client' && random() < 0.4) fields = { ...fields, providers: providers() };
-  if (user.kind === 'provider' && clears) {
-    // Clears of optional fields, and values given again after a clear.
-    if (random() < 0.25) {
-      fields = {
-        ...fields,
-        therapyLicence: fields.therapyLicence ? undefined : pickOne(LICENCES, random),
-      };
-    }
-    if (random() < 0.3) {
-      fields = { ...fields, pronoun: fields.pronoun ? undefined : pickOne(PRONOUNS, random) };
-    }
-  }
-  return fields;
-}
-
-/** A user's n-th email (lower-case, so Upheal's stored form equals the partner's). */
-function emailOf(id: string, n: number): string {
-  return `${id}-${n}@model.example`;
-}
-
-/** One to three distinct providers out of `available`, in random order (first = primary). */
-function pickProviders(available: readonly string[], random: () => number): string[] {
-  const pool = [...available];
-  const count = 1 + Math.floor(random() * Math.min(MAX_PROVIDERS_PER_CLIENT, pool.length));
-  const picked: string[] = [];
-  for (let i = 0; i < count; i++)
-    picked.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
-  return picked;
-}
-
-function pickOne<T>(values: readonly T[], random: () => number): T {
-  return values[Math.floor(random() * values.length)]!;
-}
-
-/** The event `data` of a user's full state. */
-function dataOf(fields: PartnerFields): Record<string, unknown> {
-  return fields.providers
-    ? {
-        email: fields.email,
-        firstName: fields.firstName,
-        lastName: fields.lastName,
-        providerPartnerUserIds: fields.providers,
-      }
-    : {
-        email: fields.email,
-        firstName: fields.firstName,
-        lastName: fields.lastName,
-        // An absent optional field is a clear: the event carries the user's full state.
-        ...(fields.therapyLicence ? { therapyLicence: fields.therapyLicence } : {}),
-        ...(fields.pronoun ? { pronoun: fields.pronoun } : {}),
-      };
 }
