@@ -27,7 +27,13 @@ import type { SimUser } from '#tools/simulator/user-store.ts';
 import type { DeliveryReport } from './delivery-model.ts';
 import { blockedUsers, conflictFailure, identityBreaches, refusedForTime } from './identity.ts';
 import { failuresOf, KNOWN_ISSUES } from './known-issues.ts';
-import { GHOST_CLIENT, GHOST_PROVIDER, type PartnerHistory, PROVIDERS } from './partner-history.ts';
+import {
+  type FinalUser,
+  GHOST_CLIENT,
+  GHOST_PROVIDER,
+  type PartnerHistory,
+  PROVIDERS,
+} from './partner-history.ts';
 
 /** How `decide()` words a failure after a dependency wait ran out. */
 const GAVE_UP = 'gave up waiting';
@@ -72,25 +78,59 @@ export interface Verdict {
   readonly known: string[];
 }
 
+/** What the rules of one case share: the evidence, where discrepancies go, and derived facts. */
+interface Judging {
+  readonly evidence: CaseEvidence;
+  note(rule: Discrepancy['rule'], user: string | undefined, text: string): void;
+  /** Upheal users by their partner id. */
+  readonly byPartnerId: ReadonlyMap<string, SimUser[]>;
+  /** Partner users kept out of Upheal because another account holds their email. */
+  readonly blocked: ReadonlySet<string>;
+}
+
 /** Checks one drained case against the partner's final state. */
 export function judge(evidence: CaseEvidence): Verdict {
-  const { history, report, simUsers, mappings } = evidence;
   const found: Discrepancy[] = [];
-  const note = (rule: Discrepancy['rule'], user: string | undefined, text: string) =>
-    found.push({ rule, user, text });
   const byPartnerId = new Map<string, SimUser[]>();
-  for (const user of simUsers) {
+  for (const user of evidence.simUsers) {
     if (!user.partnerUserId) continue;
     byPartnerId.set(user.partnerUserId, [...(byPartnerId.get(user.partnerUserId) ?? []), user]);
   }
-  const blocked = blockedUsers(evidence, byPartnerId);
+  const judging: Judging = {
+    evidence,
+    note: (rule, user, text) => found.push({ rule, user, text }),
+    byPartnerId,
+    blocked: blockedUsers(evidence, byPartnerId),
+  };
+  messageRules(judging);
+  uniquenessRules(judging);
+  for (const [id, expected] of evidence.history.final) finalStateRules(judging, id, expected);
+  const discrepancies: string[] = [];
+  const known: string[] = [];
+  for (const discrepancy of found) {
+    const issue = KNOWN_ISSUES.find((candidate) => candidate.matches(discrepancy, evidence));
+    if (issue) known.push(`${issue.id}: ${discrepancy.text}`);
+    else discrepancies.push(`[${discrepancy.rule}] ${discrepancy.text}`);
+  }
+  return { discrepancies, known };
+}
+
+/** How a message is named in a discrepancy (ids only). */
+const where = (message: { messageId: string; queue: string; group: string; eventId?: string }) =>
+  `message ${message.messageId} (${message.queue}, group ${message.group}, event ${message.eventId ?? '-'})`;
+
+/**
+ * Every message ended; what failed was re-driven, and the re-drive fails only where the model
+ * says it must; a far-future event is refused.
+ */
+function messageRules({ evidence, note, blocked }: Judging): void {
+  const { history, report } = evidence;
   // A provider that can never be in Upheal (its email is another account's) is a dependency
   // that never arrives, like one the partner deleted.
   const finalAbsent = (id: string) => history.final.get(id)?.present !== true || blocked.has(id);
   const allowedFailure = (message: { group: string; eventId?: string }, reason: string) =>
     refusedForTime(history, message.eventId, reason) ||
     conflictFailure(evidence, message.group, reason);
-
   // 1. Every message ended; what failed was re-driven, and the re-drive fails only where the
   // model says it must.
   const { redrive } = evidence;
@@ -101,8 +141,6 @@ export function judge(evidence: CaseEvidence): Verdict {
       `message ${message.messageId} (${message.queue}, group ${message.group}) never left the queue`,
     );
   }
-  const where = (message: { messageId: string; queue: string; group: string; eventId?: string }) =>
-    `message ${message.messageId} (${message.queue}, group ${message.group}, event ${message.eventId ?? '-'})`;
   for (const run of [report, redrive]) {
     for (const [messageId, terminal] of run.terminals) {
       if (terminal.kind !== 'dead-lettered-by-sqs') continue;
@@ -164,8 +202,11 @@ export function judge(evidence: CaseEvidence): Verdict {
       }
     }
   }
+}
 
-  // 2. Nobody twice, nobody unknown, nobody carrying another's changes.
+/** Nobody twice, nobody unknown, nobody carrying another's changes. */
+function uniquenessRules({ evidence, note, byPartnerId }: Judging): void {
+  const { history, simUsers } = evidence;
   for (const text of identityBreaches(evidence)) note('identity', undefined, text);
   const seededIds = new Set(evidence.seeded.map((user) => user.userId));
   const byEmail = new Map<string, SimUser[]>();
@@ -192,113 +233,112 @@ export function judge(evidence: CaseEvidence): Verdict {
       );
     }
   }
+}
 
-  // 3. The final state, user by user.
-  const uphealIdOf = (id: string) => byPartnerId.get(id)?.[0]?.userId;
-  for (const [id, expected] of history.final) {
-    const [actual] = byPartnerId.get(id) ?? [];
-    const mapping = mappings.get(id);
-    const reachable = expected.present && id !== GHOST_CLIENT;
-    if (!reachable) {
-      if (actual) note('absent', id, `${id} should not be in Upheal but is`);
-      if (mapping?.state === 'active') note('mapping', id, `${id}'s mapping is active`);
-      continue;
-    }
-    const primaryBlocked = blocked.has(expected.fields?.providers?.[0] ?? '');
-    if (!actual && blocked.has(id)) {
-      if (!failuresOf(evidence, id).some((reason) => conflictFailure(evidence, id, reason))) {
-        note(
-          'identity',
-          id,
-          `${id} is not in Upheal because another account holds its email, but none of its messages failed naming why (the other partner id, or the deactivated account)`,
-        );
-      }
-      continue;
-    }
-    if (!actual && primaryBlocked) continue;
-    if (!actual) {
-      note('missing', id, `${id} is missing from Upheal`);
-      continue;
-    }
-    const fields = expected.fields!;
-    const userType = expected.kind === 'provider' ? USER_TYPES.provider : USER_TYPES.client;
-    if (actual.userType !== userType) note('fields', id, `${id} is a ${actual.userType} in Upheal`);
-    if (actual.firstName !== fields.firstName || actual.lastName !== fields.lastName) {
+/** One partner user's final state against Upheal and its mapping. */
+function finalStateRules(judging: Judging, id: string, expected: FinalUser): void {
+  const { evidence, note, byPartnerId, blocked } = judging;
+  const { mappings } = evidence;
+  const [actual] = byPartnerId.get(id) ?? [];
+  const mapping = mappings.get(id);
+  const reachable = expected.present && id !== GHOST_CLIENT;
+  if (!reachable) {
+    if (actual) note('absent', id, `${id} should not be in Upheal but is`);
+    if (mapping?.state === 'active') note('mapping', id, `${id}'s mapping is active`);
+    return;
+  }
+  const primaryBlocked = blocked.has(expected.fields?.providers?.[0] ?? '');
+  if (!actual && blocked.has(id)) {
+    if (!failuresOf(evidence, id).some((reason) => conflictFailure(evidence, id, reason))) {
       note(
-        'fields',
+        'identity',
         id,
-        `${id}'s name in Upheal is "${actual.firstName} ${actual.lastName}", the partner has "${fields.firstName} ${fields.lastName}"`,
+        `${id} is not in Upheal because another account holds its email, but none of its messages failed naming why (the other partner id, or the deactivated account)`,
       );
     }
-    const unapplied = (field: string) => mapping?.unappliedFields?.includes(field) ?? false;
-    // A licence the partner sets must reach Upheal; a cleared one may stay if it is reported.
-    if (
-      expected.kind === 'provider' &&
-      actual.therapyLicence !== fields.therapyLicence &&
-      !(fields.therapyLicence === undefined && unapplied('therapyLicence'))
-    ) {
+    return;
+  }
+  if (!actual && primaryBlocked) return;
+  if (!actual) {
+    note('missing', id, `${id} is missing from Upheal`);
+    return;
+  }
+  const fields = expected.fields!;
+  const userType = expected.kind === 'provider' ? USER_TYPES.provider : USER_TYPES.client;
+  if (actual.userType !== userType) note('fields', id, `${id} is a ${actual.userType} in Upheal`);
+  if (actual.firstName !== fields.firstName || actual.lastName !== fields.lastName) {
+    note(
+      'fields',
+      id,
+      `${id}'s name in Upheal is "${actual.firstName} ${actual.lastName}", the partner has "${fields.firstName} ${fields.lastName}"`,
+    );
+  }
+  const unapplied = (field: string) => mapping?.unappliedFields?.includes(field) ?? false;
+  // A licence the partner sets must reach Upheal; a cleared one may stay if it is reported.
+  if (
+    expected.kind === 'provider' &&
+    actual.therapyLicence !== fields.therapyLicence &&
+    !(fields.therapyLicence === undefined && unapplied('therapyLicence'))
+  ) {
+    note(
+      fields.therapyLicence === undefined ? 'unreported' : 'fields',
+      id,
+      `${id}'s licence in Upheal is ${actual.therapyLicence}, the partner has ${fields.therapyLicence ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
+    );
+  }
+  if (expected.kind === 'provider' && actual.pronoun !== fields.pronoun && !unapplied('pronoun')) {
+    note(
+      'unreported',
+      id,
+      `${id}'s pronoun in Upheal is ${actual.pronoun ?? 'none'}, the partner has ${fields.pronoun ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
+    );
+  }
+  // Upheal cannot change an email: it keeps one the user had, and the mapping
+  // says the partner's current one was not applied exactly when they differ.
+  if (!actual.email || !expected.emails.includes(actual.email)) {
+    note('fields', id, `${id}'s email in Upheal is none the partner ever gave it`);
+  }
+  if (mapping?.state !== 'active' || mapping.uphealUserId !== actual.userId) {
+    note('mapping', id, `${id}'s mapping is not active on Upheal user ${actual.userId}`);
+  } else {
+    const emailDiffers = actual.email !== fields.email;
+    const reported = mapping.unappliedFields?.includes('email') ?? false;
+    if (emailDiffers !== reported) {
       note(
-        fields.therapyLicence === undefined ? 'unreported' : 'fields',
+        'mapping',
         id,
-        `${id}'s licence in Upheal is ${actual.therapyLicence}, the partner has ${fields.therapyLicence ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
+        `${id}: Upheal's email ${emailDiffers ? 'differs from' : 'equals'} the partner's, but the mapping ${reported ? 'lists' : 'does not list'} email as unapplied`,
       );
-    }
-    if (
-      expected.kind === 'provider' &&
-      actual.pronoun !== fields.pronoun &&
-      !unapplied('pronoun')
-    ) {
-      note(
-        'unreported',
-        id,
-        `${id}'s pronoun in Upheal is ${actual.pronoun ?? 'none'}, the partner has ${fields.pronoun ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
-      );
-    }
-    // Upheal cannot change an email: it keeps one the user had, and the mapping
-    // says the partner's current one was not applied exactly when they differ.
-    if (!actual.email || !expected.emails.includes(actual.email)) {
-      note('fields', id, `${id}'s email in Upheal is none the partner ever gave it`);
-    }
-    if (mapping?.state !== 'active' || mapping.uphealUserId !== actual.userId) {
-      note('mapping', id, `${id}'s mapping is not active on Upheal user ${actual.userId}`);
-    } else {
-      const emailDiffers = actual.email !== fields.email;
-      const reported = mapping.unappliedFields?.includes('email') ?? false;
-      if (emailDiffers !== reported) {
-        note(
-          'mapping',
-          id,
-          `${id}: Upheal's email ${emailDiffers ? 'differs from' : 'equals'} the partner's, but the mapping ${reported ? 'lists' : 'does not list'} email as unapplied`,
-        );
-      }
-    }
-    if (
-      expected.kind === 'client' &&
-      !fields.providers?.some((provider) => blocked.has(provider))
-    ) {
-      const wanted = (fields.providers ?? []).map(
-        (provider) => uphealIdOf(provider) ?? `?${provider}`,
-      );
-      const have = actual.providerUserIds ?? [];
-      if (wanted.join(',') !== have.join(',')) {
-        const names = (ids: readonly string[]) =>
-          ids.map((uid) => simUsers.find((u) => u.userId === uid)?.partnerUserId ?? uid).join(',');
-        note(
-          'providers',
-          id,
-          `${id}'s providers in Upheal are [${names(have)}], the partner wants [${(fields.providers ?? []).join(',')}]`,
-        );
-      }
     }
   }
-  const discrepancies: string[] = [];
-  const known: string[] = [];
-  for (const discrepancy of found) {
-    const issue = KNOWN_ISSUES.find((candidate) => candidate.matches(discrepancy, evidence));
-    if (issue) known.push(`${issue.id}: ${discrepancy.text}`);
-    else discrepancies.push(`[${discrepancy.rule}] ${discrepancy.text}`);
+  providerListRule(judging, id, expected, actual);
+}
+
+/** A client's provider list in Upheal equals the partner's, in order (primary first). */
+function providerListRule(
+  { evidence, note, byPartnerId, blocked }: Judging,
+  id: string,
+  expected: FinalUser,
+  actual: SimUser,
+): void {
+  const fields = expected.fields!;
+  const uphealIdOf = (partnerId: string) => byPartnerId.get(partnerId)?.[0]?.userId;
+  const { simUsers } = evidence;
+  if (expected.kind === 'client' && !fields.providers?.some((provider) => blocked.has(provider))) {
+    const wanted = (fields.providers ?? []).map(
+      (provider) => uphealIdOf(provider) ?? `?${provider}`,
+    );
+    const have = actual.providerUserIds ?? [];
+    if (wanted.join(',') !== have.join(',')) {
+      const names = (ids: readonly string[]) =>
+        ids.map((uid) => simUsers.find((u) => u.userId === uid)?.partnerUserId ?? uid).join(',');
+      note(
+        'providers',
+        id,
+        `${id}'s providers in Upheal are [${names(have)}], the partner wants [${(fields.providers ?? []).join(',')}]`,
+      );
+    }
   }
-  return { discrepancies, known };
 }
 
 /**
