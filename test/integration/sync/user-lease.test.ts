@@ -17,7 +17,8 @@ import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { attemptsKey } from '#lib/store/keys.ts';
 import { DynamoUserLeases, USER_LEASE_MS, withUserLease } from '#lib/store/user-lease.ts';
 import { assignProvidersWork, syncUserWork } from '#lib/sync/record-work.ts';
-import { providerEvent } from '#test/helpers/events.ts';
+import { syncUser } from '#lib/sync/sync-user.ts';
+import { clientEvent, providerEvent } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
 import { toSqsEvent } from '#tools/local/sqs-event.ts';
 
@@ -193,8 +194,25 @@ describe('the consumers under the per-user lease', () => {
     expect(await store.acquire('p-lease-live', 'next-message')).toBe(true);
   });
 
-  it('defers an assignment command while an event of its client holds the lease', async () => {
+  it('defers an assignment command while an event of its client holds the lease, then assigns the list', async () => {
     const store = leases();
+    const context0 = { claimOwner: 'setup' };
+    for (const provider of ['p-la-1', 'p-la-2']) {
+      await syncUser(providerEvent(provider, 0), context0, fixture.deps);
+    }
+    await syncUser(clientEvent('c-lease-assign', ['p-la-1'], 1), context0, fixture.deps);
+    await syncUser(
+      {
+        eventId: 'evt-lease-assign-list',
+        type: 'client.providers_changed',
+        occurredAt: '2026-11-27T10:02:00.000Z',
+        partnerUserId: 'c-lease-assign',
+        data: { providerPartnerUserIds: ['p-la-2', 'p-la-1'] },
+      },
+      context0,
+      fixture.deps,
+    );
+    await fixture.drainAssignments();
     const handler = sqsConsumer(
       consumerDeps(),
       assignProvidersWork({
@@ -205,6 +223,12 @@ describe('the consumers under the per-user lease', () => {
         leases: store,
       }),
     );
+    const clientId = (await fixture.mappings.get('c-lease-assign'))!.uphealUserId!;
+    const uphealIdOf = async (id: string) => (await fixture.mappings.get(id))!.uphealUserId!;
+    const providersInUpheal = () =>
+      fixture.simulator.users().find((user) => user.userId === clientId)?.providerUserIds;
+    const before = providersInUpheal();
+
     expect(await store.acquire('c-lease-assign', 'client-event-in-flight')).toBe(true);
     const event = await recordOn(
       'assignments',
@@ -215,8 +239,10 @@ describe('the consumers under the per-user lease', () => {
     const response = await handler(event, context);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: messageId }]);
     expect(await attemptsOf(messageId)).toBeUndefined();
-    expect(await fixture.failures.list()).not.toContainEqual(
-      expect.objectContaining({ partnerUserId: 'c-lease-assign' }),
-    );
+    expect(providersInUpheal()).toEqual(before);
+
+    await store.release('c-lease-assign', 'client-event-in-flight');
+    expect((await handler(event, context)).batchItemFailures).toEqual([]);
+    expect(providersInUpheal()).toEqual([await uphealIdOf('p-la-2'), await uphealIdOf('p-la-1')]);
   });
 });
