@@ -47,8 +47,8 @@ export interface FailureSink {
 
 /** The work a consumer does per record, and how to describe a record in failure records. */
 export interface RecordWork {
-  /** Applies one record; throws to let the outcome policy decide. */
-  run(record: SQSRecord): Promise<void>;
+  /** Applies one record (within the invocation `context`); throws to let the outcome policy decide. */
+  run(record: SQSRecord, context?: Context): Promise<void>;
   /** Ids and operation of a record, for failure records and logs (no clinical data). */
   describe(record: SQSRecord): Omit<FailureRecord, 'at' | 'reason' | 'status'>;
   /** Called once a record has failed for good (e.g. to tell the partner). */
@@ -114,7 +114,7 @@ export function sqsConsumer(
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
-        await work.run(record);
+        await work.run(record, context);
         count(METRIC_NAMES.applied);
         const sent = Number(record.attributes.SentTimestamp);
         if (Number.isFinite(sent))

@@ -6,25 +6,28 @@
  * run at the same time; the lease makes their mutating calls mutually exclusive, so an older
  * event's `PUT` can never land after a newer one's.
  *
- * Single-item conditional writes only (dynalite has no transactions). The lease outlives any
- * invocation that holds it (twice the consumers' function timeout, and Lambda stops an invocation
- * at its timeout), so a live holder never loses it, and a crashed holder's lease frees itself.
- * The redelivery of the holding message (same message id) takes it back at once.
+ * Single-item conditional writes only (dynalite has no transactions). The lease lasts until the
+ * holding invocation's deadline plus a margin for clocks (Lambda stops an invocation at its
+ * timeout), so a live holder never loses it, and a crashed holder's lease frees itself soon
+ * after. The redelivery of the holding message (same message id) takes it back at once.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { FUNCTION_TIMEOUT_SECONDS, TABLE } from '#infra/resources.ts';
 import { NotReadyError } from '#lib/errors.ts';
 import { expiresAt, userLeaseKey } from '#lib/store/keys.ts';
 
 /**
- * How long a lease lasts: twice the longest timeout of the functions that take it, so it cannot
- * run out under a live invocation, and a dead one's lease is free within a minute.
+ * How long a lease lasts when the holder's deadline is unknown (no Lambda context): twice the
+ * longest timeout of the functions that take it, so it cannot run out under a live invocation.
  */
 export const USER_LEASE_MS =
   2 *
   1_000 *
   Math.max(FUNCTION_TIMEOUT_SECONDS['sync-user'], FUNCTION_TIMEOUT_SECONDS['assign-providers']);
+/** Added to an invocation's remaining time: clocks of Lambda hosts may differ this much. */
+export const LEASE_CLOCK_MARGIN_MS = 2_000;
 /** Lease items stay in the table this long after they run out, then TTL removes them. */
 const LEASE_TTL_GRACE_MS = 24 * 60 * 60 * 1000;
 /**
@@ -35,8 +38,11 @@ export const LEASE_BUSY_RETRY_MS = 1_000;
 
 /** Per-user leases (the port; `DynamoUserLeases` is its adapter). */
 export interface UserLeases {
-  /** Takes the user's lease for `owner`: free, run out, or already this owner's (renewed). */
-  acquire(partnerUserId: string, owner: string): Promise<boolean>;
+  /**
+   * Takes the user's lease for `owner` for `leaseMs`: free, run out, or already this owner's
+   * (renewed).
+   */
+  acquire(partnerUserId: string, owner: string, leaseMs?: number): Promise<boolean>;
   /** Gives the lease back, if `owner` still holds it. */
   release(partnerUserId: string, owner: string): Promise<void>;
 }
@@ -64,8 +70,9 @@ export class DynamoUserLeases implements UserLeases {
     this.#now = options.now ?? Date.now;
   }
 
-  async acquire(partnerUserId: string, owner: string): Promise<boolean> {
+  async acquire(partnerUserId: string, owner: string, leaseMs?: number): Promise<boolean> {
     const now = this.#now();
+    const lengthMs = leaseMs ?? this.#leaseMs;
     try {
       await this.#client.send(
         new PutCommand({
@@ -73,8 +80,8 @@ export class DynamoUserLeases implements UserLeases {
           Item: {
             ...userLeaseKey(partnerUserId),
             owner,
-            leaseUntil: now + this.#leaseMs,
-            [TABLE.ttlAttribute]: expiresAt(now, this.#leaseMs + LEASE_TTL_GRACE_MS),
+            leaseUntil: now + lengthMs,
+            [TABLE.ttlAttribute]: expiresAt(now, lengthMs + LEASE_TTL_GRACE_MS),
           },
           // Free, run out (its holder died), or ours (a redelivery of the holding message).
           ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner',
@@ -118,8 +125,9 @@ export async function withUserLease<T>(
   partnerUserId: string,
   owner: string,
   work: () => Promise<T>,
+  leaseMs?: number,
 ): Promise<T> {
-  if (!(await leases.acquire(partnerUserId, owner))) {
+  if (!(await leases.acquire(partnerUserId, owner, leaseMs))) {
     throw new NotReadyError(
       `user ${partnerUserId} is being changed by another message`,
       LEASE_BUSY_RETRY_MS,
@@ -138,4 +146,15 @@ export async function withUserLease<T>(
     }
   }
   return outcome.value;
+}
+
+/**
+ * The lease length for work done within a Lambda invocation: its remaining time plus the clock
+ * margin (the invocation cannot outlive it); without a context, the store's default.
+ */
+export function leaseMsFor(
+  invocation: Pick<Context, 'getRemainingTimeInMillis'> | undefined,
+): number | undefined {
+  if (!invocation) return undefined;
+  return Math.max(0, invocation.getRemainingTimeInMillis()) + LEASE_CLOCK_MARGIN_MS;
 }

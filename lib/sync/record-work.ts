@@ -12,7 +12,7 @@ import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-ev
 import type { RecordWork } from '#lib/sqs/consumer.ts';
 import { queueNameOf } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
-import { type UserLeases, withUserLease } from '#lib/store/user-lease.ts';
+import { leaseMsFor, type UserLeases, withUserLease } from '#lib/store/user-lease.ts';
 import {
   type AssignOutcome,
   type AssignProvidersDeps,
@@ -62,7 +62,7 @@ function pacerForEvent(upheal: SyncUserDeps['upheal']): SyncUserDeps['upheal'] {
 export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   const decoded = new WeakMap<SQSRecord, PartnerEvent>();
   return {
-    async run(record) {
+    async run(record, invocation) {
       const event = parsePartnerEventJson(record.body, `message ${record.messageId}`);
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
@@ -71,6 +71,7 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
         { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
+        leaseMsFor(invocation),
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -131,9 +132,14 @@ export function applyPartnerEvent(
   event: PartnerEvent,
   context: SyncUserContext,
   deps: SyncUserDeps & { readonly leases: UserLeases },
+  leaseMs?: number,
 ): Promise<SyncOutcome> {
-  return withUserLease(deps.leases, event.partnerUserId, context.claimOwner, () =>
-    syncUser(event, context, deps),
+  return withUserLease(
+    deps.leases,
+    event.partnerUserId,
+    context.claimOwner,
+    () => syncUser(event, context, deps),
+    leaseMs,
   );
 }
 
@@ -142,9 +148,14 @@ export function applyAssignment(
   clientPartnerUserId: string,
   owner: string,
   deps: AssignProvidersDeps & { readonly leases: UserLeases },
+  leaseMs?: number,
 ): Promise<AssignOutcome> {
-  return withUserLease(deps.leases, clientPartnerUserId, owner, () =>
-    assignProviders(clientPartnerUserId, deps),
+  return withUserLease(
+    deps.leases,
+    clientPartnerUserId,
+    owner,
+    () => assignProviders(clientPartnerUserId, deps),
+    leaseMs,
   );
 }
 
@@ -165,7 +176,7 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
     { clientPartnerUserId: string; eventId?: string; jobId?: string }
   >();
   return {
-    async run(record) {
+    async run(record, invocation) {
       const command = parseWith(
         AssignmentCommandSchema,
         safeJson(record.body),
@@ -173,11 +184,16 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       );
       decoded.set(record, command);
       const lane = command.jobId ? LANES.bulk : LANES.live;
-      const outcome = await applyAssignment(command.clientPartnerUserId, record.messageId, {
-        mappings: deps.mappings,
-        upheal: deps.upheal[lane],
-        leases: deps.leases,
-      });
+      const outcome = await applyAssignment(
+        command.clientPartnerUserId,
+        record.messageId,
+        {
+          mappings: deps.mappings,
+          upheal: deps.upheal[lane],
+          leases: deps.leases,
+        },
+        leaseMsFor(invocation),
+      );
       deps.logger.info('applied', {
         outcome: outcome.kind,
         partnerUserId: outcome.partnerUserId,

@@ -108,7 +108,7 @@ export function crashingDeps(
       },
       // A dead worker gives nothing back: its lease runs out on the virtual clock.
       leases: {
-        acquire: (id, owner) => step(() => deps.leases.acquire(id, owner)),
+        acquire: (id, owner, leaseMs) => step(() => deps.leases.acquire(id, owner, leaseMs)),
         release: (id, owner) => step(() => deps.leases.release(id, owner)),
       },
     },
