@@ -25,5 +25,6 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       outbound: runtime.outbound,
       logger,
       callGuard: callGuardOf(runtime),
+      leases: runtime.leases,
     }),
   );

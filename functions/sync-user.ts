@@ -27,6 +27,7 @@ const consume = sqsConsumer(
     stagedDeletes: runtime.stagedDeletes,
     outbound: runtime.outbound,
     logger,
+    leases: runtime.leases,
     shareInviteUrl: config.SHARE_INVITE_URL,
     maxFutureSkewMs: config.EVENT_MAX_FUTURE_SKEW_SECONDS * 1000,
     importProgress,

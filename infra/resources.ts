@@ -9,6 +9,7 @@
  * |---------------------|-----------------------------|--------------------|
  * | user mapping        | `USER#<partnerUserId>`      | `MAPPING`          |
  * | user claim (lease)  | `USER#<partnerUserId>`      | `CLAIM`            |
+ * | user work lease     | `USER#<partnerUserId>`      | `LEASE`            |
  * | rate limiter        | `LIMITER#<apiKeyId>`        | `STATE`            |
  * | quarantine          | `QUARANTINE`                | `STATE`            |
  * | import job          | `JOB#<jobId>`               | `JOB`              |

@@ -30,6 +30,7 @@ import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
 import {
@@ -53,6 +54,8 @@ export interface Runtime {
   readonly upheal: Readonly<Record<Lane, PacedUpheal>>;
   readonly mappings: DynamoMappingStore;
   readonly failures: DynamoFailureStore;
+  /** Per-user leases: one message at a time per user across the queues. */
+  readonly leases: DynamoUserLeases;
   readonly assignments: SqsAssignmentQueue;
   readonly deleteGuard: DynamoDeleteGuard;
   readonly stagedDeletes: DynamoStagedDeletes;
@@ -131,6 +134,7 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
     },
     mappings,
     failures: new DynamoFailureStore(documents, tableName),
+    leases: new DynamoUserLeases({ client: documents, tableName }),
     assignments: new SqsAssignmentQueue(sqs, config.ASSIGNMENTS_QUEUE_URL),
     deleteGuard: new DynamoDeleteGuard({
       client: documents,

@@ -8,6 +8,7 @@ export const KEY = {
   userPrefix: 'USER#',
   mappingSk: 'MAPPING',
   claimSk: 'CLAIM',
+  leaseSk: 'LEASE',
   failuresPk: 'FAILURES',
   deletesPk: 'DELETES',
   deleteGuardPk: 'DELETEGUARD',
@@ -34,6 +35,12 @@ export const mappingKey = (partnerUserId: string): TableKey => ({
 export const claimKey = (partnerUserId: string): TableKey => ({
   pk: `${KEY.userPrefix}${partnerUserId}`,
   sk: KEY.claimSk,
+});
+
+/** The per-user lease: held by one message across its mutating calls (`user-lease.ts`). */
+export const userLeaseKey = (partnerUserId: string): TableKey => ({
+  pk: `${KEY.userPrefix}${partnerUserId}`,
+  sk: KEY.leaseSk,
 });
 
 /** The retry counter of one SQS message (real failures only; deferrals don't count). */

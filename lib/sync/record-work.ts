@@ -12,6 +12,7 @@ import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-ev
 import type { RecordWork } from '#lib/sqs/consumer.ts';
 import { queueNameOf } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
+import { leaseMsFor, type UserLeases, withUserLease } from '#lib/store/user-lease.ts';
 import {
   type AssignOutcome,
   type AssignProvidersDeps,
@@ -24,7 +25,12 @@ import {
   type InvocationClock,
 } from '#lib/sync/guarded-upheal.ts';
 import { PacedUpheal, type UphealPort } from '#lib/sync/paced-upheal.ts';
-import { type SyncOutcome, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
+import {
+  type SyncOutcome,
+  type SyncUserContext,
+  type SyncUserDeps,
+  syncUser,
+} from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
 export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line' } as const;
@@ -39,6 +45,8 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
   readonly upheal: Readonly<Record<Lane, PacedUpheal | SyncUserDeps['upheal']>>;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
+  /** One message at a time per user across the live, import and assignments queues. */
+  readonly leases: UserLeases;
   readonly shareInviteUrl: boolean;
   readonly importProgress?: ImportProgress | undefined;
   /** Checks before each Upheal call of a record (time left, quarantine); none when absent. */
@@ -81,13 +89,14 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf(record);
-      const outcome = await syncUser(
+      const outcome = await applyPartnerEvent(
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
         {
           ...deps,
           upheal: guarded(pacerForEvent(deps.upheal[lane]), deps.callGuard, invocation),
         },
+        leaseMsFor(invocation),
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -140,6 +149,41 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   };
 }
 
+/**
+ * Applies one decoded partner event holding its user's lease (`claimOwner`, the message id, holds
+ * it): the part of a sync-user message's work that the model test drives as well.
+ */
+export function applyPartnerEvent(
+  event: PartnerEvent,
+  context: SyncUserContext,
+  deps: SyncUserDeps & { readonly leases: UserLeases },
+  leaseMs?: number,
+): Promise<SyncOutcome> {
+  return withUserLease(
+    deps.leases,
+    event.partnerUserId,
+    context.claimOwner,
+    () => syncUser(event, context, deps),
+    leaseMs,
+  );
+}
+
+/** Reconciles a client's provider list holding the client's lease (for the message `owner`). */
+export function applyAssignment(
+  clientPartnerUserId: string,
+  owner: string,
+  deps: AssignProvidersDeps & { readonly leases: UserLeases },
+  leaseMs?: number,
+): Promise<AssignOutcome> {
+  return withUserLease(
+    deps.leases,
+    clientPartnerUserId,
+    owner,
+    () => assignProviders(clientPartnerUserId, deps),
+    leaseMs,
+  );
+}
+
 /** What the assign-providers work needs. */
 export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
   /** Upheal per lane: an import's assignments (the command names its job) use the bulk lane. */
@@ -148,6 +192,8 @@ export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
   readonly logger: Logger;
   /** Checks before each Upheal call of a record (time left, quarantine); none when absent. */
   readonly callGuard?: CallGuardFactory | undefined;
+  /** The client's lease, shared with its events on the live and import queues. */
+  readonly leases: UserLeases;
 }
 
 /** The record work of `assign-providers`. */
@@ -165,10 +211,16 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       );
       decoded.set(record, command);
       const lane = command.jobId ? LANES.bulk : LANES.live;
-      const outcome: AssignOutcome = await assignProviders(command.clientPartnerUserId, {
-        mappings: deps.mappings,
-        upheal: guarded(deps.upheal[lane], deps.callGuard, invocation),
-      });
+      const outcome: AssignOutcome = await applyAssignment(
+        command.clientPartnerUserId,
+        record.messageId,
+        {
+          mappings: deps.mappings,
+          upheal: guarded(deps.upheal[lane], deps.callGuard, invocation),
+          leases: deps.leases,
+        },
+        leaseMsFor(invocation),
+      );
       deps.logger.info('applied', {
         outcome: outcome.kind,
         partnerUserId: outcome.partnerUserId,

@@ -3,6 +3,7 @@
  * HTTP, and the Upheal simulator over HTTP through the real client. Only the rate limiter is an
  * unpaced stand-in (its own tests cover pacing), so these tests run at full speed.
  */
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -10,6 +11,7 @@ import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 import {
   type AssignmentCommand,
   AssignmentCommandSchema,
@@ -45,6 +47,8 @@ export interface SyncFixtureOptions {
 /** A running fixture. */
 export interface SyncFixture {
   readonly deps: SyncUserDeps;
+  /** The per-user leases on the fixture's table (what the record work holds around a use case). */
+  readonly leases: DynamoUserLeases;
   readonly simulator: Simulator;
   readonly mappings: DynamoMappingStore;
   readonly stagedDeletes: DynamoStagedDeletes;
@@ -122,6 +126,7 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
   };
   return {
     deps,
+    leases: new DynamoUserLeases({ client: documents, tableName: TABLE_NAME }),
     simulator,
     mappings,
     stagedDeletes,

@@ -1,12 +1,17 @@
 /**
  * Worker crashes for the model: a delivery that dies at a chosen point. Every side effect the
- * use cases have (each Upheal call, each mapping claim or save, each assignment enqueued) is a
+ * use cases have (each lease taken or given back, each Upheal call, each mapping claim or save,
+ * each assignment enqueued) is a
  * step; the delivery dies just before or just after its n-th step, and nothing after it happens,
  * as when Lambda kills the process. The death is an exception that no use case catches (it is
  * not an AppError), and the delivery model treats it as a lost invocation, never as an outcome.
  */
 import type { MappingStore } from '#lib/store/mapping-store.ts';
+import type { UserLeases } from '#lib/store/user-lease.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
+
+/** The use cases' dependencies as a delivery gets them: the ports and the per-user leases. */
+export type DeliveryDeps = SyncUserDeps & { readonly leases: UserLeases };
 
 /** The mapping store's methods that write (the others only read). */
 const MAPPING_WRITES: ReadonlySet<string | symbol> = new Set<keyof MappingStore>(['save', 'claim']);
@@ -60,10 +65,10 @@ class CrashCounter {
  * operation waiting for `gate` first.
  */
 export function crashingDeps(
-  deps: SyncUserDeps,
+  deps: DeliveryDeps,
   point: CrashPoint | undefined,
   gate: () => Promise<void> = async () => {},
-): { deps: SyncUserDeps; crashed(): boolean } {
+): { deps: DeliveryDeps; crashed(): boolean } {
   const counter = new CrashCounter(point);
   // Every operation first waits for its turn (concurrent deliveries interleave at these points).
   const step = async <T>(effect: () => Promise<T>) => {
@@ -100,6 +105,11 @@ export function crashingDeps(
       upheal,
       assignments: {
         enqueue: (id, cause) => step(() => deps.assignments.enqueue(id, cause)),
+      },
+      // A dead worker gives nothing back: its lease runs out on the virtual clock.
+      leases: {
+        acquire: (id, owner, leaseMs) => step(() => deps.leases.acquire(id, owner, leaseMs)),
+        release: (id, owner) => step(() => deps.leases.release(id, owner)),
       },
     },
     crashed: () => counter.crashed,

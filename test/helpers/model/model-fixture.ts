@@ -2,7 +2,7 @@
  * The services behind the model-based test: DynamoDB (dynalite) and SQS (fauxqs) over HTTP and
  * the Upheal simulator over HTTP through the real client, like `sync-fixture.ts`, but with every
  * clock the sync reads (claim leases, the delete guard's window, the active-user cache) driven by
- * the delivery model's virtual clock, and a fresh table per case so cases never share state.
+ * the delivery model's virtual clock (the per-user leases too), and a fresh table per case so cases never share state.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,11 +10,12 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
+import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 import { type AssignmentCommand, SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
-import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
+import type { DeliveryDeps } from '#test/helpers/model/crash.ts';
 import { drainAssignmentCommands } from '#test/helpers/sync-fixture.ts';
 import { createQueues, createTable, startDynamoDb, startSqsS3 } from '#tools/local/aws-services.ts';
 import { localClientConfig } from '#tools/local/stack.ts';
@@ -44,7 +45,7 @@ async function untilActive(dynamo: DynamoDBClient, tableName: string): Promise<v
 
 /** One case's wiring: its own table, the shared queues and simulator. */
 export interface ModelCase {
-  readonly deps: SyncUserDeps;
+  readonly deps: DeliveryDeps;
   readonly mappings: DynamoMappingStore;
 }
 
@@ -84,8 +85,9 @@ export async function startModelFixture(): Promise<ModelFixture> {
       await createTable(dynamo, tableName);
       await untilActive(dynamo, tableName);
       const mappings = new DynamoMappingStore({ client: documents, tableName, now });
-      const deps: SyncUserDeps = {
+      const deps: DeliveryDeps = {
         mappings,
+        leases: new DynamoUserLeases({ client: documents, tableName, now }),
         upheal,
         assignments,
         deleteGuard: new DynamoDeleteGuard({

@@ -9,14 +9,31 @@
  * re-drive: gave up waiting for a dependency that never arrives (a provider absent from the final
  * state, or the ghost provider), and the final state must still be exact.
  *
- * Returns the discrepancies found, as sentences with ids only; empty means the case passed.
+ * Identity comes first: no Upheal account ever carries another partner user's changes (names
+ * carry their user's id, so a name tells whose change it was), one account per partner user and
+ * the reverse, and a pre-existing deactivated account is never touched. A partner user whose
+ * email another account holds must fail (naming the other partner id, never the email) and
+ * stay out of Upheal. An event dated far in the future must be refused with a reason naming
+ * `occurredAt`. A field Upheal did not get is accepted only where the sync cannot set it and the
+ * mapping lists it as unapplied.
+ *
+ * Returns the discrepancies found, as sentences with ids only, each prefixed with the rule it
+ * breaks; empty means the case passed.
  */
 
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { USER_TYPES } from '#tools/simulator/schemas.ts';
 import type { SimUser } from '#tools/simulator/user-store.ts';
 import type { DeliveryReport } from './delivery-model.ts';
-import { GHOST_CLIENT, GHOST_PROVIDER, type PartnerHistory, PROVIDERS } from './partner-history.ts';
+import { blockedUsers, conflictFailure, identityBreaches, refusedForTime } from './identity.ts';
+import { failuresOf, KNOWN_ISSUES } from './known-issues.ts';
+import {
+  type FinalUser,
+  GHOST_CLIENT,
+  GHOST_PROVIDER,
+  type PartnerHistory,
+  PROVIDERS,
+} from './partner-history.ts';
 
 /** How `decide()` words a failure after a dependency wait ran out. */
 const GAVE_UP = 'gave up waiting';
@@ -28,6 +45,8 @@ export interface CaseEvidence {
   readonly report: DeliveryReport;
   readonly redrive: DeliveryReport;
   readonly simUsers: readonly SimUser[];
+  /** The Upheal accounts that existed before the sync started (deactivated ones). */
+  readonly seeded: readonly SimUser[];
   readonly mappings: ReadonlyMap<string, UserMapping>;
 }
 
@@ -42,215 +61,13 @@ export interface Discrepancy {
     | 'missing'
     | 'fields'
     | 'mapping'
-    | 'providers';
+    | 'providers'
+    | 'identity'
+    | 'refused'
+    | 'unreported';
   /** The partner user concerned, if one. */
   readonly user?: string | undefined;
   readonly text: string;
-}
-
-/**
- * A bug of the sync core the model has found and that is not fixed yet: its discrepancies are
- * reported (and counted) but do not fail the run unless MODEL_STRICT is set. Each is described
- * in docs/testing.md with a seed that shows it.
- */
-export interface KnownIssue {
-  readonly id: string;
-  readonly summary: string;
-  matches(discrepancy: Discrepancy, evidence: CaseEvidence): boolean;
-}
-
-/** The known issues (see docs/testing.md, "Bugs found by the model"). */
-export const KNOWN_ISSUES: readonly KnownIssue[] = [
-  {
-    id: 'concurrent-events-ignore-version',
-    summary:
-      "two events of one user run at once (the import and the live queue are separate message groups); the one that loses the race on the mapping write re-reads and writes again without re-checking the version, and its Upheal call went out regardless: an older create resurrects a newer delete's tombstone, an older update's fields win in Upheal",
-    matches(discrepancy, evidence) {
-      const user = discrepancy.user;
-      if (!user || !['fields', 'absent', 'mapping'].includes(discrepancy.rule)) return false;
-      const queues = new Set(
-        [...evidence.report.messages.values()]
-          .filter((message) => message.group === user)
-          .map((message) => message.queue),
-      );
-      return (
-        evidence.report.concurrentGroups.has(user) &&
-        queues.has('imports') &&
-        queues.has('user-events')
-      );
-    },
-  },
-  {
-    id: 'half-done-delete',
-    summary:
-      'a delete took effect in Upheal but its tombstone is not written yet (the worker died, the answer was a 5xx, or it is still running); meanwhile a client create naming the provider (400) or an assignment naming the provider or client (400/404) fails for good instead of waiting',
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'failure') return false;
-      const dependent =
-        /(createClient|replaceProviders|updateUser|updateProvider): HTTP 40[04]/.test(
-          discrepancy.text,
-        );
-      return dependent && evidence.history.events.some((event) => event.type === 'user.deleted');
-    },
-  },
-  {
-    id: 'orphan-blocks-create',
-    summary:
-      'an Upheal user was created but its mapping never written, and the next event of the user carries another email (or the import and live queues raced): the check by email misses it, the create answers 409/400 for the partner id, and the user can no longer be synced',
-    matches(discrepancy, evidence) {
-      if (!discrepancy.user) return false;
-      return failuresOf(evidence, discrepancy.user).some((reason) =>
-        /(createClient: HTTP 409|createProvider: HTTP 400|createProvider: HTTP 409)/.test(reason),
-      );
-    },
-  },
-  {
-    id: 'link-keeps-stale-fields',
-    summary:
-      "an attempt created the Upheal user and died before the mapping write (or its event was superseded); a later event finds it by email and links it, taking Upheal's fields as the baseline, so the event's own names are never sent",
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'fields' || !discrepancy.user) return false;
-      return outcomesOf(evidence, discrepancy.user).includes('linked');
-    },
-  },
-  {
-    id: 'orphan-after-delete',
-    summary:
-      'a create took effect in Upheal but its mapping was never written (the worker died, or the import and live queues ran it beside the delete); the delete found no mapping, deleted nothing, and its tombstone made the retry stale: the user stays in Upheal',
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'absent' || !discrepancy.user) return false;
-      return evidence.mappings.get(discrepancy.user)?.state === 'deleted';
-    },
-  },
-  {
-    id: 'client-create-400-provider-gone',
-    summary:
-      "a provider's delete took effect in Upheal but was answered 5xx, so its mapping stays active meanwhile; a client created with it as therapist is answered 400 and fails for good",
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'failure') return false;
-      const providerDeleted = evidence.history.events.some(
-        (event) =>
-          event.type === 'user.deleted' &&
-          (PROVIDERS as readonly string[]).includes(event.partnerUserId),
-      );
-      return providerDeleted && discrepancy.text.includes('createClient: HTTP 400');
-    },
-  },
-  {
-    id: 'assignment-404-after-delete',
-    summary:
-      "the client's delete took effect in Upheal but was answered 5xx (its mapping still active) while its assignment was in flight; the replace answers 404 and becomes a failure record (and user.failed) instead of client-gone",
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'failure' || !discrepancy.user) return false;
-      return (
-        discrepancy.text.includes('(assignments,') &&
-        discrepancy.text.includes('replaceProviders: HTTP 404') &&
-        evidence.mappings.get(discrepancy.user)?.state === 'deleted'
-      );
-    },
-  },
-  {
-    id: 'lost-assignment-after-crash',
-    summary:
-      'a worker dies after the mapping write and before the assignment command is queued; the redelivery is stale and queues nothing',
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
-      const mapping = evidence.mappings.get(discrepancy.user);
-      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
-      return (
-        (evidence.report.crashedGroups.has(discrepancy.user) ||
-          evidence.redrive.crashedGroups.has(discrepancy.user)) &&
-        mapping?.desiredProviders?.join(',') === wanted.join(',') &&
-        mapping.assignedPartnerProviders?.join(',') !== wanted.join(',')
-      );
-    },
-  },
-  {
-    id: 'recreate-drops-provider-list',
-    summary:
-      'a re-create over a tombstone whose provider list (from a newer client.providers_changed) is newer than the event ignores both lists: desiredProviders becomes undefined and no assignment is queued',
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
-      const mapping = evidence.mappings.get(discrepancy.user);
-      const deletedOnce = evidence.history.events.some(
-        (event) => event.type === 'user.deleted' && event.partnerUserId === discrepancy.user,
-      );
-      return deletedOnce && mapping?.state === 'active' && mapping.desiredProviders === undefined;
-    },
-  },
-  {
-    id: 'provider-recreated-assignment-stale',
-    summary:
-      "a client was assigned a provider's earlier Upheal user, which a delete (applied late) removed; the provider's re-create has a new Upheal id, and nothing re-assigns the client because assignments are compared by partner ids",
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
-      const mapping = evidence.mappings.get(discrepancy.user);
-      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
-      const recreated = wanted.filter((provider) =>
-        evidence.history.events.some(
-          (event) => event.type === 'user.deleted' && event.partnerUserId === provider,
-        ),
-      );
-      return (
-        recreated.length > 0 && mapping?.assignedPartnerProviders?.join(',') === wanted.join(',')
-      );
-    },
-  },
-  {
-    id: 'failed-replace-not-recorded',
-    summary:
-      'a provider-list replace took effect in Upheal but was answered 5xx (or timed out); the mapping still holds the previous list, so when the desired list returns to it assign-providers skips the call and Upheal keeps the failed call’s list',
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
-      const mapping = evidence.mappings.get(discrepancy.user);
-      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
-      const replaceFailed = [...evidence.report.messages.values()].some(
-        (message) =>
-          message.queue === 'assignments' &&
-          message.group === discrepancy.user &&
-          message.failures > 0,
-      );
-      return replaceFailed && mapping?.assignedPartnerProviders?.join(',') === wanted.join(',');
-    },
-  },
-  {
-    id: 'assignment-race',
-    summary:
-      'a new provider list is recorded while an assignment of the previous list is in flight; it is compared with the list Upheal had before (equal: nothing queued), then the in-flight assignment writes the previous list',
-    matches(discrepancy, evidence) {
-      if (discrepancy.rule !== 'providers' || !discrepancy.user) return false;
-      const mapping = evidence.mappings.get(discrepancy.user);
-      const wanted = evidence.history.final.get(discrepancy.user)?.fields?.providers ?? [];
-      return (
-        (evidence.report.concurrentGroups.has(discrepancy.user) ||
-          evidence.redrive.concurrentGroups.has(discrepancy.user)) &&
-        mapping?.desiredProviders?.join(',') === wanted.join(',') &&
-        mapping.assignedPartnerProviders?.join(',') !== wanted.join(',')
-      );
-    },
-  },
-];
-
-/** The reasons of every failure of a user's messages, in both runs. */
-function failuresOf(evidence: CaseEvidence, partnerUserId: string): string[] {
-  return [evidence.report, evidence.redrive].flatMap((run) =>
-    [...run.terminals].flatMap(([messageId, terminal]) =>
-      terminal.kind === 'failed' && run.messages.get(messageId)?.group === partnerUserId
-        ? [terminal.reason]
-        : [],
-    ),
-  );
-}
-
-/** The outcomes of every applied delivery of a user's messages, in both runs. */
-function outcomesOf(evidence: CaseEvidence, partnerUserId: string): string[] {
-  return [evidence.report, evidence.redrive].flatMap((run) =>
-    [...run.terminals].flatMap(([messageId, terminal]) =>
-      terminal.kind === 'applied' && run.messages.get(messageId)?.group === partnerUserId
-        ? [terminal.outcome]
-        : [],
-    ),
-  );
 }
 
 /** The verdict: discrepancies, and those explained by known issues. */
@@ -261,14 +78,59 @@ export interface Verdict {
   readonly known: string[];
 }
 
+/** What the rules of one case share: the evidence, where discrepancies go, and derived facts. */
+interface Judging {
+  readonly evidence: CaseEvidence;
+  note(rule: Discrepancy['rule'], user: string | undefined, text: string): void;
+  /** Upheal users by their partner id. */
+  readonly byPartnerId: ReadonlyMap<string, SimUser[]>;
+  /** Partner users kept out of Upheal because another account holds their email. */
+  readonly blocked: ReadonlySet<string>;
+}
+
 /** Checks one drained case against the partner's final state. */
 export function judge(evidence: CaseEvidence): Verdict {
-  const { history, report, simUsers, mappings } = evidence;
   const found: Discrepancy[] = [];
-  const note = (rule: Discrepancy['rule'], user: string | undefined, text: string) =>
-    found.push({ rule, user, text });
-  const finalAbsent = (id: string) => history.final.get(id)?.present !== true;
+  const byPartnerId = new Map<string, SimUser[]>();
+  for (const user of evidence.simUsers) {
+    if (!user.partnerUserId) continue;
+    byPartnerId.set(user.partnerUserId, [...(byPartnerId.get(user.partnerUserId) ?? []), user]);
+  }
+  const judging: Judging = {
+    evidence,
+    note: (rule, user, text) => found.push({ rule, user, text }),
+    byPartnerId,
+    blocked: blockedUsers(evidence, byPartnerId),
+  };
+  messageRules(judging);
+  uniquenessRules(judging);
+  for (const [id, expected] of evidence.history.final) finalStateRules(judging, id, expected);
+  const discrepancies: string[] = [];
+  const known: string[] = [];
+  for (const discrepancy of found) {
+    const issue = KNOWN_ISSUES.find((candidate) => candidate.matches(discrepancy, evidence));
+    if (issue) known.push(`${issue.id}: ${discrepancy.text}`);
+    else discrepancies.push(`[${discrepancy.rule}] ${discrepancy.text}`);
+  }
+  return { discrepancies, known };
+}
 
+/** How a message is named in a discrepancy (ids only). */
+const where = (message: { messageId: string; queue: string; group: string; eventId?: string }) =>
+  `message ${message.messageId} (${message.queue}, group ${message.group}, event ${message.eventId ?? '-'})`;
+
+/**
+ * Every message ended; what failed was re-driven, and the re-drive fails only where the model
+ * says it must; a far-future event is refused.
+ */
+function messageRules({ evidence, note, blocked }: Judging): void {
+  const { history, report } = evidence;
+  // A provider that can never be in Upheal (its email is another account's) is a dependency
+  // that never arrives, like one the partner deleted.
+  const finalAbsent = (id: string) => history.final.get(id)?.present !== true || blocked.has(id);
+  const allowedFailure = (message: { group: string; eventId?: string }, reason: string) =>
+    refusedForTime(history, message.eventId, reason) ||
+    conflictFailure(evidence, message.group, reason);
   // 1. Every message ended; what failed was re-driven, and the re-drive fails only where the
   // model says it must.
   const { redrive } = evidence;
@@ -279,8 +141,6 @@ export function judge(evidence: CaseEvidence): Verdict {
       `message ${message.messageId} (${message.queue}, group ${message.group}) never left the queue`,
     );
   }
-  const where = (message: { messageId: string; queue: string; group: string; eventId?: string }) =>
-    `message ${message.messageId} (${message.queue}, group ${message.group}, event ${message.eventId ?? '-'})`;
   for (const run of [report, redrive]) {
     for (const [messageId, terminal] of run.terminals) {
       if (terminal.kind !== 'dead-lettered-by-sqs') continue;
@@ -297,12 +157,14 @@ export function judge(evidence: CaseEvidence): Verdict {
     if (terminal.kind !== 'failed' || terminal.deadLettered) continue;
     if (terminal.reason.startsWith(GAVE_UP)) continue;
     const message = report.messages.get(messageId)!;
+    if (allowedFailure(message, terminal.reason)) continue;
     note('failure', message.group, `${where(message)} failed: ${terminal.reason}`);
   }
   // The re-drive runs without faults: dead-lettering there is never allowed.
   for (const [messageId, terminal] of redrive.terminals) {
     if (terminal.kind !== 'failed') continue;
     const message = redrive.messages.get(messageId)!;
+    if (!terminal.deadLettered && allowedFailure(message, terminal.reason)) continue;
     if (
       terminal.deadLettered ||
       !dependencyNeverArrives(terminal.reason, message.group, finalAbsent)
@@ -317,7 +179,7 @@ export function judge(evidence: CaseEvidence): Verdict {
       if (message.queue !== 'assignments' && message.eventId) endedEvents.add(message.eventId);
     }
   }
-  for (const event of history.events) {
+  for (const event of [...history.events, ...(history.export?.events ?? [])]) {
     if (!endedEvents.has(event.eventId)) {
       note(
         'ended',
@@ -327,15 +189,33 @@ export function judge(evidence: CaseEvidence): Verdict {
     }
   }
 
-  // 2. Nobody twice, nobody unknown.
-  const byPartnerId = new Map<string, SimUser[]>();
+  // A far-future event is refused, never applied (in the run or the re-drive).
+  for (const run of [report, redrive]) {
+    for (const [messageId, terminal] of run.terminals) {
+      const message = run.messages.get(messageId)!;
+      if (terminal.kind === 'applied' && message.eventId && history.refused.has(message.eventId)) {
+        note(
+          'refused',
+          message.group,
+          `${where(message)} is dated far in the future but was applied (${terminal.outcome}); it must be refused`,
+        );
+      }
+    }
+  }
+}
+
+/** Nobody twice, nobody unknown, nobody carrying another's changes. */
+function uniquenessRules({ evidence, note, byPartnerId }: Judging): void {
+  const { history, simUsers } = evidence;
+  for (const text of identityBreaches(evidence)) note('identity', undefined, text);
+  const seededIds = new Set(evidence.seeded.map((user) => user.userId));
   const byEmail = new Map<string, SimUser[]>();
   for (const user of simUsers) {
+    if (seededIds.has(user.userId)) continue;
     if (!user.partnerUserId || !history.final.has(user.partnerUserId)) {
       note('twice', undefined, `Upheal user ${user.userId} belongs to no partner user`);
       continue;
     }
-    byPartnerId.set(user.partnerUserId, [...(byPartnerId.get(user.partnerUserId) ?? []), user]);
     if (user.email) {
       const key = user.email.trim().toLowerCase();
       byEmail.set(key, [...(byEmail.get(key) ?? []), user]);
@@ -353,81 +233,112 @@ export function judge(evidence: CaseEvidence): Verdict {
       );
     }
   }
+}
 
-  // 3. The final state, user by user.
-  const uphealIdOf = (id: string) => byPartnerId.get(id)?.[0]?.userId;
-  for (const [id, expected] of history.final) {
-    const [actual] = byPartnerId.get(id) ?? [];
-    const mapping = mappings.get(id);
-    const reachable = expected.present && id !== GHOST_CLIENT;
-    if (!reachable) {
-      if (actual) note('absent', id, `${id} should not be in Upheal but is`);
-      if (mapping?.state === 'active') note('mapping', id, `${id}'s mapping is active`);
-      continue;
-    }
-    if (!actual) {
-      note('missing', id, `${id} is missing from Upheal`);
-      continue;
-    }
-    const fields = expected.fields!;
-    const userType = expected.kind === 'provider' ? USER_TYPES.provider : USER_TYPES.client;
-    if (actual.userType !== userType) note('fields', id, `${id} is a ${actual.userType} in Upheal`);
-    if (actual.firstName !== fields.firstName || actual.lastName !== fields.lastName) {
+/** One partner user's final state against Upheal and its mapping. */
+function finalStateRules(judging: Judging, id: string, expected: FinalUser): void {
+  const { evidence, note, byPartnerId, blocked } = judging;
+  const { mappings } = evidence;
+  const [actual] = byPartnerId.get(id) ?? [];
+  const mapping = mappings.get(id);
+  const reachable = expected.present && id !== GHOST_CLIENT;
+  if (!reachable) {
+    if (actual) note('absent', id, `${id} should not be in Upheal but is`);
+    if (mapping?.state === 'active') note('mapping', id, `${id}'s mapping is active`);
+    return;
+  }
+  const primaryBlocked = blocked.has(expected.fields?.providers?.[0] ?? '');
+  if (!actual && blocked.has(id)) {
+    if (!failuresOf(evidence, id).some((reason) => conflictFailure(evidence, id, reason))) {
       note(
-        'fields',
+        'identity',
         id,
-        `${id}'s name in Upheal is "${actual.firstName} ${actual.lastName}", the partner has "${fields.firstName} ${fields.lastName}"`,
+        `${id} is not in Upheal because another account holds its email, but none of its messages failed naming why (the other partner id, or the deactivated account)`,
       );
     }
-    if (expected.kind === 'provider' && actual.therapyLicence !== fields.therapyLicence) {
+    return;
+  }
+  if (!actual && primaryBlocked) return;
+  if (!actual) {
+    note('missing', id, `${id} is missing from Upheal`);
+    return;
+  }
+  const fields = expected.fields!;
+  const userType = expected.kind === 'provider' ? USER_TYPES.provider : USER_TYPES.client;
+  if (actual.userType !== userType) note('fields', id, `${id} is a ${actual.userType} in Upheal`);
+  if (actual.firstName !== fields.firstName || actual.lastName !== fields.lastName) {
+    note(
+      'fields',
+      id,
+      `${id}'s name in Upheal is "${actual.firstName} ${actual.lastName}", the partner has "${fields.firstName} ${fields.lastName}"`,
+    );
+  }
+  const unapplied = (field: string) => mapping?.unappliedFields?.includes(field) ?? false;
+  // A licence the partner sets must reach Upheal; a cleared one may stay if it is reported.
+  if (
+    expected.kind === 'provider' &&
+    actual.therapyLicence !== fields.therapyLicence &&
+    !(fields.therapyLicence === undefined && unapplied('therapyLicence'))
+  ) {
+    note(
+      fields.therapyLicence === undefined ? 'unreported' : 'fields',
+      id,
+      `${id}'s licence in Upheal is ${actual.therapyLicence}, the partner has ${fields.therapyLicence ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
+    );
+  }
+  if (expected.kind === 'provider' && actual.pronoun !== fields.pronoun && !unapplied('pronoun')) {
+    note(
+      'unreported',
+      id,
+      `${id}'s pronoun in Upheal is ${actual.pronoun ?? 'none'}, the partner has ${fields.pronoun ?? 'none (cleared)'}, and the mapping does not list it as unapplied`,
+    );
+  }
+  // Upheal cannot change an email: it keeps one the user had, and the mapping
+  // says the partner's current one was not applied exactly when they differ.
+  if (!actual.email || !expected.emails.includes(actual.email)) {
+    note('fields', id, `${id}'s email in Upheal is none the partner ever gave it`);
+  }
+  if (mapping?.state !== 'active' || mapping.uphealUserId !== actual.userId) {
+    note('mapping', id, `${id}'s mapping is not active on Upheal user ${actual.userId}`);
+  } else {
+    const emailDiffers = actual.email !== fields.email;
+    const reported = mapping.unappliedFields?.includes('email') ?? false;
+    if (emailDiffers !== reported) {
       note(
-        'fields',
+        'mapping',
         id,
-        `${id}'s licence in Upheal is ${actual.therapyLicence}, the partner has ${fields.therapyLicence}`,
+        `${id}: Upheal's email ${emailDiffers ? 'differs from' : 'equals'} the partner's, but the mapping ${reported ? 'lists' : 'does not list'} email as unapplied`,
       );
-    }
-    // Upheal cannot change an email: it keeps one the user had, and the mapping
-    // says the partner's current one was not applied exactly when they differ.
-    if (!actual.email || !expected.emails.includes(actual.email)) {
-      note('fields', id, `${id}'s email in Upheal is none the partner ever gave it`);
-    }
-    if (mapping?.state !== 'active' || mapping.uphealUserId !== actual.userId) {
-      note('mapping', id, `${id}'s mapping is not active on Upheal user ${actual.userId}`);
-    } else {
-      const emailDiffers = actual.email !== fields.email;
-      const reported = mapping.unappliedFields?.includes('email') ?? false;
-      if (emailDiffers !== reported) {
-        note(
-          'mapping',
-          id,
-          `${id}: Upheal's email ${emailDiffers ? 'differs from' : 'equals'} the partner's, but the mapping ${reported ? 'lists' : 'does not list'} email as unapplied`,
-        );
-      }
-    }
-    if (expected.kind === 'client') {
-      const wanted = (fields.providers ?? []).map(
-        (provider) => uphealIdOf(provider) ?? `?${provider}`,
-      );
-      const have = actual.providerUserIds ?? [];
-      if (wanted.join(',') !== have.join(',')) {
-        const names = (ids: readonly string[]) =>
-          ids.map((uid) => simUsers.find((u) => u.userId === uid)?.partnerUserId ?? uid).join(',');
-        note(
-          'providers',
-          id,
-          `${id}'s providers in Upheal are [${names(have)}], the partner wants [${(fields.providers ?? []).join(',')}]`,
-        );
-      }
     }
   }
-  const discrepancies: string[] = [];
-  const known: string[] = [];
-  for (const discrepancy of found) {
-    const issue = KNOWN_ISSUES.find((candidate) => candidate.matches(discrepancy, evidence));
-    if (issue) known.push(`${issue.id}: ${discrepancy.text}`);
-    else discrepancies.push(discrepancy.text);
+  providerListRule(judging, id, expected, actual);
+}
+
+/** A client's provider list in Upheal equals the partner's, in order (primary first). */
+function providerListRule(
+  { evidence, note, byPartnerId, blocked }: Judging,
+  id: string,
+  expected: FinalUser,
+  actual: SimUser,
+): void {
+  const fields = expected.fields!;
+  const uphealIdOf = (partnerId: string) => byPartnerId.get(partnerId)?.[0]?.userId;
+  const { simUsers } = evidence;
+  if (expected.kind === 'client' && !fields.providers?.some((provider) => blocked.has(provider))) {
+    const wanted = (fields.providers ?? []).map(
+      (provider) => uphealIdOf(provider) ?? `?${provider}`,
+    );
+    const have = actual.providerUserIds ?? [];
+    if (wanted.join(',') !== have.join(',')) {
+      const names = (ids: readonly string[]) =>
+        ids.map((uid) => simUsers.find((u) => u.userId === uid)?.partnerUserId ?? uid).join(',');
+      note(
+        'providers',
+        id,
+        `${id}'s providers in Upheal are [${names(have)}], the partner wants [${(fields.providers ?? []).join(',')}]`,
+      );
+    }
   }
-  return { discrepancies, known };
 }
 
 /**

@@ -6,11 +6,25 @@
  * A history is generated in partner-time order from raw random steps. What a consistent partner
  * never does, the generator never does: a client always has at least one existing provider, a
  * provider is only deleted when no existing client lists it, a deleted user gets no events but a
- * re-create. Reorderings, duplicates and faults come later, from the delivery plan.
+ * re-create. Reorderings, duplicates and faults come later, from the delivery plan. What real
+ * partner data does besides (shared emails, far-future timestamps, …) comes from the features of
+ * `hazards.ts`, each switched on per run.
  */
 import fc from 'fast-check';
 import { type PartnerEvent, parsePartnerEvent } from '#lib/events/partner-event.ts';
 import { mulberry32 } from '#tools/simulator/prng.ts';
+import type { SeedUser } from '#tools/simulator/schemas.ts';
+import { deactivatedAccounts, futureEvent, MODEL_FEATURES, type ModelFeature } from './hazards.ts';
+import {
+  changedFields,
+  dataOf,
+  emailOf,
+  freshFields,
+  newUserState,
+  pickOne,
+  pickProviders,
+  type UserState,
+} from './partner-fields.ts';
 
 /** The universe of partner users. */
 export const PROVIDERS = ['p0', 'p1', 'p2'] as const;
@@ -20,18 +34,20 @@ export const CLIENTS = ['c0', 'c1', 'c2', 'c3', 'c4'] as const;
 export const GHOST_PROVIDER = 'p-ghost';
 /** A client whose primary provider is the ghost: it can never be created in Upheal. */
 export const GHOST_CLIENT = 'c-ghost';
-/** Licences a provider's `therapyLicence` takes (always set, so a change is always sent). */
-const LICENCES = ['LCSW', 'LMFT', 'PsyD'] as const;
 /** Fewest raw steps of a history (enough for creates, changes and deletes to meet). */
 const MIN_HISTORY_STEPS = 8;
-/** Most providers a generated client has (the universe has three). */
-const MAX_PROVIDERS_PER_CLIENT = 3;
 /** First `occurredAt` of every history. */
 const BASE_TIME_MS = Date.parse('2026-11-27T10:00:00.000Z');
 /** One event in this many has the same `occurredAt` as the one before. */
 const TIE_ODDS = 8;
 /** Gap between consecutive partner events. */
 const EVENT_GAP_MS = 1_000;
+/** A stale export is taken this long after the event before it (less than EVENT_GAP_MS). */
+const EXPORT_OFFSET_MS = 500;
+/** The client and the provider whose first email a deactivated Upheal account already holds. */
+const DEACTIVATED_HOLDERS = { client: 'c4', provider: 'p2' } as const;
+/** Odds, per step, of a far-future event of the user (futureTimestamps). */
+const FUTURE_EVENT_ODDS = 0.08;
 
 /** One raw random step; `partnerHistory` turns it into a consistent event. */
 export interface HistoryStep {
@@ -51,6 +67,8 @@ export interface HistoryOptions {
   readonly providerDeletes: boolean;
   /** Whether the ghost client (waiting for a provider that never comes) takes part. */
   readonly ghost: boolean;
+  /** The optional behaviours switched on (`hazards.ts`). */
+  readonly features: ReadonlySet<ModelFeature>;
 }
 
 /** A user's fields in the partner system at some point. */
@@ -58,8 +76,10 @@ export interface PartnerFields {
   readonly email: string;
   readonly firstName: string;
   readonly lastName: string;
-  /** Providers only. */
+  /** Providers only; optional (a partner may clear it). */
   readonly therapyLicence?: string | undefined;
+  /** Providers only, with optionalFieldClears; optional. */
+  readonly pronoun?: string | undefined;
   /** Clients only; the first is the primary. */
   readonly providers?: readonly string[] | undefined;
 }
@@ -77,13 +97,28 @@ export interface FinalUser {
    * (the latest event wins), so the email may even come from an earlier life.
    */
   readonly emails: readonly string[];
+  /** Every first and last name the partner ever gave the user (refused events' included). */
+  readonly names: { readonly first: readonly string[]; readonly last: readonly string[] };
+}
+
+/** A snapshot of the partner's users, versioned with its export time, sent on the import queue. */
+export interface StaleExport {
+  /** How many of the history's events are older than the export. */
+  readonly afterEvent: number;
+  readonly events: readonly PartnerEvent[];
 }
 
 /** A generated history. */
 export interface PartnerHistory {
-  /** In partner-time (= version) order. */
+  /** In partner-time (= version) order, except the refused far-future events. */
   readonly events: readonly PartnerEvent[];
   readonly final: ReadonlyMap<string, FinalUser>;
+  /** Ids of the events the sync must refuse (far-future `occurredAt`). */
+  readonly refused: ReadonlySet<string>;
+  /** The export that live events overtake (staleExports), if any. */
+  readonly export: StaleExport | undefined;
+  /** Upheal accounts that exist before the sync starts (deactivatedAccounts). */
+  readonly seeded: readonly SeedUser[];
 }
 
 /** Random steps of a history (a few to a few dozen events). */
@@ -99,17 +134,6 @@ export function historyStepsArbitrary(maxSteps: number): fc.Arbitrary<HistorySte
   );
 }
 
-/** The partner's live view of one user while the history is generated. */
-interface UserState {
-  readonly kind: 'provider' | 'client';
-  present: boolean;
-  fields: PartnerFields | undefined;
-  allEmails: string[];
-  /** Counters that make every generated value new. */
-  emails: number;
-  names: number;
-}
-
 /** Turns raw steps into a consistent history with ids unique to `prefix` (one per case). */
 export function partnerHistory(
   steps: readonly HistoryStep[],
@@ -122,7 +146,11 @@ export function partnerHistory(
   if (options.ghost) users.set(GHOST_CLIENT, newUserState('client'));
   const ids = [...users.keys()];
   const events: PartnerEvent[] = [];
+  const refused = new Set<string>();
+  const has = (feature: ModelFeature) => options.features.has(feature);
   let time = BASE_TIME_MS;
+  let staleExport: StaleExport | undefined;
+  const exportStep = has(MODEL_FEATURES.staleExports) ? exportStepOf(steps) : -1;
 
   const emit = (
     partnerUserId: string,
@@ -131,7 +159,7 @@ export function partnerHistory(
   ) => {
     if (!step.tie || events.length === 0) time += EVENT_GAP_MS;
     // Zero-padded sequence numbers: event-id order is generation order, so ties keep it too.
-    const eventId = `${prefix}-e${String(events.length).padStart(4, '0')}`;
+    const eventId = nextEventId();
     // Validated like a real message, so the generator can only make events the contract allows.
     events.push(
       parsePartnerEvent({
@@ -143,14 +171,32 @@ export function partnerHistory(
     );
   };
 
+  const nextEventId = () => `${prefix}-e${String(events.length).padStart(4, '0')}`;
   const presentProviders = () => PROVIDERS.filter((id) => users.get(id)!.present);
+  const remember = (user: UserState, fields: PartnerFields) => {
+    if (!user.allEmails.includes(fields.email)) user.allEmails.push(fields.email);
+    if (!user.firstNames.includes(fields.firstName)) user.firstNames.push(fields.firstName);
+    if (!user.lastNames.includes(fields.lastName)) user.lastNames.push(fields.lastName);
+  };
+  // A family email (another present client's) or the primary provider's, for a client.
+  const sharedEmail = (id: string, providers: readonly string[], random: () => number) => {
+    const client = users.get(id)!.kind === 'client';
+    if (!has(MODEL_FEATURES.sharedEmails) || !client || id === GHOST_CLIENT) return undefined;
+    const draw = random();
+    if (draw < 0.15) {
+      const siblings = CLIENTS.filter((other) => other !== id && users.get(other)!.present);
+      return siblings.length > 0 ? users.get(pickOne(siblings, random))!.fields!.email : undefined;
+    }
+    if (draw < 0.3 && providers[0]) return users.get(providers[0])?.fields?.email;
+    return undefined;
+  };
   const listedByClient = (providerId: string) =>
     [...users.values()].some(
       (user) =>
         user.kind === 'client' && user.present && user.fields?.providers?.includes(providerId),
     );
 
-  for (const step of steps) {
+  steps.forEach((step, index) => {
     let id = ids[step.user % ids.length]!;
     let user = users.get(id)!;
     // A client needs an existing provider: a partner creates one first.
@@ -161,19 +207,44 @@ export function partnerHistory(
       }
     }
     const random = mulberry32(step.pick);
+    const clears = has(MODEL_FEATURES.optionalFieldClears);
+    applyStep(id, user, step, random, clears);
+    if (has(MODEL_FEATURES.futureTimestamps) && user.present && random() < FUTURE_EVENT_ODDS) {
+      // A partner clock gone wrong: the event must be refused, so the state does not change.
+      user.names += 1;
+      const renamed = { ...user.fields!, firstName: `Future${user.names}-${id}` };
+      remember(user, renamed);
+      const body =
+        random() < 0.7
+          ? { type: `${user.kind}.updated`, data: dataOf(renamed) }
+          : { type: 'user.deleted' };
+      const event = futureEvent(id, nextEventId(), body, new Date(time).toISOString(), random);
+      refused.add(event.eventId);
+      events.push(event);
+    }
+    if (index === exportStep) {
+      staleExport = { afterEvent: events.length, events: snapshot(time + EXPORT_OFFSET_MS) };
+    }
+  });
+
+  function applyStep(
+    id: string,
+    user: UserState,
+    step: HistoryStep,
+    random: () => number,
+    clears: boolean,
+  ): void {
     if (!user.present) {
-      const fields = freshFields(
-        id,
-        user,
-        random,
-        id === GHOST_CLIENT ? [GHOST_PROVIDER] : pickProviders(presentProviders(), random),
-      );
+      const providers =
+        id === GHOST_CLIENT ? [GHOST_PROVIDER] : pickProviders(presentProviders(), random);
+      const fields = freshFields(id, user, random, providers, clears);
+      const shared = sharedEmail(id, providers, random);
       user.present = true;
-      user.fields = fields;
-      if (!user.allEmails.includes(fields.email)) user.allEmails.push(fields.email);
+      user.fields = shared ? { ...fields, email: shared } : fields;
+      remember(user, user.fields);
       const type = step.action % 4 === 0 ? 'updated' : 'created';
-      emit(id, step, { type: `${user.kind}.${type}`, data: dataOf(fields) });
-      continue;
+      emit(id, step, { type: `${user.kind}.${type}`, data: dataOf(user.fields) });
+      return;
     }
     const action = step.action % 4;
     if (
@@ -183,7 +254,7 @@ export function partnerHistory(
       user.present = false;
       user.fields = undefined;
       emit(id, step, { type: 'user.deleted' });
-      continue;
+      return;
     }
     if (action === 1 && user.kind === 'client') {
       const providers =
@@ -193,14 +264,37 @@ export function partnerHistory(
         type: 'client.providers_changed',
         data: { providerPartnerUserIds: providers },
       });
-      continue;
+      return;
     }
-    const fields = changedFields(id, user, random, () =>
-      id === GHOST_CLIENT ? [GHOST_PROVIDER] : pickProviders(presentProviders(), random),
+    const fields = changedFields(
+      id,
+      user,
+      random,
+      () => (id === GHOST_CLIENT ? [GHOST_PROVIDER] : pickProviders(presentProviders(), random)),
+      clears,
     );
-    user.fields = fields;
-    if (!user.allEmails.includes(fields.email)) user.allEmails.push(fields.email);
-    emit(id, step, { type: `${user.kind}.updated`, data: dataOf(fields) });
+    const shared =
+      has(MODEL_FEATURES.sharedEmails) && random() < 0.3
+        ? sharedEmail(id, fields.providers ?? [], random)
+        : undefined;
+    user.fields = shared ? { ...fields, email: shared } : fields;
+    remember(user, user.fields);
+    emit(id, step, { type: `${user.kind}.updated`, data: dataOf(user.fields) });
+  }
+
+  /** Every present user's full state as an upsert versioned `at` (the export time). */
+  function snapshot(at: number): PartnerEvent[] {
+    return [...users]
+      .filter(([, user]) => user.present)
+      .map(([partnerUserId, user], index) =>
+        parsePartnerEvent({
+          type: `${user.kind}.updated`,
+          data: dataOf(user.fields!),
+          eventId: `${prefix}-x${String(index).padStart(4, '0')}`,
+          partnerUserId,
+          occurredAt: new Date(at).toISOString(),
+        }),
+      );
   }
 
   const final = new Map<string, FinalUser>();
@@ -211,91 +305,22 @@ export function partnerHistory(
       present: user.present,
       fields: user.fields,
       emails: user.allEmails,
+      names: { first: user.firstNames, last: user.lastNames },
     });
   }
-  return { events, final };
+  const seeded = has(MODEL_FEATURES.deactivatedAccounts)
+    ? deactivatedAccounts(DEACTIVATED_HOLDERS.client, DEACTIVATED_HOLDERS.provider, emailOf)
+    : [];
+  return { events, final, refused, export: staleExport, seeded };
 }
 
-function newUserState(kind: 'provider' | 'client'): UserState {
-  return { kind, present: false, fields: undefined, allEmails: [], emails: 0, names: 0 };
-}
-
-/** Fields of a (re-)created user; a re-created user may come back with its old email. */
-function freshFields(
-  id: string,
-  user: UserState,
-  random: () => number,
-  providers: readonly string[],
-): PartnerFields {
-  const keepEmail = user.emails > 0 && random() < 0.5;
-  if (!keepEmail) user.emails += 1;
-  user.names += 1;
-  return {
-    email: emailOf(id, user.emails),
-    firstName: `First${user.names}`,
-    lastName: `Last${id}`,
-    therapyLicence: user.kind === 'provider' ? pickOne(LICENCES, random) : undefined,
-    providers: user.kind === 'client' ? providers : undefined,
-  };
-}
-
-/** An update's full state: some fields change (possibly none, a no-op update). */
-function changedFields(
-  id: string,
-  user: UserState,
-  random: () => number,
-  providers: () => readonly string[],
-): PartnerFields {
-  const current = user.fields!;
-  let fields = current;
-  if (random() < 0.5) {
-    user.names += 1;
-    fields = { ...fields, firstName: `First${user.names}` };
-  }
-  if (random() < 0.3) fields = { ...fields, lastName: `Last${id}x${user.names}` };
-  if (random() < 0.25) {
-    user.emails += 1;
-    fields = { ...fields, email: emailOf(id, user.emails) };
-  }
-  if (user.kind === 'provider' && random() < 0.4) {
-    fields = { ...fields, therapyLicence: pickOne(LICENCES, random) };
-  }
-  if (user.kind === 'client' && random() < 0.4) fields = { ...fields, providers: providers() };
-  return fields;
-}
-
-/** A user's n-th email (lower-case, so Upheal's stored form equals the partner's). */
-function emailOf(id: string, n: number): string {
-  return `${id}-${n}@model.example`;
-}
-
-/** One to three distinct providers out of `available`, in random order (first = primary). */
-function pickProviders(available: readonly string[], random: () => number): string[] {
-  const pool = [...available];
-  const count = 1 + Math.floor(random() * Math.min(MAX_PROVIDERS_PER_CLIENT, pool.length));
-  const picked: string[] = [];
-  for (let i = 0; i < count; i++)
-    picked.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
-  return picked;
-}
-
-function pickOne<T>(values: readonly T[], random: () => number): T {
-  return values[Math.floor(random() * values.length)]!;
-}
-
-/** The event `data` of a user's full state. */
-function dataOf(fields: PartnerFields): Record<string, unknown> {
-  return fields.providers
-    ? {
-        email: fields.email,
-        firstName: fields.firstName,
-        lastName: fields.lastName,
-        providerPartnerUserIds: fields.providers,
-      }
-    : {
-        email: fields.email,
-        firstName: fields.firstName,
-        lastName: fields.lastName,
-        therapyLicence: fields.therapyLicence,
-      };
+/**
+ * The step after which a stale export is taken: one chosen by the steps themselves, moved on
+ * past ties, so every event older than the export comes before it and every later one is newer.
+ */
+function exportStepOf(steps: readonly HistoryStep[]): number {
+  if (steps.length === 0) return -1;
+  let index = steps[0]!.pick % steps.length;
+  while (index + 1 < steps.length && steps[index + 1]!.tie) index += 1;
+  return index;
 }

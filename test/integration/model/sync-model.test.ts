@@ -5,17 +5,19 @@
  * and worker crashes, against real dynalite, fauxqs and the Upheal simulator over HTTP, and then
  * checks that Upheal mirrors the partner's final state (`test/helpers/model/oracle.ts`).
  *
- * `npm test` runs a fixed, seeded set of cases; `MODEL_RUNS=200` (npm run test:model) runs more,
- * and `MODEL_SEED` replays another seed. A failing case prints its seed and path for replay.
+ * Strict by default: every discrepancy fails the run, the known issues of `oracle.ts` included
+ * (`MODEL_STRICT=0` only reports those). `npm test` runs a fixed, seeded set of cases with the
+ * generator features the sync passes today (`FAST_SUBSET_FEATURES`); `npm run test:model` runs
+ * 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). A failing case prints
+ * its seed and path for replay.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
-import { assignProviders } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import { syncUser } from '#lib/sync/sync-user.ts';
+import { applyAssignment, applyPartnerEvent } from '#lib/sync/record-work.ts';
 import { crashingDeps } from '#test/helpers/model/crash.ts';
 import {
   type DeliveryOptions,
@@ -25,12 +27,14 @@ import {
   VirtualClock,
   type Work,
 } from '#test/helpers/model/delivery-model.ts';
+import { FAST_SUBSET_FEATURES, featuresFrom } from '#test/helpers/model/hazards.ts';
 import { type ModelFixture, startModelFixture } from '#test/helpers/model/model-fixture.ts';
 import { judge } from '#test/helpers/model/oracle.ts';
 import {
   type HistoryOptions,
   type HistoryStep,
   historyStepsArbitrary,
+  type PartnerHistory,
   partnerHistory,
 } from '#test/helpers/model/partner-history.ts';
 import { mulberry32 } from '#tools/simulator/prng.ts';
@@ -49,12 +53,17 @@ const DEPENDENCY_WAIT_MS = 1_000 * Number(process.env.MODEL_DEPENDENCY_WAIT_SECO
 const MAX_DELIVERIES = 4_000;
 
 const runs = Number(process.env.MODEL_RUNS ?? DEFAULT_RUNS);
-const seed = Number(process.env.MODEL_SEED ?? DEFAULT_SEED);
-/** MODEL_STRICT=1: known issues of the sync core fail the run too. */
-const strict = process.env.MODEL_STRICT !== undefined;
+/** MODEL_SEEDS (comma-separated) splits the cases between seeds; MODEL_SEED names one. */
+const seeds = (process.env.MODEL_SEEDS ?? process.env.MODEL_SEED ?? String(DEFAULT_SEED))
+  .split(',')
+  .map((text) => Number(text.trim()));
+/** Known issues of the sync core fail the run too, unless MODEL_STRICT=0. */
+const strict = process.env.MODEL_STRICT !== '0';
+/** The generator's optional behaviours (hazards.ts): MODEL_FEATURES=all|none|a,b,… */
+const features = featuresFrom(process.env.MODEL_FEATURES, FAST_SUBSET_FEATURES);
 
-/** Side effects a delivery has at most (claim, check, create, save, enqueue, …). */
-const MAX_CRASH_STEP = 6;
+/** Side effects a delivery has at most (lease, claim, check, create, save, enqueue, release, …). */
+const MAX_CRASH_STEP = 8;
 /** Virtual time one delivery takes. */
 const DELIVERY_MS = 200;
 /** The operator re-drives failures an hour later (claims' leases have long expired). */
@@ -93,7 +102,9 @@ interface ModelCase {
 
 const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   steps: historyStepsArbitrary(MAX_HISTORY_STEPS),
-  options: fc.record({ providerDeletes: fc.boolean(), ghost: fc.boolean() }),
+  options: fc
+    .record({ providerDeletes: fc.boolean(), ghost: fc.boolean() })
+    .map((options) => ({ ...options, features })),
   schedule: fc.integer(),
   faultSeed: fc.integer(),
   faultLevel: fc.nat({ max: FAULT_LEVELS.length - 1 }),
@@ -126,6 +137,8 @@ const totals = {
 
 let fixture: ModelFixture;
 let caseNumber = 0;
+/** The seed being run, and how many of its cases ran (fast-check's path is that count - 1). */
+let current = { seed: DEFAULT_SEED, cases: 0 };
 
 beforeAll(async () => {
   fixture = await startModelFixture();
@@ -134,7 +147,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fixture?.stop();
   console.log(
-    `sync model: ${totals.cases} cases, ${totals.events} partner events (${totals.published} published with duplicates), ` +
+    `sync model (${strict ? 'strict' : 'known issues reported only'}; features: ${[...features].join(', ') || 'none'}; seeds ${seeds.join(', ')}): ${totals.cases} cases, ${totals.events} partner events (${totals.published} published with duplicates), ` +
       `${totals.deliveries} deliveries (${totals.concurrent} of them two at once), ${totals.uphealCalls} Upheal calls; injected faults: ` +
       `${totals.injected.serverErrors} 5xx (incl. created-but-500), ${totals.injected.resets} resets, ` +
       `${totals.injected.hangs} timeouts, ${totals.injected.crashes} worker crashes, ${totals.injected.lostAcks} lost acks; ` +
@@ -142,10 +155,7 @@ afterAll(async () => {
       `${totals.dependencyFailures} gave up waiting; ${totals.redriven} re-driven, ${totals.failedAfterRedrive} failed again; ` +
       `known sync-core issues seen: ${
         [...totals.known]
-          .map(
-            ([id, { cases, firstPath }]) =>
-              `${id} ×${cases} (first: MODEL_SEED=${seed} MODEL_PATH=${firstPath})`,
-          )
+          .map(([id, { cases, firstPath }]) => `${id} ×${cases} (first: ${firstPath})`)
           .join(', ') || 'none'
       }`,
   );
@@ -165,32 +175,59 @@ function publishPlan(
     }
   });
   keyed.sort((a, b) => a.key - b.key);
-  return keyed.map(({ event }) => ({
+  const plan: Outgoing[] = keyed.map(({ event }) => ({
     // Some events come through the initial import's queue, as when an import overlaps live events.
     queue: random() < modelCase.importShare ? 'imports' : 'user-events',
     group: event.partnerUserId,
     body: JSON.stringify(event),
     eventId: event.eventId,
   }));
+  return plan;
+}
+
+/**
+ * The plan with the stale export's rows on the import queue, each sent at a random point after
+ * the export was taken: live events newer than the export overtake them.
+ */
+function withExport(plan: Outgoing[], history: PartnerHistory, random: () => number): Outgoing[] {
+  if (!history.export) return plan;
+  const keyed = plan.map((outgoing, index) => ({ key: index, outgoing }));
+  const { afterEvent, events } = history.export;
+  for (const event of events) {
+    keyed.push({
+      key: afterEvent + random() * (plan.length - afterEvent + 1) - 0.5,
+      outgoing: {
+        queue: 'imports',
+        group: event.partnerUserId,
+        body: JSON.stringify(event),
+        eventId: event.eventId,
+      },
+    });
+  }
+  return keyed.sort((a, b) => a.key - b.key).map(({ outgoing }) => outgoing);
 }
 
 /** Runs one case end to end and returns the oracle's discrepancies. */
 async function runCase(modelCase: ModelCase): Promise<string[]> {
   caseNumber += 1;
+  current.cases += 1;
   const history = partnerHistory(modelCase.steps, modelCase.options, `k${caseNumber}`);
   const random = mulberry32(modelCase.schedule);
-  const plan = publishPlan(history.events, modelCase, random);
+  const plan = withExport(publishPlan(history.events, modelCase, random), history, random);
   const trace: string[] = [];
   if (process.env.MODEL_TRACE) {
-    for (const event of history.events) {
+    for (const event of [...history.events, ...(history.export?.events ?? [])]) {
       const data = 'data' in event ? JSON.stringify(event.data) : '';
+      const mark = history.refused.has(event.eventId) ? ' (must be refused)' : '';
       trace.push(
-        `${event.eventId} ${event.occurredAt} ${event.type} ${event.partnerUserId} ${data}`,
+        `${event.eventId} ${event.occurredAt} ${event.type} ${event.partnerUserId} ${data}${mark}`,
       );
     }
   }
   const clock = new VirtualClock(Date.now());
   const { deps, mappings } = await fixture.startCase(caseNumber, clock.now);
+  // Upheal accounts that exist before the sync starts (deactivatedAccounts).
+  const seeded = history.seeded.length > 0 ? fixture.simulator.seedUsers([...history.seeded]) : [];
   fixture.simulator.setFaults({
     seed: modelCase.faultSeed,
     ...FAULT_LEVELS[modelCase.faultLevel]!,
@@ -201,7 +238,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     if (message.queue !== 'assignments') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
       const jobId = message.queue === 'imports' ? IMPORT_JOB_ID : undefined;
-      const outcome = await syncUser(
+      const outcome = await applyPartnerEvent(
         event,
         { claimOwner: message.messageId, eventId: event.eventId, jobId },
         delivery.deps,
@@ -209,10 +246,11 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
       return outcome.kind;
     }
     const command = AssignmentCommandSchema.parse(JSON.parse(message.body));
-    const outcome = await assignProviders(command.clientPartnerUserId, {
-      mappings: delivery.deps.mappings,
-      upheal: delivery.deps.upheal,
-    });
+    const outcome = await applyAssignment(
+      command.clientPartnerUserId,
+      message.messageId,
+      delivery.deps,
+    );
     return outcome.kind;
   };
   const followUps = async (): Promise<Outgoing[]> =>
@@ -264,6 +302,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     report,
     redrive,
     simUsers: fixture.simulator.users(),
+    seeded,
     mappings: allMappings,
   });
   count(history.events.length, plan.length, report.stats, report.terminals);
@@ -274,7 +313,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
   for (const known of verdict.known) {
     const id = known.slice(0, known.indexOf(':'));
     // Without shrinking, fast-check's path of the n-th case is n - 1.
-    const path = process.env.MODEL_PATH ?? String(caseNumber - 1);
+    const path = `MODEL_SEED=${current.seed} MODEL_PATH=${process.env.MODEL_PATH ?? String(current.cases - 1)}`;
     const seen = totals.known.get(id) ?? { cases: 0, firstPath: path };
     totals.known.set(id, { ...seen, cases: seen.cases + 1 });
   }
@@ -314,24 +353,31 @@ function count(
   ).length;
 }
 
+/** Cases per seed: the run's cases split evenly between its seeds. */
+const runsPerSeed = Math.ceil(runs / seeds.length);
+
 describe('sync model: Upheal mirrors the partner after random histories, reorderings, duplicates, faults and crashes', () => {
-  it(
-    'ends with every user once, with the partner’s fields and provider lists, and every event applied, stale or failed for a reason the model allows',
-    async () => {
+  it.each(seeds)(
+    'seed %i: every user once, only ever with its own changes, with the partner’s fields and provider lists, and every event applied, stale, refused or failed for a reason the model allows',
+    async (seed) => {
+      current = { seed, cases: 0 };
+      const before = totals.cases;
       await fc.assert(
         fc.asyncProperty(caseArbitrary, async (modelCase) => {
           const discrepancies = await runCase(modelCase);
           expect(discrepancies).toEqual([]);
         }),
         {
-          numRuns: runs,
+          numRuns: runsPerSeed,
           seed,
           path: process.env.MODEL_PATH,
           endOnFailure: process.env.MODEL_SHRINK === undefined,
         },
       );
-      expect(totals.cases).toBeGreaterThanOrEqual(runs);
+      expect(totals.cases - before).toBeGreaterThanOrEqual(
+        process.env.MODEL_PATH ? 1 : runsPerSeed,
+      );
     },
-    Math.max(60_000, runs * 10_000),
+    Math.max(60_000, runsPerSeed * 10_000),
   );
 });

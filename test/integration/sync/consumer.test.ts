@@ -115,6 +115,7 @@ describe('sqsConsumer', () => {
     const handler = consumerWith(
       syncUserWork({
         ...fixture.deps,
+        leases: fixture.leases,
         upheal: { live: fixture.upheal, bulk: fixture.upheal },
         outbound,
         logger,
@@ -174,6 +175,7 @@ describe('sqsConsumer', () => {
       const handler = consumerWith(
         syncUserWork({
           ...fixture.deps,
+          leases: fixture.leases,
           upheal: { live: fixture.upheal, bulk: fixture.upheal },
           outbound,
           logger,
@@ -214,6 +216,7 @@ describe('sqsConsumer', () => {
     const handler = consumerWith(
       syncUserWork({
         ...fixture.deps,
+        leases: fixture.leases,
         upheal: { live: fixture.upheal, bulk: fixture.upheal },
         outbound: new SqsOutboundPublisher(fixture.sqs, fixture.queues.queueUrls.outbound),
         logger,

@@ -168,6 +168,7 @@ describe('one Upheal account per partner user', () => {
       },
       syncUserWork({
         ...fixture.deps,
+        leases: fixture.leases,
         upheal: { live: fixture.upheal, bulk: fixture.upheal },
         outbound,
         logger,

@@ -1,0 +1,248 @@
+/**
+ * The per-user lease (`lib/store/user-lease.ts`) on dynalite over HTTP: one holder at a time, a
+ * redelivery of the holder takes it back, a crashed holder's lease runs out, a late release never
+ * frees another holder's lease; and through the SQS consumer on fauxqs, a message of a user whose
+ * lease another queue's message holds is deferred without a counted attempt and without touching
+ * Upheal, then applied once the lease is free.
+ */
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QueueKey } from '#infra/resources.ts';
+import { NotReadyError } from '#lib/errors.ts';
+import { createLogger } from '#lib/observability/logger.ts';
+import { NoOutbound } from '#lib/outbound/outbound-events.ts';
+import { sqsConsumer } from '#lib/sqs/consumer.ts';
+import { attemptsKey } from '#lib/store/keys.ts';
+import { DynamoUserLeases, USER_LEASE_MS, withUserLease } from '#lib/store/user-lease.ts';
+import { assignProvidersWork, syncUserWork } from '#lib/sync/record-work.ts';
+import { syncUser } from '#lib/sync/sync-user.ts';
+import { clientEvent, providerEvent } from '#test/helpers/events.ts';
+import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
+import { toSqsEvent } from '#tools/local/sqs-event.ts';
+
+let fixture: SyncFixture;
+let clock = Date.parse('2026-12-01T10:00:00.000Z');
+const logger = createLogger('user-lease-test');
+logger.setLogLevel('SILENT');
+const context = {
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+/** Leases on the fixture's table, read at the test's own clock. */
+const leases = () =>
+  new DynamoUserLeases({
+    client: fixture.documents,
+    tableName: fixture.tableName,
+    now: () => clock,
+  });
+
+beforeAll(async () => {
+  fixture = await startSyncFixture();
+});
+
+afterAll(async () => {
+  await fixture?.stop();
+});
+
+describe('DynamoUserLeases', () => {
+  it('gives the lease to one owner at a time, and to the next once it is released', async () => {
+    const store = leases();
+    expect(await store.acquire('p-lease-1', 'msg-live')).toBe(true);
+    expect(await store.acquire('p-lease-1', 'msg-import')).toBe(false);
+    // Another user's lease is independent.
+    expect(await store.acquire('p-lease-2', 'msg-import')).toBe(true);
+    await store.release('p-lease-1', 'msg-live');
+    expect(await store.acquire('p-lease-1', 'msg-import')).toBe(true);
+    expect(await store.acquire('p-lease-1', 'msg-live')).toBe(false);
+  });
+
+  it('lets a redelivery of the holding message take its lease back at once', async () => {
+    const store = leases();
+    expect(await store.acquire('p-lease-3', 'msg-crashed')).toBe(true);
+    expect(await store.acquire('p-lease-3', 'msg-crashed')).toBe(true);
+    expect(await store.acquire('p-lease-3', 'msg-other')).toBe(false);
+  });
+
+  it('frees the lease of a holder that died once it runs out, and its late release frees nothing', async () => {
+    const store = leases();
+    expect(await store.acquire('p-lease-4', 'msg-dead')).toBe(true);
+    clock += USER_LEASE_MS - 1;
+    expect(await store.acquire('p-lease-4', 'msg-next')).toBe(false);
+    clock += 2;
+    expect(await store.acquire('p-lease-4', 'msg-next')).toBe(true);
+    // The dead worker's release (say it was only slow) must not free the new holder's lease.
+    await store.release('p-lease-4', 'msg-dead');
+    expect(await store.acquire('p-lease-4', 'msg-third')).toBe(false);
+  });
+});
+
+describe('withUserLease', () => {
+  it('refuses a second message while the first runs, as a wait, and lets it run afterwards', async () => {
+    const store = leases();
+    let finishFirst!: () => void;
+    const firstRunning = new Promise<void>((resolve) => {
+      finishFirst = resolve;
+    });
+    const first = withUserLease(store, 'p-lease-5', 'msg-first', async () => {
+      await firstRunning;
+      return 'first';
+    });
+    let secondRan = false;
+    const second = withUserLease(store, 'p-lease-5', 'msg-second', async () => {
+      secondRan = true;
+      return 'second';
+    });
+    await expect(second).rejects.toBeInstanceOf(NotReadyError);
+    expect(secondRan).toBe(false);
+    finishFirst();
+    expect(await first).toBe('first');
+    expect(await withUserLease(store, 'p-lease-5', 'msg-second', async () => 'second again')).toBe(
+      'second again',
+    );
+  });
+
+  it('gives the lease back when the work throws', async () => {
+    const store = leases();
+    await expect(
+      withUserLease(store, 'p-lease-6', 'msg-failing', async () => {
+        throw new Error('Upheal answered 500');
+      }),
+    ).rejects.toThrow('Upheal answered 500');
+    expect(await store.acquire('p-lease-6', 'msg-next')).toBe(true);
+  });
+});
+
+/** Sends one body to a queue and receives it back as a one-record SQS event. */
+async function recordOn(key: QueueKey, body: string, group: string) {
+  const url = fixture.queues.queueUrls[key];
+  await fixture.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: body,
+      MessageGroupId: group,
+      MessageDeduplicationId: `${group}-${Date.now()}-${Math.random()}`,
+    }),
+  );
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const { Messages = [] } = await fixture.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 1,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+      }),
+    );
+    if (Messages.length > 0)
+      return toSqsEvent(Messages, fixture.queues.queueArns[key], 'us-east-1');
+  }
+  throw new Error(`no message received from ${key}`);
+}
+
+/** The consumer's counted attempts of a message (undefined: none counted). */
+async function attemptsOf(messageId: string): Promise<number | undefined> {
+  const { Item } = await fixture.documents.send(
+    new GetCommand({ TableName: fixture.tableName, Key: attemptsKey(messageId) }),
+  );
+  return Item?.attempts as number | undefined;
+}
+
+describe('the consumers under the per-user lease', () => {
+  const consumerDeps = () => ({
+    sqs: fixture.sqs,
+    failures: fixture.failures,
+    logger,
+    maxAttempts: 3,
+    dependencyWaitMs: 60_000,
+  });
+
+  it('defers a live event while an import message holds the user, uncounted and without an Upheal call, then applies it', async () => {
+    const store = leases();
+    const handler = sqsConsumer(
+      consumerDeps(),
+      syncUserWork({
+        ...fixture.deps,
+        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        outbound: new NoOutbound(),
+        logger,
+        leases: store,
+        shareInviteUrl: false,
+      }),
+    );
+    expect(await store.acquire('p-lease-live', 'import-message-in-flight')).toBe(true);
+    const callsBefore = fixture.simulator.stats().totalCalls;
+    const event = await recordOn(
+      'userEvents',
+      JSON.stringify(providerEvent('p-lease-live', 0)),
+      'p-lease-live',
+    );
+    const messageId = event.Records[0]!.messageId;
+
+    const response = await handler(event, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: messageId }]);
+    expect(await attemptsOf(messageId)).toBeUndefined();
+    expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
+    expect(await fixture.mappings.get('p-lease-live')).toBeUndefined();
+
+    await store.release('p-lease-live', 'import-message-in-flight');
+    expect((await handler(event, context)).batchItemFailures).toEqual([]);
+    expect((await fixture.mappings.get('p-lease-live'))?.state).toBe('active');
+    // The applied message gave the lease back: the next message of the user gets it.
+    expect(await store.acquire('p-lease-live', 'next-message')).toBe(true);
+  });
+
+  it('defers an assignment command while an event of its client holds the lease, then assigns the list', async () => {
+    const store = leases();
+    const context0 = { claimOwner: 'setup' };
+    for (const provider of ['p-la-1', 'p-la-2']) {
+      await syncUser(providerEvent(provider, 0), context0, fixture.deps);
+    }
+    await syncUser(clientEvent('c-lease-assign', ['p-la-1'], 1), context0, fixture.deps);
+    await syncUser(
+      {
+        eventId: 'evt-lease-assign-list',
+        type: 'client.providers_changed',
+        occurredAt: '2026-11-27T10:02:00.000Z',
+        partnerUserId: 'c-lease-assign',
+        data: { providerPartnerUserIds: ['p-la-2', 'p-la-1'] },
+      },
+      context0,
+      fixture.deps,
+    );
+    await fixture.drainAssignments();
+    const handler = sqsConsumer(
+      consumerDeps(),
+      assignProvidersWork({
+        mappings: fixture.mappings,
+        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        outbound: new NoOutbound(),
+        logger,
+        leases: store,
+      }),
+    );
+    const clientId = (await fixture.mappings.get('c-lease-assign'))!.uphealUserId!;
+    const uphealIdOf = async (id: string) => (await fixture.mappings.get(id))!.uphealUserId!;
+    const providersInUpheal = () =>
+      fixture.simulator.users().find((user) => user.userId === clientId)?.providerUserIds;
+    const before = providersInUpheal();
+
+    expect(await store.acquire('c-lease-assign', 'client-event-in-flight')).toBe(true);
+    const event = await recordOn(
+      'assignments',
+      JSON.stringify({ clientPartnerUserId: 'c-lease-assign' }),
+      'c-lease-assign',
+    );
+    const messageId = event.Records[0]!.messageId;
+    const response = await handler(event, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: messageId }]);
+    expect(await attemptsOf(messageId)).toBeUndefined();
+    expect(providersInUpheal()).toEqual(before);
+
+    await store.release('c-lease-assign', 'client-event-in-flight');
+    expect((await handler(event, context)).batchItemFailures).toEqual([]);
+    expect(providersInUpheal()).toEqual([await uphealIdOf('p-la-2'), await uphealIdOf('p-la-1')]);
+  });
+});
