@@ -10,8 +10,7 @@ import { parseWith } from '#lib/events/validation.ts';
 import { JobIdSchema } from '#lib/jobs/control-messages.ts';
 import { hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
-import { type CliCommand, EXIT } from '#tools/cli/command.ts';
-import type { CliOutput } from '#tools/cli/main.ts';
+import { type CliCommand, type CliOutput, EXIT } from '#tools/cli/command.ts';
 import {
   jobReport,
   paceOf,
