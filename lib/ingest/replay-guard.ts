@@ -13,13 +13,13 @@ import {
   type DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '#infra/resources.ts';
+import { NONCE_KEY, TABLE } from '#infra/resources.ts';
 
 /** Partition-key prefix of nonce items. */
-export const NONCE_PK_PREFIX = 'INGEST#';
+export const NONCE_PK_PREFIX = NONCE_KEY.pkPrefix;
 
 /** Sort key of nonce items. */
-export const NONCE_SK = 'NONCE';
+export const NONCE_SK = NONCE_KEY.sk;
 
 /** Records signed requests already accepted. */
 export interface NonceStore {
