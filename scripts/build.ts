@@ -3,15 +3,18 @@
  * `nodejs24.x` runtime. The local stack runs these same files, so what is tested is what deploys.
  *
  * Output: `dist/functions/<name>/index.mjs` (+ source map), handler export `handler`, and
- * `meta.json`, esbuild's record of every input a bundle holds. The build fails when a bundle holds
+ * `dist/meta/<name>.json` (outside what is deployed), esbuild's record of every input a bundle holds. The build fails when a bundle holds
  * code of `tools/` (the operator CLI, the local stack, the simulator): those never ship to Lambda.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 /** Where the bundles go; `serverless.yml` and the local runner read from here. */
 export const BUNDLE_DIR = 'dist/functions';
+
+/** Where esbuild's record of each bundle's inputs goes (not part of the deployed package). */
+const METAFILE_DIR = 'dist/meta';
 
 /** Lambda's Node runtime this project targets (SPEC §9). */
 const NODE_TARGET = 'node24';
@@ -66,7 +69,8 @@ export async function buildAll(): Promise<string[]> {
   await Promise.all(
     names.map(async (name) => {
       const { metafile } = await build(bundleOptions(name));
-      writeFileSync(join(BUNDLE_DIR, name, 'meta.json'), JSON.stringify(metafile));
+      mkdirSync(METAFILE_DIR, { recursive: true });
+      writeFileSync(join(METAFILE_DIR, `${name}.json`), JSON.stringify(metafile));
       const forbidden = forbiddenInputs(metafile);
       if (forbidden.length > 0) {
         throw new Error(`bundle ${name} holds tool code: ${forbidden.join(', ')}`);
