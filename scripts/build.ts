@@ -3,8 +3,9 @@
  * `nodejs24.x` runtime. The local stack runs these same files, so what is tested is what deploys.
  *
  * Output: `dist/functions/<name>/index.mjs` (+ source map), handler export `handler`, and
- * `dist/meta/<name>.json` (outside what is deployed), esbuild's record of every input a bundle holds. The build fails when a bundle holds
- * code of `tools/` (the operator CLI, the local stack, the simulator): those never ship to Lambda.
+ * `dist/meta/<name>.json` (outside what is deployed), esbuild's record of every input a bundle
+ * holds. The build fails when a bundle holds code of `tools/` (the operator CLI, the local stack,
+ * the simulator): those never ship to Lambda.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
