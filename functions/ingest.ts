@@ -10,7 +10,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { SERVICE } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
-import { AppError, ConfigError } from '#lib/errors.ts';
+import { ConfigError } from '#lib/errors.ts';
 import { sqsEventQueue, sqsSendBatch } from '#lib/ingest/event-queue.ts';
 import {
   type IngestDependencies,
@@ -78,7 +78,8 @@ export function createIngestHandler(deps: IngestHandlerDependencies): IngestHand
       // Only the error's class: SDK messages are safe, but nothing here should depend on that.
       const errorName = error instanceof Error ? error.name : 'unknown';
       deps.logger.error('ingest failed', { requestId, errorName });
-      const misconfigured = error instanceof AppError && !error.retryable;
+      // Bad configuration (a missing or short secret) stays bad until an operator acts.
+      const misconfigured = error instanceof ConfigError;
       return {
         statusCode: misconfigured ? MISCONFIGURED_STATUS : UNAVAILABLE_STATUS,
         headers: misconfigured

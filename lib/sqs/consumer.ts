@@ -20,7 +20,6 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { SlotUnavailableError } from '#lib/errors.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
 import { AdaptiveParallelism, GroupOrder } from '#lib/sqs/group-order.ts';
@@ -133,7 +132,7 @@ export function sqsConsumer(
             : { rateLimitDeferMs: deps.rateLimitDeferMs }),
         });
         if (decision.action === 'defer') {
-          if (error instanceof SlotUnavailableError) deferredForSlot = true;
+          if (decision.forCapacity) deferredForSlot = true;
           count(METRIC_NAMES.deferred);
           deps.logger.debug('deferred', {
             ...ids,
