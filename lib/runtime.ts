@@ -11,7 +11,8 @@ import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
 import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
 import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
-import { LANES, type Lane, type RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import { pacedUpheal } from '#lib/limiter/paced-upheal.ts';
+import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import {
   createMetrics,
   METRIC_NAMES,
@@ -30,7 +31,7 @@ import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
-import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import type { UphealForMessage } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
 
@@ -41,8 +42,8 @@ export interface Runtime {
   readonly dynamo: DynamoDBClient;
   readonly documents: DynamoDBDocumentClient;
   readonly limiter: RateLimiter;
-  /** Upheal, paced in each lane of the shared limiter. */
-  readonly upheal: Readonly<Record<Lane, PacedUpheal>>;
+  /** Upheal for each message, paced in its lane of the shared limiter. */
+  readonly upheal: UphealForMessage;
   readonly mappings: DynamoMappingStore;
   readonly failures: DynamoFailureStore;
   readonly assignments: SqsAssignmentQueue;
@@ -94,10 +95,7 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
     dynamo,
     documents,
     limiter,
-    upheal: {
-      live: new PacedUpheal(client, limiter, LANES.live),
-      bulk: new PacedUpheal(client, limiter, LANES.bulk),
-    },
+    upheal: pacedUpheal(client, limiter),
     mappings,
     failures: new DynamoFailureStore(documents, tableName),
     assignments: new SqsAssignmentQueue(sqs, config.ASSIGNMENTS_QUEUE_URL),

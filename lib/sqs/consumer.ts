@@ -20,9 +20,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
-import { AdaptiveParallelism, GroupOrder } from '#lib/sqs/group-order.ts';
+import { GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 

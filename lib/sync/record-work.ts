@@ -3,14 +3,12 @@
  * partner (outbound events) and log the outcome with ids only.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { RecordWork } from '#lib/sqs/consumer.ts';
-import { queueNameOf } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 import {
   type AssignOutcome,
@@ -18,7 +16,7 @@ import {
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import type { OutcomeCause, UphealForMessage } from '#lib/sync/ports.ts';
 import { type SyncOutcome, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
@@ -31,23 +29,20 @@ export interface ImportProgress {
 
 /** What the sync-user work needs. */
 export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
-  readonly upheal: Readonly<Record<Lane, PacedUpheal | SyncUserDeps['upheal']>>;
+  /** Upheal for each message, in its lane. */
+  readonly upheal: UphealForMessage;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
   readonly shareInviteUrl: boolean;
   readonly importProgress?: ImportProgress | undefined;
 }
 
-/** Import messages come from the import queue: they use the bulk lane of the limiter. */
-export function laneOf(record: SQSRecord): Lane {
-  return queueNameOf(record.eventSourceARN).includes(`-${QUEUES.imports.suffix}`)
-    ? LANES.bulk
-    : LANES.live;
-}
-
-/** One event's pacer (its later calls wait rather than defer), or the port as it is. */
-function pacerForEvent(upheal: SyncUserDeps['upheal']): SyncUserDeps['upheal'] {
-  return upheal instanceof PacedUpheal ? upheal.forEvent() : upheal;
+/**
+ * The limiter lane of a message's calls: the work of an import job (its rows, their
+ * assignments) uses the bulk lane, partner events the live lane, which is served first.
+ */
+export function laneOf(cause: OutcomeCause): Lane {
+  return cause.jobId ? LANES.bulk : LANES.live;
 }
 
 /** The record work of `sync-user`. */
@@ -58,11 +53,11 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       const event = parsePartnerEventJson(record.body, `message ${record.messageId}`);
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
-      const lane = laneOf(record);
+      const lane = laneOf({ jobId });
       const outcome = await syncUser(
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
-        { ...deps, upheal: pacerForEvent(deps.upheal[lane]) },
+        { ...deps, upheal: deps.upheal(lane) },
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -85,15 +80,12 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       if (outcome.kind === 'created' && outcome.providersAssigned) {
         // The full list went out right after the create: the partner hears of it as of any
         // assignment.
-        await deps.outbound.publish({
-          type: 'client.providers_assigned',
-          partnerUserId: outcome.partnerUserId,
-          uphealUserId: outcome.uphealUserId,
-          providerUserIds: outcome.providersAssigned,
-          eventId: jobId ? undefined : event.eventId,
-          jobId,
-          occurredAt: new Date().toISOString(),
-        });
+        await deps.outbound.publish(
+          providersAssignedEvent(
+            { ...outcome, providerUserIds: outcome.providersAssigned },
+            { eventId: jobId ? undefined : event.eventId, jobId },
+          ),
+        );
       }
       if (jobId) await deps.importProgress?.recordOutcome(jobId, outcome.kind);
     },
@@ -117,8 +109,8 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
 
 /** What the assign-providers work needs. */
 export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
-  /** Upheal per lane: an import's assignments (the command names its job) use the bulk lane. */
-  readonly upheal: Readonly<Record<Lane, AssignProvidersDeps['upheal']>>;
+  /** Upheal for each message, in its lane (an import's assignments name their job). */
+  readonly upheal: UphealForMessage;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
 }
@@ -137,10 +129,9 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
         `message ${record.messageId}`,
       );
       decoded.set(record, command);
-      const lane = command.jobId ? LANES.bulk : LANES.live;
       const outcome: AssignOutcome = await assignProviders(command.clientPartnerUserId, {
         mappings: deps.mappings,
-        upheal: deps.upheal[lane],
+        upheal: deps.upheal(laneOf(command)),
       });
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -151,15 +142,7 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
         jobId: command.jobId,
       });
       if (outcome.kind === 'providers-assigned') {
-        await deps.outbound.publish({
-          type: 'client.providers_assigned',
-          partnerUserId: outcome.partnerUserId,
-          uphealUserId: outcome.uphealUserId,
-          providerUserIds: outcome.providerUserIds,
-          eventId: command.eventId,
-          jobId: command.jobId,
-          occurredAt: new Date().toISOString(),
-        });
+        await deps.outbound.publish(providersAssignedEvent(outcome, command));
       }
     },
     describe(record) {
@@ -221,6 +204,22 @@ export function outboundOf(
     case 'stale':
       return undefined;
   }
+}
+
+/** The outbound event announcing a client's provider list in Upheal. */
+function providersAssignedEvent(
+  assigned: { partnerUserId: string; uphealUserId: string; providerUserIds: readonly string[] },
+  cause: OutcomeCause,
+): OutboundEvent {
+  return {
+    type: 'client.providers_assigned',
+    partnerUserId: assigned.partnerUserId,
+    uphealUserId: assigned.uphealUserId,
+    providerUserIds: [...assigned.providerUserIds],
+    eventId: cause.eventId,
+    jobId: cause.jobId,
+    occurredAt: new Date().toISOString(),
+  };
 }
 
 /** The outbound event of a permanent failure. */

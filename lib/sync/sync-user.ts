@@ -37,8 +37,14 @@ import {
   hasFields,
   providerUpdateBody,
 } from '#lib/sync/fields.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
-import type { AssignmentQueue, DeleteGuard, OutcomeCause, StagedDeletes } from '#lib/sync/ports.ts';
+import type {
+  AssignmentQueue,
+  DeleteGuard,
+  OutcomeCause,
+  StagedDeletes,
+  UphealCall,
+  UphealPort,
+} from '#lib/sync/ports.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
 import { isStale, versionOf } from '#lib/sync/version.ts';
 
@@ -292,9 +298,10 @@ async function createOrLink(
   }
 
   // Match before create; a crash after an earlier create is healed here too.
-  deps.upheal.callsAfterCheck?.(fullList ? 2 : 1);
+  const ifNew: UphealCall[] = [kind === 'provider' ? 'createProvider' : 'createClient'];
+  if (fullList) ifNew.push('replaceProviders');
   const email = fields.email;
-  let uphealUserId = email ? await findByEmail(deps.upheal, email) : undefined;
+  let uphealUserId = email ? await findByEmail(deps.upheal, email, ifNew) : undefined;
   let inviteUrl: string | undefined;
   let linked = uphealUserId !== undefined;
   if (!uphealUserId) {
@@ -592,9 +599,16 @@ async function replaceAfterCreate(
   }
 }
 
-/** The Upheal id of the user with this email, if Upheal has one. */
-async function findByEmail(upheal: UphealPort, email: string): Promise<string | undefined> {
-  const result = await upheal.checkUser(email);
+/**
+ * The Upheal id of the user with this email, if Upheal has one; `ifNew` names the calls that
+ * follow when it has none.
+ */
+async function findByEmail(
+  upheal: UphealPort,
+  email: string,
+  ifNew?: readonly UphealCall[],
+): Promise<string | undefined> {
+  const result = await upheal.checkUser(email, ifNew);
   return result.exists ? result.userId : undefined;
 }
 

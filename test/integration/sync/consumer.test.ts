@@ -111,7 +111,7 @@ describe('sqsConsumer', () => {
     const handler = consumerWith(
       syncUserWork({
         ...fixture.deps,
-        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        upheal: () => fixture.upheal,
         outbound,
         logger,
         shareInviteUrl: false,
