@@ -26,6 +26,7 @@ import {
   ssmParameterReader,
   staticSecrets,
 } from '#lib/ingest/secrets.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** The log lines this handler writes (Powertools Logger satisfies it). */
 export interface IngestLogger {
@@ -45,8 +46,6 @@ export type IngestHandler = (
 ) => Promise<LambdaFunctionURLResult>;
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-
-const MS_PER_SECOND = 1000;
 
 /** Status when our own dependencies (SQS, DynamoDB, SSM) fail: the partner retries. */
 const UNAVAILABLE_STATUS = 503;

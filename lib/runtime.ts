@@ -33,6 +33,7 @@ import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
 import type { UphealForMessage } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
 
 /** Everything a sync function needs, built once. */
@@ -54,7 +55,6 @@ export interface Runtime {
   readonly metrics: Metrics;
 }
 
-const MS_PER_SECOND = 1000;
 /** A message answered 429 comes back after this fraction of the rate window (3 s of 60 s). */
 const RATE_LIMIT_DEFER_WINDOW_DIVISOR = 20;
 
@@ -105,7 +105,7 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
       mappings,
       maxCount: config.DELETE_GUARD_MAX_COUNT,
       maxShare: config.DELETE_GUARD_MAX_SHARE,
-      windowMs: config.DELETE_GUARD_WINDOW_SECONDS * 1000,
+      windowMs: config.DELETE_GUARD_WINDOW_SECONDS * MS_PER_SECOND,
     }),
     stagedDeletes: new DynamoStagedDeletes(documents, tableName),
     outbound: outboundOf(config, sqs),
@@ -120,7 +120,7 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     sqs: runtime.sqs,
     failures: runtime.failures,
     maxAttempts: config.SYNC_MAX_ATTEMPTS,
-    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * MS_PER_SECOND,
     maxReceives: BACKSTOP_MAX_RECEIVES,
     // The limiter pauses every worker after a 429 anyway: come back when its pause is likely
     // over (a share of the window), not after a fixed time that a scaled window makes huge.

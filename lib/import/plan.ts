@@ -4,6 +4,7 @@
  * mappings only; it never calls Upheal.
  */
 import { ValidationError } from '#lib/errors.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import type { ImportRow } from './import-record.ts';
 
 /** The counts of a dry run. */
@@ -76,8 +77,7 @@ export async function planImport(
   return plan;
 }
 
-/** Milliseconds in a second, and seconds in a minute. */
-const MS_PER_SECOND = 1000;
+/** Seconds in a minute. */
 const SECONDS_PER_MINUTE = 60;
 
 /**

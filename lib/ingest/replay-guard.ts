@@ -14,6 +14,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { NONCE_KEY, TABLE } from '#infra/resources.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** Partition-key prefix of nonce items. */
 export const NONCE_PK_PREFIX = NONCE_KEY.pkPrefix;
@@ -37,8 +38,6 @@ const CONDITIONS = {
   absent: `attribute_not_exists(${TABLE.partitionKey})`,
   expired: `${TABLE.ttlAttribute} < :now`,
 } as const;
-
-const MS_PER_SECOND = 1000;
 
 /** The NonceStore on the product's DynamoDB table (one conditional PutItem per request). */
 export function dynamoNonceStore(client: DynamoDBClient, tableName: string): NonceStore {

@@ -48,6 +48,7 @@ import {
 } from '#lib/limiter/gcra.ts';
 import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { SlotPool } from '#lib/limiter/slot-pool.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** The limiter item's key parts (infra/resources.ts: `LIMITER#<apiKeyId>` / `STATE`). */
 export const LIMITER_KEY = { pkPrefix: 'LIMITER#', sk: 'STATE' } as const;
@@ -82,8 +83,6 @@ export const CONFLICT_JITTER_MS = 5;
 
 /** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
 const MAX_SLEEPS_PER_WAIT = 100;
-
-const MS_PER_SECOND = 1000;
 
 /** Attribute names of the item (one per field of LimiterState). */
 const ATTRIBUTES = {

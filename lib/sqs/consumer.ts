@@ -26,6 +26,7 @@ import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metri
 import { GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** SQS accepts visibility timeouts up to 12 hours. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -229,7 +230,7 @@ async function deadLetter(sqs: SQSClient, queues: QueueUrls, record: SQSRecord):
 
 /** Whole seconds for ChangeMessageVisibility, within SQS's bounds. */
 export function toVisibilitySeconds(delayMs: number): number {
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / MS_PER_SECOND)));
 }
 
 /** Queue URLs by ARN, and their DLQs, looked up once per process. */
