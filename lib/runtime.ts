@@ -10,7 +10,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
 import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
-import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
+import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
 import { pacedUpheal } from '#lib/limiter/paced-upheal.ts';
 import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import {
@@ -159,4 +159,21 @@ function apiKeyOf(config: Config): {
     // Best effort: a failed re-read leaves the cached key, and the next 401 tries again.
     refresh: () => void source.refreshAfterMiss().catch(() => undefined),
   };
+}
+
+/**
+ * The limiter of a function, from its configuration. The item is named after the API key, or,
+ * when deployed (the key lives only in SSM), after the name of its SSM parameter: either way one
+ * item per key, and never the key itself.
+ */
+export function limiterFromConfig(config: Config, client: DynamoDBClient): DynamoRateLimiter {
+  return new DynamoRateLimiter({
+    client,
+    tableName: config.TABLE_NAME,
+    apiKey: config.UPHEAL_API_KEY ?? config.UPHEAL_API_KEY_PARAMETER ?? '',
+    limit: config.UPHEAL_RATE_LIMIT,
+    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
+    jitterMs: config.UPHEAL_RATE_JITTER_MS,
+    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
+  });
 }

@@ -25,7 +25,6 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { Config } from '#lib/config.ts';
 import { SlotUnavailableError } from '#lib/errors.ts';
 import {
   afterCleanWindows,
@@ -48,7 +47,6 @@ import {
 } from '#lib/limiter/gcra.ts';
 import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { SlotPool } from '#lib/limiter/slot-pool.ts';
-import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** The limiter item's key parts (infra/resources.ts: `LIMITER#<apiKeyId>` / `STATE`). */
 export const LIMITER_KEY = { pkPrefix: 'LIMITER#', sk: 'STATE' } as const;
@@ -657,21 +655,4 @@ export class DynamoRateLimiter implements RateLimiter {
     await this.#sleep(ms);
     this.#stats.waitedMs += ms;
   }
-}
-
-/**
- * The limiter of a function, from its configuration. The item is named after the API key, or,
- * when deployed (the key lives only in SSM), after the name of its SSM parameter: either way one
- * item per key, and never the key itself.
- */
-export function limiterFromConfig(config: Config, client: DynamoDBClient): DynamoRateLimiter {
-  return new DynamoRateLimiter({
-    client,
-    tableName: config.TABLE_NAME,
-    apiKey: config.UPHEAL_API_KEY ?? config.UPHEAL_API_KEY_PARAMETER ?? '',
-    limit: config.UPHEAL_RATE_LIMIT,
-    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
-    jitterMs: config.UPHEAL_RATE_JITTER_MS,
-    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
-  });
 }
