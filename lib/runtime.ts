@@ -5,11 +5,9 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
-import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
 import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
 import { pacedUpheal } from '#lib/limiter/paced-upheal.ts';
 import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
@@ -25,6 +23,7 @@ import {
   type OutboundPublisher,
   SqsOutboundPublisher,
 } from '#lib/outbound/outbound-events.ts';
+import { requiredSecret } from '#lib/secrets.ts';
 import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
@@ -72,14 +71,19 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
   const dynamo = new DynamoDBClient({});
   const documents = documentClient(dynamo);
   const tableName = config.TABLE_NAME;
-  const apiKey = apiKeyOf(config);
+  const apiKey = requiredSecret({
+    variable: 'UPHEAL_API_KEY',
+    value: config.UPHEAL_API_KEY,
+    parameter: config.UPHEAL_API_KEY_PARAMETER,
+  });
   const client = new UphealClient({
     baseUrl: config.UPHEAL_BASE_URL,
-    apiKey: apiKey.value,
+    apiKey: config.UPHEAL_API_KEY ?? (() => apiKey.value()),
     timeoutMs: config.UPHEAL_TIMEOUT_MS,
     onResponse: ({ status }) => {
-      // A rotated key: read it again (at most once a minute) instead of waiting for the cache.
-      if (status === UNAUTHORIZED) apiKey.refresh();
+      // A rotated key: read it again at once instead of waiting for the cache. Best effort: a
+      // failed read leaves the cached key, and the next 401 tries again.
+      if (status === UNAUTHORIZED) void apiKey.refresh().catch(() => undefined);
       metrics.addMetric(METRIC_NAMES.uphealCalls, MetricUnit.Count, 1);
       if (status === TOO_MANY_REQUESTS)
         metrics.addMetric(METRIC_NAMES.uphealRateLimited, MetricUnit.Count, 1);
@@ -140,25 +144,6 @@ function outboundOf(config: Config, sqs: SQSClient): OutboundPublisher {
   }
   if (targets.length === 0) return new NoOutbound();
   return targets.length === 1 ? targets[0]! : new FanOutPublisher(targets);
-}
-
-/**
- * The API key: from the environment locally, from SSM when deployed — cached for a few minutes
- * and read again after a 401 (at most once a minute), so a rotated key is picked up at once.
- */
-function apiKeyOf(config: Config): {
-  value: string | (() => Promise<string>);
-  refresh: () => void;
-} {
-  if (config.UPHEAL_API_KEY) return { value: config.UPHEAL_API_KEY, refresh: () => {} };
-  const source = cachedSecrets({
-    read: ssmParameterReader(new SSMClient({}), config.UPHEAL_API_KEY_PARAMETER!),
-  });
-  return {
-    value: async () => (await source.current())[0]!,
-    // Best effort: a failed re-read leaves the cached key, and the next 401 tries again.
-    refresh: () => void source.refreshAfterMiss().catch(() => undefined),
-  };
 }
 
 /**
