@@ -67,14 +67,15 @@ export function configuredSecret(
   const now = options.now ?? Date.now;
   let lastForcedAt: number | undefined;
   const read = async (forceFetch: boolean): Promise<string> => {
-    const reader = options.parameters ?? (defaultReader ??= new SSMProvider());
-    const read = await reader.get(parameter, {
+    defaultReader ??= options.parameters ? undefined : new SSMProvider();
+    const reader = options.parameters ?? defaultReader!;
+    const value = await reader.get(parameter, {
       decrypt: true,
       maxAge: SECRET_CACHE_SECONDS,
       forceFetch,
     });
-    if (read === undefined) throw new ConfigError(`SSM parameter ${parameter} has no value`);
-    return read;
+    if (value === undefined) throw new ConfigError(`SSM parameter ${parameter} has no value`);
+    return value;
   };
   // Concurrent first callers (the records of a batch) share one read.
   let reading: Promise<string> | undefined;
