@@ -1,13 +1,18 @@
 /**
- * Wiring of the functions: builds the AWS clients, the Upheal client, the shared limiter and the
- * stores once per Lambda instance (module scope), from the validated configuration. Handlers
- * take what they need from here; tests build their own dependencies instead.
+ * Wiring of the functions: builds the AWS clients, the Upheal client paced by the shared limiter,
+ * the secrets, the stores and the queues once per Lambda instance (module scope), from the
+ * validated configuration. This is the one place adapters are built: each `functions/<name>.ts`
+ * is its function's composition root and takes what it needs from here; tests build their own
+ * dependencies instead.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
+import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
+import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
+import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
 import { pacedUpheal } from '#lib/limiter/paced-upheal.ts';
 import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
@@ -49,6 +54,12 @@ export interface Runtime {
   readonly assignments: SqsAssignmentQueue;
   readonly deleteGuard: DynamoDeleteGuard;
   readonly stagedDeletes: DynamoStagedDeletes;
+  /** Import jobs and their ledgers. */
+  readonly jobs: DynamoJobStore;
+  /** The import-control queue (start, continue, start-clients of a job). */
+  readonly control: SqsControlQueue;
+  /** The import queue (one message per import row). */
+  readonly importQueue: SqsImportQueue;
   readonly outbound: OutboundPublisher;
   /** This function's metrics buffer (published at the end of each invocation). */
   readonly metrics: Metrics;
@@ -112,6 +123,9 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
       windowMs: config.DELETE_GUARD_WINDOW_SECONDS * MS_PER_SECOND,
     }),
     stagedDeletes: new DynamoStagedDeletes(documents, tableName),
+    jobs: new DynamoJobStore(documents, tableName),
+    control: new SqsControlQueue(sqs, config.IMPORT_CONTROL_QUEUE_URL),
+    importQueue: new SqsImportQueue(sqs, config.IMPORT_QUEUE_URL),
     outbound: outboundOf(config, sqs),
     metrics,
   };
