@@ -16,14 +16,13 @@ import { IMPORT_BUCKET } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
-import { JobIdSchema, SqsControlQueue, type StartMessage } from '#lib/jobs/control-messages.ts';
+import { JobIdSchema, type StartMessage } from '#lib/jobs/control-messages.ts';
 import { FINAL_PHASES, hasFailures, type Job } from '#lib/jobs/job.ts';
 import type { JobStore } from '#lib/jobs/job-store.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import {
   type JobCommandDeps,
   jobCommandDeps,
-  jobsOf,
   rateSettingsFrom,
 } from '#tools/cli/commands/status.ts';
 import {
@@ -225,8 +224,8 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
       const size = flags.jobId === undefined ? await fileSize(flags.file) : undefined;
       const target = deps.openTarget(deps.env);
       try {
-        const jobs = jobsOf(target);
-        const control = new SqsControlQueue(target.sqs, target.queueUrl('importControl'));
+        const jobs = target.jobs;
+        const control = target.controlQueue();
         const existing = flags.jobId ? await jobs.get(flags.jobId) : undefined;
         const jobId = flags.jobId ?? deps.newJobId();
         let start: StartMessage;

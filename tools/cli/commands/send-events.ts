@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { ValidationError } from '#lib/errors.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
-import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { waitForDrain } from '#tools/cli/drain.ts';
 import { type Target, targetFromEnv } from '#tools/cli/target.ts';
@@ -108,9 +107,7 @@ export const sendEventsCommand: CliCommand = {
         process.stderr.write(line),
       );
       const sent = new Set(events.map((event) => event.eventId));
-      const failures = (
-        await new DynamoFailureStore(target.documents, target.tableName).list()
-      ).filter(
+      const failures = (await target.failures.list()).filter(
         (failure) =>
           failure.at >= startedAt && failure.eventId !== undefined && sent.has(failure.eventId),
       );

@@ -9,7 +9,7 @@ import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { JobIdSchema } from '#lib/jobs/control-messages.ts';
 import { hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
-import { DynamoJobStore } from '#lib/jobs/job-store.ts';
+import type { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { type CliCommand, type CliOutput, EXIT } from '#tools/cli/command.ts';
 import {
   jobReport,
@@ -70,7 +70,7 @@ export function jobCommandDeps(deps: Partial<JobCommandDeps>): JobCommandDeps {
 
 /** The job ledger of a target. */
 export function jobsOf(target: Target): DynamoJobStore {
-  return new DynamoJobStore(target.documents, target.tableName);
+  return target.jobs;
 }
 
 /** The named job, or the latest; a usage error when there is none. */
@@ -119,7 +119,7 @@ export function createStatusCommand(overrides: Partial<JobCommandDeps> = {}): Cl
       const rate = rateSettingsFrom(deps.env);
       const target = deps.openTarget(deps.env);
       try {
-        const job = await findJob(jobsOf(target), jobId);
+        const job = await findJob(target.jobs, jobId);
         const now = deps.now();
         if (json) {
           deps.output.stdout(`${JSON.stringify({ ...job, summary: summaryCounts(job) })}\n`);
