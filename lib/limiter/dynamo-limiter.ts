@@ -15,6 +15,10 @@
  * A failed conditional write still costs a write unit, so callers read (five times cheaper) before
  * acting on a stale view. Errors other than a failed condition propagate: if DynamoDB fails, no
  * request goes to Upheal (fail closed).
+ *
+ * Longer than most files on purpose: it is one class whose steps (read, decide, book, pause,
+ * repair) share the instance's view of the item, its serialising turn and its pause; the pure
+ * decisions already live in `gcra.ts` and the in-process slots in `slot-pool.ts`.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
