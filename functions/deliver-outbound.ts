@@ -4,26 +4,25 @@
  * `ingest` verifies. Every failure is retried with backoff, then dead-lettered and recorded, for
  * `upheal-sync redrive`. Answers with a partial batch response (`ReportBatchItemFailures`).
  */
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '#lib/config.ts';
 import { DeliveryError } from '#lib/errors.ts';
-import { cachedSecrets, ssmParameterReader, staticSecrets } from '#lib/ingest/secrets.ts';
+import { secretList } from '#lib/ingest/secrets.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { deliverToWebhook } from '#lib/outbound/webhook.ts';
 import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
+import { configuredSecret } from '#lib/secrets.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 
 const config = loadConfig();
 const runtime = buildRuntime(config, 'deliver-outbound');
 const logger = createLogger('deliver-outbound');
-const secrets = config.OUTBOUND_WEBHOOK_SECRET
-  ? staticSecrets(config.OUTBOUND_WEBHOOK_SECRET)
-  : config.OUTBOUND_WEBHOOK_SECRET_PARAMETER
-    ? cachedSecrets({
-        read: ssmParameterReader(new SSMClient({}), config.OUTBOUND_WEBHOOK_SECRET_PARAMETER),
-      })
-    : undefined;
+const secret = configuredSecret({
+  variable: 'OUTBOUND_WEBHOOK_SECRET',
+  value: config.OUTBOUND_WEBHOOK_SECRET,
+  parameter: config.OUTBOUND_WEBHOOK_SECRET_PARAMETER,
+});
+const secrets = secret && secretList(secret, 'OUTBOUND_WEBHOOK_SECRET');
 
 /** The handler, wired once per Lambda instance. */
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =

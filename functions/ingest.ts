@@ -6,11 +6,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { SERVICE } from '#infra/resources.ts';
 import { loadConfig } from '#lib/config.ts';
-import { AppError, ConfigError } from '#lib/errors.ts';
+import { ConfigError } from '#lib/errors.ts';
 import { sqsEventQueue, sqsSendBatch } from '#lib/ingest/event-queue.ts';
 import {
   type IngestDependencies,
@@ -20,12 +19,9 @@ import {
   RETRY_AFTER_SECONDS,
 } from '#lib/ingest/ingest-events.ts';
 import { dynamoNonceStore } from '#lib/ingest/replay-guard.ts';
-import {
-  cachedSecrets,
-  type SecretSource,
-  ssmParameterReader,
-  staticSecrets,
-} from '#lib/ingest/secrets.ts';
+import { secretList } from '#lib/ingest/secrets.ts';
+import { requiredSecret } from '#lib/secrets.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** The log lines this handler writes (Powertools Logger satisfies it). */
 export interface IngestLogger {
@@ -45,8 +41,6 @@ export type IngestHandler = (
 ) => Promise<LambdaFunctionURLResult>;
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-
-const MS_PER_SECOND = 1000;
 
 /** Status when our own dependencies (SQS, DynamoDB, SSM) fail: the partner retries. */
 const UNAVAILABLE_STATUS = 503;
@@ -78,7 +72,8 @@ export function createIngestHandler(deps: IngestHandlerDependencies): IngestHand
       // Only the error's class: SDK messages are safe, but nothing here should depend on that.
       const errorName = error instanceof Error ? error.name : 'unknown';
       deps.logger.error('ingest failed', { requestId, errorName });
-      const misconfigured = error instanceof AppError && !error.retryable;
+      // Bad configuration (a missing or short secret) stays bad until an operator acts.
+      const misconfigured = error instanceof ConfigError;
       return {
         statusCode: misconfigured ? MISCONFIGURED_STATUS : UNAVAILABLE_STATUS,
         headers: misconfigured
@@ -114,25 +109,20 @@ function logAttributes(outcome: IngestOutcome): Record<string, unknown> {
 // AWS clients are built once per Lambda instance; endpoints come from AWS_ENDPOINT_URL_* (SPEC §4).
 const sqs = new SQSClient({});
 const dynamodb = new DynamoDBClient({});
-const ssm = new SSMClient({});
 const logger = new Logger({ serviceName: SERVICE });
 
-/** The secrets from `INGEST_SECRET` (local) or the SSM parameter `INGEST_SECRET_PARAMETER` (deployed). */
-function secretSource(config: ReturnType<typeof loadConfig>): SecretSource {
-  if (config.INGEST_SECRET) return staticSecrets(config.INGEST_SECRET);
-  if (config.INGEST_SECRET_PARAMETER) {
-    const name = config.INGEST_SECRET_PARAMETER;
-    return cachedSecrets({ read: ssmParameterReader(ssm, name), source: `SSM parameter ${name}` });
-  }
-  throw new ConfigError(
-    'set INGEST_SECRET (local) or INGEST_SECRET_PARAMETER (SSM parameter name)',
-  );
-}
-
+/** Wires the bare handler from the configuration (the composition root of `ingest`). */
 function wire(): IngestHandler {
   const config = loadConfig();
   return createIngestHandler({
-    secrets: secretSource(config),
+    secrets: secretList(
+      requiredSecret({
+        variable: 'INGEST_SECRET',
+        value: config.INGEST_SECRET,
+        parameter: config.INGEST_SECRET_PARAMETER,
+      }),
+      config.INGEST_SECRET ? 'INGEST_SECRET' : `SSM parameter ${config.INGEST_SECRET_PARAMETER}`,
+    ),
     nonces: dynamoNonceStore(dynamodb, config.TABLE_NAME),
     queue: sqsEventQueue({ sendBatch: sqsSendBatch(sqs), queueUrl: config.USER_EVENTS_QUEUE_URL }),
     limits: {

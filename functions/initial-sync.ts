@@ -8,10 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '#lib/config.ts';
 import { controlHandler } from '#lib/jobs/control-handler.ts';
-import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
-import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
 import { sourceOpener } from '#lib/jobs/import-source.ts';
-import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { buildRuntime, consumerDepsOf } from '#lib/runtime.ts';
 
@@ -21,11 +18,11 @@ const runtime = buildRuntime(config, 'initial-sync');
 /** The handler, wired once per Lambda instance. */
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
   controlHandler({
-    jobs: new DynamoJobStore(runtime.documents, config.TABLE_NAME),
-    control: new SqsControlQueue(runtime.sqs, config.IMPORT_CONTROL_QUEUE_URL),
+    jobs: runtime.jobs,
+    control: runtime.control,
     outbound: runtime.outbound,
     openSource: sourceOpener(new S3Client({})),
-    importQueue: new SqsImportQueue(runtime.sqs, config.IMPORT_QUEUE_URL),
+    importQueue: runtime.importQueue,
     failures: runtime.failures,
     mappings: runtime.mappings,
     logger: createLogger('initial-sync'),

@@ -22,12 +22,12 @@ import {
 } from '#infra/functions.ts';
 import {
   IMPORT_BUCKET,
+  NONCE_KEY,
   QUEUES,
   type QueueDefinition,
   resourceName,
   TABLE,
 } from '#infra/resources.ts';
-import { NONCE_PK_PREFIX } from '#lib/ingest/replay-guard.ts';
 
 /** SSM parameter names of the secrets (SecureString, created by the operator; serverless.yml params). */
 export function secretParameters(settings: DeploySettings) {
@@ -55,7 +55,7 @@ function tableStatements(table: TableAccess, scansTable: boolean): Record<string
         Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         Resource: arnOf(TABLE.logicalId),
         Condition: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${NONCE_PK_PREFIX}*`] },
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${NONCE_KEY.pkPrefix}*`] },
         },
       },
     ];

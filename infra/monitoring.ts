@@ -1,7 +1,7 @@
 /**
  * CloudWatch alarms and the overview dashboard (SPEC §9; what to do for each alarm is in
- * docs/operations.md). Product metrics come from lib/observability/metrics.ts (EMF, namespace
- * `UphealSync`, dimension `service`); queue and function metrics are AWS's own.
+ * docs/operations.md). Product metrics are published by the functions (EMF, names in
+ * `METRIC_NAMES`, namespace `UphealSync`, dimension `service`); queue and function metrics are AWS's own.
  */
 import {
   type CfnResource,
@@ -15,13 +15,14 @@ import { DEPLOYED_FUNCTIONS, eventSourcesOf, FUNCTIONS } from '#infra/functions.
 import {
   deadLetterQueueName,
   FUNCTION_TIMEOUT_SECONDS,
+  METRIC_NAMES,
+  METRIC_NAMESPACE,
   QUEUES,
   type QueueDefinition,
   queueName,
   resourceName,
   SERVICE,
 } from '#infra/resources.ts';
-import { METRIC_NAMES, METRIC_NAMESPACE } from '#lib/observability/metrics.ts';
 
 /** Period and threshold of the "dead-letter queue not empty" alarms. */
 const DLQ_ALARM = { periodSeconds: 300, threshold: 0 } as const;

@@ -18,13 +18,51 @@
  * | event failure       | `FAILURES`                  | `<time>#<eventId>` |
  * | staged delete       | `DELETES`                   | `<partnerUserId>`  |
  * | delete-guard window | `DELETEGUARD`               | `<windowStart>`    |
+ * | message attempts    | `ATTEMPTS#<messageId>`      | `COUNT`            |
+ * | ingest nonce        | `INGEST#<digest>`           | `NONCE`            |
  *
  * Reverse lookup by Upheal id: index `byUphealId` on `uphealUserId` (sparse: only mappings have it).
- * TTL attribute `expiresAt` (epoch seconds) removes claims, windows and old failures.
+ * TTL attribute `expiresAt` (epoch seconds) removes claims, windows, attempts, nonces and old
+ * failures.
  */
 
 /** The product's name; resource names are `<service>-<stage>-<name>`. */
 export const SERVICE = 'upheal-sync';
+
+/**
+ * Keys of the ingest replay guard's items: defined here because the ingest function's IAM policy
+ * restricts it to them (`infra/iam.ts`).
+ */
+export const NONCE_KEY = { pkPrefix: 'INGEST#', sk: 'NONCE' } as const;
+
+/** The namespace every metric of this product is published in. */
+export const METRIC_NAMESPACE = 'UphealSync';
+
+/**
+ * Names of the product's metrics: the functions publish them (`lib/observability/metrics.ts`), the
+ * dashboard and alarms (`infra/monitoring.ts`) read them.
+ */
+export const METRIC_NAMES = {
+  /** Every answered Upheal call. */
+  uphealCalls: 'UphealCalls',
+  /** Upheal calls answered 429 (another client of the key, or a limiter misconfiguration). */
+  uphealRateLimited: 'UphealRateLimited',
+  /** Upheal calls answered 5xx. */
+  uphealServerErrors: 'UphealServerErrors',
+  /** Records applied (any outcome but a failure). */
+  applied: 'RecordsApplied',
+  /** Records that failed for good (recorded, and announced as `user.failed`). */
+  failed: 'RecordsFailed',
+  /** Records deferred (rate-limit slot, 429 pause, dependency not ready). */
+  deferred: 'RecordsDeferred',
+  /** Time from a message's first send to its record being applied. */
+  appliedLatency: 'AppliedLatency',
+  /**
+   * 1 for an Upheal call the quarantine held back, 0 for one it let through: its maximum is 1
+   * while the sync is quarantined (the alarm), 0 once calls go out again.
+   */
+  quarantined: 'Quarantined',
+} as const;
 
 /** The DynamoDB table. */
 export const TABLE = {

@@ -1,7 +1,8 @@
 /**
  * The closed set of errors this product raises. Every class says when it is thrown and whether
- * the work that raised it may succeed if tried again (`retryable`). Callers match with
- * `instanceof`, never on messages. Messages never carry clinical data (names, emails, dates of
+ * the work that raised it may succeed if tried again (`retryable`, read only by the one
+ * classification, `decide` in `lib/sqs/outcome-policy.ts`). Callers match with `instanceof`,
+ * never on messages. Messages never carry clinical data (names, emails, dates of
  * birth, phone numbers) or secrets: only partner ids, Upheal ids, field names and status codes.
  */
 

@@ -1,17 +1,27 @@
 /**
- * Wiring of the functions: builds the AWS clients, the Upheal client, the shared limiter and the
- * stores once per Lambda instance (module scope), from the validated configuration. Handlers
- * take what they need from here; tests build their own dependencies instead.
+ * Wiring of the functions: builds the AWS clients, the Upheal client paced by the shared limiter,
+ * the secrets, the stores and the queues once per Lambda instance (module scope), from the
+ * validated configuration. This is the one place adapters are built: each `functions/<name>.ts`
+ * is its function's composition root and takes what it needs from here; tests build their own
+ * dependencies instead.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import type { Config } from '#lib/config.ts';
-import { cachedSecrets, ssmParameterReader } from '#lib/ingest/secrets.ts';
-import { limiterFromConfig } from '#lib/limiter/dynamo-limiter.ts';
-import { LANES, type Lane, type RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
+import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
+import { DynamoJobStore } from '#lib/jobs/job-store.ts';
+import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
+import {
+  allGuards,
+  type CallGuard,
+  type CallGuardFactory,
+  invocationDeadlines,
+} from '#lib/limiter/guarded-upheal.ts';
+import { pacedUpheal } from '#lib/limiter/paced-upheal.ts';
+import { LANES, type RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import {
   createMetrics,
@@ -26,6 +36,7 @@ import {
   SqsOutboundPublisher,
 } from '#lib/outbound/outbound-events.ts';
 import { DynamoQuarantine } from '#lib/quarantine/dynamo-quarantine.ts';
+import { requiredSecret } from '#lib/secrets.ts';
 import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
@@ -33,14 +44,9 @@ import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
-import {
-  allGuards,
-  type CallGuard,
-  type CallGuardFactory,
-  invocationDeadlines,
-} from '#lib/sync/guarded-upheal.ts';
-import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import type { UphealForMessage } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
 
 /** Everything a sync function needs, built once. */
@@ -50,8 +56,8 @@ export interface Runtime {
   readonly dynamo: DynamoDBClient;
   readonly documents: DynamoDBDocumentClient;
   readonly limiter: RateLimiter;
-  /** Upheal, paced in each lane of the shared limiter. */
-  readonly upheal: Readonly<Record<Lane, PacedUpheal>>;
+  /** Upheal for each message, paced in its lane of the shared limiter. */
+  readonly upheal: UphealForMessage;
   readonly mappings: DynamoMappingStore;
   readonly failures: DynamoFailureStore;
   /** Per-user leases: one message at a time per user across the queues. */
@@ -59,6 +65,12 @@ export interface Runtime {
   readonly assignments: SqsAssignmentQueue;
   readonly deleteGuard: DynamoDeleteGuard;
   readonly stagedDeletes: DynamoStagedDeletes;
+  /** Import jobs and their ledgers. */
+  readonly jobs: DynamoJobStore;
+  /** The import-control queue (start, continue, start-clients of a job). */
+  readonly control: SqsControlQueue;
+  /** The import queue (one message per import row). */
+  readonly importQueue: SqsImportQueue;
   readonly outbound: OutboundPublisher;
   /** This function's metrics buffer (published at the end of each invocation). */
   readonly metrics: Metrics;
@@ -66,7 +78,6 @@ export interface Runtime {
   readonly quarantine: DynamoQuarantine;
 }
 
-const MS_PER_SECOND = 1000;
 /**
  * The address the quarantine's probe checks (`POST /users/check`, which changes nothing): in the
  * `.invalid` domain reserved by RFC 2606, so it is never a real user's.
@@ -89,14 +100,19 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
   const dynamo = new DynamoDBClient({});
   const documents = documentClient(dynamo);
   const tableName = config.TABLE_NAME;
-  const apiKey = apiKeyOf(config);
+  const apiKey = requiredSecret({
+    variable: 'UPHEAL_API_KEY',
+    value: config.UPHEAL_API_KEY,
+    parameter: config.UPHEAL_API_KEY_PARAMETER,
+  });
   const client = new UphealClient({
     baseUrl: config.UPHEAL_BASE_URL,
-    apiKey: apiKey.value,
+    apiKey: config.UPHEAL_API_KEY ?? (() => apiKey.value()),
     timeoutMs: config.UPHEAL_TIMEOUT_MS,
     onResponse: ({ status }) => {
-      // A rotated key: read it again (at most once a minute) instead of waiting for the cache.
-      if (status === UNAUTHORIZED) apiKey.refresh();
+      // A rotated key: read it again at once instead of waiting for the cache. Best effort: a
+      // failed read leaves the cached key, and the next 401 tries again.
+      if (status === UNAUTHORIZED) void apiKey.refresh().catch(() => undefined);
       metrics.addMetric(METRIC_NAMES.uphealCalls, MetricUnit.Count, 1);
       if (status === TOO_MANY_REQUESTS)
         metrics.addMetric(METRIC_NAMES.uphealRateLimited, MetricUnit.Count, 1);
@@ -128,10 +144,7 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
     dynamo,
     documents,
     limiter,
-    upheal: {
-      live: new PacedUpheal(client, limiter, LANES.live),
-      bulk: new PacedUpheal(client, limiter, LANES.bulk),
-    },
+    upheal: pacedUpheal(client, limiter),
     mappings,
     failures: new DynamoFailureStore(documents, tableName),
     leases: new DynamoUserLeases({ client: documents, tableName }),
@@ -142,9 +155,12 @@ export function buildRuntime(config: Config, serviceName = 'upheal-sync'): Runti
       mappings,
       maxCount: config.DELETE_GUARD_MAX_COUNT,
       maxShare: config.DELETE_GUARD_MAX_SHARE,
-      windowMs: config.DELETE_GUARD_WINDOW_SECONDS * 1000,
+      windowMs: config.DELETE_GUARD_WINDOW_SECONDS * MS_PER_SECOND,
     }),
     stagedDeletes: new DynamoStagedDeletes(documents, tableName),
+    jobs: new DynamoJobStore(documents, tableName),
+    control: new SqsControlQueue(sqs, config.IMPORT_CONTROL_QUEUE_URL),
+    importQueue: new SqsImportQueue(sqs, config.IMPORT_QUEUE_URL),
     outbound: outboundOf(config, sqs),
     metrics,
     quarantine,
@@ -158,7 +174,7 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     sqs: runtime.sqs,
     failures: runtime.failures,
     maxAttempts: config.SYNC_MAX_ATTEMPTS,
-    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * 1000,
+    dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * MS_PER_SECOND,
     maxReceives: BACKSTOP_MAX_RECEIVES,
     // The limiter pauses every worker after a 429 anyway: come back when its pause is likely
     // over (a share of the window), not after a fixed time that a scaled window makes huge.
@@ -205,20 +221,18 @@ function outboundOf(config: Config, sqs: SQSClient): OutboundPublisher {
 }
 
 /**
- * The API key: from the environment locally, from SSM when deployed — cached for a few minutes
- * and read again after a 401 (at most once a minute), so a rotated key is picked up at once.
+ * The limiter of a function, from its configuration. The item is named after the API key, or,
+ * when deployed (the key lives only in SSM), after the name of its SSM parameter: either way one
+ * item per key, and never the key itself.
  */
-function apiKeyOf(config: Config): {
-  value: string | (() => Promise<string>);
-  refresh: () => void;
-} {
-  if (config.UPHEAL_API_KEY) return { value: config.UPHEAL_API_KEY, refresh: () => {} };
-  const source = cachedSecrets({
-    read: ssmParameterReader(new SSMClient({}), config.UPHEAL_API_KEY_PARAMETER!),
+export function limiterFromConfig(config: Config, client: DynamoDBClient): DynamoRateLimiter {
+  return new DynamoRateLimiter({
+    client,
+    tableName: config.TABLE_NAME,
+    apiKey: config.UPHEAL_API_KEY ?? config.UPHEAL_API_KEY_PARAMETER ?? '',
+    limit: config.UPHEAL_RATE_LIMIT,
+    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
+    jitterMs: config.UPHEAL_RATE_JITTER_MS,
+    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
   });
-  return {
-    value: async () => (await source.current())[0]!,
-    // Best effort: a failed re-read leaves the cached key, and the next 401 tries again.
-    refresh: () => void source.refreshAfterMiss().catch(() => undefined),
-  };
 }

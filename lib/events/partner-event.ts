@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '#lib/errors.ts';
+import type { UserKind } from '#lib/store/mapping-store.ts';
 import {
   ClientFieldsSchema,
   IdSchema,
@@ -94,9 +95,6 @@ export type PartnerEvent = z.output<typeof PartnerEventSchema>;
 
 /** The partner event of one given type. */
 export type PartnerEventOf<Type extends EventType> = Extract<PartnerEvent, { type: Type }>;
-
-/** Which kind of user an event is about, when its type says; `user.deleted` does not. */
-export type UserKind = 'provider' | 'client';
 
 /**
  * Validates one already-decoded event. Throws `ValidationError` listing every bad field by dotted

@@ -6,6 +6,7 @@
  */
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import type { ImportRecord, ImportRow } from './import-record.ts';
 
 /** The counts of a dry run. */
@@ -141,8 +142,7 @@ export function referenceIssue(
   return { field: 'providerPartnerUserIds', reason: reasons.join('; ') };
 }
 
-/** Milliseconds in a second, and seconds in a minute. */
-const MS_PER_SECOND = 1000;
+/** Seconds in a minute. */
 const SECONDS_PER_MINUTE = 60;
 
 /**

@@ -13,13 +13,14 @@ import {
   type DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '#infra/resources.ts';
+import { NONCE_KEY, TABLE } from '#infra/resources.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** Partition-key prefix of nonce items. */
-export const NONCE_PK_PREFIX = 'INGEST#';
+export const NONCE_PK_PREFIX = NONCE_KEY.pkPrefix;
 
 /** Sort key of nonce items. */
-export const NONCE_SK = 'NONCE';
+export const NONCE_SK = NONCE_KEY.sk;
 
 /** Records signed requests already accepted. */
 export interface NonceStore {
@@ -37,8 +38,6 @@ const CONDITIONS = {
   absent: `attribute_not_exists(${TABLE.partitionKey})`,
   expired: `${TABLE.ttlAttribute} < :now`,
 } as const;
-
-const MS_PER_SECOND = 1000;
 
 /** The NonceStore on the product's DynamoDB table (one conditional PutItem per request). */
 export function dynamoNonceStore(client: DynamoDBClient, tableName: string): NonceStore {

@@ -1,20 +1,13 @@
 /**
- * Where `ingest` gets the shared secrets it verifies signatures with. Locally the secret comes
- * from `INGEST_SECRET`; deployed, from the SSM SecureString parameter named by
- * `INGEST_SECRET_PARAMETER`, cached per Lambda instance and refetched after a signature miss (at
- * most once a minute) so a rotated secret is picked up without a redeploy.
+ * The shared secrets `ingest` verifies signatures with (and `deliver-outbound` signs with), read
+ * from one configured secret (`lib/secrets.ts`: `INGEST_SECRET` locally, the SSM parameter named by
+ * `INGEST_SECRET_PARAMETER` deployed, read again after a signature miss).
  *
  * A value may hold several secrets separated by commas or newlines (new one first): during a
  * rotation both the old and the new secret are accepted. Secrets therefore never contain commas.
  */
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigError } from '#lib/errors.ts';
-
-/** How long fetched secrets are trusted before the next request refetches them. */
-export const SECRET_CACHE_TTL_MS = 5 * 60_000;
-
-/** Minimum time between two refetches triggered by signature misses (bounds SSM calls under attack). */
-export const SECRET_MISS_REFRESH_INTERVAL_MS = 60_000;
+import type { Secret } from '#lib/secrets.ts';
 
 /** Shortest secret accepted (the same floor `lib/config.ts` puts on `INGEST_SECRET`). */
 export const MIN_SECRET_LENGTH = 16;
@@ -63,68 +56,29 @@ export function staticSecrets(value: string, source = 'INGEST_SECRET'): SecretSo
   };
 }
 
-/** Options of `cachedSecrets`. */
-export interface CachedSecretsOptions {
-  /** Reads the raw value (e.g. `ssmParameterReader`). */
-  readonly read: () => Promise<string>;
-  /** Names the value in errors, e.g. the parameter name. */
-  readonly source?: string;
-  readonly ttlMs?: number;
-  readonly missRefreshIntervalMs?: number;
-  readonly now?: () => number;
-}
-
 /**
- * Secrets read through `read`, cached for `ttlMs`, and refetched on a signature miss at most once
- * per `missRefreshIntervalMs`. Concurrent callers share one fetch.
+ * The secrets held by `secret`, checked on every read (`source` names it in errors). After a
+ * signature miss the secret is read again (as often as `secret` allows); the fresh secrets are
+ * returned only when they differ from those last served.
  */
-export function cachedSecrets(options: CachedSecretsOptions): SecretSource {
-  const ttlMs = options.ttlMs ?? SECRET_CACHE_TTL_MS;
-  const missIntervalMs = options.missRefreshIntervalMs ?? SECRET_MISS_REFRESH_INTERVAL_MS;
-  const now = options.now ?? Date.now;
-  let cached: { secrets: readonly string[]; fetchedAt: number } | undefined;
-  let inFlight: Promise<readonly string[]> | undefined;
-
-  const fetchNow = (): Promise<readonly string[]> => {
-    inFlight ??= (async () => {
-      try {
-        const secrets = secretsFrom(
-          await options.read(),
-          options.source ?? 'ingest secret parameter',
-        );
-        cached = { secrets, fetchedAt: now() };
-        return secrets;
-      } finally {
-        inFlight = undefined;
-      }
-    })();
-    return inFlight;
-  };
-
+export function secretList(secret: Secret, source: string): SecretSource {
+  let served: readonly string[] | undefined;
   return {
     async current() {
-      if (cached && now() - cached.fetchedAt < ttlMs) return cached.secrets;
-      return fetchNow();
+      served = secretsFrom(await secret.value(), source);
+      return served;
     },
     async refreshAfterMiss() {
-      if (cached && now() - cached.fetchedAt < missIntervalMs) return undefined;
-      const before = cached?.secrets;
-      const fresh = await fetchNow();
-      return sameSecrets(before, fresh) ? undefined : fresh;
+      const before = served;
+      const value = await secret.refresh();
+      if (value === undefined) return undefined;
+      served = secretsFrom(value, source);
+      return sameSecrets(before, served) ? undefined : served;
     },
   };
 }
 
-/** Reads a SecureString parameter, decrypted (the function's role needs `ssm:GetParameter` and `kms:Decrypt`). */
-export function ssmParameterReader(ssm: SSMClient, name: string): () => Promise<string> {
-  return async () => {
-    const output = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
-    const value = output.Parameter?.Value;
-    if (value === undefined) throw new ConfigError(`SSM parameter ${name} has no value`);
-    return value;
-  };
-}
-
+/** Whether two secret lists are the same, in the same order. */
 function sameSecrets(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((secret, i) => secret === b[i]);
 }

@@ -7,7 +7,7 @@
  * `start-clients` control message) and exactly one completes the job (one `import.completed`).
  */
 import type { Context } from 'aws-lambda';
-import { CONTROL_TYPES, type ControlQueue, SqsControlQueue } from '#lib/jobs/control-messages.ts';
+import { CONTROL_TYPES, type ControlQueue } from '#lib/jobs/control-messages.ts';
 import {
   counterOf,
   emptyCounts,
@@ -18,7 +18,7 @@ import {
   type OutcomeCounts,
   summaryCounts,
 } from '#lib/jobs/job.ts';
-import { DynamoJobStore, type JobStore } from '#lib/jobs/job-store.ts';
+import type { JobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { Runtime } from '#lib/runtime.ts';
 import type { ImportProgress } from '#lib/sync/record-work.ts';
@@ -116,8 +116,8 @@ export function flushingAfter<Event, Result>(
 /** The ledger progress of a function's runtime (sync-user wires it once per Lambda instance). */
 export function importProgressFor(runtime: Runtime): BatchedImportProgress {
   return new BatchedImportProgress({
-    jobs: new DynamoJobStore(runtime.documents, runtime.config.TABLE_NAME),
-    control: new SqsControlQueue(runtime.sqs, runtime.config.IMPORT_CONTROL_QUEUE_URL),
+    jobs: runtime.jobs,
+    control: runtime.control,
     outbound: runtime.outbound,
   });
 }

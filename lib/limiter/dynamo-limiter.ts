@@ -15,6 +15,10 @@
  * A failed conditional write still costs a write unit, so callers read (five times cheaper) before
  * acting on a stale view. Errors other than a failed condition propagate: if DynamoDB fails, no
  * request goes to Upheal (fail closed).
+ *
+ * Longer than most files on purpose: it is one class whose steps (read, decide, book, pause,
+ * repair) share the instance's view of the item, its serialising turn and its pause; the pure
+ * decisions already live in `gcra.ts` and the in-process slots in `slot-pool.ts`.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -25,7 +29,6 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { Config } from '#lib/config.ts';
 import { SlotUnavailableError } from '#lib/errors.ts';
 import {
   afterCleanWindows,
@@ -85,8 +88,6 @@ export const CONFLICT_JITTER_MS = 5;
 
 /** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
 const MAX_SLEEPS_PER_WAIT = 100;
-
-const MS_PER_SECOND = 1000;
 
 /** Attribute names of the item (one per field of LimiterState). */
 const ATTRIBUTES = {
@@ -697,21 +698,4 @@ export class DynamoRateLimiter implements RateLimiter {
     await this.#sleep(ms);
     this.#stats.waitedMs += ms;
   }
-}
-
-/**
- * The limiter of a function, from its configuration. The item is named after the API key, or,
- * when deployed (the key lives only in SSM), after the name of its SSM parameter: either way one
- * item per key, and never the key itself.
- */
-export function limiterFromConfig(config: Config, client: DynamoDBClient): DynamoRateLimiter {
-  return new DynamoRateLimiter({
-    client,
-    tableName: config.TABLE_NAME,
-    apiKey: config.UPHEAL_API_KEY ?? config.UPHEAL_API_KEY_PARAMETER ?? '',
-    limit: config.UPHEAL_RATE_LIMIT,
-    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
-    jitterMs: config.UPHEAL_RATE_JITTER_MS,
-    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
-  });
 }

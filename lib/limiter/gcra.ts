@@ -55,7 +55,8 @@ export const CONTINUATION_LEAD_INTERVALS = 8;
 
 /**
  * Most slots one booking takes (a lease): a process with several callers waiting books one slot
- * for each with one conditional write, up to this many (rate-limiting research: k ≈ 5).
+ * for each with one conditional write, up to this many. More would hold slots a process may not
+ * use before they pass; fewer would cost a write for every few calls.
  */
 export const MAX_LEASE_SLOTS = 5;
 
@@ -65,19 +66,18 @@ export const AIMD = {
   decreaseFactor: 0.8,
   /** The rate never drops below this share of the safe cap 1/T. */
   minRateShare: 0.1,
-  /** After each clean window the rate grows by this share of the safe cap (2 % ≈ 6/min of 294). */
+  /** After each clean window the rate grows by this share of the safe cap. */
   increaseShare: 0.02,
   /**
    * The first clean window after a cut climbs straight back to this share of the rate the cut
    * started from (fast recovery): the 429 showed that rate was just too much, not far too much, so
-   * the sawtooth stays near the share other clients leave instead of averaging 0.9 of it.
+   * the rate stays near the share other clients leave instead of sawing far below it.
    */
   recoveryShare: 0.95,
   /**
-   * Pause after a 429 without Retry-After (Upheal documents none), as a share of the window: 3 s
-   * at W = 60 s. The cut already lowers the inflow, so the pause only has to let a full window
-   * drain a little; in virtual time, with a foreign client taking 30 %, W/4 left 87 % of the
-   * remaining budget used, W/20 91 %.
+   * Pause after a 429 without Retry-After (Upheal documents none), as a share of the window. The
+   * cut already lowers the inflow, so the pause only has to let a full window drain a little; a
+   * longer pause leaves more of the budget that other clients leave unused.
    */
   defaultBackoffShareOfWindow: 0.05,
 } as const;
@@ -244,13 +244,6 @@ export const BOOKING_PATHS = { restart: 'restart', advance: 'advance' } as const
 /** A booking path. */
 export type BookingPath = (typeof BOOKING_PATHS)[keyof typeof BOOKING_PATHS];
 
-/** A booked slot and the state after booking it. */
-export interface Booking {
-  readonly slot: number;
-  readonly path: BookingPath;
-  readonly state: LimiterState;
-}
-
 /**
  * The path a booking at `now` takes on `state` (the adapter's two conditional writes): the schedule
  * restarts at now only when its head lies more than `catchUpMs` in the past.
@@ -265,34 +258,21 @@ export function bookingPath(
     : BOOKING_PATHS.advance;
 }
 
-/**
- * Books one slot on the TRUE current state, exactly as the adapter's conditional writes do:
- * `restart` (head more than catchUpMs past: the slot is now) or `advance` (the slot is the head,
- * possibly just past, allowed only up to `deadline`). Returns undefined when the head lies beyond
- * the deadline: a caller that would defer must not book, or its slot would be wasted.
- */
-export function bookSlot(
-  state: LimiterState | undefined,
-  now: number,
-  deadline: number,
-  params: GcraParams,
-): Booking | undefined {
-  const lease = bookSlots(state, now, deadline, params, 1);
-  return lease && { slot: lease.slots[0]!, path: lease.path, state: lease.state };
-}
-
 /** Consecutive slots booked with one write, and the state after booking them. */
 export interface Lease {
-  /** Ascending, one interval apart; the first is the slot `bookSlot` would give. */
+  /** Ascending, one interval apart; the first is the slot a single booking would give. */
   readonly slots: readonly number[];
   readonly path: BookingPath;
   readonly state: LimiterState;
 }
 
 /**
- * Books up to `count` consecutive slots at once (a lease), as one conditional write does: the
- * first as `bookSlot` would, the others one interval apart after it, only as many as end by
- * `deadline`. The schedule is the same as after `count` single bookings, so the window bound
+ * Books up to `count` consecutive slots at once (a lease) on the TRUE current state, as one
+ * conditional write does: the first by the booking path (`restart`: the head lies more than
+ * catchUpMs past, the slot is now; `advance`: the slot is the head, possibly just past), the
+ * others one interval apart after it, only as many as end by `deadline`. Returns undefined when
+ * the head lies beyond the deadline: a caller that would defer must not book, or its slot would
+ * be wasted. The schedule is the same as after `count` single bookings, so the window bound
  * holds for every slot of a lease; only who holds the slots differs.
  */
 export function bookSlots(

@@ -1,7 +1,8 @@
 /**
- * The port every Upheal call goes through (SPEC §3.2). Implementations share their state across
- * processes (DynamoDB in production and on the local stack), so the per-key limit holds across
- * every Lambda instance.
+ * The shared limiter every Upheal call goes through (docs/limits.md). Implementations share their
+ * state across processes (DynamoDB in production and on the local stack), so the per-key limit
+ * holds across every Lambda instance. Only the limiter's own adapter of the Upheal port
+ * (`paced-upheal.ts`) talks to it.
  */
 
 /** Traffic classes: live events are served before the bulk import. */
@@ -38,7 +39,7 @@ export interface RateLimiter {
    * Takes back follow-up calls announced with `followUps` that will not be made (the check found
    * the user, or failed): the slots kept for them go to other callers.
    */
-  forgo?(count: number): void;
+  forgo(count: number): void;
   /**
    * Reports a 429 from Upheal: lowers the shared rate and pauses every worker until
    * `retryAfterMs` (or a default backoff when Upheal gave none).

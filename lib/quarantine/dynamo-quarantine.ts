@@ -15,6 +15,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { QuarantinedError } from '#lib/errors.ts';
+import type { CallGuard } from '#lib/limiter/guarded-upheal.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import {
   faultOf,
@@ -27,7 +28,6 @@ import {
   type QuarantineSettings,
   type QuarantineState,
 } from '#lib/quarantine/quarantine-rules.ts';
-import type { CallGuard } from '#lib/sync/guarded-upheal.ts';
 
 /** The item's key. */
 export const QUARANTINE_KEY = { pk: 'QUARANTINE', sk: 'STATE' } as const;

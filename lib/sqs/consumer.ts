@@ -20,13 +20,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { SlotUnavailableError } from '#lib/errors.ts';
+import type { InvocationClock } from '#lib/limiter/guarded-upheal.ts';
+import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
-import { AdaptiveParallelism, GroupOrder } from '#lib/sqs/group-order.ts';
+import { GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
-import type { InvocationClock } from '#lib/sync/guarded-upheal.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** SQS accepts visibility timeouts up to 12 hours. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -94,85 +95,24 @@ export function sqsConsumer(
   return async (event, context) => {
     const processor = new BatchProcessor(EventType.SQS);
     const order = new GroupOrder(parallelism.current);
-    let deferredForSlot = false;
-    // Records whose visibility the policy set; the others that fail were skipped by the FIFO
-    // processor behind a failed record of their group and are released right away (in order).
-    const timed = new Set<string>();
-
-    const setVisibility = async (record: SQSRecord, delayMs: number): Promise<void> => {
-      await deps.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: await queues.urlOf(record.eventSourceARN),
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: toVisibilitySeconds(delayMs),
-        }),
-      );
-      timed.add(record.messageId);
+    const invocation: Invocation = {
+      deps,
+      work,
+      queues,
+      now,
+      timed: new Set(),
+      forCapacity: false,
     };
-
-    const count = (
-      name: string,
-      value = 1,
-      unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
-    ) => deps.metrics?.addMetric(name, unit, value);
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
         await work.run(record, context);
-        count(METRIC_NAMES.applied);
+        count(deps, METRIC_NAMES.applied);
         const sent = Number(record.attributes.SentTimestamp);
         if (Number.isFinite(sent))
-          count(METRIC_NAMES.appliedLatency, now() - sent, MetricUnit.Milliseconds);
+          count(deps, METRIC_NAMES.appliedLatency, now() - sent, MetricUnit.Milliseconds);
       } catch (error) {
-        const ids = work.describe(record);
-        const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
-        const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
-        const decision = decide(error, {
-          attempt: receives,
-          waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
-          dependencyWaitMs: deps.dependencyWaitMs,
-          ...(deps.maxReceives === undefined ? {} : { receivesLeft: deps.maxReceives - receives }),
-          ...(deps.rateLimitDeferMs === undefined
-            ? {}
-            : { rateLimitDeferMs: deps.rateLimitDeferMs }),
-        });
-        if (decision.action === 'defer') {
-          if (error instanceof SlotUnavailableError) deferredForSlot = true;
-          count(METRIC_NAMES.deferred);
-          deps.logger.debug('deferred', {
-            ...ids,
-            delayMs: decision.delayMs,
-            error: describeError(error),
-          });
-          await setVisibility(record, decision.delayMs);
-          throw error;
-        }
-        if (decision.action === 'retry') {
-          const attempts = await deps.failures.countAttempt(record.messageId);
-          if (attempts < deps.maxAttempts) {
-            deps.logger.warn('retrying', { ...ids, attempts, error: describeError(error) });
-            await setVisibility(record, decision.delayMs);
-            throw error;
-          }
-          await deadLetter(deps.sqs, queues, record);
-          const failure = await deps.failures.record({
-            ...ids,
-            reason: `dead-lettered after ${attempts} attempts: ${describeError(error)}`,
-          });
-          deps.logger.error('dead-lettered', { ...ids, attempts, error: describeError(error) });
-          count(METRIC_NAMES.failed);
-          await work.onFailed?.(failure);
-          return;
-        }
-        if (decision.deadLetter) await deadLetter(deps.sqs, queues, record);
-        const failure = await deps.failures.record({
-          ...ids,
-          reason: decision.reason,
-          status: decision.status,
-        });
-        deps.logger.error('failed', { ...ids, status: decision.status, reason: decision.reason });
-        count(METRIC_NAMES.failed);
-        await work.onFailed?.(failure);
+        await settleFailure(error, record, invocation);
       }
     };
 
@@ -187,14 +127,104 @@ export function sqsConsumer(
     );
     const skipped = event.Records.filter(
       (record) =>
-        !timed.has(record.messageId) &&
+        !invocation.timed.has(record.messageId) &&
         response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
     );
     await releaseNow(deps.sqs, queues, skipped);
-    parallelism.settle(deferredForSlot);
+    parallelism.settle(invocation.forCapacity);
     deps.metrics?.publishStoredMetrics();
     return response;
   };
+}
+
+/** What the records of one invocation share while their failures are settled. */
+interface Invocation {
+  readonly deps: ConsumerDeps;
+  readonly work: RecordWork;
+  readonly queues: QueueUrls;
+  readonly now: () => number;
+  /**
+   * Records whose visibility the policy set; the others that fail were skipped by the FIFO
+   * processor behind a failed record of their group and are released right away (in order).
+   */
+  readonly timed: Set<string>;
+  /** Whether a record was deferred for want of a limiter slot. */
+  forCapacity: boolean;
+}
+
+/** Adds one metric value, when the consumer publishes metrics. */
+function count(
+  deps: ConsumerDeps,
+  name: string,
+  value = 1,
+  unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
+): void {
+  deps.metrics?.addMetric(name, unit, value);
+}
+
+/**
+ * Applies the policy's decision to a record whose work threw: defers or retries it (rethrowing,
+ * so the batch response returns it) or dead-letters it, records the failure and tells the work.
+ */
+async function settleFailure(error: unknown, record: SQSRecord, run: Invocation): Promise<void> {
+  const { deps, work, queues, now } = run;
+  const ids = work.describe(record);
+  const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+  const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const decision = decide(error, {
+    attempt: receives,
+    waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
+    dependencyWaitMs: deps.dependencyWaitMs,
+    ...(deps.maxReceives === undefined ? {} : { receivesLeft: deps.maxReceives - receives }),
+    ...(deps.rateLimitDeferMs === undefined ? {} : { rateLimitDeferMs: deps.rateLimitDeferMs }),
+  });
+  const setVisibility = async (delayMs: number): Promise<void> => {
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: await queues.urlOf(record.eventSourceARN),
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: toVisibilitySeconds(delayMs),
+      }),
+    );
+    run.timed.add(record.messageId);
+  };
+  if (decision.action === 'defer') {
+    if (decision.forCapacity) run.forCapacity = true;
+    count(deps, METRIC_NAMES.deferred);
+    deps.logger.debug('deferred', {
+      ...ids,
+      delayMs: decision.delayMs,
+      error: describeError(error),
+    });
+    await setVisibility(decision.delayMs);
+    throw error;
+  }
+  if (decision.action === 'retry') {
+    const attempts = await deps.failures.countAttempt(record.messageId);
+    if (attempts < deps.maxAttempts) {
+      deps.logger.warn('retrying', { ...ids, attempts, error: describeError(error) });
+      await setVisibility(decision.delayMs);
+      throw error;
+    }
+    await deadLetter(deps.sqs, queues, record);
+    const failure = await deps.failures.record({
+      ...ids,
+      reason: `dead-lettered after ${attempts} attempts: ${describeError(error)}`,
+    });
+    deps.logger.error('dead-lettered', { ...ids, attempts, error: describeError(error) });
+    count(deps, METRIC_NAMES.failed);
+    await work.onFailed?.(failure);
+    return;
+  }
+  if (decision.deadLetter) await deadLetter(deps.sqs, queues, record);
+  const failure = await deps.failures.record({
+    ...ids,
+    reason: decision.reason,
+    status: decision.status,
+  });
+  deps.logger.error('failed', { ...ids, status: decision.status, reason: decision.reason });
+  count(deps, METRIC_NAMES.failed);
+  await work.onFailed?.(failure);
 }
 
 /** Makes skipped records visible again at once; FIFO order keeps them behind the failed one. */
@@ -233,7 +263,7 @@ async function deadLetter(sqs: SQSClient, queues: QueueUrls, record: SQSRecord):
 
 /** Whole seconds for ChangeMessageVisibility, within SQS's bounds. */
 export function toVisibilitySeconds(delayMs: number): number {
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / 1000)));
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / MS_PER_SECOND)));
 }
 
 /** Queue URLs by ARN, and their DLQs, looked up once per process. */

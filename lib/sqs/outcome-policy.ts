@@ -1,15 +1,18 @@
 /**
- * What an SQS consumer does with a record whose work threw: the one place where errors become
- * queue outcomes (SPEC §3.3, errors are classified once). Pure, so it is tested without a queue.
+ * The one classification of errors: `decide` maps what a record's work threw to defer-for,
+ * retry-after or fail-with-reason. Errors are classified nowhere else (the Upheal client never
+ * retries, the limiter only reports a 429); each error class's `retryable` flag is read here
+ * only. Pure, so it is tested without a queue.
  *
  * - defer: wait for a rate-limit slot, a 429 pause, a dependency, a quarantine or a fresh
  *   invocation (too little time left); the message comes back after the delay and the wait does
  *   NOT count as a failed attempt;
- * - retry: a transient failure; counted, and after `maxAttempts` the message goes to the DLQ;
+ * - retry: a transient failure (5xx, timeout, connection reset, a lost write race); counted, with
+ *   capped exponential backoff and full jitter, and after `maxAttempts` the message goes to the DLQ;
  * - fail: permanent (bad input, a 4xx other than 429, a dependency that never came); the failure
  *   is recorded with its reason and the message leaves the queue.
- * Unknown errors (bugs, AWS SDK errors) are retried, never dropped: after the attempts they land
- * in the DLQ, where nothing is lost.
+ * Unknown errors (bugs, AWS SDK errors, a raw socket error) are retried like transient ones,
+ * never dropped: after the attempts they land in the DLQ, where nothing is lost.
  */
 import {
   AppError,
@@ -21,7 +24,6 @@ import {
   UnauthorizedError,
   UpstreamError,
 } from '#lib/errors.ts';
-import { classify } from '#lib/upheal/retry-policy.ts';
 
 /** Wait after a 429 that came without `Retry-After` (the limiter pauses everyone meanwhile). */
 export const DEFAULT_RATE_LIMIT_DEFER_MS = 10_000;
@@ -52,10 +54,24 @@ export const QUARANTINE_BACKOFF_SHARE = 0.5;
  * recovered. With the backstop of 30 receives, an outage of about 17 hours fits.
  */
 export const MAX_QUARANTINE_DEFER_MS = 3_600_000;
+/** First backoff ceiling: the delay before the second attempt is drawn from [0, BASE). */
+export const BASE_DELAY_MS = 1000;
+/** Largest backoff ceiling, however many attempts have failed. */
+export const MAX_DELAY_MS = 60_000;
+/** Beyond this exponent the ceiling is MAX_DELAY_MS anyway; keeps `2 ** n` finite. */
+const MAX_EXPONENT = 30;
 
 /** The decision for one failed record. */
 export type RecordDecision =
-  | { readonly action: 'defer'; readonly delayMs: number }
+  | {
+      readonly action: 'defer';
+      readonly delayMs: number;
+      /**
+       * The record waits for rate-limit capacity (no slot within the limiter's horizon): the
+       * consumer runs fewer records at once for a while.
+       */
+      readonly forCapacity?: boolean;
+    }
   | { readonly action: 'retry'; readonly delayMs: number }
   | {
       readonly action: 'fail';
@@ -95,10 +111,10 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
         deadLetter: true,
       };
     }
-    const delayMs =
-      error instanceof SlotUnavailableError
-        ? error.retryAfterMs
-        : (error.retryAfterMs ?? context.rateLimitDeferMs ?? DEFAULT_RATE_LIMIT_DEFER_MS);
+    if (error instanceof SlotUnavailableError) {
+      return { action: 'defer', delayMs: error.retryAfterMs, forCapacity: true };
+    }
+    const delayMs = error.retryAfterMs ?? context.rateLimitDeferMs ?? DEFAULT_RATE_LIMIT_DEFER_MS;
     return { action: 'defer', delayMs };
   }
   if (error instanceof OutOfTimeError) {
@@ -137,9 +153,17 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
       status: error instanceof UpstreamError ? error.status : undefined,
     };
   }
-  const verdict = classify(error, context.attempt, context.random);
-  // classify() calls unknown errors permanent; a queue must not drop them, so they retry.
-  return { action: 'retry', delayMs: verdict.retryable ? verdict.delayMs : 0 };
+  return { action: 'retry', delayMs: backoff(context.attempt, context.random ?? Math.random) };
+}
+
+/**
+ * Capped exponential backoff with full jitter: uniform in [0, min(MAX, BASE·2^(attempt−1))).
+ * `random` returns a number in [0, 1); injected so tests are deterministic.
+ */
+export function backoff(attempt: number, random: () => number): number {
+  const exponent = Math.min(Math.max(Math.floor(attempt), 1) - 1, MAX_EXPONENT);
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** exponent);
+  return Math.floor(random() * ceiling);
 }
 
 /** A log-safe description of an error: its class and our own message, never a foreign body. */

@@ -1,6 +1,7 @@
 /**
- * Key builders for the single table described in `infra/resources.ts`. Every item's `pk`/`sk`
- * is built here, so the layout documented there is the layout used.
+ * Key builders of the sync's items in the single table described in `infra/resources.ts`
+ * (mappings, claims, attempts, failures, staged deletes, the delete guard, jobs). The limiter's
+ * item (`LIMITER_KEY`) and the ingest nonces (`NONCE_KEY`) are keyed beside their own code.
  */
 
 /** Sort keys and partition-key prefixes of the item kinds. */

@@ -7,7 +7,7 @@
  */
 import { NotFoundError, NotReadyError } from '#lib/errors.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 import { sameList } from '#lib/sync/provider-lists.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
 

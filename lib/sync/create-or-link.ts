@@ -16,7 +16,7 @@ import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
 import { afterCreateBody, linkBodies, stateAfterCreateOrLink } from '#lib/sync/field-plan.ts';
 import { createClientBody, createProviderBody } from '#lib/sync/fields.ts';
 import { decideMatch, type MatchDecision } from '#lib/sync/identity.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealCall, UphealPort } from '#lib/sync/ports.ts';
 import type { ProviderList } from '#lib/sync/provider-lists.ts';
 import { type Applied, saveCreatedOrLinked } from '#lib/sync/save-created.ts';
 import type { SyncOutcome, SyncUserContext, SyncUserDeps, Upsert } from '#lib/sync/sync-types.ts';
@@ -36,11 +36,11 @@ export async function createOrLink(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   const therapist = upsert.kind === 'client' ? await resolveTherapist(upsert, deps) : undefined;
-  // A new user's check books the slots of the calls that follow it: the create, a provider's
-  // follow-up update, a client's full list.
-  const followUps = afterCreateBody(upsert.kind, upsert.fields) ? 1 : 0;
-  deps.upheal.callsAfterCheck?.(1 + followUps + (therapist?.fullList ? 1 : 0));
-  const match = await findMatch(upsert, deps);
+  const match = await findMatch(
+    upsert,
+    callsIfNew(upsert, therapist?.fullList !== undefined),
+    deps,
+  );
   const applied = match.found
     ? await link(upsert, match.found, deps)
     : await create(upsert, therapist, context, deps);
@@ -53,19 +53,35 @@ export async function createOrLink(
  * linked. The remembered email is only a lead to our own orphan: an account it finds that may
  * not be linked (another partner user took that email since) is passed over.
  */
-async function findMatch(upsert: Upsert, deps: SyncUserDeps): Promise<{ found?: Found }> {
+async function findMatch(
+  upsert: Upsert,
+  ifNew: readonly UphealCall[],
+  deps: SyncUserDeps,
+): Promise<{ found?: Found }> {
   const eventEmail = upsert.fields.email;
   if (eventEmail) {
-    const byEvent = linkable(await matchByEmail(upsert, eventEmail, deps));
+    const byEvent = linkable(await matchByEmail(upsert, eventEmail, ifNew, deps));
     if (byEvent)
       return { found: { uphealUserId: byEvent, email: eventEmail, byPendingEmail: false } };
   }
   const email = (await deps.mappings.pendingCreate(upsert.partnerUserId))?.email;
   if (email === undefined || email === eventEmail) return {};
-  const decision = await matchByEmail(upsert, email, deps);
+  // The calls that follow were announced with the first check, when there was one.
+  const decision = await matchByEmail(upsert, email, eventEmail ? [] : ifNew, deps);
   return decision.action === 'link'
     ? { found: { uphealUserId: decision.uphealUserId, email, byPendingEmail: true } }
     : {};
+}
+
+/**
+ * The calls a new user's check announces (their slots are booked with it): the create, a
+ * provider's follow-up update, a client's full list.
+ */
+function callsIfNew(upsert: Upsert, fullList: boolean): UphealCall[] {
+  const calls: UphealCall[] = [upsert.kind === 'provider' ? 'createProvider' : 'createClient'];
+  if (afterCreateBody(upsert.kind, upsert.fields)) calls.push('updateUser');
+  if (fullList) calls.push('replaceProviders');
+  return calls;
 }
 
 /** An account to link: its Upheal id, the email it was found by, and whether a claim named it. */
@@ -80,9 +96,10 @@ interface Found {
 async function matchByEmail(
   upsert: Upsert,
   email: string,
+  ifNew: readonly UphealCall[],
   deps: SyncUserDeps,
 ): Promise<MatchDecision> {
-  const check = await deps.upheal.checkUser(email);
+  const check = await deps.upheal.checkUser(email, ifNew);
   const owner = check.exists ? await deps.mappings.findByUphealId(check.userId) : undefined;
   const { partnerUserId, kind } = upsert;
   return decideMatch({ partnerUserId, kind, check, owner });
@@ -158,7 +175,7 @@ async function afterCreateRefused(
   const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
   const email = upsert.fields.email;
   const existing =
-    maybeDuplicate && email ? linkable(await matchByEmail(upsert, email, deps)) : undefined;
+    maybeDuplicate && email ? linkable(await matchByEmail(upsert, email, [], deps)) : undefined;
   if (existing && email) {
     return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
   }

@@ -9,7 +9,7 @@
 import { BadRequestError, ForbiddenError, NotFoundError } from '#lib/errors.ts';
 import type { PartnerEventOf } from '#lib/events/partner-event.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 import { staleOrReplayed } from '#lib/sync/replay.ts';
 import { mappingDraft, saveWithRetry } from '#lib/sync/save-mapping.ts';
 import type { SyncOutcome, SyncUserDeps } from '#lib/sync/sync-types.ts';
@@ -92,7 +92,8 @@ export async function deleteUser(
 async function findOrphan(partnerUserId: string, deps: SyncUserDeps): Promise<string | undefined> {
   const email = (await deps.mappings.pendingCreate(partnerUserId))?.email;
   if (email === undefined) return undefined;
-  const check = await deps.upheal.checkUser(email);
+  // Nothing follows a check that finds no orphan.
+  const check = await deps.upheal.checkUser(email, []);
   if (!check.exists) return undefined;
   const owner = await deps.mappings.findByUphealId(check.userId);
   return owner ? undefined : check.userId;

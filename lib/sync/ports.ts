@@ -1,8 +1,41 @@
 /**
- * The ports of the sync use cases besides mappings and Upheal: the assignment queue, the delete
- * guard and the staged deletes. Adapters live beside them (`lib/sync/*-adapter.ts`), DynamoDB and
- * SQS in production and on the local stack.
+ * The ports of the sync use cases besides the mapping store: Upheal, the assignment queue, the
+ * delete guard and the staged deletes. Their adapters: Upheal paced by the shared limiter
+ * (`lib/limiter/paced-upheal.ts`), SQS (`assignment-queue.ts`) and DynamoDB (`delete-guard.ts`,
+ * `staged-deletes.ts`), in production and on the local stack alike.
  */
+import type { Lane } from '#lib/limiter/rate-limiter.ts';
+import type { UphealClient } from '#lib/upheal/client.ts';
+
+/** A call to Upheal, named by its operation. */
+export type UphealCall = keyof UphealCalls;
+
+/** Upheal's operations the sync makes, as the client offers them. */
+type UphealCalls = Pick<
+  UphealClient,
+  | 'checkUser'
+  | 'createProvider'
+  | 'createClient'
+  | 'updateUser'
+  | 'updateProvider'
+  | 'replaceProviders'
+  | 'deleteUser'
+>;
+
+/**
+ * Upheal as the sync use cases see it. Pacing and rate-limit handling sit behind it (the
+ * limiter's adapter); the client itself satisfies it too.
+ */
+export interface UphealPort extends Omit<UphealCalls, 'checkUser'> {
+  /**
+   * Looks a user up by email. `ifNew` names the calls the caller will make when no user is found
+   * (default: the create), so they can be prepared together with the check.
+   */
+  checkUser(email: string, ifNew?: readonly UphealCall[]): ReturnType<UphealClient['checkUser']>;
+}
+
+/** Upheal for the calls of one message, in the traffic lane of its queue. */
+export type UphealForMessage = (lane: Lane) => UphealPort;
 
 /** Queues a client's provider-list reconciliation (the `assign-providers` function). */
 export interface AssignmentQueue {

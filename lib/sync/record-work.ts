@@ -3,14 +3,17 @@
  * partner (outbound events) and log the outcome with ids only.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
 import { parseWith } from '#lib/events/validation.ts';
+import {
+  type CallGuardFactory,
+  GuardedUpheal,
+  type InvocationClock,
+} from '#lib/limiter/guarded-upheal.ts';
 import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { RecordWork } from '#lib/sqs/consumer.ts';
-import { queueNameOf } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 import { leaseMsFor, type UserLeases, withUserLease } from '#lib/store/user-lease.ts';
 import {
@@ -19,12 +22,7 @@ import {
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import {
-  type CallGuardFactory,
-  GuardedUpheal,
-  type InvocationClock,
-} from '#lib/sync/guarded-upheal.ts';
-import { PacedUpheal, type UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { OutcomeCause, UphealForMessage, UphealPort } from '#lib/sync/ports.ts';
 import {
   type SyncOutcome,
   type SyncUserContext,
@@ -42,7 +40,8 @@ export interface ImportProgress {
 
 /** What the sync-user work needs. */
 export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
-  readonly upheal: Readonly<Record<Lane, PacedUpheal | SyncUserDeps['upheal']>>;
+  /** Upheal for each message, in its lane. */
+  readonly upheal: UphealForMessage;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
   /** One message at a time per user across the live, import and assignments queues. */
@@ -55,16 +54,12 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
   readonly maxFutureSkewMs?: number | undefined;
 }
 
-/** Import messages come from the import queue: they use the bulk lane of the limiter. */
-export function laneOf(record: SQSRecord): Lane {
-  return queueNameOf(record.eventSourceARN).includes(`-${QUEUES.imports.suffix}`)
-    ? LANES.bulk
-    : LANES.live;
-}
-
-/** One event's pacer (its later calls wait rather than defer), or the port as it is. */
-function pacerForEvent(upheal: SyncUserDeps['upheal']): SyncUserDeps['upheal'] {
-  return upheal instanceof PacedUpheal ? upheal.forEvent() : upheal;
+/**
+ * The limiter lane of a message's calls: the work of an import job (its rows, their
+ * assignments) uses the bulk lane, partner events the live lane, which is served first.
+ */
+export function laneOf(cause: OutcomeCause): Lane {
+  return cause.jobId ? LANES.bulk : LANES.live;
 }
 
 /** The port of one record: behind its guards when the function has any. */
@@ -88,14 +83,11 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       });
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
-      const lane = laneOf(record);
+      const lane = laneOf({ jobId });
       const outcome = await applyPartnerEvent(
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
-        {
-          ...deps,
-          upheal: guarded(pacerForEvent(deps.upheal[lane]), deps.callGuard, invocation),
-        },
+        { ...deps, upheal: guarded(deps.upheal(lane), deps.callGuard, invocation) },
         leaseMsFor(invocation),
       );
       deps.logger.info('applied', {
@@ -119,15 +111,12 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       if (outcome.kind === 'created' && outcome.providersAssigned) {
         // The full list went out right after the create: the partner hears of it as of any
         // assignment.
-        await deps.outbound.publish({
-          type: 'client.providers_assigned',
-          partnerUserId: outcome.partnerUserId,
-          uphealUserId: outcome.uphealUserId,
-          providerUserIds: outcome.providersAssigned,
-          eventId: jobId ? undefined : event.eventId,
-          jobId,
-          occurredAt: new Date().toISOString(),
-        });
+        await deps.outbound.publish(
+          providersAssignedEvent(
+            { ...outcome, providerUserIds: outcome.providersAssigned },
+            { eventId: jobId ? undefined : event.eventId, jobId },
+          ),
+        );
       }
       if (jobId) await deps.importProgress?.recordOutcome(jobId, outcome.kind);
     },
@@ -186,8 +175,8 @@ export function applyAssignment(
 
 /** What the assign-providers work needs. */
 export interface AssignWorkDeps extends Omit<AssignProvidersDeps, 'upheal'> {
-  /** Upheal per lane: an import's assignments (the command names its job) use the bulk lane. */
-  readonly upheal: Readonly<Record<Lane, AssignProvidersDeps['upheal']>>;
+  /** Upheal for each message, in its lane (an import's assignments name their job). */
+  readonly upheal: UphealForMessage;
   readonly outbound: OutboundPublisher;
   readonly logger: Logger;
   /** Checks before each Upheal call of a record (time left, quarantine); none when absent. */
@@ -210,13 +199,12 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
         `message ${record.messageId}`,
       );
       decoded.set(record, command);
-      const lane = command.jobId ? LANES.bulk : LANES.live;
       const outcome: AssignOutcome = await applyAssignment(
         command.clientPartnerUserId,
         record.messageId,
         {
           mappings: deps.mappings,
-          upheal: guarded(deps.upheal[lane], deps.callGuard, invocation),
+          upheal: guarded(deps.upheal(laneOf(command)), deps.callGuard, invocation),
           leases: deps.leases,
         },
         leaseMsFor(invocation),
@@ -230,15 +218,7 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
         jobId: command.jobId,
       });
       if (outcome.kind === 'providers-assigned') {
-        await deps.outbound.publish({
-          type: 'client.providers_assigned',
-          partnerUserId: outcome.partnerUserId,
-          uphealUserId: outcome.uphealUserId,
-          providerUserIds: outcome.providerUserIds,
-          eventId: command.eventId,
-          jobId: command.jobId,
-          occurredAt: new Date().toISOString(),
-        });
+        await deps.outbound.publish(providersAssignedEvent(outcome, command));
       }
     },
     describe(record) {
@@ -302,6 +282,22 @@ export function outboundOf(
     case 'stale':
       return undefined;
   }
+}
+
+/** The outbound event announcing a client's provider list in Upheal. */
+function providersAssignedEvent(
+  assigned: { partnerUserId: string; uphealUserId: string; providerUserIds: readonly string[] },
+  cause: OutcomeCause,
+): OutboundEvent {
+  return {
+    type: 'client.providers_assigned',
+    partnerUserId: assigned.partnerUserId,
+    uphealUserId: assigned.uphealUserId,
+    providerUserIds: [...assigned.providerUserIds],
+    eventId: cause.eventId,
+    jobId: cause.jobId,
+    occurredAt: new Date().toISOString(),
+  };
 }
 
 /** The outbound event of a permanent failure. */

@@ -4,8 +4,13 @@
  */
 import type { MappingStore, UserKind, UserMapping, Version } from '#lib/store/mapping-store.ts';
 import type { UserFields } from '#lib/sync/field-plan.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
-import type { AssignmentQueue, DeleteGuard, OutcomeCause, StagedDeletes } from '#lib/sync/ports.ts';
+import type {
+  AssignmentQueue,
+  DeleteGuard,
+  OutcomeCause,
+  StagedDeletes,
+  UphealPort,
+} from '#lib/sync/ports.ts';
 
 /** Everything the use case talks to. */
 export interface SyncUserDeps {

@@ -3,8 +3,8 @@
  * keep-alive and connect/headers/body timeouts. It validates every request body before sending
  * (a ValidationError names the field), decodes every 2xx with a tolerant schema, and turns every
  * failure into an error from `#lib/errors.ts` via `http-errors.ts`. It never retries and never
- * paces: retries belong to the queue (`classify` in `retry-policy.ts`) and pacing to the limiter,
- * so each policy lives in one place. It logs nothing — bodies carry clinical data and the
+ * paces: retries belong to the queue (`decide` in `lib/sqs/outcome-policy.ts`) and pacing to the
+ * limiter, so each policy lives in one place. It logs nothing — bodies carry clinical data and the
  * provider's `inviteUrl` is a credential.
  */
 import { Agent, type Dispatcher, request } from 'undici';

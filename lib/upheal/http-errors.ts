@@ -17,6 +17,7 @@ import {
   UnexpectedStatusError,
   type UpstreamError,
 } from '#lib/errors.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** Response headers as undici hands them over. */
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -47,8 +48,6 @@ const STATUS = {
   serverErrorFirst: 500,
   serverErrorLast: 599,
 } as const;
-
-const MS_PER_SECOND = 1000;
 
 /** Error codes of a request that ran out of time (undici's own, and the socket's). */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([

@@ -35,6 +35,7 @@ import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
 /** A limiter that grants every request at once. */
 export const unpacedLimiter: RateLimiter = {
   acquire: async () => {},
+  forgo: () => {},
   rateLimited: async () => {},
 };
 

@@ -12,9 +12,12 @@ import type { QueueKey } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEvent } from '#lib/events/partner-event.ts';
 import { sqsEventQueue, sqsSendBatch } from '#lib/ingest/event-queue.ts';
 import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
+import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { SQS_ID_PATTERN, sqsGroupId } from '#lib/sqs/message-ids.ts';
+import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { SqsAssignmentQueue } from '#lib/sync/assignment-queue.ts';
+import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
 import { publishEvents } from '#tools/cli/commands/send-events.ts';
 import type { Target } from '#tools/cli/target.ts';
@@ -94,7 +97,13 @@ describe('SQS group and deduplication ids of hostile partner ids', () => {
       tableName: fixture.tableName,
       sqs: fixture.sqs,
       documents: fixture.documents,
+      jobs: new DynamoJobStore(fixture.documents, fixture.tableName),
+      failures: new DynamoFailureStore(fixture.documents, fixture.tableName),
+      stagedDeletes: new DynamoStagedDeletes(fixture.documents, fixture.tableName),
       queueUrl: (key) => fixture.queues.queueUrls[key],
+      controlQueue: () => {
+        throw new Error('no import-control queue in this test');
+      },
       close: () => {},
     };
     await publishEvents(target, HOSTILE_IDS.map(deletedEvent));

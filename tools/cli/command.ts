@@ -27,3 +27,15 @@ export interface CliCommand {
   /** Runs with the arguments after the command name; resolves with the exit status. */
   run(args: string[]): Promise<number>;
 }
+
+/** Where the CLI writes; injected so tests can capture it. */
+export interface CliOutput {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+/** The process's own stdout and stderr. */
+export const processOutput: CliOutput = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};

@@ -5,19 +5,8 @@
  */
 
 import { ConfigError, ValidationError } from '#lib/errors.ts';
-import { type CliCommand, EXIT } from '#tools/cli/command.ts';
+import { type CliCommand, type CliOutput, EXIT, processOutput } from '#tools/cli/command.ts';
 import { COMMANDS } from '#tools/cli/commands/index.ts';
-
-/** Where the CLI writes; injected so tests can capture it. */
-export interface CliOutput {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
-
-const processOutput: CliOutput = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 const HELP_FLAGS = new Set(['--help', '-h']);
 

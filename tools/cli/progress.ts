@@ -12,6 +12,7 @@ import {
   settledClients,
   settledProviders,
 } from '#lib/jobs/job.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 
 /** The limiter's configuration, for estimates (UPHEAL_RATE_LIMIT, _WINDOW_SECONDS, _JITTER_MS). */
 export interface RateSettings {
@@ -22,7 +23,6 @@ export interface RateSettings {
 
 /** Width of the bar in characters. */
 const BAR_WIDTH = 24;
-const MS_PER_SECOND = 1000;
 const SECONDS_PER_MINUTE = 60;
 const SECONDS_PER_HOUR = 3600;
 /** Upheal calls a created user costs (check + create) and a linked one (check). */

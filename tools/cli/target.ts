@@ -1,5 +1,6 @@
 /**
- * Where operator commands act: the AWS resources named by the environment. For the local stack,
+ * The composition root of the operator CLI: the AWS clients, stores and queues of the deployment
+ * that the environment names, built here and nowhere else in the commands. For the local stack,
  * `upheal-sync local` prints exactly these variables for other shells to export; for AWS, the
  * stack outputs give them (see docs/deployment.md). AWS credentials and endpoints come from the
  * SDK's own environment (`AWS_PROFILE`, `AWS_ENDPOINT_URL_*`, …).
@@ -11,7 +12,11 @@ import { z } from 'zod';
 import { QUEUES, type QueueKey } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
+import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
+import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { documentClient } from '#lib/store/document-client.ts';
+import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 
 /** The variables operator commands read. */
 const TargetSchema = z.object({
@@ -26,8 +31,16 @@ export interface Target {
   readonly tableName: string;
   readonly sqs: SQSClient;
   readonly documents: DynamoDBDocumentClient;
+  /** Import jobs and their ledgers. */
+  readonly jobs: DynamoJobStore;
+  /** Records that failed for good. */
+  readonly failures: DynamoFailureStore;
+  /** Deletes held back for an operator. */
+  readonly stagedDeletes: DynamoStagedDeletes;
   /** The URL of a queue; throws a usage error naming its variable when it is not set. */
   queueUrl(key: QueueKey): string;
+  /** The import-control queue; throws a usage error when its URL is not set. */
+  controlQueue(): SqsControlQueue;
   /** Closes the clients. */
   close(): void;
 }
@@ -56,20 +69,27 @@ export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
   );
   const sqs = new SQSClient(clientConfig(env, env.AWS_ENDPOINT_URL_SQS));
   const dynamo = new DynamoDBClient(clientConfig(env, env.AWS_ENDPOINT_URL_DYNAMODB));
+  const documents = documentClient(dynamo);
+  const tableName = parsed.TABLE_NAME;
+  const queueUrl = (key: QueueKey): string => {
+    const name = QUEUES[key].urlEnv;
+    const url = (parsed as Record<string, string | undefined>)[name];
+    if (!url)
+      throw new ValidationError(
+        [{ field: name, reason: 'is required by this command' }],
+        'environment',
+      );
+    return url;
+  };
   return {
-    tableName: parsed.TABLE_NAME,
+    tableName,
     sqs,
-    documents: documentClient(dynamo),
-    queueUrl(key) {
-      const name = QUEUES[key].urlEnv;
-      const url = (parsed as Record<string, string | undefined>)[name];
-      if (!url)
-        throw new ValidationError(
-          [{ field: name, reason: 'is required by this command' }],
-          'environment',
-        );
-      return url;
-    },
+    documents,
+    jobs: new DynamoJobStore(documents, tableName),
+    failures: new DynamoFailureStore(documents, tableName),
+    stagedDeletes: new DynamoStagedDeletes(documents, tableName),
+    queueUrl,
+    controlQueue: () => new SqsControlQueue(sqs, queueUrl('importControl')),
     close() {
       sqs.destroy();
       dynamo.destroy();

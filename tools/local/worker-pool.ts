@@ -10,6 +10,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import type { InvokeRequest, WorkerMessage, WorkerSpec } from '#tools/local/worker-protocol.ts';
 
 /** The worker entry point, run by Node's type stripping like the CLI. */
@@ -81,7 +82,7 @@ export class WorkerPool {
   async invoke(event: unknown): Promise<InvokeOutcome> {
     if (this.#stopped) return { kind: 'crash', detail: 'worker pool stopped' };
     const worker = this.#idle.pop() ?? this.#spawn();
-    const outcome = await worker.invoke(event, this.#options.timeoutSeconds * 1000);
+    const outcome = await worker.invoke(event, this.#options.timeoutSeconds * MS_PER_SECOND);
     // A dead or discarded worker leaves the pool when its process has exited (see #spawn), so
     // stop() still waits for it.
     if (worker.alive && !this.#stopped) this.#idle.push(worker);

@@ -5,10 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '#lib/errors.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import type { SimulatorOptionsInput } from '#tools/simulator/options.ts';
-
-/** Milliseconds per second, for `--window-seconds`. */
-const MS_PER_SECOND = 1000;
 
 /** Usage text printed by `--help`. */
 export const USAGE = `Usage: upheal-simulator [options]

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConfigError } from '#lib/errors.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import { ENDPOINTS, errorReply, type Reply, STATUS } from './endpoints.ts';
 import { FAULT_KINDS, FaultInjector } from './faults.ts';
 import {
@@ -52,8 +53,6 @@ export const SIM_PREFIX = '/__sim/';
 
 /** Largest request body accepted (Upheal's limit is unknown; ours only guards the simulator). */
 const MAX_BODY_BYTES = 1_048_576;
-/** Milliseconds per second, for `Retry-After: <seconds>`. */
-const MS_PER_SECOND = 1000;
 /** `Retry-After` in seconds is never below one second. */
 const MIN_RETRY_AFTER_SECONDS = 1;
 /**

@@ -12,11 +12,11 @@ import {
   DynamoRateLimiter,
   KEY_ID_HEX_CHARS,
   LIMITER_KEY,
-  limiterFromConfig,
   limiterKeyId,
 } from '#lib/limiter/dynamo-limiter.ts';
 import { AIMD, MAX_PAUSE_WINDOWS } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
+import { limiterFromConfig } from '#lib/runtime.ts';
 import {
   forkWorkers,
   freshKey,

@@ -15,11 +15,11 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueKey } from '#infra/resources.ts';
 import { ServerError, SlotUnavailableError } from '#lib/errors.ts';
+import { deadlineGuard } from '#lib/limiter/guarded-upheal.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
 import { attemptsKey } from '#lib/store/keys.ts';
-import { deadlineGuard } from '#lib/sync/guarded-upheal.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { providerEvent } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
@@ -116,7 +116,7 @@ describe('sqsConsumer', () => {
       syncUserWork({
         ...fixture.deps,
         leases: fixture.leases,
-        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        upheal: () => fixture.upheal,
         outbound,
         logger,
         shareInviteUrl: false,
@@ -176,7 +176,7 @@ describe('sqsConsumer', () => {
         syncUserWork({
           ...fixture.deps,
           leases: fixture.leases,
-          upheal: { live: fixture.upheal, bulk: fixture.upheal },
+          upheal: () => fixture.upheal,
           outbound,
           logger,
           shareInviteUrl: false,
@@ -217,7 +217,7 @@ describe('sqsConsumer', () => {
       syncUserWork({
         ...fixture.deps,
         leases: fixture.leases,
-        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        upheal: () => fixture.upheal,
         outbound: new SqsOutboundPublisher(fixture.sqs, fixture.queues.queueUrls.outbound),
         logger,
         shareInviteUrl: false,

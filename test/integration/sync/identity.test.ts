@@ -13,7 +13,7 @@ import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { IDENTITY_REASONS } from '#lib/sync/identity.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { CLAIM_LEASE_MS, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
@@ -169,7 +169,7 @@ describe('one Upheal account per partner user', () => {
       syncUserWork({
         ...fixture.deps,
         leases: fixture.leases,
-        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        upheal: () => fixture.upheal,
         outbound,
         logger,
         shareInviteUrl: false,

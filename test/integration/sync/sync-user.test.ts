@@ -15,7 +15,7 @@ import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { claimKey } from '#lib/store/keys.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { assignProviders } from '#lib/sync/assign-providers.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 import { type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 import { clientEvent, deleted, providerEvent, providersChanged } from '#test/helpers/events.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';

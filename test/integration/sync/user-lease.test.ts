@@ -165,7 +165,7 @@ describe('the consumers under the per-user lease', () => {
       consumerDeps(),
       syncUserWork({
         ...fixture.deps,
-        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        upheal: () => fixture.upheal,
         outbound: new NoOutbound(),
         logger,
         leases: store,
@@ -217,7 +217,7 @@ describe('the consumers under the per-user lease', () => {
       consumerDeps(),
       assignProvidersWork({
         mappings: fixture.mappings,
-        upheal: { live: fixture.upheal, bulk: fixture.upheal },
+        upheal: () => fixture.upheal,
         outbound: new NoOutbound(),
         logger,
         leases: store,

@@ -72,6 +72,10 @@ async function commandsSent(): Promise<Map<string, string[]>> {
     for (const match of text.matchAll(/new (\w+Command)\(/g)) {
       commands.set(match[1]!, [...(commands.get(match[1]!) ?? []), file]);
     }
+    // Powertools' SSM provider sends GetParameter for the code that builds it.
+    if (/new SSMProvider\(/.test(text)) {
+      commands.set('GetParameterCommand', [...(commands.get('GetParameterCommand') ?? []), file]);
+    }
   }
   return commands;
 }

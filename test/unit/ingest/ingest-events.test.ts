@@ -10,7 +10,8 @@ import {
   ingestEvents,
   MAX_EVENTS_PER_REQUEST,
 } from '#lib/ingest/ingest-events.ts';
-import { cachedSecrets, staticSecrets } from '#lib/ingest/secrets.ts';
+import { secretList, staticSecrets } from '#lib/ingest/secrets.ts';
+import { configuredSecret } from '#lib/secrets.ts';
 import { SIGNATURE_HEADERS, sign, VERIFY_FAILURES } from '#lib/signing.ts';
 import {
   memoryNonceStore,
@@ -300,14 +301,22 @@ describe('ingestEvents', () => {
     it('picks up a rotated secret after a miss', async () => {
       let stored = 'old-secret-0123456789abc';
       let reads = 0;
-      const secrets = cachedSecrets({
-        read: async () => {
-          reads++;
-          return stored;
+      // An SSM stand-in that, like Powertools, serves its cache unless told to read again.
+      let cached: string | undefined;
+      const parameters = {
+        get: async (_name: string, options: { forceFetch?: boolean }) => {
+          if (cached === undefined || options.forceFetch) {
+            reads++;
+            cached = stored;
+          }
+          return cached;
         },
-        now: () => NOW,
-        missRefreshIntervalMs: 0,
-      });
+      };
+      const secret = configuredSecret(
+        { variable: 'INGEST_SECRET', parameter: 'ingest-secret' },
+        { parameters, now: () => NOW },
+      );
+      const secrets = secretList(secret!, 'SSM parameter ingest-secret');
       const { deps } = dependencies({ secrets });
       expect(
         (await ingestEvents(signedRequest(userDeleted('e-1', 'c-1'), { secret: stored }), deps))

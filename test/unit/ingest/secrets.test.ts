@@ -1,27 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#lib/errors.ts';
 import {
-  cachedSecrets,
   MIN_SECRET_LENGTH,
   parseSecretList,
-  SECRET_CACHE_TTL_MS,
-  SECRET_MISS_REFRESH_INTERVAL_MS,
+  secretList,
   staticSecrets,
 } from '#lib/ingest/secrets.ts';
 
 const S1 = 'first-secret-0123456789';
 const S2 = 'second-secret-0123456789';
 
-/** A parameter whose value and read count the test controls, on a clock it controls. */
+/** A secret whose value, and whether a refresh reads it, the test controls. */
 function parameter(initial: string) {
-  const state = { value: initial, reads: 0, clock: 0 };
-  const source = cachedSecrets({
-    read: async () => {
-      state.reads++;
-      return state.value;
+  const state = { value: initial, refreshes: 0, refreshAllowed: true };
+  const source = secretList(
+    {
+      value: async () => state.value,
+      refresh: async () => {
+        if (!state.refreshAllowed) return undefined;
+        state.refreshes++;
+        return state.value;
+      },
     },
-    now: () => state.clock,
-  });
+    'SSM parameter ingest-secret',
+  );
   return { state, source };
 }
 
@@ -50,48 +52,38 @@ describe('staticSecrets', () => {
   });
 });
 
-describe('cachedSecrets', () => {
-  it('reads once and serves from the cache until the TTL passes', async () => {
-    const { state, source } = parameter(S1);
-    expect(await source.current()).toEqual([S1]);
-    state.clock = SECRET_CACHE_TTL_MS - 1;
-    await source.current();
-    expect(state.reads).toBe(1);
-
+describe('secretList', () => {
+  it('serves the secrets of the current value', async () => {
+    const { state, source } = parameter(`${S1},${S2}`);
+    expect(await source.current()).toEqual([S1, S2]);
     state.value = S2;
-    state.clock = SECRET_CACHE_TTL_MS;
     expect(await source.current()).toEqual([S2]);
-    expect(state.reads).toBe(2);
   });
 
-  it('shares one read between concurrent callers', async () => {
-    const { state, source } = parameter(S1);
-    await Promise.all([source.current(), source.current(), source.current()]);
-    expect(state.reads).toBe(1);
-  });
-
-  it('refetches after a signature miss at most once per interval, returning only changed secrets', async () => {
+  it('after a signature miss returns only secrets that changed', async () => {
     const { state, source } = parameter(S1);
     await source.current();
+    expect(await source.refreshAfterMiss()).toBeUndefined();
+    expect(state.refreshes).toBe(1);
 
     state.value = S2;
-    state.clock = SECRET_MISS_REFRESH_INTERVAL_MS - 1;
-    expect(await source.refreshAfterMiss()).toBeUndefined();
-    expect(state.reads).toBe(1);
-
-    state.clock = SECRET_MISS_REFRESH_INTERVAL_MS;
     expect(await source.refreshAfterMiss()).toEqual([S2]);
-    expect(state.reads).toBe(2);
-
-    state.clock = 2 * SECRET_MISS_REFRESH_INTERVAL_MS;
-    expect(await source.refreshAfterMiss()).toBeUndefined();
-    expect(state.reads).toBe(3);
     expect(await source.current()).toEqual([S2]);
   });
 
-  it('fails with a ConfigError when the parameter holds no secret, and tries again next time', async () => {
+  it('returns nothing when the secret was not read again', async () => {
+    const { state, source } = parameter(S1);
+    await source.current();
+    state.value = S2;
+    state.refreshAllowed = false;
+    expect(await source.refreshAfterMiss()).toBeUndefined();
+  });
+
+  it('fails with a ConfigError naming the parameter when it holds no secret, and tries again next time', async () => {
     const { state, source } = parameter(' ');
-    await expect(source.current()).rejects.toBeInstanceOf(ConfigError);
+    await expect(source.current()).rejects.toThrow(
+      new ConfigError('SSM parameter ingest-secret: no secret in the value'),
+    );
     state.value = S1;
     expect(await source.current()).toEqual([S1]);
   });

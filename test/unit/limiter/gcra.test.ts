@@ -5,7 +5,7 @@ import {
   afterCleanWindows,
   afterRateLimited,
   BOOKING_PATHS,
-  bookSlot,
+  type BookingPath,
   bookSlots,
   boundedPause,
   CONTINUATION_LEAD_INTERVALS,
@@ -29,6 +29,17 @@ import { LANES } from '#lib/limiter/rate-limiter.ts';
 const params = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 3_000 });
 const T = params.safeIntervalMs;
 const NOW = 1_000_000;
+
+/** One slot booked on `state`: the first slot of a lease of one. */
+function bookSlot(
+  current: LimiterState | undefined,
+  now: number,
+  deadline: number,
+  bookingParams: typeof params,
+): { slot: number; path: BookingPath; state: LimiterState } | undefined {
+  const lease = bookSlots(current, now, deadline, bookingParams, 1);
+  return lease && { slot: lease.slots[0]!, path: lease.path, state: lease.state };
+}
 
 const state = (overrides: Partial<LimiterState> = {}): LimiterState => ({
   ...initialState(NOW, params),

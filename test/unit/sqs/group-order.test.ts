@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AdaptiveParallelism, GroupOrder, MIN_RECORDS_IN_PARALLEL } from '#lib/sqs/group-order.ts';
+import { GroupOrder } from '#lib/sqs/group-order.ts';
 
 /** A task that records its start and end and finishes when `finish` is called. */
 function controlled(log: string[], name: string) {
@@ -70,26 +70,5 @@ describe('GroupOrder', () => {
 
   it('rejects a bound that is not a positive integer', () => {
     expect(() => new GroupOrder(0)).toThrow(RangeError);
-  });
-});
-
-describe('AdaptiveParallelism', () => {
-  it('starts at the most, steps down after deferrals for slots and back up after clean runs', () => {
-    const parallelism = new AdaptiveParallelism(4);
-    expect(parallelism.current).toBe(4);
-    for (let i = 0; i < 5; i += 1) parallelism.settle(true);
-    expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
-    parallelism.settle(false);
-    expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL + 1);
-    for (let i = 0; i < 5; i += 1) parallelism.settle(false);
-    expect(parallelism.current).toBe(4);
-  });
-
-  it('never runs more than its most, also below the usual least', () => {
-    const one = new AdaptiveParallelism(1);
-    one.settle(true);
-    expect(one.current).toBe(1);
-    one.settle(false);
-    expect(one.current).toBe(1);
   });
 });

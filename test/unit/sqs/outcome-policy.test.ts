@@ -1,21 +1,32 @@
 /** The one place where a record's error becomes a queue outcome. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BadRequestError,
+  ConflictError,
+  ConnectionError,
+  ContentionError,
+  ForbiddenError,
+  NotFoundError,
   NotReadyError,
   OutOfTimeError,
   QuarantinedError,
   RateLimitedError,
   ServerError,
   SlotUnavailableError,
+  TimeoutError,
   UnauthorizedError,
+  UnexpectedResponseError,
+  UnexpectedStatusError,
   ValidationError,
 } from '#lib/errors.ts';
 import {
+  BASE_DELAY_MS,
   DEFAULT_RATE_LIMIT_DEFER_MS,
   decide,
   describeError,
   FIRST_DEPENDENCY_DEFER_MS,
+  MAX_DELAY_MS,
   MAX_DEPENDENCY_DEFER_MS,
   MAX_QUARANTINE_DEFER_MS,
   QUARANTINE_BACKOFF_SHARE,
@@ -28,6 +39,7 @@ describe('decide', () => {
     expect(decide(new SlotUnavailableError(1234), context)).toEqual({
       action: 'defer',
       delayMs: 1234,
+      forCapacity: true,
     });
   });
 
@@ -177,6 +189,90 @@ describe('decide', () => {
 
   it('retries unknown errors rather than dropping the record', () => {
     expect(decide(new TypeError('boom'), context).action).toBe('retry');
+  });
+});
+
+describe('decide: permanent and transient', () => {
+  it.each([
+    ['400', new BadRequestError('x', 400, undefined, undefined)],
+    ['403', new ForbiddenError('x', 403, undefined, undefined)],
+    ['404', new NotFoundError('x', 404, undefined, undefined)],
+    ['409', new ConflictError('x', 409, undefined, undefined)],
+    ['unexpected status', new UnexpectedStatusError('x', 405, undefined, undefined)],
+    ['unexpected response', new UnexpectedResponseError('x', 200, undefined, undefined)],
+  ])('fails a %s at once', (_name, error) => {
+    expect(decide(error, context).action).toBe('fail');
+  });
+
+  it.each([
+    ['5xx', new ServerError('x', 503, undefined, undefined)],
+    ['timeout', new TimeoutError('x', undefined, undefined, undefined)],
+    ['connection', new ConnectionError('x', undefined, undefined, undefined)],
+    ['lost write race', new ContentionError('mapping of p-1 kept changing')],
+    ['raw socket error', Object.assign(new Error('reset'), { code: 'ECONNRESET' })],
+    ['non-error', 'boom'],
+  ])('retries a %s', (_name, error) => {
+    expect(decide(error, context).action).toBe('retry');
+  });
+
+  it('only a missing slot asks the consumer for fewer records at once', () => {
+    const rateLimited = new RateLimitedError('x', 429, undefined, undefined, 1000);
+    expect(decide(rateLimited, context)).not.toHaveProperty('forCapacity');
+    expect(decide(new NotReadyError('provider p-9', 1000), context)).not.toHaveProperty(
+      'forCapacity',
+    );
+  });
+});
+
+describe('decide: retry backoff', () => {
+  /** The largest value a `random()` may return. */
+  const top = () => 1 - Number.EPSILON;
+  const serverError = new ServerError('x', 500, undefined, undefined);
+  const retryDelay = (attempt: number, random: () => number) => {
+    const decision = decide(serverError, { ...context, attempt, random });
+    return decision.action === 'retry' ? decision.delayMs : undefined;
+  };
+
+  it('doubles the backoff ceiling per attempt, starting at the base', () => {
+    expect([1, 2, 3, 4].map((attempt) => retryDelay(attempt, top))).toEqual([
+      BASE_DELAY_MS - 1,
+      2 * BASE_DELAY_MS - 1,
+      4 * BASE_DELAY_MS - 1,
+      8 * BASE_DELAY_MS - 1,
+    ]);
+  });
+
+  it('applies full jitter: the delay is the random share of the ceiling', () => {
+    expect(retryDelay(3, () => 0)).toBe(0);
+    expect(retryDelay(3, () => 0.5)).toBe(2 * BASE_DELAY_MS);
+  });
+
+  it('caps the backoff however many attempts failed', () => {
+    expect(retryDelay(1000, top)).toBe(MAX_DELAY_MS - 1);
+    expect(retryDelay(Number.MAX_SAFE_INTEGER, top)).toBe(MAX_DELAY_MS - 1);
+  });
+
+  it('treats an attempt below 1 as the first attempt', () => {
+    expect(retryDelay(0, top)).toBe(BASE_DELAY_MS - 1);
+    expect(retryDelay(-3, top)).toBe(BASE_DELAY_MS - 1);
+  });
+
+  it('always gives a whole delay within [0, cap] for any attempt and random draw', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -5, max: 10_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, draw) => {
+          const delayMs = retryDelay(attempt, () => draw);
+          return (
+            delayMs !== undefined &&
+            Number.isInteger(delayMs) &&
+            delayMs >= 0 &&
+            delayMs < MAX_DELAY_MS
+          );
+        },
+      ),
+    );
   });
 });
 

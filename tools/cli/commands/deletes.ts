@@ -5,7 +5,6 @@
  */
 import { parseArgs } from 'node:util';
 import { ValidationError } from '#lib/errors.ts';
-import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { publishEvents } from '#tools/cli/commands/send-events.ts';
 import { targetFromEnv } from '#tools/cli/target.ts';
@@ -41,7 +40,7 @@ export const deletesCommand: CliCommand = {
       throw new ValidationError([{ field: 'action', reason: 'must be list, approve or reject' }]);
     }
     const target = targetFromEnv(process.env);
-    const staged = new DynamoStagedDeletes(target.documents, target.tableName);
+    const staged = target.stagedDeletes;
     try {
       const entries = await staged.list();
       if (action === 'list') {

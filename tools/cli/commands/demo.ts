@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import { sendEvents } from '#lib/ingest/send-events.ts';
+import { MS_PER_SECOND } from '#lib/time.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { createImportCommand } from '#tools/cli/commands/import.ts';
 import { ensureBundles } from '#tools/cli/commands/local.ts';
@@ -45,7 +46,6 @@ const DEMO_WINDOW_SECONDS = 10;
 const DEMO_JITTER_MS = 150;
 /** Longest the demo waits for the live events to settle. */
 const SETTLE_TIMEOUT_MS = 120_000;
-const MS_PER_SECOND = 1000;
 const PERCENT = 100;
 
 /** Counts of the outbound events by type. */

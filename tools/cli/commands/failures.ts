@@ -4,13 +4,12 @@
  * reason). Reasons carry ids and field names only, never clinical data.
  */
 
-import { DynamoFailureStore, type FailureRecord } from '#lib/store/failure-store.ts';
+import type { FailureRecord } from '#lib/store/failure-store.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import {
   findJob,
   type JobCommandDeps,
   jobCommandDeps,
-  jobsOf,
   parseJobArgs,
 } from '#tools/cli/commands/status.ts';
 
@@ -52,10 +51,7 @@ export function createFailuresCommand(overrides: Partial<JobCommandDeps> = {}): 
       const target = deps.openTarget(deps.env);
       try {
         if (live) {
-          const failures = await new DynamoFailureStore(target.documents, target.tableName).list(
-            undefined,
-            LIVE_LIMIT,
-          );
+          const failures = await target.failures.list(undefined, LIVE_LIMIT);
           for (const failure of failures) {
             deps.output.stdout(
               json
@@ -66,11 +62,8 @@ export function createFailuresCommand(overrides: Partial<JobCommandDeps> = {}): 
           if (!json) deps.output.stdout(`${failures.length} failed live event(s)\n`);
           return failures.length > 0 ? EXIT.someFailed : EXIT.ok;
         }
-        const job = await findJob(jobsOf(target), jobId);
-        const failures = await new DynamoFailureStore(target.documents, target.tableName).list(
-          job.jobId,
-          Number.MAX_SAFE_INTEGER,
-        );
+        const job = await findJob(target.jobs, jobId);
+        const failures = await target.failures.list(job.jobId, Number.MAX_SAFE_INTEGER);
         if (json) {
           for (const failure of failures) deps.output.stdout(`${JSON.stringify(failure)}\n`);
         } else if (failures.length === 0) {

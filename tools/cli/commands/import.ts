@@ -18,14 +18,13 @@ import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { readStatedExportTime, resolveExportTime } from '#lib/import/export-time.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
-import { JobIdSchema, SqsControlQueue, type StartMessage } from '#lib/jobs/control-messages.ts';
+import { JobIdSchema, type StartMessage } from '#lib/jobs/control-messages.ts';
 import { FINAL_PHASES, hasFailures, type Job } from '#lib/jobs/job.ts';
 import type { JobStore } from '#lib/jobs/job-store.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import {
   type JobCommandDeps,
   jobCommandDeps,
-  jobsOf,
   rateSettingsFrom,
 } from '#tools/cli/commands/status.ts';
 import {
@@ -236,8 +235,8 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
       const exportedAt = size === undefined ? undefined : await exportTimeOfFile();
       const target = deps.openTarget(deps.env);
       try {
-        const jobs = jobsOf(target);
-        const control = new SqsControlQueue(target.sqs, target.queueUrl('importControl'));
+        const jobs = target.jobs;
+        const control = target.controlQueue();
         const existing = flags.jobId ? await jobs.get(flags.jobId) : undefined;
         const jobId = flags.jobId ?? deps.newJobId();
         let start: StartMessage;

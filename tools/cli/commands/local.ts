@@ -9,8 +9,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEPLOYED_FUNCTIONS, type DeployedFunctionName } from '#infra/functions.ts';
 import { ValidationError } from '#lib/errors.ts';
-import { type CliCommand, EXIT } from '#tools/cli/command.ts';
-import type { CliOutput } from '#tools/cli/main.ts';
+import { type CliCommand, type CliOutput, EXIT } from '#tools/cli/command.ts';
 import {
   type LocalStack,
   type LocalStackOptions,

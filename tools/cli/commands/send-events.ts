@@ -15,7 +15,6 @@ import {
   parsePartnerEventJson,
 } from '#lib/events/partner-event.ts';
 import { sqsEventDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
-import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { waitForDrain } from '#tools/cli/drain.ts';
 import { type Target, targetFromEnv } from '#tools/cli/target.ts';
@@ -144,9 +143,7 @@ export const sendEventsCommand: CliCommand = {
         process.stderr.write(line),
       );
       const sent = new Set(events.map((event) => event.eventId));
-      const failures = (
-        await new DynamoFailureStore(target.documents, target.tableName).list()
-      ).filter(
+      const failures = (await target.failures.list()).filter(
         (failure) =>
           failure.at >= startedAt && failure.eventId !== undefined && sent.has(failure.eventId),
       );

@@ -9,10 +9,9 @@ import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { JobIdSchema } from '#lib/jobs/control-messages.ts';
 import { hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
-import { DynamoJobStore } from '#lib/jobs/job-store.ts';
+import type { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { describeQuarantine, readQuarantine } from '#lib/quarantine/dynamo-quarantine.ts';
-import { type CliCommand, EXIT } from '#tools/cli/command.ts';
-import type { CliOutput } from '#tools/cli/main.ts';
+import { type CliCommand, type CliOutput, EXIT } from '#tools/cli/command.ts';
 import {
   jobReport,
   paceOf,
@@ -72,7 +71,7 @@ export function jobCommandDeps(deps: Partial<JobCommandDeps>): JobCommandDeps {
 
 /** The job ledger of a target. */
 export function jobsOf(target: Target): DynamoJobStore {
-  return new DynamoJobStore(target.documents, target.tableName);
+  return target.jobs;
 }
 
 /** The named job, or the latest; a usage error when there is none. */
@@ -122,7 +121,7 @@ export function createStatusCommand(overrides: Partial<JobCommandDeps> = {}): Cl
       const target = deps.openTarget(deps.env);
       try {
         const quarantine = await readQuarantine(target.documents, target.tableName);
-        const job = await findJob(jobsOf(target), jobId);
+        const job = await findJob(target.jobs, jobId);
         const now = deps.now();
         if (json) {
           const shown = { ...job, summary: summaryCounts(job), quarantine };

@@ -1,9 +1,14 @@
 /**
- * Upheal, paced: every call first obtains a send slot from the shared limiter (SPEC §3.2), and a
- * 429 is reported back so every worker slows down and pauses at once.
+ * Upheal behind the shared limiter: the adapter that makes the use cases' plain Upheal port
+ * (`UphealPort`) paced. Every call first obtains a send slot from the limiter (docs/limits.md);
+ * a 429 is reported back so every worker slows down and pauses at once. Each message gets its own
+ * pacer, which knows what the limiter needs and the use case never says: whether a call continues
+ * the message's work (served ahead of new work, and waited for rather than deferred), and how many
+ * calls to book with a check (the calls the use case announced for a new user).
  */
 import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
 import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import type { UphealCall, UphealForMessage, UphealPort } from '#lib/sync/ports.ts';
 import type {
   CheckUserResult,
   CreateClientBody,
@@ -11,56 +16,41 @@ import type {
   CreateProviderResult,
   UpdateProviderBody,
   UpdateUserBody,
-  UphealClient,
 } from '#lib/upheal/client.ts';
 
-/** The Upheal operations the sync uses, each behind the limiter. */
-export type UphealPort = UphealCalls & {
-  /**
-   * Tells the pacer how many calls follow a check when the user turns out to be new (default 1,
-   * the create; 2 for a client whose providers are assigned right after its create), so the
-   * check's booking takes their slots too.
-   */
-  callsAfterCheck?(count: number): void;
-};
-
-/** Upheal's operations the sync makes. */
-type UphealCalls = Pick<
-  UphealClient,
-  | 'checkUser'
-  | 'createProvider'
-  | 'createClient'
-  | 'updateUser'
-  | 'updateProvider'
-  | 'replaceProviders'
-  | 'deleteUser'
->;
-
 /**
- * How many more times a call that is not an event's first waits out the limiter's "no slot
+ * How many more times a call that is not a message's first waits out the limiter's "no slot
  * within the horizon" instead of deferring the message: a deferral then would repeat the calls
  * already made (a check before a create, say), which costs more of the budget than the wait.
  */
 const CONTINUATION_RETRIES = 2;
 
-/** Calls expected right after a check by default (its create). */
-const CHECK_FOLLOW_UPS = 1;
+/** What a check is followed by when the caller did not say: the user's create. */
+const DEFAULT_CALLS_IF_NEW = 1;
 
 /** Sleeps `ms` milliseconds. */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** An UphealClient whose every call waits for a slot in one lane of the shared limiter. */
+/** Upheal paced in the shared limiter: a fresh pacer per message, in the message's lane. */
+export function pacedUpheal(
+  client: UphealPort,
+  limiter: RateLimiter,
+  wait: (ms: number) => Promise<void> = sleep,
+): UphealForMessage {
+  return (lane) => new PacedUpheal(client, limiter, lane, wait);
+}
+
+/** The pacer of one message's Upheal calls, in one lane of the shared limiter. */
 export class PacedUpheal implements UphealPort {
-  readonly #client: UphealCalls;
+  readonly #client: UphealPort;
   readonly #limiter: RateLimiter;
   readonly #lane: Lane;
   readonly #wait: (ms: number) => Promise<void>;
-  /** Set once a call of this pacer's event went out (see `forEvent`). */
+  /** Set once a call of this pacer's message went out. */
   #started = false;
-  #callsAfterCheck = CHECK_FOLLOW_UPS;
 
   constructor(
-    client: UphealCalls,
+    client: UphealPort,
     limiter: RateLimiter,
     lane: Lane,
     wait: (ms: number) => Promise<void> = sleep,
@@ -72,36 +62,31 @@ export class PacedUpheal implements UphealPort {
   }
 
   /**
-   * A pacer for the calls of one event: its first call defers the message when no slot is near
-   * (nothing is lost), its later calls wait a little longer instead (see CONTINUATION_RETRIES).
+   * A pacer for the calls of one message: its first call defers the message when no slot is
+   * near (nothing is lost), its later calls wait a little longer instead (CONTINUATION_RETRIES).
    */
   forEvent(): PacedUpheal {
     return new PacedUpheal(this.#client, this.#limiter, this.#lane, this.#wait);
   }
 
   /**
-   * A check is made only for a user without a mapping, and nearly always followed by its create:
-   * its booking takes the create's slot too (one limiter write for both).
+   * A check is made only for a user without a mapping, and nearly always followed by the calls
+   * announced in `ifNew` (the create): its booking takes their slots too (one limiter write), and
+   * gives them back when the check finds the user or fails.
    */
-  callsAfterCheck(count: number): void {
-    this.#callsAfterCheck = count;
-  }
-
-  async checkUser(email: string): Promise<CheckUserResult> {
+  async checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
+    const followUps = ifNew?.length ?? DEFAULT_CALLS_IF_NEW;
     let sent = false;
     let result: CheckUserResult | undefined;
     try {
       result = await this.#paced(() => {
         sent = true;
         return this.#client.checkUser(email);
-      }, this.#callsAfterCheck);
+      }, followUps);
       return result;
     } finally {
-      // Found (a link, no create) or failed: the create's slot goes to other callers. (A check
-      // that never got a slot announced nothing that is still held.)
-      if (sent && (result === undefined || result.exists)) {
-        this.#limiter.forgo?.(this.#callsAfterCheck);
-      }
+      // A check that never got a slot announced nothing that is still held.
+      if (sent && (result === undefined || result.exists)) this.#limiter.forgo(followUps);
     }
   }
 

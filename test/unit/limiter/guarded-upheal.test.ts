@@ -8,18 +8,17 @@ import {
   GuardedUpheal,
   invocationDeadlines,
   OUT_OF_TIME_DEFER_MS,
-} from '#lib/sync/guarded-upheal.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+} from '#lib/limiter/guarded-upheal.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 
 /** A port that records its calls and answers `check` with `answer`. */
 function recordingPort(answer: () => Promise<{ exists: false }>) {
   const calls: string[] = [];
   const port = {
-    checkUser: async () => {
-      calls.push('check');
+    checkUser: async (_email: string, ifNew?: readonly string[]) => {
+      calls.push(`check then ${ifNew?.join('+') ?? 'default'}`);
       return answer();
     },
-    callsAfterCheck: (count: number) => calls.push(`after ${count}`),
   } as unknown as UphealPort;
   return { port, calls };
 }
@@ -65,12 +64,13 @@ describe('GuardedUpheal', () => {
     expect(calls).toEqual([]);
   });
 
-  it('passes the answer through, and the follow-up count to the pacer', async () => {
+  it('passes the answer through, and the calls announced with a check to the pacer', async () => {
     const { port, calls } = recordingPort(async () => ({ exists: false }));
     const guarded = new GuardedUpheal(port, allGuards([]));
-    guarded.callsAfterCheck(2);
-    expect(await guarded.checkUser('a@b.test')).toEqual({ exists: false });
-    expect(calls).toEqual(['after 2', 'check']);
+    expect(await guarded.checkUser('a@b.test', ['createClient', 'replaceProviders'])).toEqual({
+      exists: false,
+    });
+    expect(calls).toEqual(['check then createClient+replaceProviders']);
   });
 
   it('tells the guards of a failure, and throws what a guard throws instead of the failure', async () => {

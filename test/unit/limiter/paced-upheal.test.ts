@@ -1,8 +1,9 @@
 /** Every Upheal call waits for a limiter slot; an event's later calls wait rather than defer. */
 import { describe, expect, it } from 'vitest';
 import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
+import { PacedUpheal, pacedUpheal } from '#lib/limiter/paced-upheal.ts';
 import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
-import { PacedUpheal, type UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 
 /** A limiter answering from a script: `true` grants a slot, `false` says "none near". */
 function scriptedLimiter(script: boolean[]) {
@@ -11,6 +12,7 @@ function scriptedLimiter(script: boolean[]) {
     acquire: async (_lane: Lane) => {
       if (script.shift() === false) throw new SlotUnavailableError(500);
     },
+    forgo: () => {},
     rateLimited: async (retryAfterMs) => {
       reported.push(retryAfterMs);
     },
@@ -66,6 +68,24 @@ describe('PacedUpheal', () => {
     );
   });
 
+  it('hands every message a fresh pacer in the lane it asks for', async () => {
+    const lanes: Lane[] = [];
+    const limiter: RateLimiter = {
+      acquire: async (lane: Lane) => {
+        lanes.push(lane);
+        if (lanes.length === 2) throw new SlotUnavailableError(500);
+      },
+      forgo: () => {},
+      rateLimited: async () => {},
+    };
+    const forMessage = pacedUpheal(client, limiter, async () => {});
+    await forMessage('live').checkUser('p@example.com');
+    await expect(forMessage('bulk').checkUser('q@example.com')).rejects.toBeInstanceOf(
+      SlotUnavailableError,
+    );
+    expect(lanes).toEqual(['live', 'bulk']);
+  });
+
   it('reports a 429 to the limiter with its Retry-After', async () => {
     const { limiter, reported } = scriptedLimiter([]);
     const limited = {
@@ -107,6 +127,21 @@ describe('PacedUpheal and follow-up slots', () => {
       { continuation: true, followUps: 0 },
     ]);
     expect(forgone).toEqual([]);
+  });
+
+  it('books every call announced for a new user with the check, and gives them all back when found', async () => {
+    const { limiter, asked, forgone } = recordingLimiter();
+    await new PacedUpheal(client, limiter, 'bulk')
+      .forEvent()
+      .checkUser('p@example.com', ['createClient', 'replaceProviders']);
+    expect(asked).toEqual([{ continuation: false, followUps: 2 }]);
+    const found = {
+      checkUser: async () => ({ exists: true, userId: 'u-9', isActive: true }),
+    } as unknown as UphealPort;
+    await new PacedUpheal(found, limiter, 'bulk')
+      .forEvent()
+      .checkUser('p@example.com', ['createClient', 'replaceProviders']);
+    expect(forgone).toEqual([2]);
   });
 
   it('gives the create’s slot back when the check finds the user, or fails', async () => {

@@ -5,7 +5,7 @@
  * guard that throws defers the record before the call, never in the middle of one.
  */
 import { OutOfTimeError } from '#lib/errors.ts';
-import type { UphealPort } from '#lib/sync/paced-upheal.ts';
+import type { UphealCall, UphealPort } from '#lib/sync/ports.ts';
 import type {
   CheckUserResult,
   CreateClientBody,
@@ -105,12 +105,8 @@ export class GuardedUpheal implements UphealPort {
     this.#guard = guard;
   }
 
-  callsAfterCheck(count: number): void {
-    this.#port.callsAfterCheck?.(count);
-  }
-
-  checkUser(email: string): Promise<CheckUserResult> {
-    return this.#guarded(() => this.#port.checkUser(email));
+  checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
+    return this.#guarded(() => this.#port.checkUser(email, ifNew));
   }
 
   createProvider(body: CreateProviderBody): Promise<CreateProviderResult> {

@@ -1,0 +1,47 @@
+/**
+ * How many records one Lambda instance runs at once, tuned by the limiter's answers: the
+ * consumer's side of pacing. The consumer reports, per invocation, whether a record had to be
+ * deferred for want of a slot (the one signal it gets, `forCapacity` of the record's decision).
+ */
+
+/**
+ * Fewest records an instance runs at once while records are deferred for slots: with two, the
+ * records' calls can still share a lease of slots (one limiter write for several calls), which
+ * saves more writes than the extra deferrals cost; with one, every call books its own slot.
+ */
+export const MIN_RECORDS_IN_PARALLEL = 2;
+
+/**
+ * How many records one Lambda instance runs at once, adapted between invocations: one fewer after
+ * an invocation in which a record had to be deferred for want of a limiter slot (more records in
+ * flight than the limiter serves within its horizon: they would only churn through SQS and starve
+ * each other), one more after an invocation without, between MIN_RECORDS_IN_PARALLEL (or `max`,
+ * if lower) and `max`. With few instances each runs several records (the API stays busy, and the
+ * limiter books their slots in leases); with many, each runs about two.
+ */
+export class AdaptiveParallelism {
+  readonly #max: number;
+  readonly #min: number;
+  #current: number;
+
+  constructor(max: number) {
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError('records in parallel must be a positive integer');
+    }
+    this.#max = max;
+    this.#min = Math.min(MIN_RECORDS_IN_PARALLEL, max);
+    this.#current = max;
+  }
+
+  /** Records to run at once in the next invocation. */
+  get current(): number {
+    return this.#current;
+  }
+
+  /** Learns from one invocation: whether any of its records was deferred for a slot. */
+  settle(deferredForSlot: boolean): void {
+    this.#current = deferredForSlot
+      ? Math.max(this.#min, this.#current - 1)
+      : Math.min(this.#max, this.#current + 1);
+  }
+}

@@ -1,0 +1,24 @@
+/** The consumer runs fewer records at once while records wait for limiter slots. */
+import { describe, expect, it } from 'vitest';
+import { AdaptiveParallelism, MIN_RECORDS_IN_PARALLEL } from '#lib/limiter/parallelism.ts';
+
+describe('AdaptiveParallelism', () => {
+  it('starts at the most, steps down after deferrals for slots and back up after clean runs', () => {
+    const parallelism = new AdaptiveParallelism(4);
+    expect(parallelism.current).toBe(4);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(true);
+    expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
+    parallelism.settle(false);
+    expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL + 1);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(false);
+    expect(parallelism.current).toBe(4);
+  });
+
+  it('never runs more than its most, also below the usual least', () => {
+    const one = new AdaptiveParallelism(1);
+    one.settle(true);
+    expect(one.current).toBe(1);
+    one.settle(false);
+    expect(one.current).toBe(1);
+  });
+});
