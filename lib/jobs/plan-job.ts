@@ -26,7 +26,11 @@ import {
 } from '#lib/import/plan.ts';
 import { IMPORT_ROW_OPERATION } from '#lib/jobs/client-gate.ts';
 import { CONTROL_TYPES } from '#lib/jobs/control-messages.ts';
-import type { ControlOutcome, InitialSyncDeps, InvocationBudget } from '#lib/jobs/initial-sync.ts';
+import type {
+  ControlOutcome,
+  InitialSyncDeps,
+  InvocationBudget,
+} from '#lib/jobs/initial-sync-types.ts';
 import { JOB_PHASES, type Job } from '#lib/jobs/job.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 
