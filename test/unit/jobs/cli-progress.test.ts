@@ -140,10 +140,13 @@ describe('job commands: usage errors exit 2 naming the problem', () => {
     expect(extension.status).toBe(EXIT.usage);
     expect(extension.err).toContain('file: has no supported extension');
     const missing = await run(createImportCommand({ env }), ['no-such-export.csv']);
-    expect(missing.err.split('\n')[0]).toBe('upheal-sync import: FILE: is not a readable file');
+    // The first line names the stage; the second, the one line of the error.
+    expect(missing.err.split('\n')[1]).toBe(
+      'upheal-sync import: FILE: is not a readable file (see upheal-sync import --help)',
+    );
     const noTarget = await run(createImportCommand({ env }), ['samples/import.csv']);
     expect(noTarget.status).toBe(EXIT.usage);
-    expect(noTarget.err.split('\n')[0]).toContain('TABLE_NAME: is required');
+    expect(noTarget.err.split('\n')[1]).toContain('TABLE_NAME: is required');
     const badId = await run(createImportCommand({ env }), ['x.csv', '--job-id', 'a/b']);
     expect(badId.err).toContain('--job-id: (root): must use only letters, digits, - and _');
     expect((await run(createImportCommand({ env }), ['x.csv', '--fast'])).status).toBe(EXIT.usage);

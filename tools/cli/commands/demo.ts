@@ -11,10 +11,10 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import { sendEvents } from '#lib/ingest/send-events.ts';
+import { parseFlags, stringFlag } from '#tools/cli/args.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { createImportCommand } from '#tools/cli/commands/import.ts';
 import { ensureBundles } from '#tools/cli/commands/local.ts';
@@ -107,12 +107,15 @@ export const demoCommand: CliCommand = {
   summary: 'run the main job on the local stack: sample import, live events, report (npm start)',
   usage: USAGE,
   async run(args) {
-    const { values } = parseArgs({
+    const parsed = parseFlags(
       args,
-      options: { import: { type: 'string' }, events: { type: 'string' } },
-    });
-    const importFile = values.import ?? join(PROJECT_ROOT, 'samples', 'import.ndjson');
-    const eventsFile = values.events ?? join(PROJECT_ROOT, 'samples', 'events.ndjson');
+      { import: { type: 'string' }, events: { type: 'string' } },
+      false,
+    );
+    const importFile =
+      stringFlag(parsed, 'import') ?? join(PROJECT_ROOT, 'samples', 'import.ndjson');
+    const eventsFile =
+      stringFlag(parsed, 'events') ?? join(PROJECT_ROOT, 'samples', 'events.ndjson');
     const events = await readEvents(eventsFile);
     const started = Date.now();
     const logPath = join(tmpdir(), `upheal-sync-demo-${started}.log`);
