@@ -7,10 +7,12 @@ import { demoCommand } from '#tools/cli/commands/demo.ts';
 import { failuresCommand } from '#tools/cli/commands/failures.ts';
 import { importCommand } from '#tools/cli/commands/import.ts';
 import { localCommand } from '#tools/cli/commands/local.ts';
+import { mappingsCommand } from '#tools/cli/commands/mappings.ts';
 import { outboundCommand } from '#tools/cli/commands/outbound.ts';
 import { redriveCommand } from '#tools/cli/commands/redrive.ts';
 import { sendEventsCommand } from '#tools/cli/commands/send-events.ts';
 import { statusCommand } from '#tools/cli/commands/status.ts';
+import { traceCommand } from '#tools/cli/commands/trace.ts';
 
 /** Every subcommand, in the order `upheal-sync --help` lists them. */
 export const COMMANDS: readonly CliCommand[] = [
@@ -21,6 +23,8 @@ export const COMMANDS: readonly CliCommand[] = [
   sendEventsCommand,
   redriveCommand,
   deletesCommand,
+  mappingsCommand,
+  traceCommand,
   outboundCommand,
   demoCommand,
 ];
