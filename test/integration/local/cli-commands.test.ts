@@ -264,6 +264,44 @@ describe('operator commands on the local stack', () => {
     });
   });
 
+  it('doctor: one line per check, 0 when all pass; 1 when Upheal refuses the key', async () => {
+    const healthy = await run(['doctor', '--json']);
+    expect(healthy.stderr).not.toContain('FAIL');
+    const report = healthy.json() as { ok: boolean; checks: { check: string; ok: boolean }[] };
+    expect(report.checks.filter((check) => !check.ok)).toEqual([]);
+    expect(healthy.status).toBe(EXIT.ok);
+    expect(report.checks.map((check) => check.check).sort()).toEqual(
+      [
+        'configuration',
+        `table ${handle.stack.tableName}`,
+        `bucket ${handle.stack.bucketName}`,
+        'queue user-events',
+        'queue import-users',
+        'queue assignments',
+        'queue import-control',
+        'queue outbound',
+        'queue outbound-webhook',
+        `Upheal key at ${handle.stack.env.UPHEAL_BASE_URL}`,
+      ].sort(),
+    );
+    const text = await run(['doctor']);
+    expect(text.stdout.trimEnd().split('\n')).toHaveLength(report.checks.length);
+
+    const badKey = await run(['doctor', '--json'], {
+      ...handle.stack.env,
+      UPHEAL_API_KEY: 'wrong',
+    });
+    expect(badKey.status).toBe(EXIT.someFailed);
+    const refused = (
+      badKey.json() as { checks: { check: string; ok: boolean; detail: string }[] }
+    ).checks.at(-1);
+    expect(refused).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('refused (HTTP 401)'),
+    });
+    expect(badKey.stdout).not.toContain('wrong');
+  });
+
   it('--stage local reads the running local stack from its endpoints file', async () => {
     const path = join(dir, 'local.json');
     const printable = Object.fromEntries(

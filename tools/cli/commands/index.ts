@@ -4,6 +4,7 @@
 import type { CliCommand } from '#tools/cli/command.ts';
 import { deletesCommand } from '#tools/cli/commands/deletes.ts';
 import { demoCommand } from '#tools/cli/commands/demo.ts';
+import { doctorCommand } from '#tools/cli/commands/doctor.ts';
 import { failuresCommand } from '#tools/cli/commands/failures.ts';
 import { importCommand } from '#tools/cli/commands/import.ts';
 import { localCommand } from '#tools/cli/commands/local.ts';
@@ -17,6 +18,7 @@ import { traceCommand } from '#tools/cli/commands/trace.ts';
 /** Every subcommand, in the order `upheal-sync --help` lists them. */
 export const COMMANDS: readonly CliCommand[] = [
   localCommand,
+  doctorCommand,
   importCommand,
   statusCommand,
   failuresCommand,

@@ -152,7 +152,10 @@ export function createLocalCommand(deps: Partial<LocalCommandDeps> = {}): CliCom
       } else {
         output.stdout(describe(stack, printable));
       }
-      const endpointsFile = await writeLocalEndpoints(env, printable);
+      // The simulator's key is public; a real key (--upheal-url) never goes to the file.
+      const simulatorKey: Record<string, string> =
+        stack.env.UPHEAL_API_KEY === DEFAULT_API_KEY ? { UPHEAL_API_KEY: DEFAULT_API_KEY } : {};
+      const endpointsFile = await writeLocalEndpoints(env, { ...printable, ...simulatorKey });
       const signal = await shutdown;
       output.stderr(`${signal}: stopping the local stack…\n`);
       await rm(endpointsFile, { force: true });

@@ -1,0 +1,78 @@
+/**
+ * Upheal for operator commands: the same client as the functions, paced through the same shared
+ * limiter (the limiter item of the table, keyed by the same API key or parameter name), so a
+ * command's calls count against the rate limit like every other call. The key comes from
+ * UPHEAL_API_KEY, or from the SSM parameter UPHEAL_API_KEY_PARAMETER names.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { parseWith } from '#lib/events/validation.ts';
+import { ssmParameterReader } from '#lib/ingest/secrets.ts';
+import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
+import type { Lane } from '#lib/limiter/rate-limiter.ts';
+import { PacedUpheal } from '#lib/sync/paced-upheal.ts';
+import { UphealClient } from '#lib/upheal/client.ts';
+import { rateSettingsFrom } from '#tools/cli/commands/status.ts';
+import { clientConfig } from '#tools/cli/target.ts';
+
+const MS_PER_SECOND = 1000;
+/** An operator command waits this long in-process for a slot (it has no SQS message to defer). */
+const CLI_HORIZON_MS = 120_000;
+/** Each request's timeout. */
+const TIMEOUT_MS = 10_000;
+
+/** The variables the paced client needs. */
+const UphealEnvSchema = z
+  .object({
+    TABLE_NAME: z.string().min(1),
+    UPHEAL_BASE_URL: z.url().default('https://api.upheal.io'),
+    UPHEAL_API_KEY: z.string().min(1).optional(),
+    UPHEAL_API_KEY_PARAMETER: z.string().min(1).optional(),
+  })
+  .refine((env) => env.UPHEAL_API_KEY || env.UPHEAL_API_KEY_PARAMETER, {
+    path: ['UPHEAL_API_KEY'],
+    message:
+      'set UPHEAL_API_KEY, or UPHEAL_API_KEY_PARAMETER (the stage\u2019s SSM parameter name)',
+  });
+
+/** A paced Upheal client and what to close after it. */
+export interface CliUpheal {
+  readonly upheal: PacedUpheal;
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** Upheal paced in `lane` of the shared limiter of the target `env` names. */
+export function pacedUpheal(env: NodeJS.ProcessEnv, lane: Lane): CliUpheal {
+  const parsed = parseWith(UphealEnvSchema, env, 'environment');
+  const rate = rateSettingsFrom(env);
+  const dynamo = new DynamoDBClient(clientConfig(env, env.AWS_ENDPOINT_URL_DYNAMODB));
+  const ssm = parsed.UPHEAL_API_KEY
+    ? undefined
+    : new SSMClient(clientConfig(env, env.AWS_ENDPOINT_URL_SSM));
+  const client = new UphealClient({
+    baseUrl: parsed.UPHEAL_BASE_URL,
+    apiKey: parsed.UPHEAL_API_KEY ?? ssmParameterReader(ssm!, parsed.UPHEAL_API_KEY_PARAMETER!),
+    timeoutMs: TIMEOUT_MS,
+  });
+  const limiter = new DynamoRateLimiter({
+    client: dynamo,
+    tableName: parsed.TABLE_NAME,
+    // The functions' limiter key: the key itself, or its parameter name (lib/limiter).
+    apiKey: parsed.UPHEAL_API_KEY ?? parsed.UPHEAL_API_KEY_PARAMETER!,
+    limit: rate.limit,
+    windowMs: rate.windowSeconds * MS_PER_SECOND,
+    jitterMs: rate.jitterMs,
+    horizonMs: CLI_HORIZON_MS,
+  });
+  return {
+    upheal: new PacedUpheal(client, limiter, lane),
+    baseUrl: parsed.UPHEAL_BASE_URL,
+    async close() {
+      await client.close();
+      dynamo.destroy();
+      ssm?.destroy();
+    },
+  };
+}
