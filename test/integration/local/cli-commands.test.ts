@@ -322,4 +322,76 @@ describe('operator commands on the local stack', () => {
     expect(stopped.status).toBe(EXIT.usage);
     expect(stopped.stderr).toContain('no local stack is running');
   });
+
+  it('verify: finds users gone, emails owned by another id and deactivated accounts; resumable', async () => {
+    const mappings = new DynamoMappingStore({
+      client: target.documents,
+      tableName: target.tableName,
+    });
+    const simulator = handle.stack.simulator!;
+    const seed = (email: string, isActive = true) =>
+      simulator.seedUsers([
+        { userType: 'HealthcareProvider', firstName: 'A', lastName: 'B', email, isActive },
+      ])[0]!.userId;
+    const other = seed('quinn.fauxley.p002@example.com');
+    const inactive = seed('parker.testworth.p003@example.com', false);
+    const fine = seed('bo.fauxley.p004@example.com');
+    const active = (partnerUserId: string, uphealUserId: string) =>
+      mappings.save({ partnerUserId, kind: 'provider', state: 'active', uphealUserId }, undefined);
+    await active('p-002', 'u-2');
+    await active('p-003', inactive);
+    await active('p-004', fine);
+
+    const verified = await run(['verify', '--from', SAMPLE, '--json']);
+    expect(verified.status).toBe(EXIT.someFailed);
+    const report = verified.json() as { checked: number; findings: Record<string, string>[] };
+    expect(report.checked).toBe(4); // p-001 (seeded earlier) to p-004
+    expect(report.findings).toEqual(
+      expect.arrayContaining([
+        { partnerUserId: 'p-001', kind: 'provider', uphealUserId: 'u-1', finding: 'gone' },
+        {
+          partnerUserId: 'p-002',
+          kind: 'provider',
+          uphealUserId: 'u-2',
+          finding: 'emailOwnedByOther',
+          otherUphealUserId: other,
+        },
+        {
+          partnerUserId: 'p-003',
+          kind: 'provider',
+          uphealUserId: inactive,
+          finding: 'deactivated',
+        },
+      ]),
+    );
+    expect(report.findings).toHaveLength(3);
+    expect(verified.stdout + verified.stderr).not.toContain('@example.com');
+    expect(verified.stderr).toMatch(/verify: 4\/4 checked, 3 finding\(s\), ETA/);
+
+    const checkpoint = join(dir, 'verify.json');
+    const first = await run([
+      'verify',
+      '--from',
+      SAMPLE,
+      '--sample',
+      '2',
+      '--checkpoint',
+      checkpoint,
+      '--json',
+    ]);
+    expect(first.json()).toMatchObject({ checked: 2 });
+    const again = await run([
+      'verify',
+      '--from',
+      SAMPLE,
+      '--sample',
+      '2',
+      '--checkpoint',
+      checkpoint,
+      '--json',
+    ]);
+    expect(again.stderr).toContain('resuming; 2 already checked');
+    expect(again.json()).toEqual(first.json());
+    expect((await run(['verify'])).status).toBe(EXIT.usage);
+  });
 });

@@ -14,6 +14,7 @@ import { redriveCommand } from '#tools/cli/commands/redrive.ts';
 import { sendEventsCommand } from '#tools/cli/commands/send-events.ts';
 import { statusCommand } from '#tools/cli/commands/status.ts';
 import { traceCommand } from '#tools/cli/commands/trace.ts';
+import { verifyCommand } from '#tools/cli/commands/verify.ts';
 
 /** Every subcommand, in the order `upheal-sync --help` lists them. */
 export const COMMANDS: readonly CliCommand[] = [
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CliCommand[] = [
   deletesCommand,
   mappingsCommand,
   traceCommand,
+  verifyCommand,
   outboundCommand,
   demoCommand,
 ];
