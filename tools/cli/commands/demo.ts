@@ -1,5 +1,5 @@
 /**
- * `upheal-sync demo` (`npm start`): the main job end to end on the embedded local stack (SPEC §8).
+ * `upheal-sync demo` (`npm start`): the main job end to end on the embedded local stack.
  *   1. starts the local stack with the rate limit scaled to 300 requests per 10 s, and seeds the
  *      Upheal simulator with the sample's users that "already exist in Upheal";
  *   2. imports the bundled sample export with a live progress bar (`upheal-sync import --wait`);
@@ -38,7 +38,7 @@ Options:
   -h, --help      show this help
 `;
 
-/** The scaled rate limit of the demo: SPEC §11's benchmark scaling, 6× faster than production. */
+/** The scaled rate limit of the demo: the benchmark's scaling, 6× faster than production. */
 const DEMO_LIMIT = 300;
 const DEMO_WINDOW_SECONDS = 10;
 /** Jitter allowance for loopback (latency spread is a few ms; see docs/limits.md). */
