@@ -32,7 +32,8 @@ export function parseFlags(
     });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (error) {
-    const message = (error as Error).message.split('\n')[0] ?? 'invalid arguments';
+    // node's message may go on with advice about `--`; its first sentence names the problem.
+    const message = (error as Error).message.split(/\n|\. /)[0] ?? 'invalid arguments';
     throw new ValidationError([{ field: flagOf(message), reason: message.replace(/\.$/, '') }]);
   }
 }

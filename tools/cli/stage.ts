@@ -114,7 +114,7 @@ export interface StageFlags {
 /** The environment a command runs with, and the stage it names. */
 export interface ResolvedTarget {
   readonly env: NodeJS.ProcessEnv;
-  /** `local`, a stage name, or `environment` when only variables name the target. */
+  /** `local`, a stage name, or what the environment tells of it. */
   readonly stage: string;
 }
 
@@ -135,7 +135,9 @@ export async function resolveTarget(
   if (flags.stage === undefined) {
     return {
       env: { ...env, ...regional },
-      stage: stageOfTable(env.TABLE_NAME) ?? 'unnamed (environment variables)',
+      stage: env.TABLE_NAME
+        ? (stageOfTable(env.TABLE_NAME) ?? `of table ${env.TABLE_NAME}`)
+        : 'none (no --stage, no TABLE_NAME)',
     };
   }
   if (!/^[a-z0-9-]+$/.test(flags.stage)) {
