@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ImportPlan } from '#lib/import/plan.ts';
 import type { Job } from '#lib/jobs/job.ts';
 import { waitFor } from '#test/helpers/local-stack.ts';
 import {
@@ -122,11 +123,13 @@ async function scenario(format: 'ndjson' | 'csv', seedExisting: boolean): Promis
   try {
     if (seedExisting) run.stack.simulator!.seedUsers(EXISTING);
 
-    // Dry run: the plan, and not one call to Upheal.
+    // Dry run: the plan (exit 1: three rows are invalid), no job, not one call to Upheal.
     const dry = await cli(createImportCommand, run.env, [file, '--dry-run']);
-    expect(dry.status, dry.out).toBe(EXIT.ok);
+    expect(dry.status, dry.out).toBe(EXIT.someFailed);
     expect(dry.out).toContain('total calls       55 at most');
-    const plan = (await jobs.get(jobIdOf(dry.out)))?.plan;
+    const planned = await cli(createImportCommand, run.env, [file, '--dry-run', '--json']);
+    const { plan } = JSON.parse(planned.out) as { plan: ImportPlan };
+    expect(await jobs.latest()).toBeUndefined();
     expect(plan).toEqual({
       providers: 5,
       clients: 20,
@@ -157,7 +160,7 @@ async function scenario(format: 'ndjson' | 'csv', seedExisting: boolean): Promis
     const calls = await settledCalls(run);
     // The plan is the upper bound, reached when no user pre-exists: each user the check finds
     // costs one call less (it is linked, not created).
-    expect(calls).toBe(plan!.totalCalls - job.counts.linked);
+    expect(calls).toBe(plan.totalCalls - job.counts.linked);
 
     // Providers first: no client row was applied before the last provider row settled.
     const applied = run
