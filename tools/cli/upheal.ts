@@ -59,8 +59,10 @@ export function pacedUpheal(env: NodeJS.ProcessEnv, lane: Lane): CliUpheal {
   const limiter = new DynamoRateLimiter({
     client: dynamo,
     tableName: parsed.TABLE_NAME,
-    // The functions' limiter key: the key itself, or its parameter name (lib/limiter).
-    apiKey: parsed.UPHEAL_API_KEY ?? parsed.UPHEAL_API_KEY_PARAMETER!,
+    // The functions' limiter key: a deployed stage's functions key it by the parameter name, the
+    // local stack's by the key itself. The parameter wins, so a key exported for this shell
+    // still books in the stage's budget.
+    apiKey: parsed.UPHEAL_API_KEY_PARAMETER ?? parsed.UPHEAL_API_KEY!,
     limit: rate.limit,
     windowMs: rate.windowSeconds * MS_PER_SECOND,
     jitterMs: rate.jitterMs,
