@@ -214,10 +214,27 @@ export function partnerQueuePolicies(settings: DeploySettings): Record<string, C
 }
 
 /** The outputs the operator's CLI reads, by the environment variable it reads them as. */
-export function cliVariables(): Record<string, { value: CfnValue; description: string }> {
+export function cliVariables(
+  settings: DeploySettings,
+): Record<string, { value: CfnValue; description: string }> {
   const urls = DEPLOYED_FUNCTIONS.filter((name) => FUNCTIONS[name].url);
   return {
     AWS_REGION: { value: ref('AWS::Region'), description: 'the region of the stack' },
+    // What the CLI shows, paces and estimates with: the functions' Upheal, key and limit (the
+    // limiter is keyed by the parameter name, so the CLI shares the functions' budget).
+    UPHEAL_BASE_URL: { value: settings.uphealBaseUrl, description: 'the Upheal API' },
+    UPHEAL_API_KEY_PARAMETER: {
+      value: secretParameters(settings).uphealApiKey,
+      description: 'the SSM parameter of the Upheal API key',
+    },
+    UPHEAL_RATE_LIMIT: {
+      value: String(settings.uphealRateLimit),
+      description: 'requests per window',
+    },
+    UPHEAL_RATE_WINDOW_SECONDS: {
+      value: String(settings.uphealRateWindowSeconds),
+      description: 'the rate window',
+    },
     TABLE_NAME: { value: ref(TABLE.logicalId), description: 'the state table' },
     [IMPORT_BUCKET.nameEnv]: {
       value: ref(IMPORT_BUCKET.logicalId),
@@ -276,7 +293,7 @@ export function cloudFormationResources(settings: DeploySettings) {
       OverviewDashboard: { ...dashboardResource(settings), DependsOn: Object.keys(alarms) },
     },
     Outputs: Object.fromEntries(
-      Object.entries(cliVariables()).map(([variable, { value, description }]) => [
+      Object.entries(cliVariables(settings)).map(([variable, { value, description }]) => [
         outputKeyOf(variable),
         {
           Description: `${CLI_OUTPUT_DESCRIPTION_PREFIX} ${variable}: ${description}`,

@@ -24,9 +24,8 @@ import {
   PROVIDER_FAILED_OPERATION,
 } from '#lib/jobs/client-gate.ts';
 import { CONTROL_TYPES, type ControlMessage } from '#lib/jobs/control-messages.ts';
-import { advanceIfSettled, type LedgerDeps } from '#lib/jobs/import-progress.ts';
-import { type ImportMessage, type ImportQueue, SQS_BATCH_LIMIT } from '#lib/jobs/import-queue.ts';
-import type { SourceOpener } from '#lib/jobs/import-source.ts';
+import { advanceIfSettled } from '#lib/jobs/import-progress.ts';
+import { type ImportMessage, SQS_BATCH_LIMIT } from '#lib/jobs/import-queue.ts';
 import type {
   ControlOutcome,
   InitialSyncDeps,
@@ -34,7 +33,6 @@ import type {
 } from '#lib/jobs/initial-sync-types.ts';
 import { type FanOutPhase, FINAL_PHASES, JOB_PHASES, type Job } from '#lib/jobs/job.ts';
 import { planJob } from '#lib/jobs/plan-job.ts';
-import type { UserMapping } from '#lib/store/mapping-store.ts';
 
 /** Runs one control message. Throws (for SQS to redeliver) only on infrastructure errors. */
 export async function runControl(

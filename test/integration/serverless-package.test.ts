@@ -693,6 +693,10 @@ describe('osls package (offline)', () => {
     );
     const cliVariables = [
       'AWS_REGION',
+      'UPHEAL_BASE_URL',
+      'UPHEAL_API_KEY_PARAMETER',
+      'UPHEAL_RATE_LIMIT',
+      'UPHEAL_RATE_WINDOW_SECONDS',
       'TABLE_NAME',
       IMPORT_BUCKET.nameEnv,
       ...(Object.values(QUEUES) as QueueDefinition[]).map((queue) => queue.urlEnv),

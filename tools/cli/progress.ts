@@ -1,5 +1,5 @@
 /**
- * How the CLI shows an import job (SPEC §7 `import --wait`, `status`): a one-line progress bar
+ * How the CLI shows an import job (`import --wait`, `status`): a one-line progress bar
  * redrawn in place on a terminal, plain periodic lines otherwise, and the job's report. Rate and
  * ETA come from what the ledger shows between two looks at it (rows settled per minute); before
  * there is such a sample, the ETA is the plan's remaining calls at the configured rate.

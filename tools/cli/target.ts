@@ -1,11 +1,12 @@
 /**
  * The composition root of the operator CLI: the AWS clients, stores and queues of the deployment
- * that the environment names, built here and nowhere else in the commands. For the local stack,
- * `upheal-sync local` prints exactly these variables for other shells to export; for AWS, the
- * stack outputs give them (see docs/deployment.md). AWS credentials and endpoints come from the
+ * that the environment names, built here and nowhere else in the commands. `--stage` fills that
+ * environment from the deployed stack's outputs or from the running local stack
+ * (tools/cli/stage.ts). AWS credentials and endpoints come from the
  * SDK's own environment (`AWS_PROFILE`, `AWS_ENDPOINT_URL_*`, …).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -49,7 +50,7 @@ export interface Target {
  * SDK client settings from `env` (which may not be `process.env`): region, the service's
  * endpoint override and static credentials when given; otherwise the SDK's own defaults.
  */
-function clientConfig(env: NodeJS.ProcessEnv, serviceEndpoint: string | undefined) {
+export function clientConfig(env: NodeJS.ProcessEnv, serviceEndpoint: string | undefined) {
   const endpoint = serviceEndpoint ?? env.AWS_ENDPOINT_URL;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
@@ -65,7 +66,7 @@ export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
   const parsed = parseWith(
     TargetSchema,
     env,
-    'environment (run `upheal-sync local` and export what it prints)',
+    'environment (use --stage NAME, or export the variables of the stage)',
   );
   const sqs = new SQSClient(clientConfig(env, env.AWS_ENDPOINT_URL_SQS));
   const dynamo = new DynamoDBClient(clientConfig(env, env.AWS_ENDPOINT_URL_DYNAMODB));
@@ -95,4 +96,18 @@ export function targetFromEnv(env: NodeJS.ProcessEnv): Target {
       dynamo.destroy();
     },
   };
+}
+
+/** True when `env` names a stack (its table): commands that can work offline use it if so. */
+export function namesTarget(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.TABLE_NAME);
+}
+
+/** An S3 client for `env` (path-style addressing against an emulator endpoint). */
+export function s3ClientFrom(env: NodeJS.ProcessEnv): S3Client {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  return new S3Client({
+    ...clientConfig(env, endpoint),
+    ...(endpoint ? { forcePathStyle: true } : {}),
+  });
 }

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ImportPlan } from '#lib/import/plan.ts';
 import type { Job } from '#lib/jobs/job.ts';
 import { waitFor } from '#test/helpers/local-stack.ts';
 import {
@@ -124,11 +125,18 @@ async function scenario(format: 'ndjson' | 'csv', seedExisting: boolean): Promis
   try {
     if (seedExisting) run.stack.simulator!.seedUsers(EXISTING);
 
-    // Dry run: the plan, and not one call to Upheal.
+    // Dry run: the plan (exit 1: three rows are invalid), no job, not one call to Upheal.
     const dry = await cli(createImportCommand, run.env, [file, '--dry-run', ...EXPORTED]);
-    expect(dry.status, dry.out).toBe(EXIT.ok);
+    expect(dry.status, dry.out).toBe(EXIT.someFailed);
     expect(dry.out).toContain('total calls       55 at most');
-    const plan = (await jobs.get(jobIdOf(dry.out)))?.plan;
+    const planned = await cli(createImportCommand, run.env, [
+      file,
+      '--dry-run',
+      '--json',
+      ...EXPORTED,
+    ]);
+    const { plan } = JSON.parse(planned.out) as { plan: ImportPlan };
+    expect(await jobs.latest()).toBeUndefined();
     expect(plan).toEqual({
       providers: 5,
       clients: 20,
@@ -159,7 +167,7 @@ async function scenario(format: 'ndjson' | 'csv', seedExisting: boolean): Promis
     const calls = await settledCalls(run);
     // The plan is reached: a user the check finds costs as much as a new one (the check, then
     // the update that gives it the row's fields and our partner id instead of the create).
-    expect(calls).toBe(plan!.totalCalls);
+    expect(calls).toBe(plan.totalCalls);
 
     // Providers first: no client row was applied before the last provider row settled.
     const applied = run

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -49,9 +50,11 @@ const isRunning = (pid: number) => {
 
 describe('upheal-sync local', () => {
   it('prints one JSON line when ready and shuts down cleanly on SIGTERM, leaving no child', async () => {
+    const endpointsFile = join(bundles.dir, 'local.json');
     cli = spawn(process.execPath, [CLI, 'local', '--json', '--functions-dir', bundles.dir], {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, UPHEAL_SYNC_LOCAL_FILE: endpointsFile },
     });
     const stderr: string[] = [];
     createInterface({ input: cli.stderr! }).on('line', (line) => stderr.push(line));
@@ -86,9 +89,32 @@ describe('upheal-sync local', () => {
     const workers = childrenOf(cli.pid!);
     expect(workers.length).toBeGreaterThan(0);
 
+    // Another shell reaches the running stack with --stage local, through its endpoints file.
+    const written = JSON.parse(readFileSync(endpointsFile, 'utf8')) as {
+      pid: number;
+      env: Record<string, string>;
+    };
+    expect(written.pid).toBe(cli.pid);
+    expect(Object.keys(written.env).filter((name) => /SECRET|AWS_ACCESS/.test(name))).toEqual([]);
+    let exported = '';
+    const staged = await main(
+      ['--stage', 'local', 'mappings', 'export'],
+      undefined,
+      {
+        stdout: (text) => {
+          exported += text;
+        },
+        stderr: () => {},
+      },
+      { env: { UPHEAL_SYNC_LOCAL_FILE: endpointsFile, PATH: process.env.PATH } },
+    );
+    expect(staged).toBe(EXIT.ok);
+    expect(exported).toMatch(/^partnerUserId,kind,uphealUserId/);
+
     cli.kill('SIGTERM');
     const [code] = (await once(cli, 'exit')) as [number | null];
     expect(code).toBe(EXIT.ok);
+    expect(existsSync(endpointsFile)).toBe(false);
     expect(workers.filter(isRunning)).toEqual([]);
   });
 

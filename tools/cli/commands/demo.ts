@@ -1,5 +1,5 @@
 /**
- * `upheal-sync demo` (`npm start`): the main job end to end on the embedded local stack (SPEC §8).
+ * `upheal-sync demo` (`npm start`): the main job end to end on the embedded local stack.
  *   1. starts the local stack with the rate limit scaled to 300 requests per 10 s, and seeds the
  *      Upheal simulator with the sample's users that "already exist in Upheal";
  *   2. imports the bundled sample export with a live progress bar (`upheal-sync import --wait`);
@@ -11,11 +11,11 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
 import { sendEvents } from '#lib/ingest/send-events.ts';
 import { MS_PER_SECOND } from '#lib/time.ts';
+import { parseFlags, stringFlag } from '#tools/cli/args.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import { createImportCommand } from '#tools/cli/commands/import.ts';
 import { ensureBundles } from '#tools/cli/commands/local.ts';
@@ -39,7 +39,7 @@ Options:
   -h, --help      show this help
 `;
 
-/** The scaled rate limit of the demo: SPEC §11's benchmark scaling, 6× faster than production. */
+/** The scaled rate limit of the demo: the benchmark's scaling, 6× faster than production. */
 const DEMO_LIMIT = 300;
 const DEMO_WINDOW_SECONDS = 10;
 /** Jitter allowance for loopback (latency spread is a few ms; see docs/limits.md). */
@@ -107,12 +107,15 @@ export const demoCommand: CliCommand = {
   summary: 'run the main job on the local stack: sample import, live events, report (npm start)',
   usage: USAGE,
   async run(args) {
-    const { values } = parseArgs({
+    const parsed = parseFlags(
       args,
-      options: { import: { type: 'string' }, events: { type: 'string' } },
-    });
-    const importFile = values.import ?? join(PROJECT_ROOT, 'samples', 'import.ndjson');
-    const eventsFile = values.events ?? join(PROJECT_ROOT, 'samples', 'events.ndjson');
+      { import: { type: 'string' }, events: { type: 'string' } },
+      false,
+    );
+    const importFile =
+      stringFlag(parsed, 'import') ?? join(PROJECT_ROOT, 'samples', 'import.ndjson');
+    const eventsFile =
+      stringFlag(parsed, 'events') ?? join(PROJECT_ROOT, 'samples', 'events.ndjson');
     const events = await readEvents(eventsFile);
     const started = Date.now();
     const logPath = join(tmpdir(), `upheal-sync-demo-${started}.log`);

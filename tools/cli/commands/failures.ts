@@ -44,8 +44,9 @@ export function createFailuresCommand(overrides: Partial<JobCommandDeps> = {}): 
     name: 'failures',
     summary: 'failed records of an import job, by line, with reasons',
     usage: USAGE,
-    async run(args) {
-      const deps = jobCommandDeps(overrides);
+    targeted: true,
+    async run(args, context) {
+      const deps = jobCommandDeps(overrides, context);
       const live = args.includes(LIVE_FLAG);
       const { jobId, json } = parseJobArgs(args.filter((arg) => arg !== LIVE_FLAG));
       const target = deps.openTarget(deps.env);

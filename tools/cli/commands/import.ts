@@ -1,26 +1,27 @@
 /**
- * `upheal-sync import FILE --exported-at TIME [--dry-run] [--wait] [--job-id ID]` (SPEC §7):
- * uploads the export to the import bucket and sends the job's `start` control message to
- * `initial-sync`; prints the job id. `--exported-at` is required unless the file states its export
- * time. `--dry-run` waits for the plan (checks, creates, links, assignment calls, invalid rows,
- * estimated time) and changes nothing in Upheal. `--wait` shows progress until the job ends, then
- * its report. `--job-id` of an existing job resumes it (its recorded source; nothing uploaded).
+ * `upheal-sync import FILE [--exported-at TIME] [--dry-run] [--wait] [--job-id ID]`: uploads the
+ * export to the import bucket (or takes an `s3://` object in place) and sends the job's `start`
+ * control message to `initial-sync`; prints the job id. The export time is required (given, or
+ * stated on the file's first line): rows are versioned with it, never with "now". `--dry-run`
+ * validates and plans the file on this machine (tools/cli/dry-run.ts) and never starts or resumes
+ * a job. `--wait` shows progress (stderr) until the job ends, then its report. `--job-id` of an
+ * existing job resumes it (its recorded source).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { IMPORT_BUCKET } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { readStatedExportTime, resolveExportTime } from '#lib/import/export-time.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
-import { JobIdSchema, type StartMessage } from '#lib/jobs/control-messages.ts';
-import { FINAL_PHASES, hasFailures, type Job } from '#lib/jobs/job.ts';
+import { JobIdSchema, SqsControlQueue, type StartMessage } from '#lib/jobs/control-messages.ts';
+import { FINAL_PHASES, hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
 import type { JobStore } from '#lib/jobs/job-store.ts';
+import { parseFlags } from '#tools/cli/args.ts';
 import { type CliCommand, EXIT } from '#tools/cli/command.ts';
 import {
   type JobCommandDeps,
@@ -28,35 +29,44 @@ import {
   rateSettingsFrom,
 } from '#tools/cli/commands/status.ts';
 import {
-  jobReport,
-  ProgressWriter,
-  paceOf,
-  planReport,
-  type Sample,
-  sampleOf,
-} from '#tools/cli/progress.ts';
+  type DryRunResult,
+  dryRun,
+  dryRunReport,
+  type ImportLocation,
+  locationOf,
+  s3Text,
+} from '#tools/cli/dry-run.ts';
+import { jobReport, ProgressWriter, paceOf, type Sample, sampleOf } from '#tools/cli/progress.ts';
+import { namesTarget, s3ClientFrom } from '#tools/cli/target.ts';
 
-const USAGE = `Usage: upheal-sync import FILE --exported-at TIME [--dry-run] [--wait] [--job-id ID]
+const USAGE = `Usage: upheal-sync import FILE [--exported-at TIME] [--dry-run] [--wait] [--job-id ID] [--json]
 
 Starts an initial sync of FILE (.ndjson, .jsonl or .csv; see docs/import-files.md): uploads it
-to the import bucket and starts job ID (default: a new id) on initial-sync. Providers are synced
+to the import bucket and starts job ID (default: a new id) on initial-sync. FILE may be
+s3://BUCKET/KEY: the object is imported in place (nothing is uploaded). Providers are synced
 first, clients once every provider is settled. Prints the job id; see also
 \`upheal-sync status\` and \`upheal-sync failures\`.
 
 Options:
-  --dry-run           plan only: checks, creates, links, assignment calls, invalid rows and the
-                      estimated time at the configured rate; nothing is written to Upheal
-  --wait              show progress until the job ends, then its report
+  --dry-run           validate and plan FILE on this machine: rows, invalid rows by line, checks,
+                      creates, assignment calls and the estimated time at the rate limit. Needs
+                      no stack; with one (--stage or its variables) it also counts the users
+                      already mapped. Uploads nothing, starts no job, never calls Upheal
+  --wait              show progress (stderr) until the job ends, then its report
   --job-id ID         the job's id; an existing job's id resumes that job where it stopped
   --exported-at TIME  when the export was taken (ISO-8601 with offset); rows are events of that
                       time, so live changes made after it win over them. Required unless the
                       file states it on its first line (see docs/import-files.md, "Export time")
+  --json              print one JSON object: the dry run's {file, plan, invalidRows,
+                      estimatedMinutes, rate, checkedMappings, exportTime}, or the job {jobId,
+                      resumed, source, format, job} (job: as \`status --json\`, with --wait)
   -h, --help          show this help
 
-Environment: TABLE_NAME, IMPORT_CONTROL_QUEUE_URL, IMPORT_BUCKET and the AWS endpoint variables,
-as printed by \`upheal-sync local\` (or the deployed stack's outputs); UPHEAL_RATE_LIMIT,
-UPHEAL_RATE_WINDOW_SECONDS and UPHEAL_RATE_JITTER_MS for estimates.
-Exit status: 0 all records synced, 1 some failed (or the file was unusable), 2 usage error.
+Environment: the stage's variables (--stage, or TABLE_NAME, IMPORT_CONTROL_QUEUE_URL,
+IMPORT_BUCKET and the AWS variables); UPHEAL_RATE_LIMIT, UPHEAL_RATE_WINDOW_SECONDS and
+UPHEAL_RATE_JITTER_MS for estimates (defaults: the functions' defaults).
+Exit status: 0 all records synced (dry run: every row valid), 1 some failed or invalid (or the
+file was unusable), 2 usage error.
 `;
 
 /** How often --wait looks at the job, and how often plain (non-terminal) output prints a line. */
@@ -90,6 +100,7 @@ export interface ImportCommandDeps extends JobCommandDeps {
 interface ImportArgs {
   readonly file: string;
   readonly dryRun: boolean;
+  readonly json: boolean;
   readonly wait: boolean;
   readonly jobId?: string | undefined;
   readonly exportedAt?: string | undefined;
@@ -108,14 +119,7 @@ export async function uploadFile(
   key: string,
   path: string,
 ): Promise<void> {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
-  const s3 = new S3Client({
-    ...(region ? { region } : {}),
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
-  });
+  const s3 = s3ClientFrom(env);
   try {
     const { size } = await stat(path);
     // Streamed with its length: the file is never held in memory whole.
@@ -134,22 +138,13 @@ export async function uploadFile(
 
 /** Parses the arguments; errors name the flag. */
 function parseImportArgs(args: string[]): ImportArgs {
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        'dry-run': { type: 'boolean' },
-        wait: { type: 'boolean' },
-        'job-id': { type: 'string' },
-        'exported-at': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new ValidationError([{ field: 'arguments', reason: (error as Error).message }]);
-  }
+  const parsed = parseFlags(args, {
+    'dry-run': { type: 'boolean' },
+    wait: { type: 'boolean' },
+    'job-id': { type: 'string' },
+    'exported-at': { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const [file, ...extra] = parsed.positionals;
   if (file === undefined) throw new ValidationError([{ field: 'FILE', reason: 'is required' }]);
   if (extra.length > 0) {
@@ -157,9 +152,16 @@ function parseImportArgs(args: string[]): ImportArgs {
   }
   const jobId = parsed.values['job-id'];
   const exportedAt = parsed.values['exported-at'];
+  const dryRun = parsed.values['dry-run'] === true;
+  if (dryRun && jobId !== undefined) {
+    throw new ValidationError([
+      { field: '--job-id', reason: 'cannot be combined with --dry-run (a dry run starts no job)' },
+    ]);
+  }
   return {
     file,
-    dryRun: parsed.values['dry-run'] === true,
+    dryRun,
+    json: parsed.values.json === true,
     wait: parsed.values.wait === true,
     jobId: typeof jobId === 'string' ? parseWith(JobIdSchema, jobId, '--job-id') : undefined,
     exportedAt:
@@ -177,7 +179,7 @@ async function waitForJob(
   showProgress: boolean,
 ): Promise<Job> {
   const rate = rateSettingsFrom(deps.env);
-  const writer = new ProgressWriter(deps.output.stdout, deps.isTty, PLAIN_LINE_EVERY_MS);
+  const writer = new ProgressWriter(deps.output.stderr, deps.isTty, PLAIN_LINE_EVERY_MS);
   const samples: Sample[] = [];
   const since = deps.now();
   let warned = false;
@@ -205,85 +207,172 @@ async function waitForJob(
   }
 }
 
+/** Plans the file on this machine (and counts mapped users when a stack is named). */
+async function runDryRun(flags: ImportArgs, deps: ImportCommandDeps): Promise<number> {
+  const location = locationOf(flags.file);
+  const format: ImportFormat = detectFormat('path' in location ? location.path : location.key);
+  const rate = rateSettingsFrom(deps.env);
+  const target = namesTarget(deps.env) ? deps.openTarget(deps.env) : undefined;
+  const s3 = 'bucket' in location ? s3ClientFrom(deps.env) : undefined;
+  try {
+    if ('path' in location) await fileSize(location.path);
+    const source =
+      s3 && 'bucket' in location
+        ? await s3Text(s3, location.bucket, location.key)
+        : createReadStream(flags.file);
+    const stated = await readStatedExportTime(
+      s3 && 'bucket' in location
+        ? await s3Text(s3, location.bucket, location.key)
+        : createReadStream(flags.file),
+      format,
+    );
+    let exportTime: DryRunResult['exportTime'];
+    try {
+      exportTime = {
+        at: resolveExportTime({ given: flags.exportedAt, stated, nowMs: deps.now() }),
+      };
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      exportTime = { problem: error.message };
+    }
+    const result = await dryRun({ source, format, rate, target, exportTime });
+    deps.output.stdout(
+      flags.json
+        ? `${JSON.stringify({ file: flags.file, ...result })}\n`
+        : dryRunReport(flags.file, result),
+    );
+    return result.invalidRows.length > 0 ? EXIT.someFailed : EXIT.ok;
+  } catch (error) {
+    // A file unusable as a whole (e.g. a CSV header with unknown columns): a data problem, 1.
+    if (!(error instanceof ValidationError) || !/header|line/.test(error.message)) throw error;
+    deps.output.stderr(`upheal-sync import: ${flags.file}: ${error.message}\n`);
+    return EXIT.someFailed;
+  } finally {
+    target?.close();
+    s3?.destroy();
+  }
+}
+
+/** The start message of a new job: the file uploaded, or the S3 object named, in place. */
+async function newJobStart(
+  flags: ImportArgs,
+  jobId: string,
+  exportedAt: string | undefined,
+  deps: ImportCommandDeps,
+): Promise<StartMessage> {
+  const location = locationOf(flags.file);
+  const format: ImportFormat = detectFormat('path' in location ? location.path : location.key);
+  let source: { bucket: string; key: string };
+  if ('bucket' in location) {
+    source = { bucket: location.bucket, key: location.key };
+  } else {
+    const bucket = parseWith(BucketSchema, deps.env, 'environment')[IMPORT_BUCKET.nameEnv]!;
+    source = { bucket, key: `${UPLOAD_PREFIX}/${jobId}/${basename(location.path)}` };
+    const bytes = await fileSize(location.path);
+    deps.output.stderr(`uploading ${bytes} bytes to s3://${bucket}/${source.key}\n`);
+    await deps.upload(deps.env, bucket, source.key, location.path);
+  }
+  return {
+    type: 'start',
+    jobId,
+    source,
+    format,
+    dryRun: false,
+    ...(exportedAt ? { exportedAt } : {}),
+  };
+}
+
+/**
+ * The export time of a new job: given, stated by the local file, or both (they must agree); a
+ * usage error naming `exportedAt` when a local file has neither. An S3 object is read by the job
+ * itself, which fails the job naming `exportedAt` when neither the start message nor the object
+ * states it.
+ */
+async function exportTimeOf(
+  flags: ImportArgs,
+  location: ImportLocation,
+  format: ImportFormat,
+  nowMs: number,
+): Promise<string | undefined> {
+  if ('bucket' in location) {
+    return flags.exportedAt === undefined
+      ? undefined
+      : resolveExportTime({ given: flags.exportedAt, nowMs });
+  }
+  const stated = await readStatedExportTime(createReadStream(location.path), format);
+  return resolveExportTime({ given: flags.exportedAt, stated, nowMs });
+}
+
+/** The start message that resumes an existing job with its own source. */
+function resumeStart(existing: Job): StartMessage {
+  // The job's own source, so a different file cannot slip into a running job.
+  return {
+    type: 'start',
+    jobId: existing.jobId,
+    source:
+      'records' in existing.source ? { records: [...existing.source.records] } : existing.source,
+    format: existing.format,
+    dryRun: existing.dryRun,
+    exportedAt: existing.exportedAt,
+  };
+}
+
 /** Creates the `import` command. */
 export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}): CliCommand {
   return {
     name: 'import',
-    summary: 'start an initial sync of an export file (--dry-run: the plan; --wait: progress)',
+    summary: 'start an initial sync of an export file (--dry-run: validate and plan offline)',
     usage: USAGE,
-    async run(args) {
-      const base = jobCommandDeps(overrides);
+    targeted: true,
+    async run(args, context) {
+      const base = jobCommandDeps(overrides, context);
       const deps: ImportCommandDeps = {
         ...base,
         upload: overrides.upload ?? uploadFile,
-        isTty: overrides.isTty ?? process.stdout.isTTY === true,
+        isTty: overrides.isTty ?? process.stderr.isTTY === true,
         sleep: overrides.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
         newJobId: overrides.newJobId ?? (() => newJobId(new Date(base.now()))),
       };
       const flags = parseImportArgs(args);
-      const rate = rateSettingsFrom(deps.env);
+      if (flags.dryRun) return runDryRun(flags, deps);
       // The file is checked before anything remote: a typo costs no upload and no job.
-      const format: ImportFormat = detectFormat(flags.file);
-      const size = flags.jobId === undefined ? await fileSize(flags.file) : undefined;
+      const location = locationOf(flags.file);
+      const format = detectFormat('path' in location ? location.path : location.key);
+      if (flags.jobId === undefined && 'path' in location) await fileSize(location.path);
       // Rows are versioned with the export's time, never "now": a new job needs it up front.
-      const exportTimeOfFile = async () =>
-        resolveExportTime({
-          given: flags.exportedAt,
-          stated: await readStatedExportTime(createReadStream(flags.file), format),
-          nowMs: deps.now(),
-        });
-      const exportedAt = size === undefined ? undefined : await exportTimeOfFile();
+      const exportedAt =
+        flags.jobId === undefined
+          ? await exportTimeOf(flags, location, format, deps.now())
+          : undefined;
       const target = deps.openTarget(deps.env);
       try {
         const jobs = target.jobs;
         const control = target.controlQueue();
         const existing = flags.jobId ? await jobs.get(flags.jobId) : undefined;
         const jobId = flags.jobId ?? deps.newJobId();
-        let start: StartMessage;
-        if (existing) {
-          // Resume: the job's own source, so a different file cannot slip into a running job.
-          start = {
-            type: 'start',
-            jobId,
-            source:
-              'records' in existing.source
-                ? { records: [...existing.source.records] }
-                : existing.source,
-            format: existing.format,
-            dryRun: existing.dryRun,
-            ...(existing.exportedAt ? { exportedAt: existing.exportedAt } : {}),
-          };
-          deps.output.stdout(`job ${jobId}: resuming (phase ${existing.phase})\n`);
-        } else {
-          const bytes = size ?? (await fileSize(flags.file));
-          const jobExportedAt = exportedAt ?? (await exportTimeOfFile());
-          const bucket = parseWith(BucketSchema, deps.env, 'environment')[IMPORT_BUCKET.nameEnv]!;
-          const key = `${UPLOAD_PREFIX}/${jobId}/${basename(flags.file)}`;
-          await deps.upload(deps.env, bucket, key, flags.file);
-          start = {
-            type: 'start',
-            jobId,
-            source: { bucket, key },
-            format,
-            dryRun: flags.dryRun,
-            exportedAt: jobExportedAt,
-          };
-          deps.output.stdout(
-            `job ${jobId}: ${flags.dryRun ? 'planning (dry run)' : 'started'} — ${bytes} bytes of ${format} in s3://${bucket}/${key}\n`,
-          );
-        }
+        const start = existing
+          ? resumeStart(existing)
+          : await newJobStart(flags, jobId, exportedAt, deps);
         await control.send(start);
-        if (start.dryRun) {
-          const job = await waitForJob(jobs, jobId, deps, false);
-          deps.output.stdout(job.plan ? planReport(job, rate) : jobReport(job, deps.now()));
-          return job.phase === 'failed' ? EXIT.someFailed : EXIT.ok;
-        }
+        const source =
+          'bucket' in start.source
+            ? `s3://${start.source.bucket}/${start.source.key}`
+            : 'inline records';
+        deps.output.stderr(
+          `job ${jobId}: ${existing ? `resuming (phase ${existing.phase})` : 'started'} — ${start.format} in ${source}\n`,
+        );
+        const result = { jobId, resumed: existing !== undefined, source, format: start.format };
         if (!flags.wait) {
-          deps.output.stdout(`follow it with: upheal-sync status ${jobId}\n`);
+          deps.output.stdout(flags.json ? `${JSON.stringify(result)}\n` : `${jobId}\n`);
+          if (!flags.json) deps.output.stderr(`follow it with: upheal-sync status ${jobId}\n`);
           return EXIT.ok;
         }
         const job = await waitForJob(jobs, jobId, deps, true);
-        deps.output.stdout(jobReport(job, deps.now()));
+        deps.output.stdout(
+          flags.json
+            ? `${JSON.stringify({ ...result, job: { ...job, summary: summaryCounts(job) } })}\n`
+            : jobReport(job, deps.now()),
+        );
         return hasFailures(job) ? EXIT.someFailed : EXIT.ok;
       } finally {
         target.close();

@@ -1,15 +1,18 @@
 /**
- * `upheal-sync local`: the local stack (SPEC §8) in the foreground until Ctrl-C or SIGTERM, then
+ * `upheal-sync local`: the local stack in the foreground until Ctrl-C or SIGTERM, then
  * a clean shutdown that leaves no worker process behind. Bundles are built first when missing, so
- * a fresh clone only needs `npm ci`.
+ * a fresh clone only needs `npm ci`. While it runs, its endpoints file lets other shells use
+ * `upheal-sync --stage local …` (tools/cli/stage.ts).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEPLOYED_FUNCTIONS, type DeployedFunctionName } from '#infra/functions.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { type CliCommand, type CliOutput, EXIT } from '#tools/cli/command.ts';
+import { type LocalEndpointsFile, localEndpointsPath } from '#tools/cli/stage.ts';
 import {
   type LocalStack,
   type LocalStackOptions,
@@ -24,7 +27,9 @@ Starts the local stack in the foreground: SQS and S3 (fauxqs) and DynamoDB (dyna
 loopback, the queues, dead-letter queues, table and bucket of stage "local" (from infra/), the
 triggers of every function with a bundle in dist/functions (built first if missing),
 and the embedded Upheal simulator unless --upheal-url is given. Prints the endpoints and the
-environment other shells need; Ctrl-C or SIGTERM stops everything.
+environment other shells need; Ctrl-C or SIGTERM stops everything. While it runs, other
+shells reach it with \`upheal-sync --stage local <command>\` (the endpoints are in
+~/.upheal-sync/local.json, or the file UPHEAL_SYNC_LOCAL_FILE names).
 
 ingest runs behind a local function URL; it verifies signatures with INGEST_SECRET from this
 environment, or with the public local default 'local-dev-ingest-secret'.
@@ -146,13 +151,40 @@ export function createLocalCommand(deps: Partial<LocalCommandDeps> = {}): CliCom
       } else {
         output.stdout(describe(stack, printable));
       }
+      // The simulator's key is public; a real key (--upheal-url) never goes to the file.
+      const simulatorKey: Record<string, string> =
+        stack.env.UPHEAL_API_KEY === DEFAULT_API_KEY ? { UPHEAL_API_KEY: DEFAULT_API_KEY } : {};
+      const endpointsFile = await writeLocalEndpoints(env, { ...printable, ...simulatorKey });
       const signal = await shutdown;
       output.stderr(`${signal}: stopping the local stack…\n`);
+      await rm(endpointsFile, { force: true });
       await stack.stop();
       output.stderr('stopped.\n');
       return EXIT.ok;
     },
   };
+}
+
+/**
+ * Writes the endpoints file `--stage local` reads: this process's id (so a stale file is
+ * recognised) and the stack's variables without secrets or credentials. Resolves with its path.
+ */
+export async function writeLocalEndpoints(
+  env: NodeJS.ProcessEnv,
+  variables: Readonly<Record<string, string>>,
+): Promise<string> {
+  const path = localEndpointsPath(env);
+  const file: LocalEndpointsFile = {
+    pid: process.pid,
+    env: Object.fromEntries(
+      Object.entries(variables).filter(
+        ([name]) => !name.startsWith('AWS_ACCESS') && name !== 'PATH',
+      ),
+    ),
+  };
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(file)}\n`, { mode: 0o600 });
+  return path;
 }
 
 function parseFlags(args: string[]): z.infer<typeof ArgsSchema> {

@@ -1,24 +1,31 @@
 /**
- * `upheal-sync outbound tail`: prints the outbound events (SPEC §5.1) as they arrive, one JSON
- * object per line, so an integrator sees what their system will receive. It consumes them
- * (deletes after printing) unless `--peek`; in production the partner's consumer owns the queue.
+ * `upheal-sync outbound tail`: prints the outbound events as they arrive, one JSON object per
+ * line, so an integrator sees what their system will receive. Tailing consumes the events it
+ * prints (it is for a stage where no partner consumer reads the queue, such as local); it never
+ * holds an event back or lets one reach the dead-letter queue: each is deleted right after it is
+ * printed. `--count-only` reads nothing and prints the queue's depth instead, safe on any stage.
  * `inviteUrl` values are masked unless `--show-invite-urls`: they are credentials.
  */
-import { parseArgs } from 'node:util';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ValidationError } from '#lib/errors.ts';
-import { type CliCommand, EXIT } from '#tools/cli/command.ts';
+import { booleanFlag, parseFlags } from '#tools/cli/args.ts';
+import { type CliCommand, EXIT, processContext } from '#tools/cli/command.ts';
+import { queueDepth } from '#tools/cli/drain.ts';
 import { targetFromEnv } from '#tools/cli/target.ts';
 
-const USAGE = `Usage: upheal-sync outbound tail [--peek] [--once] [--show-invite-urls]
+const USAGE = `Usage: upheal-sync outbound tail [--once] [--show-invite-urls]
+       upheal-sync outbound tail --count-only [--json]
 
 Prints the outbound events (user.created, user.linked, user.updated, user.deleted, user.failed,
-client.providers_assigned, import.completed) as they arrive on the outbound queue, one JSON
-object per line, until Ctrl-C.
+client.providers_assigned, import.completed; see docs/outbound-events.md) as they arrive on the
+outbound queue, one JSON object per line, until Ctrl-C. Tailing consumes what it prints: use it
+where no partner consumer reads the queue (e.g. the local stack). It never delays an event or
+lets one be dead-lettered.
 
 Options:
-  --peek              leave the events on the queue (they reappear after its visibility timeout)
   --once              print what is there now, then exit
+  --count-only        print how many events wait on the queue and read none (safe on any stage)
+  --json              with --count-only: print {"queue":"outbound","messages":n}
   --show-invite-urls  print providers' inviteUrl values (credentials!) instead of masking them
   -h, --help          show this help
 `;
@@ -47,21 +54,33 @@ export const outboundCommand: CliCommand = {
   name: 'outbound',
   summary: 'tail the outbound events the partner system receives',
   usage: USAGE,
-  async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        peek: { type: 'boolean', default: false },
-        once: { type: 'boolean', default: false },
-        'show-invite-urls': { type: 'boolean', default: false },
-      },
-      allowPositionals: true,
+  targeted: true,
+  async run(args, { env, output } = processContext()) {
+    const parsed = parseFlags(args, {
+      once: { type: 'boolean' },
+      'count-only': { type: 'boolean' },
+      json: { type: 'boolean' },
+      'show-invite-urls': { type: 'boolean' },
     });
-    if (positionals.length !== 1 || positionals[0] !== 'tail') {
+    if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'tail') {
       throw new ValidationError([{ field: 'action', reason: 'the only action is tail' }]);
     }
-    const target = targetFromEnv(process.env);
+    const target = targetFromEnv(env);
     const queueUrl = target.queueUrl('outbound');
+    if (booleanFlag(parsed, 'count-only')) {
+      try {
+        const messages = await queueDepth(target, 'outbound');
+        output.stdout(
+          booleanFlag(parsed, 'json')
+            ? `${JSON.stringify({ queue: 'outbound', messages })}\n`
+            : `${messages} event(s) on the outbound queue\n`,
+        );
+        return EXIT.ok;
+      } finally {
+        target.close();
+      }
+    }
+    const showInviteUrls = booleanFlag(parsed, 'show-invite-urls');
     let stopping = false;
     const stop = () => {
       stopping = true;
@@ -78,17 +97,12 @@ export const outboundCommand: CliCommand = {
           }),
         );
         for (const message of Messages) {
-          process.stdout.write(`${printable(message.Body ?? '', values['show-invite-urls'])}\n`);
-          if (!values.peek) {
-            await target.sqs.send(
-              new DeleteMessageCommand({
-                QueueUrl: queueUrl,
-                ReceiptHandle: message.ReceiptHandle,
-              }),
-            );
-          }
+          output.stdout(`${printable(message.Body ?? '', showInviteUrls)}\n`);
+          await target.sqs.send(
+            new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+          );
         }
-        if (values.once && Messages.length === 0) break;
+        if (booleanFlag(parsed, 'once') && Messages.length === 0) break;
       }
       return EXIT.ok;
     } finally {

@@ -4,7 +4,6 @@
  * group (so a user's order holds) and gets a new deduplication id (the original may still be in
  * SQS's 5-minute deduplication window). A message is deleted from the DLQ only after it was sent.
  */
-import { parseArgs } from 'node:util';
 import {
   DeleteMessageCommand,
   GetQueueUrlCommand,
@@ -14,25 +13,30 @@ import {
 } from '@aws-sdk/client-sqs';
 import { QUEUES, type QueueKey } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
-import { type CliCommand, EXIT } from '#tools/cli/command.ts';
+import { booleanFlag, parseFlags, stringFlag } from '#tools/cli/args.ts';
+import { type CliCommand, EXIT, processContext } from '#tools/cli/command.ts';
 import { type Target, targetFromEnv } from '#tools/cli/target.ts';
-
-const USAGE = `Usage: upheal-sync redrive [--queue NAME] [--dry-run]
-
-Moves every message of the dead-letter queues back to its source queue (user-events,
-import-users, assignments, import-control), in order per user. Run it after fixing what made
-them fail; \`upheal-sync failures\` lists the reasons.
-
-Options:
-  --queue NAME  only this queue (userEvents, imports, assignments, importControl)
-  --dry-run     count the messages, move nothing
-  -h, --help    show this help
-`;
 
 /** Queues whose DLQ is re-driven (the consumed ones). */
 const REDRIVEN: readonly QueueKey[] = (Object.keys(QUEUES) as QueueKey[]).filter(
   (key) => 'consumer' in QUEUES[key],
 );
+
+/** The queue names operators see in help, alarms and the AWS console (`user-events`, …). */
+export const REDRIVEN_NAMES: readonly string[] = REDRIVEN.map((key) => QUEUES[key].suffix);
+
+const USAGE = `Usage: upheal-sync redrive [--queue NAME] [--dry-run] [--json]
+
+Moves every message of the dead-letter queues back to its source queue, in order per user. Run
+it after fixing what made them fail; \`upheal-sync failures\` lists the reasons.
+
+Options:
+  --queue NAME  only this queue: ${REDRIVEN_NAMES.join(', ')}
+  --dry-run     count the messages, move nothing
+  --json        print {"dryRun":…,"queues":{"<name>":count},"total":n}
+  -h, --help    show this help
+`;
+
 /** ReceiveMessage returns at most 10 messages. */
 const RECEIVE_MAX = 10;
 /** Messages received for moving stay invisible this long. */
@@ -89,34 +93,51 @@ export async function redriveQueue(
   }
 }
 
+/** The queue keys `--queue NAME` selects (every re-driven queue without it). */
+export function redrivenQueues(name: string | undefined): readonly QueueKey[] {
+  if (name === undefined) return REDRIVEN;
+  const key = REDRIVEN.find((candidate) => QUEUES[candidate].suffix === name);
+  if (!key) {
+    throw new ValidationError([
+      { field: '--queue', reason: `must be one of ${REDRIVEN_NAMES.join(', ')}` },
+    ]);
+  }
+  return [key];
+}
+
 /** The `redrive` command. */
 export const redriveCommand: CliCommand = {
   name: 'redrive',
   summary: 'move dead-lettered messages back to their queues for another try',
   usage: USAGE,
-  async run(args) {
-    const { values } = parseArgs({
+  targeted: true,
+  async run(args, { env, output } = processContext()) {
+    const parsed = parseFlags(
       args,
-      options: { queue: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
-    });
-    const keys = values.queue === undefined ? REDRIVEN : [values.queue as QueueKey];
-    if (!keys.every((key) => REDRIVEN.includes(key))) {
-      throw new ValidationError([
-        { field: '--queue', reason: `must be one of ${REDRIVEN.join(', ')}` },
-      ]);
-    }
-    const target = targetFromEnv(process.env);
+      { queue: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+      false,
+    );
+    const keys = redrivenQueues(stringFlag(parsed, 'queue'));
+    const dryRun = booleanFlag(parsed, 'dry-run');
+    const json = booleanFlag(parsed, 'json');
+    const target = targetFromEnv(env);
     try {
+      const counts: Record<string, number> = {};
       let total = 0;
       for (const key of keys) {
-        const count = await redriveQueue(target, key, values['dry-run']);
+        const count = await redriveQueue(target, key, dryRun);
+        counts[QUEUES[key].suffix] = count;
         total += count;
-        if (count > 0)
-          process.stdout.write(
-            `${key}: ${count} message(s) ${values['dry-run'] ? 'dead-lettered' : 'moved back'}\n`,
+        if (count > 0 && !json)
+          output.stdout(
+            `${QUEUES[key].suffix}: ${count} message(s) ${dryRun ? 'dead-lettered' : 'moved back'}\n`,
           );
       }
-      process.stdout.write(`${values['dry-run'] ? 'found' : 'moved'} ${total} message(s)\n`);
+      output.stdout(
+        json
+          ? `${JSON.stringify({ dryRun, queues: counts, total })}\n`
+          : `${dryRun ? 'found' : 'moved'} ${total} message(s)\n`,
+      );
       return EXIT.ok;
     } finally {
       target.close();

@@ -1,9 +1,8 @@
 /**
  * `upheal-sync status [JOB]`: an import job's phase, counts, rate and ETA (the latest job when
- * none is named). Reads the job ledger of the environment's target (tools/cli/target.ts). Also the
+ * none is named). Reads the job ledger of the target (tools/cli/target.ts). Also the
  * home of what the job commands share: the ledger of a target and the rate settings.
  */
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
@@ -11,7 +10,14 @@ import { JobIdSchema } from '#lib/jobs/control-messages.ts';
 import { hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
 import type { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { describeQuarantine, readQuarantine } from '#lib/quarantine/dynamo-quarantine.ts';
-import { type CliCommand, type CliOutput, EXIT } from '#tools/cli/command.ts';
+import { booleanFlag, parseFlags } from '#tools/cli/args.ts';
+import {
+  type CliCommand,
+  type CliContext,
+  type CliOutput,
+  EXIT,
+  processContext,
+} from '#tools/cli/command.ts';
 import {
   jobReport,
   paceOf,
@@ -56,14 +62,14 @@ export interface JobCommandDeps {
   readonly now: () => number;
 }
 
-/** The real dependencies, overridden by `deps`. */
-export function jobCommandDeps(deps: Partial<JobCommandDeps>): JobCommandDeps {
+/** The dependencies of one run: the context's environment and output, overridden by `deps`. */
+export function jobCommandDeps(
+  deps: Partial<JobCommandDeps>,
+  context: CliContext = processContext(),
+): JobCommandDeps {
   return {
-    output: deps.output ?? {
-      stdout: (text: string) => process.stdout.write(text),
-      stderr: (text: string) => process.stderr.write(text),
-    },
-    env: deps.env ?? process.env,
+    output: deps.output ?? context.output,
+    env: deps.env ?? context.env,
     openTarget: deps.openTarget ?? targetFromEnv,
     now: deps.now ?? Date.now,
   };
@@ -87,24 +93,14 @@ export async function findJob(jobs: DynamoJobStore, jobId: string | undefined): 
 
 /** Parses `[JOB] [--json]`. */
 export function parseJobArgs(args: string[]): { jobId?: string; json: boolean } {
-  let parsed: { values: { json?: boolean | undefined }; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args,
-      options: { json: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new ValidationError([{ field: 'arguments', reason: (error as Error).message }]);
-  }
+  const parsed = parseFlags(args, { json: { type: 'boolean' } });
   if (parsed.positionals.length > 1) {
-    throw new ValidationError([{ field: 'arguments', reason: 'expected at most one JOB' }]);
+    throw new ValidationError([{ field: 'JOB', reason: 'expected at most one JOB' }]);
   }
   const [jobId] = parsed.positionals;
   return {
     ...(jobId === undefined ? {} : { jobId: parseWith(JobIdSchema, jobId, 'JOB') }),
-    json: parsed.values.json ?? false,
+    json: booleanFlag(parsed, 'json'),
   };
 }
 
@@ -114,8 +110,9 @@ export function createStatusCommand(overrides: Partial<JobCommandDeps> = {}): Cl
     name: 'status',
     summary: 'phase, counts, rate and ETA of an import job (the latest by default)',
     usage: USAGE,
-    async run(args) {
-      const deps = jobCommandDeps(overrides);
+    targeted: true,
+    async run(args, context) {
+      const deps = jobCommandDeps(overrides, context);
       const { jobId, json } = parseJobArgs(args);
       const rate = rateSettingsFrom(deps.env);
       const target = deps.openTarget(deps.env);
