@@ -18,7 +18,7 @@ import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { readStatedExportTime, resolveExportTime } from '#lib/import/export-time.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
-import { JobIdSchema, SqsControlQueue, type StartMessage } from '#lib/jobs/control-messages.ts';
+import { JobIdSchema, type StartMessage } from '#lib/jobs/control-messages.ts';
 import { FINAL_PHASES, hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
 import type { JobStore } from '#lib/jobs/job-store.ts';
 import { parseFlags } from '#tools/cli/args.ts';
