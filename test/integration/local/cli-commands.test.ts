@@ -22,6 +22,8 @@ import { main } from '#tools/cli/main.ts';
 import { s3ClientFrom, type Target, targetFromEnv } from '#tools/cli/target.ts';
 import { PROJECT_ROOT } from '#tools/local/stack.ts';
 
+/** When the sample export counts as taken (it does not state it itself). */
+const EXPORTED_AT = '2026-11-20T08:00:00Z';
 const handle = useLocalStack({ functions: [] });
 const SAMPLE = join(PROJECT_ROOT, 'samples', 'import.ndjson');
 
@@ -213,7 +215,7 @@ describe('operator commands on the local stack', () => {
   });
 
   it('import --json uploads a file, or takes an s3:// object in place, and starts the job', async () => {
-    const uploaded = await run(['import', SAMPLE, '--json']);
+    const uploaded = await run(['import', SAMPLE, '--exported-at', EXPORTED_AT, '--json']);
     expect(uploaded.status).toBe(EXIT.ok);
     const started = uploaded.json();
     expect(started).toMatchObject({ resumed: false, format: 'ndjson' });
@@ -231,6 +233,8 @@ describe('operator commands on the local stack', () => {
     const inPlace = await run([
       'import',
       `s3://${handle.stack.bucketName}/partner/export.ndjson`,
+      '--exported-at',
+      EXPORTED_AT,
       '--json',
     ]);
     expect(inPlace.json()).toMatchObject({

@@ -108,7 +108,9 @@ describe('an Upheal outage during an import and live events', () => {
     try {
       const file = join(files, 'export.ndjson');
       await writeFile(file, toNdjson(IMPORT));
-      const startedImport = await cli(createImportCommand, [file]);
+      // Taken a minute ago: the live events sent during the outage are newer.
+      const exportedAt = new Date(Date.now() - 60_000).toISOString();
+      const startedImport = await cli(createImportCommand, [file, '--exported-at', exportedAt]);
       const jobId = /^job (\S+):/m.exec(startedImport)?.[1];
       expect(jobId, startedImport).toBeDefined();
 
