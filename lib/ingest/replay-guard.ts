@@ -40,10 +40,17 @@ const CONDITIONS = {
 
 const MS_PER_SECOND = 1000;
 
-/** The NonceStore on the product's DynamoDB table (one conditional PutItem per request). */
-export function dynamoNonceStore(client: DynamoDBClient, tableName: string): NonceStore {
+/**
+ * The NonceStore on the product's DynamoDB table (one conditional PutItem per request). `prefix`
+ * keeps the nonces of different endpoints apart (and lets IAM scope each to its own items).
+ */
+export function dynamoNonceStore(
+  client: DynamoDBClient,
+  tableName: string,
+  prefix: string = NONCE_PK_PREFIX,
+): NonceStore {
   const key = (nonce: string) => ({
-    [TABLE.partitionKey]: { S: `${NONCE_PK_PREFIX}${nonce}` },
+    [TABLE.partitionKey]: { S: `${prefix}${nonce}` },
     [TABLE.sortKey]: { S: NONCE_SK },
   });
   return {

@@ -24,6 +24,8 @@ export const METRIC_NAMES = {
   deferred: 'RecordsDeferred',
   /** Time from a message's first send to its record being applied. */
   appliedLatency: 'AppliedLatency',
+  /** Upheal webhook deliveries refused for a bad or missing signature or timestamp. */
+  webhookSignatureFailures: 'WebhookSignatureFailures',
 } as const;
 
 /** A metrics buffer of one function, published at the end of each invocation. */
