@@ -64,6 +64,8 @@ export interface ConsumerDeps {
   readonly maxAttempts: number;
   /** How long a record may wait for a dependency before it fails. */
   readonly dependencyWaitMs: number;
+  /** How long a create answered 409 may wait for Upheal's webhook before it fails. */
+  readonly webhookWaitMs?: number | undefined;
   /** The queues' own dead-letter limit (maxReceiveCount), so a deferral never hits it silently. */
   readonly maxReceives?: number | undefined;
   /** Deferral after a 429 that came without Retry-After (the limiter pauses everyone meanwhile). */
@@ -127,6 +129,7 @@ export function sqsConsumer(
           attempt: receives,
           waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
           dependencyWaitMs: deps.dependencyWaitMs,
+          ...(deps.webhookWaitMs === undefined ? {} : { webhookWaitMs: deps.webhookWaitMs }),
           ...(deps.maxReceives === undefined ? {} : { receivesLeft: deps.maxReceives - receives }),
           ...(deps.rateLimitDeferMs === undefined
             ? {}

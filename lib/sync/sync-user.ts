@@ -11,6 +11,7 @@
  * tombstone. Errors are thrown for the consumer to classify (`lib/sqs/outcome-policy.ts`).
  */
 import {
+  AwaitingWebhookError,
   BadRequestError,
   ConflictError,
   NotFoundError,
@@ -48,6 +49,8 @@ export const CLAIM_LEASE_MS = 60_000;
 const CLAIM_BUSY_RETRY_MS = 5_000;
 /** When Upheal no longer has a mapped user (a delete half done?), look again after this long. */
 const DELETE_SETTLE_RETRY_MS = 10_000;
+/** When a create answered 409 without an email to check, look for the healed mapping after this long. */
+const WEBHOOK_WAIT_RETRY_MS = 10_000;
 /** When a client's primary provider is not mapped yet, look again after this long. */
 const PROVIDER_WAIT_RETRY_MS = 10_000;
 
@@ -316,7 +319,17 @@ async function createOrLink(
       // 409, or the 400 some create endpoints answer for a duplicate: the user may exist already.
       const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
       const existing = maybeDuplicate && email ? await findByEmail(deps.upheal, email) : undefined;
-      if (!existing) throw error;
+      if (!existing) {
+        // Without an email nothing can be checked: the 409 may be our own earlier create whose
+        // answer was lost. Upheal's user-created webhook names it (lib/upheal-webhook).
+        if (error instanceof ConflictError && !email) {
+          throw new AwaitingWebhookError(
+            `create of ${partnerUserId} answered 409 and it has no email: waiting for Upheal's user-created webhook`,
+            WEBHOOK_WAIT_RETRY_MS,
+          );
+        }
+        throw error;
+      }
       uphealUserId = existing;
       linked = true;
     }
