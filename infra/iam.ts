@@ -28,6 +28,7 @@ import {
   TABLE,
 } from '#infra/resources.ts';
 import { NONCE_PK_PREFIX } from '#lib/ingest/replay-guard.ts';
+import { WEBHOOK_NONCE_PREFIX } from '#lib/upheal-webhook/receive-webhook.ts';
 
 /** SSM parameter names of the secrets (SecureString, created by the operator; serverless.yml params). */
 export function secretParameters(settings: DeploySettings) {
@@ -35,6 +36,7 @@ export function secretParameters(settings: DeploySettings) {
     uphealApiKey: settings.uphealApiKeyParameter,
     ingestSecret: settings.ingestSecretParameter,
     outboundWebhookSecret: settings.outboundWebhookSecretParameter,
+    uphealWebhookSecret: settings.uphealWebhookSecretParameter,
   } as const;
 }
 
@@ -46,16 +48,19 @@ function parameterArn(name: string) {
 
 /** The DynamoDB statements of a table access (see TableAccess in infra/functions.ts). */
 function tableStatements(table: TableAccess, scansTable: boolean): Record<string, CfnValue>[] {
-  if (table === 'ingestNonces') {
+  if (table === 'ingestNonces' || table === 'webhookNonces') {
+    const ingest = table === 'ingestNonces';
     return [
       {
         // Replay guard only (lib/ingest/replay-guard.ts): its own items, nothing else.
-        Sid: 'IngestNonces',
+        Sid: ingest ? 'IngestNonces' : 'WebhookNonces',
         Effect: 'Allow',
         Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         Resource: arnOf(TABLE.logicalId),
         Condition: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${NONCE_PK_PREFIX}*`] },
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': [`${ingest ? NONCE_PK_PREFIX : WEBHOOK_NONCE_PREFIX}*`],
+          },
         },
       },
     ];

@@ -15,6 +15,9 @@
  * | jobs by start time  | `JOBS`                      | `<startedAt>#<id>` |
  * | event failure       | `FAILURES`                  | `<time>#<eventId>` |
  * | staged delete       | `DELETES`                   | `<partnerUserId>`  |
+ * | Upheal webhook trace| `USER#<partnerUserId>`      | `UPHEAL-WEBHOOK`   |
+ * | ingest replay guard | `INGEST#<digest>`           | `NONCE`            |
+ * | webhook replay guard| `UPHEAL-WEBHOOK#<digest>`   | `NONCE`            |
  * | delete-guard window | `DELETEGUARD`               | `<windowStart>`    |
  *
  * Reverse lookup by Upheal id: index `byUphealId` on `uphealUserId` (sparse: only mappings have it).
@@ -69,6 +72,9 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   'initial-sync': 900,
   ingest: 10,
   'deliver-outbound': 30,
+  /** Upheal wants an answer within 5 s; the work itself is one write and one send. */
+  'upheal-webhook': 5,
+  'apply-upheal-webhook': 30,
 } as const;
 
 /** A Lambda function of this product. */
@@ -163,6 +169,18 @@ export const QUEUES = {
     visibilityTimeoutSeconds: visibilityFor('deliver-outbound'),
     maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'deliver-outbound', batchSize: 10, maximumConcurrency: 2 },
+  },
+  /**
+   * Upheal's user-created webhooks that name a partner user (`upheal-webhook`) →
+   * apply-upheal-webhook, which heals creates whose answer was lost.
+   */
+  uphealWebhooks: {
+    logicalId: 'UphealWebhooksQueue',
+    suffix: 'upheal-webhooks',
+    urlEnv: 'UPHEAL_WEBHOOKS_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('apply-upheal-webhook'),
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
+    consumer: { functionName: 'apply-upheal-webhook', batchSize: 10, maximumConcurrency: 2 },
   },
   /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */
   outbound: {
