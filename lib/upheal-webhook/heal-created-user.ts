@@ -7,7 +7,12 @@
  * `user.created` it should have had. An event waiting for this webhook (a create answered 409
  * for a client without email) finds the mapping when it comes back. A webhook for a partner id we
  * never sent changes nothing. Every webhook leaves a trace (ids only).
+ *
+ * Upheal announces every create, most of them answered normally: the webhook then races the
+ * creating worker's own mapping write. A claim written within CREATE_IN_FLIGHT_MS means a create
+ * may still be in flight, so the command waits (NotReadyError) and usually finds the mapping.
  */
+import { NotReadyError } from '#lib/errors.ts';
 import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type {
   MappingDraft,
@@ -17,6 +22,7 @@ import type {
 } from '#lib/store/mapping-store.ts';
 import type { AssignmentQueue } from '#lib/sync/ports.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
+import { CLAIM_LEASE_MS } from '#lib/sync/sync-user.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
 import {
   type FoundFailure,
@@ -24,6 +30,12 @@ import {
   type HealOutcomeKind,
   type HealStore,
 } from '#lib/upheal-webhook/heal-store.ts';
+
+/**
+ * A claim younger than this may belong to a create still waiting for Upheal's answer (the
+ * client's timeout, 10 s by default, plus the mapping write).
+ */
+export const CREATE_IN_FLIGHT_MS = 15_000;
 
 /** What is known when deciding about one webhook. */
 export interface HealFacts {
@@ -114,19 +126,33 @@ export interface HealDeps {
   readonly store: HealStore;
   readonly outbound: OutboundPublisher;
   readonly assignments: AssignmentQueue;
+  readonly now?: () => number;
 }
 
 /** Applies one user-created webhook. Idempotent: a redelivery finds the mapping and traces it. */
 export async function healCreatedUser(command: HealCommand, deps: HealDeps): Promise<HealResult> {
   const { partnerUserId, uphealUserId } = command;
-  const [mapping, owner, claimed, failures] = await Promise.all([
+  const [mapping, owner, claim, failures] = await Promise.all([
     deps.mappings.get(partnerUserId),
     deps.mappings.findByUphealId(uphealUserId),
-    deps.store.hasClaim(partnerUserId),
+    deps.store.claimOf(partnerUserId),
     deps.store.failuresOf(partnerUserId),
   ]);
+  const claimed = claim !== undefined;
   const facts = { partnerUserId, uphealUserId, userKind: command.userKind, owner, claimed };
   let decision = decideHeal({ ...facts, mapping, failures: failures.length });
+  const now = (deps.now ?? Date.now)();
+  if (
+    decision.action === 'heal' &&
+    failures.length === 0 &&
+    claim !== undefined &&
+    now - (claim.leaseUntil - CLAIM_LEASE_MS) < CREATE_IN_FLIGHT_MS
+  ) {
+    throw new NotReadyError(
+      `create of ${partnerUserId} may still be in flight; looking again`,
+      CREATE_IN_FLIGHT_MS,
+    );
+  }
   let saved: UserMapping | undefined;
   if (decision.action === 'heal') {
     saved = await saveWithRetry(

@@ -57,8 +57,8 @@ export interface FoundFailure {
 
 /** The healer's storage port. */
 export interface HealStore {
-  /** True when a create of this partner user was ever claimed (the claim item still exists). */
-  hasClaim(partnerUserId: string): Promise<boolean>;
+  /** The create claim of this partner user, if one was ever written (and not yet expired by TTL). */
+  claimOf(partnerUserId: string): Promise<{ readonly leaseUntil: number } | undefined>;
   /** The failure records naming this partner user (live events and recent import jobs). */
   failuresOf(partnerUserId: string): Promise<FoundFailure[]>;
   /** Removes failure records (the user they were about is now mapped). */
@@ -81,7 +81,7 @@ export class DynamoHealStore implements HealStore {
     this.#now = now;
   }
 
-  async hasClaim(partnerUserId: string): Promise<boolean> {
+  async claimOf(partnerUserId: string): Promise<{ readonly leaseUntil: number } | undefined> {
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
@@ -89,7 +89,7 @@ export class DynamoHealStore implements HealStore {
         ConsistentRead: true,
       }),
     );
-    return Item !== undefined;
+    return Item ? { leaseUntil: Number(Item.leaseUntil) } : undefined;
   }
 
   async failuresOf(partnerUserId: string): Promise<FoundFailure[]> {

@@ -23,11 +23,14 @@ import {
   type SimulatorOptions,
   type SimulatorOptionsInput,
   SimulatorOptionsSchema,
+  type WebhookOptions,
+  WebhookOptionsSchema,
 } from './options.ts';
 import { matchRoute, RATE_LIMITED_PREFIX, UPHEAL_ROUTES } from './routes.ts';
 import { type SeedUser, SeedUsersBody } from './schemas.ts';
 import { type Arrival, Traffic, type TrafficStats } from './traffic.ts';
 import { isConflict, type SimUser, UserStore } from './user-store.ts';
+import { WebhookSender, type WebhookStats } from './webhook-sender.ts';
 
 /** Routes of the introspection API (not Upheal's; no auth, no rate limit). */
 export const SIM_ROUTES = {
@@ -40,6 +43,8 @@ export const SIM_ROUTES = {
   options: { method: 'GET', path: '/__sim/options' },
   setFaults: { method: 'PUT', path: '/__sim/faults' },
   setRateLimit: { method: 'PUT', path: '/__sim/rate-limit' },
+  setWebhooks: { method: 'PUT', path: '/__sim/webhooks' },
+  webhookStats: { method: 'GET', path: '/__sim/webhooks' },
   reset: { method: 'POST', path: '/__sim/reset' },
 } as const;
 
@@ -82,6 +87,12 @@ export interface Simulator {
   arrivals(from?: number): Arrival[];
   /** Merges fault options (re-seeding the PRNG), as `PUT /__sim/faults`. */
   setFaults(faults: FaultOptionsPatch): FaultOptions;
+  /** Merges webhook options (URL, secret, scheme, retries, disorder), as `PUT /__sim/webhooks`. */
+  setWebhooks(webhooks: Partial<WebhookOptions>): WebhookOptions;
+  /** Counts of the webhooks sent, as `GET /__sim/webhooks`. */
+  webhookStats(): WebhookStats;
+  /** Resolves when every webhook delivery in flight has been delivered or abandoned. */
+  webhooksSettled(): Promise<void>;
   /** Merges rate-limit options (limiter state restarts), as `PUT /__sim/rate-limit`. */
   setRateLimit(rateLimit: Partial<RateLimitOptions>): RateLimitOptions;
   /** Clears users, stats, the log and limiter state, and re-seeds faults, as `POST /__sim/reset`. */
@@ -106,11 +117,13 @@ class SimulatorCore {
   readonly store = new UserStore();
   readonly faults: FaultInjector;
   readonly traffic: Traffic;
+  readonly webhooks: WebhookSender;
   options: SimulatorOptions;
 
   constructor(options: SimulatorOptions) {
     this.options = options;
     this.faults = new FaultInjector(options.faults);
+    this.webhooks = new WebhookSender(options.webhooks);
     this.traffic = new Traffic(options.rateLimit, options.apiKeys.length, monotonicNow);
   }
 
@@ -126,6 +139,17 @@ class SimulatorCore {
     this.options = { ...this.options, faults };
     this.faults.configure(faults);
     return faults;
+  }
+
+  setWebhooks(input: unknown): WebhookOptions {
+    const webhooks = parseOptions(
+      WebhookOptionsSchema,
+      { ...this.options.webhooks, ...asObject(input) },
+      'webhooks',
+    );
+    this.options = { ...this.options, webhooks };
+    this.webhooks.configure(webhooks);
+    return webhooks;
   }
 
   setRateLimit(input: unknown): RateLimitOptions {
@@ -170,9 +194,17 @@ class SimulatorCore {
     return structuredClone(user);
   }
 
-  publicOptions(): Omit<SimulatorOptions, 'apiKeys'> & { apiKeys: number } {
-    // The keys themselves are secrets even here: only their number is shown.
-    return { ...this.options, apiKeys: this.options.apiKeys.length };
+  publicOptions(): Omit<SimulatorOptions, 'apiKeys' | 'webhooks'> & {
+    apiKeys: number;
+    webhooks: Omit<WebhookOptions, 'secret'> & { secret: boolean };
+  } {
+    // The keys and the webhook secret are secrets even here: only whether they are set is shown.
+    const { secret, ...webhooks } = this.options.webhooks;
+    return {
+      ...this.options,
+      apiKeys: this.options.apiKeys.length,
+      webhooks: { ...webhooks, secret: secret !== undefined },
+    };
   }
 }
 
@@ -358,6 +390,11 @@ async function handleUpheal(
       : outcome;
   reply(final);
   core.traffic.answer(arrival, final.status);
+  // A user was created (whatever the client heard): Upheal announces it by webhook.
+  if ((route === 'createProvider' || route === 'createClient') && outcome.status === STATUS.ok) {
+    const user = core.store.get((outcome.body as { userId: string }).userId);
+    if (user) core.webhooks.userCreated(user);
+  }
 }
 
 function answerUpheal(
@@ -429,6 +466,12 @@ async function handleSim(
         return ok(core.setFaults(json.value ?? {}));
       case 'setRateLimit':
         return ok(core.setRateLimit(json.value ?? {}));
+      case 'setWebhooks': {
+        const { secret: _secret, ...shown } = core.setWebhooks(json.value ?? {});
+        return ok(shown);
+      }
+      case 'webhookStats':
+        return ok(core.webhooks.stats());
       case 'reset':
         core.reset();
         return send(response, { status: STATUS.noContent });
@@ -497,6 +540,9 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     arrivals: (from = 0) => core.traffic.arrivals(from),
     setFaults: (faults) => core.setFaults(faults),
     setRateLimit: (rateLimit) => core.setRateLimit(rateLimit),
+    setWebhooks: (webhooks) => core.setWebhooks(webhooks),
+    webhookStats: () => core.webhooks.stats(),
+    webhooksSettled: () => core.webhooks.settled(),
     reset: () => core.reset(),
     seedUsers: (users) => core.seedUsers(users),
     setActive,
@@ -504,6 +550,7 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     stop: () => {
       stopped ??= new Promise<void>((resolve) => {
         pending.stopping = true;
+        core.webhooks.stop();
         for (const timer of pending.timers) clearTimeout(timer);
         pending.timers.clear();
         server.close(() => resolve());
