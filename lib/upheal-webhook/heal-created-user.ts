@@ -132,27 +132,32 @@ export interface HealDeps {
 /** Applies one user-created webhook. Idempotent: a redelivery finds the mapping and traces it. */
 export async function healCreatedUser(command: HealCommand, deps: HealDeps): Promise<HealResult> {
   const { partnerUserId, uphealUserId } = command;
-  const [mapping, owner, claim, failures] = await Promise.all([
+  const [mapping, owner, claim] = await Promise.all([
     deps.mappings.get(partnerUserId),
     deps.mappings.findByUphealId(uphealUserId),
     deps.store.claimOf(partnerUserId),
-    deps.store.failuresOf(partnerUserId),
   ]);
-  const claimed = claim !== undefined;
-  const facts = { partnerUserId, uphealUserId, userKind: command.userKind, owner, claimed };
-  let decision = decideHeal({ ...facts, mapping, failures: failures.length });
+  const facts = {
+    partnerUserId,
+    uphealUserId,
+    userKind: command.userKind,
+    owner,
+    claimed: claim !== undefined,
+  };
   const now = (deps.now ?? Date.now)();
-  if (
-    decision.action === 'heal' &&
-    failures.length === 0 &&
-    claim !== undefined &&
-    now - (claim.leaseUntil - CLAIM_LEASE_MS) < CREATE_IN_FLIGHT_MS
-  ) {
+  const claimIsFresh =
+    claim !== undefined && now - (claim.leaseUntil - CLAIM_LEASE_MS) < CREATE_IN_FLIGHT_MS;
+  if (claimIsFresh && decideHeal({ ...facts, mapping, failures: 0 }).action === 'heal') {
     throw new NotReadyError(
       `create of ${partnerUserId} may still be in flight; looking again`,
       CREATE_IN_FLIGHT_MS,
     );
   }
+  // Failure records are searched only for a user that is neither mapped nor deleted here: the
+  // common case (a create answered normally) reads none of them.
+  const settled = mapping?.state === 'active' || mapping?.state === 'deleted';
+  const failures = settled ? [] : await deps.store.failuresOf(partnerUserId);
+  let decision = decideHeal({ ...facts, mapping, failures: failures.length });
   let saved: UserMapping | undefined;
   if (decision.action === 'heal') {
     saved = await saveWithRetry(
