@@ -8,10 +8,13 @@
  * for a client without email) finds the mapping when it comes back. A webhook for a partner id we
  * never sent changes nothing. Every webhook leaves a trace (ids only).
  *
- * Upheal announces every create, most of them answered normally: the webhook then races the
- * creating worker's own mapping write. A claim written within CREATE_IN_FLIGHT_MS means a create
- * may still be in flight, so the command waits (NotReadyError) and usually finds the mapping.
+ * Upheal announces every create when it happens, most of them answered normally: the webhook
+ * then races the creating worker's own mapping write, which comes within that worker's invocation
+ * (after a provider-list call, say). So a claimed but unmapped user is healed only once the
+ * webhook is older than WORKER_SETTLE_MS (any invocation that saw the create's answer is over);
+ * until then the command waits (NotReadyError) and usually finds the worker's mapping.
  */
+import { FUNCTION_TIMEOUT_SECONDS } from '#infra/resources.ts';
 import { NotReadyError } from '#lib/errors.ts';
 import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type {
@@ -22,7 +25,6 @@ import type {
 } from '#lib/store/mapping-store.ts';
 import type { AssignmentQueue } from '#lib/sync/ports.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
-import { CLAIM_LEASE_MS } from '#lib/sync/sync-user.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
 import {
   type FoundFailure,
@@ -31,11 +33,10 @@ import {
   type HealStore,
 } from '#lib/upheal-webhook/heal-store.ts';
 
-/**
- * A claim younger than this may belong to a create still waiting for Upheal's answer (the
- * client's timeout, 10 s by default, plus the mapping write).
- */
-export const CREATE_IN_FLIGHT_MS = 15_000;
+/** Margin over sync-user's timeout for the last writes and the clocks of two functions. */
+const SETTLE_MARGIN_MS = 15_000;
+/** How long after a webhook a worker that saw its create answered may still write the mapping. */
+export const WORKER_SETTLE_MS = FUNCTION_TIMEOUT_SECONDS['sync-user'] * 1000 + SETTLE_MARGIN_MS;
 
 /** What is known when deciding about one webhook. */
 export interface HealFacts {
@@ -144,13 +145,14 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
     owner,
     claimed: claim !== undefined,
   };
-  const now = (deps.now ?? Date.now)();
-  const claimIsFresh =
-    claim !== undefined && now - (claim.leaseUntil - CLAIM_LEASE_MS) < CREATE_IN_FLIGHT_MS;
-  if (claimIsFresh && decideHeal({ ...facts, mapping, failures: 0 }).action === 'heal') {
+  const ageMs = (deps.now ?? Date.now)() - Date.parse(command.receivedAt);
+  if (
+    ageMs < WORKER_SETTLE_MS &&
+    decideHeal({ ...facts, mapping, failures: 0 }).action === 'heal'
+  ) {
     throw new NotReadyError(
-      `create of ${partnerUserId} may still be in flight; looking again`,
-      CREATE_IN_FLIGHT_MS,
+      `create of ${partnerUserId} may still be saved by its worker; looking again`,
+      WORKER_SETTLE_MS - ageMs,
     );
   }
   // Failure records are searched only for a user that is neither mapped nor deleted here: the

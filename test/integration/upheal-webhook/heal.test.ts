@@ -7,7 +7,11 @@ import { NotReadyError } from '#lib/errors.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
-import { type HealDeps, healCreatedUser } from '#lib/upheal-webhook/heal-created-user.ts';
+import {
+  type HealDeps,
+  healCreatedUser,
+  WORKER_SETTLE_MS,
+} from '#lib/upheal-webhook/heal-created-user.ts';
 import { DynamoHealStore } from '#lib/upheal-webhook/heal-store.ts';
 import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
 
@@ -104,14 +108,13 @@ describe('healCreatedUser', () => {
     expect(again.outcome).toBe('already-mapped');
   });
 
-  it('leaves a freshly claimed create to its worker, then heals it once the claim is older', async () => {
+  it('leaves a claimed create to its worker while the webhook is young, then heals it', async () => {
     expect(await fixture.mappings.claim('c-waiting', 'msg-1', 60_000)).toBe(true);
-    await expect(healCreatedUser(command('c-waiting', 'u-waiting'), deps())).rejects.toBeInstanceOf(
-      NotReadyError,
-    );
+    const young = command('c-waiting', 'u-waiting');
+    await expect(healCreatedUser(young, deps())).rejects.toBeInstanceOf(NotReadyError);
     expect(await fixture.mappings.get('c-waiting')).toBeUndefined();
-    now += 20_000;
-    const result = await healCreatedUser(command('c-waiting', 'u-waiting'), deps());
+    now += WORKER_SETTLE_MS;
+    const result = await healCreatedUser(young, deps());
     expect(result.outcome).toBe('healed');
     expect((await fixture.mappings.get('c-waiting'))?.uphealUserId).toBe('u-waiting');
   });
