@@ -155,10 +155,17 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
       WORKER_SETTLE_MS - ageMs,
     );
   }
+  // A mapping this healer wrote (no event applied since) whose delivery may have stopped before
+  // clearing the failures and telling the partner: those steps are repeated (both idempotent).
+  const healedBefore =
+    mapping?.state === 'active' &&
+    mapping.uphealUserId === uphealUserId &&
+    mapping.version === undefined &&
+    mapping.lastOutcome === 'created';
   // Failure records are searched only for a user that is neither mapped nor deleted here: the
   // common case (a create answered normally) reads none of them.
   const settled = mapping?.state === 'active' || mapping?.state === 'deleted';
-  const failures = settled ? [] : await deps.store.failuresOf(partnerUserId);
+  const failures = settled && !healedBefore ? [] : await deps.store.failuresOf(partnerUserId);
   let decision = decideHeal({ ...facts, mapping, failures: failures.length });
   let saved: UserMapping | undefined;
   if (decision.action === 'heal') {
@@ -175,6 +182,9 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
       { current: mapping },
     );
   }
+  if (decision.action === 'trace' && healedBefore) {
+    await settle(command, mapping, failures, deps);
+  }
   if (decision.action === 'trace') {
     await deps.store.recordTrace({
       ...traceOf(command),
@@ -185,7 +195,7 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
       ...traceOf(command),
       outcome: decision.outcome,
       reason: decision.reason,
-      clearedFailures: 0,
+      clearedFailures: healedBefore ? failures.length : 0,
     };
   }
   await settle(command, saved, failures, deps);

@@ -119,6 +119,36 @@ describe('healCreatedUser', () => {
     expect((await fixture.mappings.get('c-waiting'))?.uphealUserId).toBe('u-waiting');
   });
 
+  it('finishes a heal whose delivery stopped after the mapping write: failures cleared, partner told', async () => {
+    await fixture.mappings.save(
+      {
+        partnerUserId: 'c-half',
+        kind: 'client',
+        state: 'active',
+        uphealUserId: 'u-half',
+        lastOutcome: 'created',
+      },
+      undefined,
+    );
+    await fixture.failures.record({
+      partnerUserId: 'c-half',
+      operation: 'client.created',
+      reason: 'x',
+    });
+    const result = await healCreatedUser(command('c-half', 'u-half'), deps());
+    expect(result).toMatchObject({ outcome: 'already-mapped', clearedFailures: 1 });
+    expect((await fixture.failures.list()).map((failure) => failure.partnerUserId)).not.toContain(
+      'c-half',
+    );
+    expect(published).toContainEqual(
+      expect.objectContaining({
+        type: 'user.created',
+        partnerUserId: 'c-half',
+        uphealUserId: 'u-half',
+      }),
+    );
+  });
+
   it('never links an Upheal user mapped to another partner user', async () => {
     expect(await fixture.mappings.claim('c-second', 'msg-2', 60_000)).toBe(true);
     now += 20_000;
