@@ -24,6 +24,7 @@ export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchRes
       store: new DynamoHealStore(runtime.documents, config.TABLE_NAME),
       outbound: runtime.outbound,
       assignments: runtime.assignments,
+      settleMs: config.UPHEAL_WEBHOOK_SETTLE_SECONDS * 1000,
       logger,
     }),
   );

@@ -68,6 +68,8 @@ const EnvSchema = z
     UPHEAL_WEBHOOK_MAX_BODY_BYTES: positiveInt.default(65_536),
     /** How long a create answered 409 for a client without email waits for Upheal's webhook. */
     UPHEAL_WEBHOOK_WAIT_SECONDS: nonNegativeInt.default(600),
+    /** How old a webhook must be before its claimed but unmapped user is healed (see docs). */
+    UPHEAL_WEBHOOK_SETTLE_SECONDS: positiveInt.default(45),
     /** The queue of heal commands from Upheal's webhooks (`apply-upheal-webhook`). */
     UPHEAL_WEBHOOKS_QUEUE_URL: z.url().optional(),
     /** Whether a created provider's `inviteUrl` goes to the partner in `user.created`. */

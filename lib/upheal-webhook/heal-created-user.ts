@@ -35,7 +35,10 @@ import {
 
 /** Margin over sync-user's timeout for the last writes and the clocks of two functions. */
 const SETTLE_MARGIN_MS = 15_000;
-/** How long after a webhook a worker that saw its create answered may still write the mapping. */
+/**
+ * How long after a webhook a worker that saw its create answered may still write the mapping:
+ * the default of `UPHEAL_WEBHOOK_SETTLE_SECONDS`, sync-user's timeout plus a margin.
+ */
 export const WORKER_SETTLE_MS = FUNCTION_TIMEOUT_SECONDS['sync-user'] * 1000 + SETTLE_MARGIN_MS;
 
 /** What is known when deciding about one webhook. */
@@ -127,6 +130,8 @@ export interface HealDeps {
   readonly store: HealStore;
   readonly outbound: OutboundPublisher;
   readonly assignments: AssignmentQueue;
+  /** How old a webhook must be before a claimed user is healed (default WORKER_SETTLE_MS). */
+  readonly settleMs?: number;
   readonly now?: () => number;
 }
 
@@ -145,14 +150,12 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
     owner,
     claimed: claim !== undefined,
   };
+  const settleMs = deps.settleMs ?? WORKER_SETTLE_MS;
   const ageMs = (deps.now ?? Date.now)() - Date.parse(command.receivedAt);
-  if (
-    ageMs < WORKER_SETTLE_MS &&
-    decideHeal({ ...facts, mapping, failures: 0 }).action === 'heal'
-  ) {
+  if (ageMs < settleMs && decideHeal({ ...facts, mapping, failures: 0 }).action === 'heal') {
     throw new NotReadyError(
       `create of ${partnerUserId} may still be saved by its worker; looking again`,
-      WORKER_SETTLE_MS - ageMs,
+      settleMs - ageMs,
     );
   }
   // A mapping this healer wrote (no event applied since) whose delivery may have stopped before
