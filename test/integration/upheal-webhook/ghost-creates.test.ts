@@ -33,6 +33,11 @@ const GHOST_RATE = 0.35;
 const WAIT_SECONDS = { on: '120', off: '8' } as const;
 /** The healer's settle time, short here: sync-user answers within seconds on the local stack. */
 const SETTLE_SECONDS = '8';
+/**
+ * Attempts of a row before it fails: at this fault rate, five 500s in a row (a provider failing,
+ * its clients waiting 15 minutes for it) happen once in a few runs; ten, practically never.
+ */
+const MAX_ATTEMPTS = '10';
 
 /** Client `n` without an email: the check-by-email cannot find it. */
 function emaillessClient(n: number): FlatRecord {
@@ -100,6 +105,7 @@ async function importWith(webhooks: boolean): Promise<RunFigures> {
     env: {
       UPHEAL_WEBHOOK_WAIT_SECONDS: webhooks ? WAIT_SECONDS.on : WAIT_SECONDS.off,
       UPHEAL_WEBHOOK_SETTLE_SECONDS: SETTLE_SECONDS,
+      SYNC_MAX_ATTEMPTS: MAX_ATTEMPTS,
     },
   });
   const dynamo = new DynamoDBClient(localClientConfig(run.stack.endpoints.dynamodb));
