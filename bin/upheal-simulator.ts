@@ -13,7 +13,7 @@ const EXIT_USAGE = 2;
 async function main(): Promise<void> {
   let options: SimulatorOptionsInput | 'help';
   try {
-    options = optionsFromArgs(process.argv.slice(2));
+    options = optionsFromArgs(process.argv.slice(2), process.env);
   } catch (error) {
     process.stderr.write(`upheal-simulator: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(EXIT_USAGE);

@@ -322,6 +322,8 @@ export function functionEnvironment(settings: DeploySettings): Record<string, Cf
     UPHEAL_API_KEY_PARAMETER: secrets.uphealApiKey,
     INGEST_SECRET_PARAMETER: secrets.ingestSecret,
     OUTBOUND_WEBHOOK_SECRET_PARAMETER: secrets.outboundWebhookSecret,
+    UPHEAL_WEBHOOK_SECRET_PARAMETER: secrets.uphealWebhookSecret,
+    UPHEAL_WEBHOOK_SIGNATURE_SCHEME: settings.uphealWebhookSignatureScheme,
     ...(settings.outboundWebhookUrl ? { OUTBOUND_WEBHOOK_URL: settings.outboundWebhookUrl } : {}),
     UPHEAL_BASE_URL: settings.uphealBaseUrl,
     UPHEAL_RATE_LIMIT: String(settings.uphealRateLimit),
@@ -375,7 +377,8 @@ export function serverlessFunctions(
           memorySize: definition.memoryMb,
           role: roleLogicalId(name),
           package: { patterns: ['!**', `${BUNDLE_DIR}/${name}/**`] },
-          // Auth type NONE: authentication is the HMAC signature checked in code (docs/ingest.md).
+          // Auth type NONE: authentication is the HMAC signature checked in code (docs/ingest.md,
+          // docs/upheal-webhooks.md).
           ...(definition.url ? { url: true } : {}),
           ...(reserved === undefined ? {} : { reservedConcurrency: reserved }),
           ...(events.length > 0 ? { events } : {}),

@@ -39,6 +39,10 @@ const DeploySettingsSchema = z.object({
   outboundWebhookUrl: optional(z.url({ protocol: /^https$/, message: 'must be an https URL' })),
   /** SSM SecureString holding the secret outbound webhook requests are signed with. */
   outboundWebhookSecretParameter: SsmParameterName,
+  /** SSM SecureString holding the secret(s) of Upheal's webhook signatures, comma-separated during a rotation. */
+  uphealWebhookSecretParameter: SsmParameterName,
+  /** What Upheal's webhook signature covers (to be confirmed with Upheal): `body` or `timestamp-body`. */
+  uphealWebhookSignatureScheme: z.enum(['body', 'timestamp-body']),
   uphealBaseUrl: z.url({ protocol: /^https$/, message: 'must be an https URL' }),
   uphealRateLimit: numberParam.pipe(z.number().int().positive()),
   uphealRateWindowSeconds: numberParam.pipe(z.number().positive()),

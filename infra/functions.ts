@@ -12,14 +12,19 @@ import {
 } from '#infra/resources.ts';
 
 /** The secrets a function may read (SSM SecureString parameters, see infra/cloudformation.ts). */
-export type SecretKey = 'uphealApiKey' | 'ingestSecret' | 'outboundWebhookSecret';
+export type SecretKey =
+  | 'uphealApiKey'
+  | 'ingestSecret'
+  | 'outboundWebhookSecret'
+  | 'uphealWebhookSecret';
 
 /**
  * What a function may do with the table: `records` — the items of the sync, the jobs and the
  * limiter (get, put, update, delete, query, batch get; query and scan of the reverse index);
- * `ingestNonces` — only put and delete the replay guard's `INGEST#…` items.
+ * `ingestNonces` — only put and delete the replay guard's `INGEST#…` items; `webhookNonces` — the
+ * same for Upheal's webhooks (`UPHEAL-WEBHOOK#…` items).
  */
-export type TableAccess = 'records' | 'ingestNonces';
+export type TableAccess = 'records' | 'ingestNonces' | 'webhookNonces';
 
 /**
  * What a function's IAM role allows beyond its own log group. Its SQS triggers are always
@@ -120,6 +125,36 @@ export const FUNCTIONS = {
     access: {
       sendsTo: [],
       secrets: ['outboundWebhookSecret'],
+      readsImportBucket: false,
+      table: 'records',
+      scansTable: false,
+    },
+  },
+  /**
+   * Internet-facing, for Upheal: it may only queue heal commands, record its replay-guard items
+   * and read its signing secret.
+   */
+  'upheal-webhook': {
+    memoryMb: 256,
+    url: true,
+    access: {
+      sendsTo: ['uphealWebhooks'],
+      secrets: ['uphealWebhookSecret'],
+      readsImportBucket: false,
+      table: 'webhookNonces',
+      scansTable: false,
+    },
+  },
+  /**
+   * Heals creates from Upheal's webhooks: mappings, claims, failure records and traces in the
+   * table; publishes `user.created` and queues a healed client's provider list. No Upheal call.
+   */
+  'apply-upheal-webhook': {
+    memoryMb: 256,
+    url: false,
+    access: {
+      sendsTo: ['assignments', 'outbound', 'outboundWebhook'],
+      secrets: [],
       readsImportBucket: false,
       table: 'records',
       scansTable: false,

@@ -27,6 +27,7 @@ import {
   type QueueDefinition,
   resourceName,
   TABLE,
+  WEBHOOK_NONCE_KEY,
 } from '#infra/resources.ts';
 
 /** SSM parameter names of the secrets (SecureString, created by the operator; serverless.yml params). */
@@ -35,6 +36,7 @@ export function secretParameters(settings: DeploySettings) {
     uphealApiKey: settings.uphealApiKeyParameter,
     ingestSecret: settings.ingestSecretParameter,
     outboundWebhookSecret: settings.outboundWebhookSecretParameter,
+    uphealWebhookSecret: settings.uphealWebhookSecretParameter,
   } as const;
 }
 
@@ -46,16 +48,21 @@ function parameterArn(name: string) {
 
 /** The DynamoDB statements of a table access (see TableAccess in infra/functions.ts). */
 function tableStatements(table: TableAccess, scansTable: boolean): Record<string, CfnValue>[] {
-  if (table === 'ingestNonces') {
+  if (table === 'ingestNonces' || table === 'webhookNonces') {
+    const ingest = table === 'ingestNonces';
     return [
       {
         // Replay guard only (lib/ingest/replay-guard.ts): its own items, nothing else.
-        Sid: 'IngestNonces',
+        Sid: ingest ? 'IngestNonces' : 'WebhookNonces',
         Effect: 'Allow',
         Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         Resource: arnOf(TABLE.logicalId),
         Condition: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${NONCE_KEY.pkPrefix}*`] },
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': [
+              `${ingest ? NONCE_KEY.pkPrefix : WEBHOOK_NONCE_KEY.pkPrefix}*`,
+            ],
+          },
         },
       },
     ];

@@ -48,6 +48,13 @@ const CONTROL_STALLED_AGE_SECONDS = FUNCTION_TIMEOUT_SECONDS['initial-sync'] * 2
  * the first call let through after a probe ended the quarantine sets it back to OK.
  */
 const QUARANTINE_ALARM = { periodSeconds: 60, threshold: 0 } as const;
+/**
+ * Upheal webhook deliveries refused for their signature or timestamp: more than a stray probe
+ * within the period means a secret or scheme out of step with Upheal's, or someone forging them.
+ */
+const WEBHOOK_SIGNATURE_ALARM = { periodSeconds: 300, threshold: 5 } as const;
+/** The `service` dimension of the webhook function's metrics (functions/upheal-webhook.ts). */
+const WEBHOOK_METRIC_SERVICE = 'upheal-webhook';
 /** A function erroring (crash, timeout, misconfiguration) in consecutive periods. */
 const FUNCTION_ERRORS_ALARM = { periodSeconds: 300, periods: 2, threshold: 0 } as const;
 /** Seconds per minute, for the per-minute view of the rate limit. */
@@ -85,6 +92,7 @@ export function alarmShortNames(): string[] {
     'import-stalled',
     'import-control-stalled',
     'sync-quarantined',
+    'upheal-webhook-signature-failures',
     ...DEPLOYED_FUNCTIONS.map((name) => `${name}-errors`),
   ];
 }
@@ -346,6 +354,23 @@ export function metricAlarmResources(settings: DeploySettings): Record<string, C
         Period: stalledPeriod,
         EvaluationPeriods: 1,
         Threshold: CONTROL_STALLED_AGE_SECONDS,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        ...actions,
+      },
+    },
+    UphealWebhookSignatureFailuresAlarm: {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: alarmName(stage, 'upheal-webhook-signature-failures'),
+        AlarmDescription: `More than ${WEBHOOK_SIGNATURE_ALARM.threshold} Upheal webhooks refused for their signature or timestamp in 5 minutes (docs/operations.md: webhook signature failures)`,
+        Namespace: METRIC_NAMESPACE,
+        MetricName: METRIC_NAMES.webhookSignatureFailures,
+        Dimensions: [{ Name: SERVICE_DIMENSION, Value: WEBHOOK_METRIC_SERVICE }],
+        Statistic: 'Sum',
+        Period: WEBHOOK_SIGNATURE_ALARM.periodSeconds,
+        EvaluationPeriods: 1,
+        Threshold: WEBHOOK_SIGNATURE_ALARM.threshold,
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
         ...actions,

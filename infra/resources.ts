@@ -17,6 +17,9 @@
  * | jobs by start time  | `JOBS`                      | `<startedAt>#<id>` |
  * | event failure       | `FAILURES`                  | `<time>#<eventId>` |
  * | staged delete       | `DELETES`                   | `<partnerUserId>`  |
+ * | Upheal webhook trace| `USER#<partnerUserId>`      | `UPHEAL-WEBHOOK`   |
+ * | ingest replay guard | `INGEST#<digest>`           | `NONCE`            |
+ * | webhook replay guard| `UPHEAL-WEBHOOK#<digest>`   | `NONCE`            |
  * | delete-guard window | `DELETEGUARD`               | `<windowStart>`    |
  * | message attempts    | `ATTEMPTS#<messageId>`      | `COUNT`            |
  * | ingest nonce        | `INGEST#<digest>`           | `NONCE`            |
@@ -34,6 +37,8 @@ export const SERVICE = 'upheal-sync';
  * restricts it to them (`infra/iam.ts`).
  */
 export const NONCE_KEY = { pkPrefix: 'INGEST#', sk: 'NONCE' } as const;
+/** The replay guard's items of Upheal's webhooks (same layout, their own prefix). */
+export const WEBHOOK_NONCE_KEY = { pkPrefix: 'UPHEAL-WEBHOOK#', sk: 'NONCE' } as const;
 
 /** The namespace every metric of this product is published in. */
 export const METRIC_NAMESPACE = 'UphealSync';
@@ -62,6 +67,8 @@ export const METRIC_NAMES = {
    * while the sync is quarantined (the alarm), 0 once calls go out again.
    */
   quarantined: 'Quarantined',
+  /** Upheal webhook deliveries refused for a bad or missing signature or timestamp. */
+  webhookSignatureFailures: 'WebhookSignatureFailures',
 } as const;
 
 /** The DynamoDB table. */
@@ -109,6 +116,9 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   'initial-sync': 900,
   ingest: 10,
   'deliver-outbound': 30,
+  /** Upheal wants an answer within 5 s; the work itself is one write and one send. */
+  'upheal-webhook': 5,
+  'apply-upheal-webhook': 30,
 } as const;
 
 /** A Lambda function of this product. */
@@ -203,6 +213,18 @@ export const QUEUES = {
     visibilityTimeoutSeconds: visibilityFor('deliver-outbound'),
     maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'deliver-outbound', batchSize: 10, maximumConcurrency: 2 },
+  },
+  /**
+   * Upheal's user-created webhooks that name a partner user (`upheal-webhook`) →
+   * apply-upheal-webhook, which heals creates whose answer was lost.
+   */
+  uphealWebhooks: {
+    logicalId: 'UphealWebhooksQueue',
+    suffix: 'upheal-webhooks',
+    urlEnv: 'UPHEAL_WEBHOOKS_QUEUE_URL',
+    visibilityTimeoutSeconds: visibilityFor('apply-upheal-webhook'),
+    maxReceiveCount: BACKSTOP_MAX_RECEIVES,
+    consumer: { functionName: 'apply-upheal-webhook', batchSize: 10, maximumConcurrency: 2 },
   },
   /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */
   outbound: {

@@ -66,6 +66,20 @@ const EnvSchema = z
     INGEST_MAX_BODY_BYTES: positiveInt.default(1_048_576),
     /** How far in the future an event's `occurredAt` may be before it is refused (clock skew). */
     EVENT_MAX_FUTURE_SKEW_SECONDS: nonNegativeInt.default(300),
+    /** Secret(s) of Upheal's webhook signatures (local) or their SSM parameter name (deployed). */
+    UPHEAL_WEBHOOK_SECRET: z.string().min(16).optional(),
+    UPHEAL_WEBHOOK_SECRET_PARAMETER: z.string().min(1).optional(),
+    /** What Upheal's webhook signature covers: the raw body, or `timestamp.body`. */
+    UPHEAL_WEBHOOK_SIGNATURE_SCHEME: z.enum(['body', 'timestamp-body']).default('body'),
+    /** How far a webhook's `x-upheal-timestamp` may be from now, either way. */
+    UPHEAL_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
+    UPHEAL_WEBHOOK_MAX_BODY_BYTES: positiveInt.default(65_536),
+    /** How long a create answered 409 for a client without email waits for Upheal's webhook. */
+    UPHEAL_WEBHOOK_WAIT_SECONDS: nonNegativeInt.default(600),
+    /** How old a webhook must be before its claimed but unmapped user is healed (see docs). */
+    UPHEAL_WEBHOOK_SETTLE_SECONDS: positiveInt.default(45),
+    /** The queue of heal commands from Upheal's webhooks (`apply-upheal-webhook`). */
+    UPHEAL_WEBHOOKS_QUEUE_URL: z.url().optional(),
     /** Whether a created provider's `inviteUrl` goes to the partner in `user.created`. */
     SHARE_INVITE_URL: flag.default(false),
   })

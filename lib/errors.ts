@@ -160,6 +160,13 @@ export class NotReadyError extends AppError {
   }
 }
 
+/**
+ * A create answered 409 for a client without email: an earlier create of ours may have taken
+ * effect with its answer lost, and only Upheal's user-created webhook can name the user. Waits
+ * like NotReadyError, bounded by its own setting (`UPHEAL_WEBHOOK_WAIT_SECONDS`).
+ */
+export class AwaitingWebhookError extends NotReadyError {}
+
 /** The rate limiter has no slot within the caller's horizon; the message is deferred, not failed. */
 export class SlotUnavailableError extends AppError {
   readonly retryable = true;

@@ -175,6 +175,7 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     failures: runtime.failures,
     maxAttempts: config.SYNC_MAX_ATTEMPTS,
     dependencyWaitMs: config.DEPENDENCY_WAIT_SECONDS * MS_PER_SECOND,
+    webhookWaitMs: config.UPHEAL_WEBHOOK_WAIT_SECONDS * MS_PER_SECOND,
     maxReceives: BACKSTOP_MAX_RECEIVES,
     // The limiter pauses every worker after a 429 anyway: come back when its pause is likely
     // over (a share of the window), not after a fixed time that a scaled window makes huge.

@@ -39,10 +39,17 @@ const CONDITIONS = {
   expired: `${TABLE.ttlAttribute} < :now`,
 } as const;
 
-/** The NonceStore on the product's DynamoDB table (one conditional PutItem per request). */
-export function dynamoNonceStore(client: DynamoDBClient, tableName: string): NonceStore {
+/**
+ * The NonceStore on the product's DynamoDB table (one conditional PutItem per request). `prefix`
+ * keeps the nonces of different endpoints apart (and lets IAM scope each to its own items).
+ */
+export function dynamoNonceStore(
+  client: DynamoDBClient,
+  tableName: string,
+  prefix: string = NONCE_PK_PREFIX,
+): NonceStore {
   const key = (nonce: string) => ({
-    [TABLE.partitionKey]: { S: `${NONCE_PK_PREFIX}${nonce}` },
+    [TABLE.partitionKey]: { S: `${prefix}${nonce}` },
     [TABLE.sortKey]: { S: NONCE_SK },
   });
   return {

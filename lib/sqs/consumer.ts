@@ -69,6 +69,8 @@ export interface ConsumerDeps {
   readonly maxAttempts: number;
   /** How long a record may wait for a dependency before it fails. */
   readonly dependencyWaitMs: number;
+  /** How long a create answered 409 may wait for Upheal's webhook before it fails. */
+  readonly webhookWaitMs?: number | undefined;
   /** The queues' own dead-letter limit (maxReceiveCount), so a deferral never hits it silently. */
   readonly maxReceives?: number | undefined;
   /** Deferral after a 429 that came without Retry-After (the limiter pauses everyone meanwhile). */
@@ -175,6 +177,7 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
     attempt: receives,
     waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
     dependencyWaitMs: deps.dependencyWaitMs,
+    ...(deps.webhookWaitMs === undefined ? {} : { webhookWaitMs: deps.webhookWaitMs }),
     ...(deps.maxReceives === undefined ? {} : { receivesLeft: deps.maxReceives - receives }),
     ...(deps.rateLimitDeferMs === undefined ? {} : { rateLimitDeferMs: deps.rateLimitDeferMs }),
   });

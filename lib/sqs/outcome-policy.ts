@@ -16,6 +16,7 @@
  */
 import {
   AppError,
+  AwaitingWebhookError,
   NotReadyError,
   OutOfTimeError,
   QuarantinedError,
@@ -89,6 +90,8 @@ export interface DecisionContext {
   readonly waitedMs: number;
   /** How long a record may wait for a dependency (a mapping) before it fails. */
   readonly dependencyWaitMs: number;
+  /** How long a create answered 409 waits for Upheal's webhook (default `dependencyWaitMs`). */
+  readonly webhookWaitMs?: number;
   /**
    * Receives SQS still allows after this one before its redrive backstop dead-letters the
    * message. At 0 a deferral would end silently in the DLQ: the record fails here instead, with
@@ -131,7 +134,11 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     return { action: 'defer', delayMs: Math.max(error.retryAfterMs, grown) };
   }
   if (error instanceof NotReadyError) {
-    const remainingMs = context.dependencyWaitMs - context.waitedMs;
+    const waitMs =
+      error instanceof AwaitingWebhookError
+        ? (context.webhookWaitMs ?? context.dependencyWaitMs)
+        : context.dependencyWaitMs;
+    const remainingMs = waitMs - context.waitedMs;
     if (remainingMs <= 0 || lastReceive) {
       return { action: 'fail', reason: `gave up waiting: ${error.message}` };
     }

@@ -7,6 +7,7 @@
  */
 
 import {
+  AwaitingWebhookError,
   BadRequestError,
   ConflictError,
   IdentityConflictError,
@@ -26,6 +27,8 @@ import { resolveTherapist, type Therapist } from '#lib/sync/therapist.ts';
 export const CLAIM_LEASE_MS = 60_000;
 /** When the claim is held elsewhere, try again after this long. */
 const CLAIM_BUSY_RETRY_MS = 5_000;
+/** When a create answered 409 without an email to check, look for the healed mapping after this long. */
+const WEBHOOK_WAIT_RETRY_MS = 10_000;
 /** When a client's primary provider is being deleted, look again after this long. */
 const PROVIDER_DELETE_RETRY_MS = 10_000;
 
@@ -178,6 +181,14 @@ async function afterCreateRefused(
     maybeDuplicate && email ? linkable(await matchByEmail(upsert, email, [], deps)) : undefined;
   if (existing && email) {
     return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
+  }
+  if (error instanceof ConflictError && !email) {
+    // Nothing to check: the 409 may be our own earlier create whose answer was lost. Upheal's
+    // user-created webhook names it (lib/upheal-webhook), which heals the mapping.
+    throw new AwaitingWebhookError(
+      `create of ${upsert.partnerUserId} answered 409 and it has no email: waiting for Upheal's user-created webhook`,
+      WEBHOOK_WAIT_RETRY_MS,
+    );
   }
   if (therapist && error instanceof BadRequestError) {
     const provider = await deps.mappings.get(therapist.partnerUserId);

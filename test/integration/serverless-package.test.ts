@@ -275,6 +275,24 @@ const EXPECTED_ACCESS: Record<
     bucket: false,
     secrets: ['outbound-webhook-secret'],
   },
+  // Internet-facing for Upheal: queues heal commands, records nonces, reads its secret.
+  'upheal-webhook': {
+    consumes: [],
+    sendsTo: ['uphealWebhooks'],
+    table: 'nonces',
+    scansTable: false,
+    bucket: false,
+    secrets: ['upheal-webhook-secret'],
+  },
+  // Heals creates: mappings, claims, failures, traces; tells the partner, queues assignments.
+  'apply-upheal-webhook': {
+    consumes: ['uphealWebhooks'],
+    sendsTo: ['assignments', 'outbound', 'outboundWebhook'],
+    table: 'records',
+    scansTable: false,
+    bucket: false,
+    secrets: [],
+  },
 };
 
 /** Sorted JSON strings, to compare lists of template values as sets. */
@@ -552,6 +570,11 @@ describe('osls package (offline)', () => {
       });
       expect(config.UPHEAL_API_KEY, name).toBeUndefined();
       expect(config.INGEST_SECRET, name).toBeUndefined();
+      expect(config, name).toMatchObject({
+        UPHEAL_WEBHOOK_SECRET_PARAMETER: `/upheal-sync/${STAGE}/upheal-webhook-secret`,
+        UPHEAL_WEBHOOK_SIGNATURE_SCHEME: 'body',
+      });
+      expect(config.UPHEAL_WEBHOOK_SECRET, name).toBeUndefined();
     }
   });
 
@@ -640,7 +663,16 @@ describe('osls package (offline)', () => {
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['INGEST#*'] } },
       }),
     ]);
-    for (const name of ['sync-user', 'assign-providers', 'initial-sync']) {
+    expect(dynamo('upheal-webhook')).toEqual([
+      expect.objectContaining({
+        Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        Resource: arn(TABLE.logicalId),
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['UPHEAL-WEBHOOK#*'] },
+        },
+      }),
+    ]);
+    for (const name of ['sync-user', 'assign-providers', 'initial-sync', 'apply-upheal-webhook']) {
       const onIndex = dynamo(name).filter((statement) =>
         JSON.stringify(statement.Resource).includes(`/index/${TABLE.reverseIndex.name}`),
       );
@@ -664,10 +696,17 @@ describe('osls package (offline)', () => {
     }
   });
 
-  it('exposes ingest (and only ingest) through a function URL with auth NONE: the HMAC is checked in code', () => {
+  it('exposes ingest and upheal-webhook (only them) through function URLs with auth NONE: the HMAC is checked in code', () => {
     const urls = ofType('AWS::Lambda::Url').map(([, url]) => url.Properties);
-    expect(urls).toEqual([{ AuthType: 'NONE', TargetFunctionArn: arn('IngestLambdaFunction') }]);
+    expect(asSet(urls)).toEqual(
+      asSet([
+        { AuthType: 'NONE', TargetFunctionArn: arn('IngestLambdaFunction') },
+        { AuthType: 'NONE', TargetFunctionArn: arn('UphealDashwebhookLambdaFunction') },
+      ]),
+    );
     expect(functionOf(template, 'ingest').Properties.MemorySize).toBe(FUNCTIONS.ingest.memoryMb);
+    // Upheal wants an answer within 5 s: the function never runs longer.
+    expect(functionOf(template, 'upheal-webhook').Properties.Timeout).toBe(5);
   });
 
   it('outputs what the CLI reads, and the export one-liner of docs/deployment.md turns them into its variables', async () => {
@@ -701,6 +740,7 @@ describe('osls package (offline)', () => {
       IMPORT_BUCKET.nameEnv,
       ...(Object.values(QUEUES) as QueueDefinition[]).map((queue) => queue.urlEnv),
       'INGEST_URL',
+      'UPHEAL_WEBHOOK_URL',
     ];
     expect(Object.keys(exported).sort()).toEqual([...cliVariables].sort());
     // Each variable carries the value of the output it came from.
@@ -714,6 +754,9 @@ describe('osls package (offline)', () => {
     expect(outputValueOf('AWS_REGION')).toEqual({ Ref: 'AWS::Region' });
     expect(outputValueOf('INGEST_URL')).toEqual({
       'Fn::GetAtt': ['IngestLambdaFunctionUrl', 'FunctionUrl'],
+    });
+    expect(outputValueOf('UPHEAL_WEBHOOK_URL')).toEqual({
+      'Fn::GetAtt': ['UphealDashwebhookLambdaFunctionUrl', 'FunctionUrl'],
     });
     for (const queue of Object.values(QUEUES) as QueueDefinition[])
       expect(outputValueOf(queue.urlEnv), queue.urlEnv).toEqual({ Ref: queue.logicalId });
@@ -761,6 +804,15 @@ describe('osls package (offline)', () => {
           Dimensions: [{ Name: 'FunctionName', Value: resourceName(STAGE, name) }],
         }),
       );
+    // Upheal webhooks refused for their signature: a secret or scheme out of step, or forgeries.
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        AlarmName: `upheal-sync-${STAGE}-upheal-webhook-signature-failures`,
+        Namespace: 'UphealSync',
+        MetricName: 'WebhookSignatureFailures',
+        Dimensions: [{ Name: 'service', Value: 'upheal-webhook' }],
+      }),
+    );
     // Without alarmTopicArn, no notifications.
     for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined();
   });

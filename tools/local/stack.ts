@@ -19,6 +19,8 @@ import {
 } from '#infra/functions.ts';
 import { IMPORT_BUCKET, QUEUES, type QueueKey, resourceName, TABLE } from '#infra/resources.ts';
 import { type FunctionUrlHandler, startIngestServer } from '#lib/ingest/http-server.ts';
+import { parseSecretList } from '#lib/ingest/secrets.ts';
+import { SIGNATURE_SCHEMES } from '#lib/upheal-webhook/signature.ts';
 import {
   createBucket,
   createQueues,
@@ -57,6 +59,8 @@ const BUNDLE_FILE = 'index.mjs';
  * simulator's `local-dev-key` (never used by a deployment, which reads SSM).
  */
 export const LOCAL_INGEST_SECRET = 'local-dev-ingest-secret';
+/** The secret the embedded simulator signs its webhooks with, and upheal-webhook verifies (local only). */
+export const LOCAL_UPHEAL_WEBHOOK_SECRET = 'local-dev-upheal-webhook-secret';
 /** `workerId` of log lines written by an event source mapping itself rather than a worker. */
 export const MAPPING_WORKER_ID = 0;
 /** Default time in-flight invocations get to finish on stop before their workers are killed. */
@@ -73,6 +77,11 @@ export interface LocalStackOptions {
   readonly uphealApiKey?: string;
   /** Options of the embedded simulator (ignored with `uphealUrl`). */
   readonly simulator?: SimulatorOptionsInput;
+  /**
+   * Whether the embedded simulator sends its webhooks to the local `upheal-webhook` function URL
+   * (default true; ignored when the simulator options name a webhook URL of their own).
+   */
+  readonly uphealWebhooks?: boolean;
   /** Directory with `<function>/index.mjs` bundles (default `dist/functions`). */
   readonly functionsDir?: string;
   /**
@@ -180,6 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       UPHEAL_BASE_URL: uphealUrl,
       UPHEAL_API_KEY: options.uphealApiKey ?? DEFAULT_API_KEY,
       INGEST_SECRET: LOCAL_INGEST_SECRET,
+      UPHEAL_WEBHOOK_SECRET: LOCAL_UPHEAL_WEBHOOK_SECRET,
       ...Object.fromEntries(
         (Object.keys(QUEUES) as QueueKey[]).map((key) => [
           QUEUES[key].urlEnv,
@@ -251,6 +261,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }
     }
     for (const runner of runners) runner.start();
+    const webhookUrl = functionUrls['upheal-webhook'];
+    if (simulator && webhookUrl && options.uphealWebhooks !== false) {
+      pointWebhooksAt(simulator, webhookUrl, env);
+    }
 
     let stopping: Promise<void> | undefined;
     return {
@@ -280,6 +294,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Has the simulator send its webhooks to the local function URL, signed with the function's
+ * (first) secret and scheme, unless its options name another URL.
+ */
+function pointWebhooksAt(
+  simulator: Simulator,
+  url: string,
+  env: Readonly<Record<string, string>>,
+): void {
+  if (simulator.options().webhooks.url) return;
+  const secret = parseSecretList(env.UPHEAL_WEBHOOK_SECRET ?? '')[0];
+  if (!secret) return;
+  const scheme =
+    env.UPHEAL_WEBHOOK_SIGNATURE_SCHEME === SIGNATURE_SCHEMES.timestampBody
+      ? SIGNATURE_SCHEMES.timestampBody
+      : SIGNATURE_SCHEMES.body;
+  simulator.setWebhooks({ url, secret, scheme });
 }
 
 /**

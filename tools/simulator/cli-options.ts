@@ -32,6 +32,13 @@ Serves a simulated Upheal user API on 127.0.0.1 until SIGINT/SIGTERM (see docs/s
   --reset P                 probability of a reset connection
   --latency-min MS          added latency, lower bound (default 0)
   --latency-max MS          added latency, upper bound (default = --latency-min)
+  --webhook-url URL         POST a signed user-created webhook there for every created user; the
+                            secret comes from UPHEAL_WEBHOOK_SECRET in the environment
+  --webhook-scheme S        body | timestamp-body: what the signature covers (default body)
+  --webhook-retries N       retries of a failed delivery (default 5)
+  --webhook-backoff-ms MS   first retry delay, doubling after (default 1000)
+  --webhook-duplicates P    probability of delivering an event twice
+  --webhook-reorder-ms MS   random delay up to MS before each first attempt (reorders events)
   --help                    print this text
 `;
 
@@ -46,7 +53,10 @@ function numberFlag(name: string, value: string | undefined): number | undefined
 }
 
 /** Turns command-line arguments into simulator options (validated later by startSimulator). */
-export function optionsFromArgs(args: readonly string[]): SimulatorOptionsInput | 'help' {
+export function optionsFromArgs(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): SimulatorOptionsInput | 'help' {
   const { values } = parseArgs({
     args: [...args],
     strict: true,
@@ -71,6 +81,12 @@ export function optionsFromArgs(args: readonly string[]): SimulatorOptionsInput 
       reset: { type: 'string' },
       'latency-min': { type: 'string' },
       'latency-max': { type: 'string' },
+      'webhook-url': { type: 'string' },
+      'webhook-scheme': { type: 'string' },
+      'webhook-retries': { type: 'string' },
+      'webhook-backoff-ms': { type: 'string' },
+      'webhook-duplicates': { type: 'string' },
+      'webhook-reorder-ms': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -112,6 +128,16 @@ export function optionsFromArgs(args: readonly string[]): SimulatorOptionsInput 
         latencyMin === undefined && latencyMax === undefined
           ? undefined
           : { min: latencyMin ?? 0, max: latencyMax ?? latencyMin ?? 0 },
+    }),
+    webhooks: defined({
+      url: values['webhook-url'],
+      // Secrets never on the command line (visible to every user of the machine).
+      secret: values['webhook-url'] ? env.UPHEAL_WEBHOOK_SECRET : undefined,
+      scheme: values['webhook-scheme'] as 'body' | undefined,
+      retries: numberFlag('webhook-retries', values['webhook-retries']),
+      backoffMs: numberFlag('webhook-backoff-ms', values['webhook-backoff-ms']),
+      duplicates: numberFlag('webhook-duplicates', values['webhook-duplicates']),
+      reorderMaxMs: numberFlag('webhook-reorder-ms', values['webhook-reorder-ms']),
     }),
   });
 }

@@ -120,6 +120,35 @@ export const OutageOptionsSchema = z.object({
   mode: z.enum([OUTAGE_MODES.none, OUTAGE_MODES.unavailable, OUTAGE_MODES.unauthorized]),
 });
 
+/** Upheal's documented webhook retries: up to 5 after the first attempt. */
+export const DEFAULT_WEBHOOK_RETRIES = 5;
+/** Upheal's answer budget for a webhook delivery. */
+export const WEBHOOK_TIMEOUT_MS = 5_000;
+
+/**
+ * The webhooks sent when a user is created (upheal-api.md §8 rows 13–16). Off until a URL and a
+ * secret are set; signed as the product's `UPHEAL_WEBHOOK_SIGNATURE_SCHEME` expects.
+ */
+export const WebhookOptionsSchema = z.object({
+  url: z.url().optional(),
+  secret: z.string().min(1).optional(),
+  scheme: z.enum(['body', 'timestamp-body']).default('body'),
+  /** Retries after a failed attempt (any answer but 200/204, or none in time). */
+  retries: z.number().int().min(0).max(10).default(DEFAULT_WEBHOOK_RETRIES),
+  /** First retry delay; each next one doubles. */
+  backoffMs: z.number().nonnegative().default(1_000),
+  timeoutMs: z.number().positive().default(WEBHOOK_TIMEOUT_MS),
+  /** Probability that an event is delivered twice. */
+  duplicates: probability.default(0),
+  /** Random delay before an event's first attempt, uniform in [0, this]: reorders events. */
+  reorderMaxMs: z.number().nonnegative().default(0),
+  /** Seed of the duplicate and reorder draws. */
+  seed: z.number().int().default(DEFAULT_SEED),
+});
+
+/** Validated webhook options. */
+export type WebhookOptions = z.infer<typeof WebhookOptionsSchema>;
+
 /** Every option of the simulator, with defaults. */
 export const SimulatorOptionsSchema = z.object({
   port: z.number().int().min(0).max(MAX_PORT).default(0),
@@ -137,6 +166,7 @@ export const SimulatorOptionsSchema = z.object({
   faults: FaultOptionsSchema.default(FaultOptionsSchema.parse({})),
   /** An outage in force from the start (normally switched at runtime). */
   outage: OutageOptionsSchema.shape.mode.default(OUTAGE_MODES.none),
+  webhooks: WebhookOptionsSchema.default(WebhookOptionsSchema.parse({})),
 });
 
 /** Validated simulator options. */

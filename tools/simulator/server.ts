@@ -27,11 +27,14 @@ import {
   type SimulatorOptions,
   type SimulatorOptionsInput,
   SimulatorOptionsSchema,
+  type WebhookOptions,
+  WebhookOptionsSchema,
 } from './options.ts';
 import { matchRoute, RATE_LIMITED_PREFIX, UPHEAL_ROUTES } from './routes.ts';
 import { type SeedUser, SeedUsersBody } from './schemas.ts';
 import { type Arrival, Traffic, type TrafficStats } from './traffic.ts';
 import { isConflict, type SimUser, UserStore } from './user-store.ts';
+import { WebhookSender, type WebhookStats } from './webhook-sender.ts';
 
 /** Routes of the introspection API (not Upheal's; no auth, no rate limit). */
 export const SIM_ROUTES = {
@@ -45,6 +48,8 @@ export const SIM_ROUTES = {
   setFaults: { method: 'PUT', path: '/__sim/faults' },
   setRateLimit: { method: 'PUT', path: '/__sim/rate-limit' },
   setOutage: { method: 'PUT', path: '/__sim/outage' },
+  setWebhooks: { method: 'PUT', path: '/__sim/webhooks' },
+  webhookStats: { method: 'GET', path: '/__sim/webhooks' },
   reset: { method: 'POST', path: '/__sim/reset' },
 } as const;
 
@@ -85,6 +90,12 @@ export interface Simulator {
   arrivals(from?: number): Arrival[];
   /** Merges fault options (re-seeding the PRNG), as `PUT /__sim/faults`. */
   setFaults(faults: FaultOptionsPatch): FaultOptions;
+  /** Merges webhook options (URL, secret, scheme, retries, disorder), as `PUT /__sim/webhooks`. */
+  setWebhooks(webhooks: Partial<WebhookOptions>): WebhookOptions;
+  /** Counts of the webhooks sent, as `GET /__sim/webhooks`. */
+  webhookStats(): WebhookStats;
+  /** Resolves when every webhook delivery in flight has been delivered or abandoned. */
+  webhooksSettled(): Promise<void>;
   /** Merges rate-limit options (limiter state restarts), as `PUT /__sim/rate-limit`. */
   setRateLimit(rateLimit: Partial<RateLimitOptions>): RateLimitOptions;
   /** Starts or ends an outage (every Upheal route 503, or 401), as `PUT /__sim/outage`. */
@@ -111,11 +122,13 @@ class SimulatorCore {
   readonly store = new UserStore();
   readonly faults: FaultInjector;
   readonly traffic: Traffic;
+  readonly webhooks: WebhookSender;
   options: SimulatorOptions;
 
   constructor(options: SimulatorOptions) {
     this.options = options;
     this.faults = new FaultInjector(options.faults);
+    this.webhooks = new WebhookSender(options.webhooks);
     this.traffic = new Traffic(options.rateLimit, options.apiKeys.length, monotonicNow);
   }
 
@@ -131,6 +144,17 @@ class SimulatorCore {
     this.options = { ...this.options, faults };
     this.faults.configure(faults);
     return faults;
+  }
+
+  setWebhooks(input: unknown): WebhookOptions {
+    const webhooks = parseOptions(
+      WebhookOptionsSchema,
+      { ...this.options.webhooks, ...asObject(input) },
+      'webhooks',
+    );
+    this.options = { ...this.options, webhooks };
+    this.webhooks.configure(webhooks);
+    return webhooks;
   }
 
   setRateLimit(input: unknown): RateLimitOptions {
@@ -181,9 +205,17 @@ class SimulatorCore {
     return structuredClone(user);
   }
 
-  publicOptions(): Omit<SimulatorOptions, 'apiKeys'> & { apiKeys: number } {
-    // The keys themselves are secrets even here: only their number is shown.
-    return { ...this.options, apiKeys: this.options.apiKeys.length };
+  publicOptions(): Omit<SimulatorOptions, 'apiKeys' | 'webhooks'> & {
+    apiKeys: number;
+    webhooks: Omit<WebhookOptions, 'secret'> & { secret: boolean };
+  } {
+    // The keys and the webhook secret are secrets even here: only whether they are set is shown.
+    const { secret, ...webhooks } = this.options.webhooks;
+    return {
+      ...this.options,
+      apiKeys: this.options.apiKeys.length,
+      webhooks: { ...webhooks, secret: secret !== undefined },
+    };
   }
 }
 
@@ -377,6 +409,11 @@ async function handleUpheal(
       : outcome;
   reply(final);
   core.traffic.answer(arrival, final.status);
+  // A user was created (whatever the client heard): Upheal announces it by webhook.
+  if ((route === 'createProvider' || route === 'createClient') && outcome.status === STATUS.ok) {
+    const user = core.store.get((outcome.body as { userId: string }).userId);
+    if (user) core.webhooks.userCreated(user);
+  }
 }
 
 function answerUpheal(
@@ -450,6 +487,12 @@ async function handleSim(
         return ok(core.setRateLimit(json.value ?? {}));
       case 'setOutage':
         return ok({ mode: core.setOutage(json.value ?? {}) });
+      case 'setWebhooks': {
+        const { secret: _secret, ...shown } = core.setWebhooks(json.value ?? {});
+        return ok(shown);
+      }
+      case 'webhookStats':
+        return ok(core.webhooks.stats());
       case 'reset':
         core.reset();
         return send(response, { status: STATUS.noContent });
@@ -519,6 +562,9 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     setFaults: (faults) => core.setFaults(faults),
     setRateLimit: (rateLimit) => core.setRateLimit(rateLimit),
     setOutage: (mode) => core.setOutage({ mode }),
+    setWebhooks: (webhooks) => core.setWebhooks(webhooks),
+    webhookStats: () => core.webhooks.stats(),
+    webhooksSettled: () => core.webhooks.settled(),
     reset: () => core.reset(),
     seedUsers: (users) => core.seedUsers(users),
     setActive,
@@ -526,6 +572,7 @@ export async function startSimulator(options: SimulatorOptionsInput = {}): Promi
     stop: () => {
       stopped ??= new Promise<void>((resolve) => {
         pending.stopping = true;
+        core.webhooks.stop();
         for (const timer of pending.timers) clearTimeout(timer);
         pending.timers.clear();
         server.close(() => resolve());

@@ -5,7 +5,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ConflictError,
+  AwaitingWebhookError,
   NotReadyError,
   ServerError,
   SlotUnavailableError,
@@ -188,7 +188,7 @@ describe('sync-user: create and link', () => {
     expect(simUsers().filter((u) => u.email === 'c-race@example.com')).toHaveLength(1);
   });
 
-  it('fails permanently when a client without email collides with an unmapped Upheal user', async () => {
+  it("waits for Upheal's webhook when a client without email collides with an unmapped Upheal user", async () => {
     await deliver(providerEvent('p-noemail', 0));
     // Upheal already has this partner id (e.g. created by an earlier tool), without an email.
     fixture.simulator.seedUsers({
@@ -199,7 +199,7 @@ describe('sync-user: create and link', () => {
     });
     await expect(
       deliver(clientEvent('c-noemail', ['p-noemail'], 1, { email: undefined })),
-    ).rejects.toBeInstanceOf(ConflictError);
+    ).rejects.toBeInstanceOf(AwaitingWebhookError);
     expect(simUsers().filter((u) => u.partnerUserId === 'c-noemail')).toHaveLength(1);
   });
 });

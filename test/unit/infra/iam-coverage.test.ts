@@ -88,6 +88,8 @@ describe('the deployed roles cover the code', () => {
     ingestSecretParameter: '/upheal-sync/test/ingest-secret',
     outboundWebhookUrl: '',
     outboundWebhookSecretParameter: '/upheal-sync/test/outbound-webhook-secret',
+    uphealWebhookSecretParameter: '/upheal-sync/test/upheal-webhook-secret',
+    uphealWebhookSignatureScheme: 'body',
     uphealBaseUrl: 'https://api.upheal.io',
     uphealRateLimit: '300',
     uphealRateWindowSeconds: '60',

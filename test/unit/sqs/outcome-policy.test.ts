@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AwaitingWebhookError,
   BadRequestError,
   ConflictError,
   ConnectionError,
@@ -129,6 +130,29 @@ describe('decide', () => {
     }
     expect(receives).toBeLessThan(20);
     expect(waitedMs).toBe(context.dependencyWaitMs);
+  });
+
+  it("bounds a create's wait for Upheal's webhook by its own setting", () => {
+    const error = new AwaitingWebhookError('create of c-1 answered 409', 10_000);
+    const waiting = { ...context, webhookWaitMs: 60_000 };
+    expect(decide(error, { ...waiting, attempt: 2, waitedMs: 30_000 })).toEqual({
+      action: 'defer',
+      delayMs: 15_000,
+    });
+    expect(decide(error, { ...waiting, attempt: 5, waitedMs: 60_000 })).toEqual({
+      action: 'fail',
+      reason: 'gave up waiting: create of c-1 answered 409',
+    });
+    // Zero: no webhook is expected, the 409 fails at once.
+    expect(decide(error, { ...context, webhookWaitMs: 0 })).toMatchObject({ action: 'fail' });
+    // Other dependencies keep the dependency wait.
+    expect(
+      decide(new NotReadyError('provider p-1 is not mapped', 10_000), {
+        ...waiting,
+        attempt: 5,
+        waitedMs: 60_000,
+      }),
+    ).toMatchObject({ action: 'defer' });
   });
 
   it('fails a record whose dependency never came, naming what it waited for', () => {

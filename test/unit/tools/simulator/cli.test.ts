@@ -81,12 +81,42 @@ describe('optionsFromArgs', () => {
         reset: 0.02,
         latencyMs: { min: 3, max: 9 },
       },
+      webhooks: {},
     });
+  });
+
+  it('maps the webhook flags, taking the secret from the environment only', () => {
+    const args = [
+      '--webhook-url',
+      'http://127.0.0.1:9/hook',
+      '--webhook-scheme',
+      'timestamp-body',
+      '--webhook-retries',
+      '2',
+      '--webhook-backoff-ms',
+      '50',
+      '--webhook-duplicates',
+      '0.1',
+      '--webhook-reorder-ms',
+      '200',
+    ];
+    expect(optionsFromArgs(args, { UPHEAL_WEBHOOK_SECRET: 'from-the-environment' })).toMatchObject({
+      webhooks: {
+        url: 'http://127.0.0.1:9/hook',
+        secret: 'from-the-environment',
+        scheme: 'timestamp-body',
+        retries: 2,
+        backoffMs: 50,
+        duplicates: 0.1,
+        reorderMaxMs: 200,
+      },
+    });
+    expect(() => optionsFromArgs(['--webhook-secret', 'x'])).toThrow(/webhook-secret/);
   });
 
   it('answers help for --help and leaves unset options out', () => {
     expect(optionsFromArgs(['--help'])).toBe('help');
-    expect(optionsFromArgs([])).toEqual({ rateLimit: {}, faults: {} });
+    expect(optionsFromArgs([])).toEqual({ rateLimit: {}, faults: {}, webhooks: {} });
   });
 
   it('rejects unknown flags and non-numeric values', () => {

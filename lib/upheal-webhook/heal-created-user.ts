@@ -1,0 +1,262 @@
+/**
+ * Healing a create whose answer was lost. Upheal's user-created webhook carries the partner user
+ * id we sent with the create; when that partner user is not mapped although we tried to create
+ * it (a create claim) or gave up on it (a failure record), the create did take effect: the
+ * mapping is recorded (under the same identity rule as every link: the Upheal user must be mapped
+ * to no other partner user), the failure records are cleared, and the partner hears the
+ * `user.created` it should have had. An event waiting for this webhook (a create answered 409
+ * for a client without email) finds the mapping when it comes back. A webhook for a partner id we
+ * never sent changes nothing. Every webhook leaves a trace (ids only).
+ *
+ * Upheal announces every create when it happens, most of them answered normally: the webhook
+ * then races the creating worker's own mapping write, which comes within that worker's invocation
+ * (after a provider-list call, say). So a claimed but unmapped user is healed only once the
+ * webhook is older than WORKER_SETTLE_MS (any invocation that saw the create's answer is over);
+ * until then the command waits (NotReadyError) and usually finds the worker's mapping.
+ */
+import { FUNCTION_TIMEOUT_SECONDS } from '#infra/resources.ts';
+import { NotReadyError } from '#lib/errors.ts';
+import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
+import type {
+  MappingDraft,
+  MappingStore,
+  UserKind,
+  UserMapping,
+} from '#lib/store/mapping-store.ts';
+import type { AssignmentQueue } from '#lib/sync/ports.ts';
+import { saveWithRetry } from '#lib/sync/save-mapping.ts';
+import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
+import {
+  type FoundFailure,
+  HEAL_OUTCOMES,
+  type HealOutcomeKind,
+  type HealStore,
+} from '#lib/upheal-webhook/heal-store.ts';
+
+/** Margin over sync-user's timeout for the last writes and the clocks of two functions. */
+const SETTLE_MARGIN_MS = 15_000;
+/**
+ * How long after a webhook a worker that saw its create answered may still write the mapping:
+ * the default of `UPHEAL_WEBHOOK_SETTLE_SECONDS`, sync-user's timeout plus a margin.
+ */
+export const WORKER_SETTLE_MS = FUNCTION_TIMEOUT_SECONDS['sync-user'] * 1000 + SETTLE_MARGIN_MS;
+
+/** What is known when deciding about one webhook. */
+export interface HealFacts {
+  readonly partnerUserId: string;
+  readonly uphealUserId: string;
+  /** The user's kind as Upheal reports it, when it does. */
+  readonly userKind: UserKind | undefined;
+  /** The partner user's mapping, if any. */
+  readonly mapping: UserMapping | undefined;
+  /** The partner user mapped to this Upheal id, if any (reverse index). */
+  readonly owner: UserMapping | undefined;
+  /** Whether we ever claimed this partner user's create. */
+  readonly claimed: boolean;
+  /** How many failure records name this partner user. */
+  readonly failures: number;
+}
+
+/** The decision about one webhook. */
+export type HealDecision =
+  | { readonly action: 'heal'; readonly kind: UserKind }
+  | {
+      readonly action: 'trace';
+      readonly outcome: Exclude<HealOutcomeKind, 'healed'>;
+      readonly reason?: string;
+    };
+
+/** Decides what a user-created webhook means for our mappings (pure; rules in the file header). */
+export function decideHeal(facts: HealFacts): HealDecision {
+  const { partnerUserId, uphealUserId, mapping, owner } = facts;
+  if (mapping?.state === 'active') {
+    if (mapping.uphealUserId === uphealUserId) {
+      return { action: 'trace', outcome: HEAL_OUTCOMES.alreadyMapped };
+    }
+    return {
+      action: 'trace',
+      outcome: HEAL_OUTCOMES.conflict,
+      reason: `${partnerUserId} is mapped to Upheal user ${mapping.uphealUserId ?? '(none)'}, not ${uphealUserId}`,
+    };
+  }
+  if (mapping?.state === 'deleted') {
+    return {
+      action: 'trace',
+      outcome: HEAL_OUTCOMES.deleted,
+      reason: `${partnerUserId} is deleted here; Upheal user ${uphealUserId} left as it is`,
+    };
+  }
+  if (owner && owner.partnerUserId !== partnerUserId) {
+    return {
+      action: 'trace',
+      outcome: HEAL_OUTCOMES.conflict,
+      reason: `Upheal user ${uphealUserId} is mapped to partner user ${owner.partnerUserId}`,
+    };
+  }
+  if (!facts.claimed && facts.failures === 0) {
+    return { action: 'trace', outcome: HEAL_OUTCOMES.unknownPartnerUser };
+  }
+  const kind = facts.userKind ?? mapping?.kind;
+  if (kind === undefined) {
+    return {
+      action: 'trace',
+      outcome: HEAL_OUTCOMES.unknownKind,
+      reason: `Upheal reported no known user type for ${uphealUserId}`,
+    };
+  }
+  if (mapping && mapping.kind !== kind) {
+    return {
+      action: 'trace',
+      outcome: HEAL_OUTCOMES.conflict,
+      reason: `${partnerUserId} is a ${mapping.kind} here, Upheal user ${uphealUserId} a ${kind}`,
+    };
+  }
+  return { action: 'heal', kind };
+}
+
+/** What applying a webhook did (ids only: safe to log). */
+export interface HealResult {
+  readonly outcome: HealOutcomeKind;
+  readonly partnerUserId: string;
+  readonly uphealUserId: string;
+  readonly reason?: string | undefined;
+  /** Failure records cleared. */
+  readonly clearedFailures: number;
+}
+
+/** The healer's collaborators. */
+export interface HealDeps {
+  readonly mappings: MappingStore;
+  readonly store: HealStore;
+  readonly outbound: OutboundPublisher;
+  readonly assignments: AssignmentQueue;
+  /** How old a webhook must be before a claimed user is healed (default WORKER_SETTLE_MS). */
+  readonly settleMs?: number;
+  readonly now?: () => number;
+}
+
+/** Applies one user-created webhook. Idempotent: a redelivery finds the mapping and traces it. */
+export async function healCreatedUser(command: HealCommand, deps: HealDeps): Promise<HealResult> {
+  const { partnerUserId, uphealUserId } = command;
+  const [mapping, owner, claim] = await Promise.all([
+    deps.mappings.get(partnerUserId),
+    deps.mappings.findByUphealId(uphealUserId),
+    deps.store.claimOf(partnerUserId),
+  ]);
+  const facts = {
+    partnerUserId,
+    uphealUserId,
+    userKind: command.userKind,
+    owner,
+    claimed: claim !== undefined,
+  };
+  const settleMs = deps.settleMs ?? WORKER_SETTLE_MS;
+  const ageMs = (deps.now ?? Date.now)() - Date.parse(command.receivedAt);
+  if (ageMs < settleMs && decideHeal({ ...facts, mapping, failures: 0 }).action === 'heal') {
+    throw new NotReadyError(
+      `create of ${partnerUserId} may still be saved by its worker; looking again`,
+      settleMs - ageMs,
+    );
+  }
+  // A mapping this healer wrote (no event applied since) whose delivery may have stopped before
+  // clearing the failures and telling the partner: those steps are repeated (both idempotent).
+  const healedBefore =
+    mapping?.state === 'active' &&
+    mapping.uphealUserId === uphealUserId &&
+    mapping.version === undefined &&
+    mapping.lastOutcome === 'created';
+  // Failure records are searched only for a user that is neither mapped nor deleted here: the
+  // common case (a create answered normally) reads none of them.
+  const settled = mapping?.state === 'active' || mapping?.state === 'deleted';
+  const failures = settled && !healedBefore ? [] : await deps.store.failuresOf(partnerUserId);
+  let decision = decideHeal({ ...facts, mapping, failures: failures.length });
+  let saved: UserMapping | undefined;
+  if (decision.action === 'heal') {
+    saved = await saveWithRetry(
+      deps.mappings,
+      partnerUserId,
+      (current) => {
+        // Decided again on every read: a worker may have mapped the user meanwhile.
+        decision = decideHeal({ ...facts, mapping: current, failures: failures.length });
+        return decision.action === 'heal'
+          ? healedDraft(current, partnerUserId, decision.kind, uphealUserId)
+          : undefined;
+      },
+      { current: mapping },
+    );
+  }
+  if (decision.action === 'trace' && healedBefore) {
+    await settle(command, mapping, failures, deps);
+  }
+  if (decision.action === 'trace') {
+    await deps.store.recordTrace({
+      ...traceOf(command),
+      outcome: decision.outcome,
+      reason: decision.reason,
+    });
+    return {
+      ...traceOf(command),
+      outcome: decision.outcome,
+      reason: decision.reason,
+      clearedFailures: healedBefore ? failures.length : 0,
+    };
+  }
+  await settle(command, saved, failures, deps);
+  await deps.store.recordTrace({ ...traceOf(command), outcome: HEAL_OUTCOMES.healed });
+  return { ...traceOf(command), outcome: HEAL_OUTCOMES.healed, clearedFailures: failures.length };
+}
+
+/** After the mapping is saved: failures cleared, the partner told, a client's list queued. */
+async function settle(
+  command: HealCommand,
+  saved: UserMapping | undefined,
+  failures: readonly FoundFailure[],
+  deps: HealDeps,
+): Promise<void> {
+  await deps.store.clearFailures(failures);
+  const cause = failures[0];
+  await deps.outbound.publish({
+    type: 'user.created',
+    partnerUserId: command.partnerUserId,
+    uphealUserId: command.uphealUserId,
+    eventId: cause?.jobId ? undefined : cause?.eventId,
+    jobId: cause?.jobId,
+    occurredAt: command.receivedAt,
+  });
+  // A client whose provider list is known gets it sent; assign-providers skips an equal list.
+  if (saved?.kind === 'client' && (saved.desiredProviders?.length ?? 0) > 0) {
+    await deps.assignments.enqueue(command.partnerUserId, {
+      jobId: cause?.jobId,
+      eventId: cause?.eventId,
+    });
+  }
+}
+
+/**
+ * The mapping of a healed user: active, with its Upheal id and nothing claimed about its fields
+ * (no hashes, no version), so the partner's next event of the user sends every field.
+ */
+function healedDraft(
+  current: UserMapping | undefined,
+  partnerUserId: string,
+  kind: UserKind,
+  uphealUserId: string,
+): MappingDraft {
+  return {
+    partnerUserId,
+    kind,
+    state: 'active',
+    uphealUserId,
+    desiredProviders: current?.desiredProviders,
+    providersVersion: current?.providersVersion,
+    lastOutcome: 'created',
+  };
+}
+
+function traceOf(command: HealCommand) {
+  return {
+    partnerUserId: command.partnerUserId,
+    uphealUserId: command.uphealUserId,
+    receivedAt: command.receivedAt,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The healer against real DynamoDB (dynalite over HTTP): mappings, claims, failure records and
+ * traces as the other functions write them; outbound events and assignment commands recorded.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NotReadyError } from '#lib/errors.ts';
+import { DynamoJobStore } from '#lib/jobs/job-store.ts';
+import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
+import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
+import {
+  type HealDeps,
+  healCreatedUser,
+  WORKER_SETTLE_MS,
+} from '#lib/upheal-webhook/heal-created-user.ts';
+import { DynamoHealStore } from '#lib/upheal-webhook/heal-store.ts';
+import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
+
+let fixture: SyncFixture;
+let store: DynamoHealStore;
+const published: OutboundEvent[] = [];
+const queued: string[] = [];
+let now = Date.now();
+
+beforeAll(async () => {
+  fixture = await startSyncFixture();
+  store = new DynamoHealStore(fixture.documents, fixture.tableName);
+}, 60_000);
+afterAll(async () => {
+  await fixture?.stop();
+});
+
+function deps(): HealDeps {
+  return {
+    mappings: fixture.mappings,
+    store,
+    outbound: { publish: async (event) => void published.push(event) },
+    assignments: { enqueue: async (id) => void queued.push(id) },
+    now: () => now,
+  };
+}
+
+function command(partnerUserId: string, uphealUserId: string): HealCommand {
+  return {
+    type: 'user.created',
+    partnerUserId,
+    uphealUserId,
+    userKind: 'client',
+    receivedAt: new Date(now).toISOString(),
+  };
+}
+
+describe('healCreatedUser', () => {
+  it('maps a client whose live event and import row failed, clears both failures and announces user.created', async () => {
+    const jobs = new DynamoJobStore(fixture.documents, fixture.tableName);
+    await jobs.create({
+      jobId: 'job-1',
+      format: 'ndjson',
+      source: { records: [] },
+      dryRun: false,
+      exportedAt: new Date(now).toISOString(),
+    });
+    await fixture.failures.record({
+      partnerUserId: 'c-failed',
+      eventId: 'e-1',
+      operation: 'client.created',
+      reason: 'gave up waiting',
+    });
+    await fixture.failures.record({
+      partnerUserId: 'c-failed',
+      jobId: 'job-1',
+      line: 7,
+      operation: 'client.created',
+      reason: 'gave up waiting',
+    });
+    await fixture.failures.record({
+      partnerUserId: 'c-other',
+      operation: 'client.created',
+      reason: 'x',
+    });
+
+    const result = await healCreatedUser(command('c-failed', 'u-failed'), deps());
+
+    expect(result).toMatchObject({ outcome: 'healed', clearedFailures: 2 });
+    expect(await fixture.mappings.get('c-failed')).toMatchObject({
+      kind: 'client',
+      state: 'active',
+      uphealUserId: 'u-failed',
+      lastOutcome: 'created',
+    });
+    expect((await fixture.mappings.findByUphealId('u-failed'))?.partnerUserId).toBe('c-failed');
+    const live = await fixture.failures.list();
+    expect(live.map((failure) => failure.partnerUserId)).toEqual(['c-other']);
+    expect(await fixture.failures.list('job-1')).toEqual([]);
+    expect(published).toContainEqual(
+      expect.objectContaining({
+        type: 'user.created',
+        partnerUserId: 'c-failed',
+        uphealUserId: 'u-failed',
+      }),
+    );
+    expect(await store.traceOf('c-failed')).toMatchObject({
+      outcome: 'healed',
+      uphealUserId: 'u-failed',
+    });
+
+    // A redelivery of the same webhook changes nothing more.
+    const again = await healCreatedUser(command('c-failed', 'u-failed'), deps());
+    expect(again.outcome).toBe('already-mapped');
+  });
+
+  it('leaves a claimed create to its worker while the webhook is young, then heals it', async () => {
+    expect(await fixture.mappings.claim('c-waiting', 'msg-1', 60_000)).toBe(true);
+    const young = command('c-waiting', 'u-waiting');
+    await expect(healCreatedUser(young, deps())).rejects.toBeInstanceOf(NotReadyError);
+    expect(await fixture.mappings.get('c-waiting')).toBeUndefined();
+    now += WORKER_SETTLE_MS;
+    const result = await healCreatedUser(young, deps());
+    expect(result.outcome).toBe('healed');
+    expect((await fixture.mappings.get('c-waiting'))?.uphealUserId).toBe('u-waiting');
+  });
+
+  it('finishes a heal whose delivery stopped after the mapping write: failures cleared, partner told', async () => {
+    await fixture.mappings.save(
+      {
+        partnerUserId: 'c-half',
+        kind: 'client',
+        state: 'active',
+        uphealUserId: 'u-half',
+        lastOutcome: 'created',
+      },
+      undefined,
+    );
+    await fixture.failures.record({
+      partnerUserId: 'c-half',
+      operation: 'client.created',
+      reason: 'x',
+    });
+    const result = await healCreatedUser(command('c-half', 'u-half'), deps());
+    expect(result).toMatchObject({ outcome: 'already-mapped', clearedFailures: 1 });
+    expect((await fixture.failures.list()).map((failure) => failure.partnerUserId)).not.toContain(
+      'c-half',
+    );
+    expect(published).toContainEqual(
+      expect.objectContaining({
+        type: 'user.created',
+        partnerUserId: 'c-half',
+        uphealUserId: 'u-half',
+      }),
+    );
+  });
+
+  it('never links an Upheal user mapped to another partner user', async () => {
+    expect(await fixture.mappings.claim('c-second', 'msg-2', 60_000)).toBe(true);
+    now += 20_000;
+    const result = await healCreatedUser(command('c-second', 'u-failed'), deps());
+    expect(result).toMatchObject({ outcome: 'conflict' });
+    expect(result.reason).toContain('c-failed');
+    expect(await fixture.mappings.get('c-second')).toBeUndefined();
+  });
+
+  it('only traces a partner id it never sent', async () => {
+    const before = published.length;
+    const result = await healCreatedUser(command('c-stranger', 'u-stranger'), deps());
+    expect(result.outcome).toBe('unknown-partner-user');
+    expect(await fixture.mappings.get('c-stranger')).toBeUndefined();
+    expect(published).toHaveLength(before);
+    expect(await store.traceOf('c-stranger')).toMatchObject({
+      partnerUserId: 'c-stranger',
+      uphealUserId: 'u-stranger',
+      outcome: 'unknown-partner-user',
+    });
+  });
+});
