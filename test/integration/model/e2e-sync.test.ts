@@ -21,8 +21,12 @@ const VISIBILITY_SECONDS = 4;
 const DEPENDENCY_WAIT_SECONDS = 2;
 /** Upper bound for one scenario's queues to drain (deferrals come back after 5–10 s). */
 const DRAIN_TIMEOUT_MS = 45_000;
-/** Latency of every Upheal answer while a worker is to be killed mid-call. */
-const KILL_LATENCY_MS = 1_500;
+/**
+ * Latency of every Upheal answer while a worker is to be killed mid-call: long enough to catch a
+ * create in flight, short enough that the check and the create both fit in the first half of the
+ * 3 s invocation (the deadline guard defers a call that could outlive it).
+ */
+const KILL_LATENCY_MS = 600;
 
 const handle = useLocalStack({
   functions: ['sync-user', 'assign-providers'],
