@@ -1,8 +1,8 @@
 /**
  * The benchmark's workload: a synthetic initial import (providers, then clients, some with several
  * providers, a few providers already in Upheal) and a trickle of live provider creates, with the
- * minimum number of Upheal calls each user needs (SPEC §11: check + create for a new user, check
- * only for an existing one, + 1 assignment call for a multi-provider client). All data is fake
+ * minimum number of Upheal calls each user needs (check + create for a new user, check + the
+ * linking update for an existing one, + 1 assignment call for a multi-provider client). All data is fake
  * (`@bench.example` addresses); nothing here is clinical.
  */
 import type { PartnerEvent } from '#lib/events/partner-event.ts';
@@ -49,8 +49,11 @@ export interface Workload {
 
 /** Calls of one new user: `POST /users/check` + the create. */
 const NEW_USER_CALLS = 2;
-/** Calls of a user Upheal already has: the check that finds it. */
-const EXISTING_USER_CALLS = 1;
+/**
+ * Calls of a user Upheal already has: the check that finds it, and the update that gives the
+ * linked account the partner's fields and our partner id (the identity rules require it).
+ */
+const EXISTING_USER_CALLS = 2;
 /** The full-list replace of a client with more than one provider. */
 const ASSIGNMENT_CALLS = 1;
 
