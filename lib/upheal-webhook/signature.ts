@@ -9,7 +9,14 @@
  * prefixed `sha256=`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { computeSignature, type HeaderBag, headerValue, type RawBody } from '#lib/signing.ts';
+import {
+  computeSignature,
+  type HeaderBag,
+  headerValue,
+  type RawBody,
+  VERIFY_FAILURES,
+  type VerifyFailure,
+} from '#lib/signing.ts';
 
 /** The headers Upheal sends with each webhook. */
 export const UPHEAL_WEBHOOK_HEADERS = {
@@ -23,20 +30,14 @@ export const SIGNATURE_SCHEMES = { body: 'body', timestampBody: 'timestamp-body'
 /** One of SIGNATURE_SCHEMES. */
 export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[keyof typeof SIGNATURE_SCHEMES];
 
-/** Why a webhook was refused before its body was read; safe to answer and to log. */
-export const WEBHOOK_VERIFY_FAILURES = {
-  missingTimestamp: 'missing timestamp',
-  malformedTimestamp: 'malformed timestamp',
-  staleTimestamp: 'stale timestamp',
-  futureTimestamp: 'timestamp in the future',
-  missingSignature: 'missing signature',
-  malformedSignature: 'malformed signature',
-  badSignature: 'bad signature',
-} as const;
+/**
+ * Why a webhook was refused before its body was read; safe to answer and to log. The same reasons
+ * as a partner's signed request to `ingest`.
+ */
+export const WEBHOOK_VERIFY_FAILURES = VERIFY_FAILURES;
 
 /** One of WEBHOOK_VERIFY_FAILURES. */
-export type WebhookVerifyFailure =
-  (typeof WEBHOOK_VERIFY_FAILURES)[keyof typeof WEBHOOK_VERIFY_FAILURES];
+export type WebhookVerifyFailure = VerifyFailure;
 
 /** The outcome of `verifyWebhook`. */
 export type WebhookVerifyResult =
