@@ -37,7 +37,8 @@ export function pacedUpheal(
   limiter: RateLimiter,
   wait: (ms: number) => Promise<void> = sleep,
 ): UphealForMessage {
-  return (lane) => new PacedUpheal(client, limiter, lane, wait);
+  return (lane, decorate) =>
+    new PacedUpheal(decorate ? decorate(client) : client, limiter, lane, wait);
 }
 
 /** The pacer of one message's Upheal calls, in one lane of the shared limiter. */

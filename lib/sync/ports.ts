@@ -34,8 +34,14 @@ export interface UphealPort extends Omit<UphealCalls, 'checkUser'> {
   checkUser(email: string, ifNew?: readonly UphealCall[]): ReturnType<UphealClient['checkUser']>;
 }
 
-/** Upheal for the calls of one message, in the traffic lane of its queue. */
-export type UphealForMessage = (lane: Lane) => UphealPort;
+/**
+ * Upheal for the calls of one message, in the traffic lane of its queue. `decorate` wraps the
+ * unpaced port under the pacing (what it does runs only once a call's slot is granted).
+ */
+export type UphealForMessage = (
+  lane: Lane,
+  decorate?: (port: UphealPort) => UphealPort,
+) => UphealPort;
 
 /** Queues a client's provider-list reconciliation (the `assign-providers` function). */
 export interface AssignmentQueue {

@@ -15,13 +15,14 @@ import type { Logger } from '#lib/observability/logger.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { RecordWork } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
-import { leaseMsFor, type UserLeases, withUserLease } from '#lib/store/user-lease.ts';
+import { leaseMsFor, type UserLeases } from '#lib/store/user-lease.ts';
 import {
   type AssignOutcome,
   type AssignProvidersDeps,
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
+import { type MessageLease, messageLease } from '#lib/sync/message-lease.ts';
 import type { OutcomeCause, UphealForMessage, UphealPort } from '#lib/sync/ports.ts';
 import {
   type SyncOutcome,
@@ -87,8 +88,9 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       const outcome = await applyPartnerEvent(
         event,
         { claimOwner: record.messageId, eventId: event.eventId, jobId },
-        { ...deps, upheal: guarded(deps.upheal(lane), deps.callGuard, invocation) },
+        deps,
         leaseMsFor(invocation),
+        (decorate) => guarded(deps.upheal(lane, decorate), deps.callGuard, invocation),
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,
@@ -138,39 +140,63 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
   };
 }
 
+/** Upheal for one message, built around the decoration that takes the message's lease. */
+export type LeasedPort = (decorate: (port: UphealPort) => UphealPort) => UphealPort;
+
 /**
- * Applies one decoded partner event holding its user's lease (`claimOwner`, the message id, holds
- * it): the part of a sync-user message's work that the model test drives as well.
+ * Applies one partner event under the user's per-user lease (`message-lease.ts`): taken at the
+ * first Upheal call, given back however the work ends. `upheal` builds the message's port around
+ * the lease: in the functions, the pacer's port over the decorated client, so a message deferred
+ * for a slot takes no lease.
  */
-export function applyPartnerEvent(
+export async function applyPartnerEvent(
   event: PartnerEvent,
   context: SyncUserContext,
-  deps: SyncUserDeps & { readonly leases: UserLeases },
-  leaseMs?: number,
+  deps: Omit<SyncUserDeps, 'upheal'> & { readonly leases: UserLeases },
+  leaseMs: number | undefined,
+  upheal: LeasedPort,
 ): Promise<SyncOutcome> {
-  return withUserLease(
+  const lease = messageLease(
     deps.leases,
+    deps.mappings,
     event.partnerUserId,
     context.claimOwner,
-    () => syncUser(event, context, deps),
     leaseMs,
   );
+  const port = upheal(lease.decorate);
+  try {
+    return await syncUser(event, context, { ...deps, mappings: lease.mappings, upheal: port });
+  } finally {
+    await releaseQuietly(lease);
+  }
 }
 
-/** Reconciles a client's provider list holding the client's lease (for the message `owner`). */
-export function applyAssignment(
+/** Reconciles a client's provider list under the client's lease (for the message `owner`). */
+export async function applyAssignment(
   clientPartnerUserId: string,
   owner: string,
-  deps: AssignProvidersDeps & { readonly leases: UserLeases },
-  leaseMs?: number,
+  deps: Omit<AssignProvidersDeps, 'upheal'> & { readonly leases: UserLeases },
+  leaseMs: number | undefined,
+  upheal: LeasedPort,
 ): Promise<AssignOutcome> {
-  return withUserLease(
-    deps.leases,
-    clientPartnerUserId,
-    owner,
-    () => assignProviders(clientPartnerUserId, deps),
-    leaseMs,
-  );
+  const lease = messageLease(deps.leases, deps.mappings, clientPartnerUserId, owner, leaseMs);
+  const port = upheal(lease.decorate);
+  try {
+    return await assignProviders(clientPartnerUserId, {
+      mappings: lease.mappings,
+      upheal: port,
+    });
+  } finally {
+    await releaseQuietly(lease);
+  }
+}
+
+/**
+ * Gives a lease back. A failed release only delays the user's next message until the lease runs
+ * out; the work's own outcome or error is what the queue must see.
+ */
+async function releaseQuietly(lease: MessageLease): Promise<void> {
+  await lease.release().catch(() => undefined);
 }
 
 /** What the assign-providers work needs. */
@@ -202,12 +228,9 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       const outcome: AssignOutcome = await applyAssignment(
         command.clientPartnerUserId,
         record.messageId,
-        {
-          mappings: deps.mappings,
-          upheal: guarded(deps.upheal(laneOf(command)), deps.callGuard, invocation),
-          leases: deps.leases,
-        },
+        deps,
         leaseMsFor(invocation),
+        (decorate) => guarded(deps.upheal(laneOf(command), decorate), deps.callGuard, invocation),
       );
       deps.logger.info('applied', {
         outcome: outcome.kind,

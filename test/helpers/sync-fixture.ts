@@ -18,6 +18,7 @@ import {
   SqsAssignmentQueue,
 } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
+import type { UphealForMessage } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
@@ -50,6 +51,11 @@ export interface SyncFixture {
   readonly deps: SyncUserDeps;
   /** The per-user leases on the fixture's table (what the record work holds around a use case). */
   readonly leases: DynamoUserLeases;
+  /**
+   * The unpaced client as the record work's Upheal for a message (a message's lease decorates it,
+   * as under the pacer in the functions).
+   */
+  readonly uphealForMessage: UphealForMessage;
   readonly simulator: Simulator;
   readonly mappings: DynamoMappingStore;
   readonly stagedDeletes: DynamoStagedDeletes;
@@ -128,6 +134,7 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
   return {
     deps,
     leases: new DynamoUserLeases({ client: documents, tableName: TABLE_NAME }),
+    uphealForMessage: (_lane, decorate) => (decorate ? decorate(upheal) : upheal),
     simulator,
     mappings,
     stagedDeletes,

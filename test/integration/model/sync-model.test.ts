@@ -242,6 +242,8 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
         event,
         { claimOwner: message.messageId, eventId: event.eventId, jobId },
         delivery.deps,
+        undefined,
+        (decorate) => decorate(delivery.deps.upheal),
       );
       return outcome.kind;
     }
@@ -250,6 +252,8 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
       command.clientPartnerUserId,
       message.messageId,
       delivery.deps,
+      undefined,
+      (decorate) => decorate(delivery.deps.upheal),
     );
     return outcome.kind;
   };

@@ -116,7 +116,7 @@ describe('sqsConsumer', () => {
       syncUserWork({
         ...fixture.deps,
         leases: fixture.leases,
-        upheal: () => fixture.upheal,
+        upheal: fixture.uphealForMessage,
         outbound,
         logger,
         shareInviteUrl: false,
@@ -176,7 +176,7 @@ describe('sqsConsumer', () => {
         syncUserWork({
           ...fixture.deps,
           leases: fixture.leases,
-          upheal: () => fixture.upheal,
+          upheal: fixture.uphealForMessage,
           outbound,
           logger,
           shareInviteUrl: false,
@@ -217,7 +217,7 @@ describe('sqsConsumer', () => {
       syncUserWork({
         ...fixture.deps,
         leases: fixture.leases,
-        upheal: () => fixture.upheal,
+        upheal: fixture.uphealForMessage,
         outbound: new SqsOutboundPublisher(fixture.sqs, fixture.queues.queueUrls.outbound),
         logger,
         shareInviteUrl: false,

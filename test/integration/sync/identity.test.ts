@@ -169,7 +169,7 @@ describe('one Upheal account per partner user', () => {
       syncUserWork({
         ...fixture.deps,
         leases: fixture.leases,
-        upheal: () => fixture.upheal,
+        upheal: fixture.uphealForMessage,
         outbound,
         logger,
         shareInviteUrl: false,

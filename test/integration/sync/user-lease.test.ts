@@ -165,7 +165,7 @@ describe('the consumers under the per-user lease', () => {
       consumerDeps(),
       syncUserWork({
         ...fixture.deps,
-        upheal: () => fixture.upheal,
+        upheal: fixture.uphealForMessage,
         outbound: new NoOutbound(),
         logger,
         leases: store,
@@ -217,7 +217,7 @@ describe('the consumers under the per-user lease', () => {
       consumerDeps(),
       assignProvidersWork({
         mappings: fixture.mappings,
-        upheal: () => fixture.upheal,
+        upheal: fixture.uphealForMessage,
         outbound: new NoOutbound(),
         logger,
         leases: store,
