@@ -15,7 +15,6 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { FUNCTION_TIMEOUT_SECONDS, TABLE } from '#infra/resources.ts';
-import { NotReadyError } from '#lib/errors.ts';
 import { expiresAt, userLeaseKey } from '#lib/store/keys.ts';
 
 /**
@@ -112,40 +111,6 @@ export class DynamoUserLeases implements UserLeases {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
-}
-
-/**
- * Runs `work` holding the user's lease, and gives the lease back however the work ends (an
- * exception included: a deferral or a retry must not keep others waiting). A lease held by
- * another message is a wait like any dependency: `NotReadyError`, so the message is deferred
- * without counting as a failed attempt.
- */
-export async function withUserLease<T>(
-  leases: UserLeases,
-  partnerUserId: string,
-  owner: string,
-  work: () => Promise<T>,
-  leaseMs?: number,
-): Promise<T> {
-  if (!(await leases.acquire(partnerUserId, owner, leaseMs))) {
-    throw new NotReadyError(
-      `user ${partnerUserId} is being changed by another message`,
-      LEASE_BUSY_RETRY_MS,
-    );
-  }
-  let outcome: { value: T } | undefined;
-  try {
-    outcome = { value: await work() };
-  } finally {
-    if (outcome) {
-      await leases.release(partnerUserId, owner);
-    } else {
-      // The work's own error is what the queue must see; a failed release only delays the
-      // user's next message until the lease runs out.
-      await leases.release(partnerUserId, owner).catch(() => undefined);
-    }
-  }
-  return outcome.value;
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The per-user lease (`lib/store/user-lease.ts`) on dynalite over HTTP: one holder at a time, a
+ * The per-user lease (`lib/store/user-lease.ts`, taken by `lib/sync/message-lease.ts`) on
+ * dynalite over HTTP: one holder at a time, a
  * redelivery of the holder takes it back, a crashed holder's lease runs out, a late release never
  * frees another holder's lease; and through the SQS consumer on fauxqs, a message of a user whose
  * lease another queue's message holds is deferred without a counted attempt and without touching
@@ -14,8 +15,10 @@ import { NotReadyError } from '#lib/errors.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { NoOutbound } from '#lib/outbound/outbound-events.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
-import { attemptsKey } from '#lib/store/keys.ts';
-import { DynamoUserLeases, USER_LEASE_MS, withUserLease } from '#lib/store/user-lease.ts';
+import { attemptsKey, userLeaseKey } from '#lib/store/keys.ts';
+import { DynamoUserLeases, USER_LEASE_MS } from '#lib/store/user-lease.ts';
+import { messageLease } from '#lib/sync/message-lease.ts';
+import type { UphealPort } from '#lib/sync/ports.ts';
 import { assignProvidersWork, syncUserWork } from '#lib/sync/record-work.ts';
 import { syncUser } from '#lib/sync/sync-user.ts';
 import { clientEvent, providerEvent } from '#test/helpers/events.ts';
@@ -79,39 +82,60 @@ describe('DynamoUserLeases', () => {
   });
 });
 
-describe('withUserLease', () => {
-  it('refuses a second message while the first runs, as a wait, and lets it run afterwards', async () => {
-    const store = leases();
-    let finishFirst!: () => void;
-    const firstRunning = new Promise<void>((resolve) => {
-      finishFirst = resolve;
-    });
-    const first = withUserLease(store, 'p-lease-5', 'msg-first', async () => {
-      await firstRunning;
-      return 'first';
-    });
-    let secondRan = false;
-    const second = withUserLease(store, 'p-lease-5', 'msg-second', async () => {
-      secondRan = true;
-      return 'second';
-    });
-    await expect(second).rejects.toBeInstanceOf(NotReadyError);
-    expect(secondRan).toBe(false);
-    finishFirst();
-    expect(await first).toBe('first');
-    expect(await withUserLease(store, 'p-lease-5', 'msg-second', async () => 'second again')).toBe(
-      'second again',
-    );
+/** The lease item of a user, as the table holds it. */
+async function leaseHolder(partnerUserId: string): Promise<string | undefined> {
+  const { Item } = await fixture.documents.send(
+    new GetCommand({ TableName: fixture.tableName, Key: userLeaseKey(partnerUserId) }),
+  );
+  return Item?.owner as string | undefined;
+}
+
+describe('messageLease', () => {
+  it('writes no lease while a message only reads, takes it at the first Upheal call, gives it back', async () => {
+    const lease = messageLease(leases(), fixture.mappings, 'p-ml-1', 'msg-1');
+    expect(await lease.mappings.get('p-ml-1')).toBeUndefined();
+    expect(await leaseHolder('p-ml-1')).toBeUndefined();
+    await lease.decorate(fixture.upheal).checkUser('p-ml-1@example.com');
+    expect(await leaseHolder('p-ml-1')).toBe('msg-1');
+    await lease.release();
+    expect(await leaseHolder('p-ml-1')).toBeUndefined();
   });
 
-  it('gives the lease back when the work throws', async () => {
-    const store = leases();
+  it('refuses a second message while the first holds the lease, as a wait, before its call', async () => {
+    const first = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-first');
+    await first.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
+    const callsBefore = fixture.simulator.stats().totalCalls;
+    const second = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-second');
     await expect(
-      withUserLease(store, 'p-lease-6', 'msg-failing', async () => {
-        throw new Error('Upheal answered 500');
-      }),
-    ).rejects.toThrow('Upheal answered 500');
-    expect(await store.acquire('p-lease-6', 'msg-next')).toBe(true);
+      second.decorate(fixture.upheal).checkUser('p-ml-2@example.com'),
+    ).rejects.toBeInstanceOf(NotReadyError);
+    expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
+    await second.release();
+    expect(await leaseHolder('p-ml-2')).toBe('msg-first');
+    await first.release();
+    const again = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-second');
+    await again.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
+    expect(await leaseHolder('p-ml-2')).toBe('msg-second');
+    await again.release();
+  });
+
+  it('takes the lease before the first mapping write, and starts again when the user changed since it was read', async () => {
+    const lease = messageLease(leases(), fixture.mappings, 'p-ml-3', 'msg-older');
+    expect(await lease.mappings.get('p-ml-3')).toBeUndefined();
+    // Another message maps the user meanwhile (its own lease given back).
+    await syncUser(providerEvent('p-ml-3', 1), { claimOwner: 'msg-newer' }, fixture.deps);
+    const callsBefore = fixture.simulator.stats().totalCalls;
+    await expect(
+      lease.decorate(fixture.upheal).createProvider({
+        email: 'p-ml-3@example.com',
+        firstName: 'Older',
+        lastName: 'Event',
+        partnerUserId: 'p-ml-3',
+      } as Parameters<UphealPort['createProvider']>[0]),
+    ).rejects.toThrow(/changed by another message/);
+    expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
+    await lease.release();
+    expect(await leaseHolder('p-ml-3')).toBeUndefined();
   });
 });
 
