@@ -39,6 +39,7 @@ export interface FieldState {
   readonly commonHash: string | undefined;
   readonly providerHash: string | undefined;
   readonly fixedHashes: Readonly<Record<string, string>>;
+  /** Unclearable fields Upheal may hold a value for (sent at least once, landed or not). */
   readonly setFields: readonly string[];
   readonly unappliedFields: readonly string[];
 }
@@ -141,7 +142,9 @@ export function stateAfterCreateOrLink(
       ? fieldsHash(partnerUserId, providerUpdateBody(fields as ProviderFields))
       : undefined,
     fixedHashes,
-    setFields: presentFields(fields).filter((name) => !(missed as string[]).includes(name)),
+    // A follow-up that failed may still have landed (a 5xx after the write, a lost answer):
+    // its fields count as set, so a later clear of them is reported, never assumed done.
+    setFields: presentFields(fields),
     unappliedFields: [...changedFixedFields(fixedHashes, current), ...missed],
   };
 }
