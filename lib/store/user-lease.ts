@@ -15,7 +15,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { FUNCTION_TIMEOUT_SECONDS, TABLE } from '#infra/resources.ts';
-import { NotReadyError } from '#lib/errors.ts';
+import { UserBusyError } from '#lib/errors.ts';
 import { expiresAt, userLeaseKey } from '#lib/store/keys.ts';
 
 /**
@@ -117,8 +117,9 @@ export class DynamoUserLeases implements UserLeases {
 /**
  * Runs `work` holding the user's lease, and gives the lease back however the work ends (an
  * exception included: a deferral or a retry must not keep others waiting). A lease held by
- * another message is a wait like any dependency: `NotReadyError`, so the message is deferred
- * without counting as a failed attempt.
+ * another message is a wait like any dependency (`UserBusyError`, a `NotReadyError`), so the
+ * message is deferred without counting as a failed attempt; unlike a dependency, it never ends in
+ * a failure when the dependency wait runs out, since the holder is gone within a lease's length.
  */
 export async function withUserLease<T>(
   leases: UserLeases,
@@ -128,9 +129,10 @@ export async function withUserLease<T>(
   leaseMs?: number,
 ): Promise<T> {
   if (!(await leases.acquire(partnerUserId, owner, leaseMs))) {
-    throw new NotReadyError(
+    throw new UserBusyError(
       `user ${partnerUserId} is being changed by another message`,
       LEASE_BUSY_RETRY_MS,
+      Math.max(USER_LEASE_MS, leaseMs ?? 0),
     );
   }
   let outcome: { value: T } | undefined;

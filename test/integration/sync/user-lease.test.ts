@@ -10,7 +10,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueKey } from '#infra/resources.ts';
-import { NotReadyError } from '#lib/errors.ts';
+import { UserBusyError } from '#lib/errors.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { NoOutbound } from '#lib/outbound/outbound-events.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
@@ -95,7 +95,9 @@ describe('withUserLease', () => {
       secondRan = true;
       return 'second';
     });
-    await expect(second).rejects.toBeInstanceOf(NotReadyError);
+    // A busy user, never a missing dependency: it must not fail when the dependency wait is over.
+    await expect(second).rejects.toBeInstanceOf(UserBusyError);
+    await expect(second).rejects.toMatchObject({ longestHoldMs: USER_LEASE_MS });
     expect(secondRan).toBe(false);
     finishFirst();
     expect(await first).toBe('first');
