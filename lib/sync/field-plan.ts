@@ -123,7 +123,12 @@ export function stateAfterCreateOrLink(
   partnerUserId: string,
   kind: UserKind,
   fields: UserFields,
-  how: { readonly linkedByEmail?: string | undefined; readonly followUpFailed?: boolean },
+  how: {
+    readonly linkedByEmail?: string | undefined;
+    readonly followUpFailed?: boolean;
+    /** Optional fields an earlier create of this user set: a linked account may hold them. */
+    readonly sentBefore?: readonly string[] | undefined;
+  },
 ): FieldState {
   const isProvider = kind === 'provider';
   const current = fixedFieldHashes(partnerUserId, fields);
@@ -144,8 +149,12 @@ export function stateAfterCreateOrLink(
     fixedHashes,
     // A follow-up that failed may still have landed (a 5xx after the write, a lost answer):
     // its fields count as set, so a later clear of them is reported, never assumed done.
-    setFields: presentFields(fields),
-    unappliedFields: [...changedFixedFields(fixedHashes, current), ...missed],
+    setFields: union(how.sentBefore, presentFields(fields)),
+    unappliedFields: [
+      ...changedFixedFields(fixedHashes, current),
+      ...missed,
+      ...clearedFields(how.sentBefore, fields),
+    ],
   };
 }
 
