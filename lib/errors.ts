@@ -167,6 +167,21 @@ export class NotReadyError extends AppError {
  */
 export class AwaitingWebhookError extends NotReadyError {}
 
+/**
+ * The user's per-user lease is held by another message. Waits like NotReadyError, but it is never
+ * a dependency that may not come: the holder gives the lease back or its lease runs out, at the
+ * latest `longestHoldMs` after this was thrown, so the wait does not end in a failure when the
+ * dependency wait has run out.
+ */
+export class UserBusyError extends NotReadyError {
+  /** The longest any holder can still keep the lease. */
+  readonly longestHoldMs: number;
+  constructor(message: string, retryAfterMs: number, longestHoldMs: number) {
+    super(message, retryAfterMs);
+    this.longestHoldMs = longestHoldMs;
+  }
+}
+
 /** The rate limiter has no slot within the caller's horizon; the message is deferred, not failed. */
 export class SlotUnavailableError extends AppError {
   readonly retryable = true;

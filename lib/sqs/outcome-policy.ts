@@ -24,6 +24,7 @@ import {
   SlotUnavailableError,
   UnauthorizedError,
   UpstreamError,
+  UserBusyError,
 } from '#lib/errors.ts';
 
 /** Wait after a 429 that came without `Retry-After` (the limiter pauses everyone meanwhile). */
@@ -133,6 +134,7 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     const grown = Math.min(MAX_QUARANTINE_DEFER_MS, context.waitedMs * QUARANTINE_BACKOFF_SHARE);
     return { action: 'defer', delayMs: Math.max(error.retryAfterMs, grown) };
   }
+  if (error instanceof UserBusyError) return decideBusy(error, context, lastReceive);
   if (error instanceof NotReadyError) {
     const waitMs =
       error instanceof AwaitingWebhookError
@@ -142,12 +144,7 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     if (remainingMs <= 0 || lastReceive) {
       return { action: 'fail', reason: `gave up waiting: ${error.message}` };
     }
-    const grown = Math.min(MAX_DEPENDENCY_DEFER_MS, context.waitedMs * DEPENDENCY_BACKOFF_SHARE);
-    const hint =
-      context.attempt <= 1
-        ? Math.min(error.retryAfterMs, FIRST_DEPENDENCY_DEFER_MS)
-        : error.retryAfterMs;
-    return { action: 'defer', delayMs: Math.min(Math.max(hint, grown), remainingMs) };
+    return decideWait(error, context, remainingMs);
   }
   // A rejected API key is no fault of the record: keep it for re-drive once the key is fixed.
   if (error instanceof UnauthorizedError) {
@@ -161,6 +158,34 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     };
   }
   return { action: 'retry', delayMs: backoff(context.attempt, context.random ?? Math.random) };
+}
+
+/**
+ * A record whose user is held by another message. Within the dependency wait it waits like a
+ * dependency. After it, it does not fail (the holder is gone within `longestHoldMs`): it comes
+ * back once any holder's lease has run out. Only SQS's receive limit ends it, kept for re-drive.
+ */
+function decideBusy(
+  error: UserBusyError,
+  context: DecisionContext,
+  lastReceive: boolean,
+): RecordDecision {
+  if (lastReceive) {
+    return { action: 'fail', reason: `gave up waiting: ${error.message}`, deadLetter: true };
+  }
+  const remainingMs = context.dependencyWaitMs - context.waitedMs;
+  if (remainingMs > 0) return decideWait(error, context, remainingMs);
+  return { action: 'defer', delayMs: Math.max(error.retryAfterMs, error.longestHoldMs) };
+}
+
+/** The deferral of a record waiting for a dependency, with `remainingMs` of its wait left. */
+function decideWait(error: NotReadyError, context: DecisionContext, remainingMs: number) {
+  const grown = Math.min(MAX_DEPENDENCY_DEFER_MS, context.waitedMs * DEPENDENCY_BACKOFF_SHARE);
+  const hint =
+    context.attempt <= 1
+      ? Math.min(error.retryAfterMs, FIRST_DEPENDENCY_DEFER_MS)
+      : error.retryAfterMs;
+  return { action: 'defer', delayMs: Math.min(Math.max(hint, grown), remainingMs) } as const;
 }
 
 /**

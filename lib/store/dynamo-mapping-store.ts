@@ -151,6 +151,7 @@ export class DynamoMappingStore implements MappingStore {
             owner,
             leaseUntil: now + leaseMs,
             ...(create?.email === undefined ? {} : { createEmail: create.email }),
+            ...(create?.fields?.length ? { createFields: [...create.fields] } : {}),
             [TABLE.ttlAttribute]: expiresAt(now, leaseMs + CLAIM_TTL_GRACE_MS),
           },
           // Free, expired, or already ours (a redelivery of the same message keeps its claim).
@@ -175,7 +176,11 @@ export class DynamoMappingStore implements MappingStore {
       }),
     );
     if (Item === undefined) return undefined;
-    return { email: typeof Item.createEmail === 'string' ? Item.createEmail : undefined };
+    const fields: unknown = Item.createFields;
+    return {
+      email: typeof Item.createEmail === 'string' ? Item.createEmail : undefined,
+      fields: Array.isArray(fields) ? fields.filter((name) => typeof name === 'string') : undefined,
+    };
   }
 
   async releaseClaim(partnerUserId: string): Promise<void> {

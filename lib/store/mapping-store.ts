@@ -87,6 +87,11 @@ export type MappingDraft = Omit<UserMapping, 'rev' | 'updatedAt'>;
  */
 export interface PendingCreate {
   readonly email?: string | undefined;
+  /**
+   * Names (never values) of the optional fields the create sets: a user linked later may hold
+   * them from it, and Upheal cannot clear them.
+   */
+  readonly fields?: readonly string[] | undefined;
 }
 
 /** Stores and reads mappings. */

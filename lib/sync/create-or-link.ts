@@ -14,7 +14,12 @@ import {
   NotReadyError,
 } from '#lib/errors.ts';
 import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
-import { afterCreateBody, linkBodies, stateAfterCreateOrLink } from '#lib/sync/field-plan.ts';
+import {
+  afterCreateBody,
+  linkBodies,
+  presentFields,
+  stateAfterCreateOrLink,
+} from '#lib/sync/field-plan.ts';
 import { createClientBody, createProviderBody } from '#lib/sync/fields.ts';
 import { decideMatch, type MatchDecision } from '#lib/sync/identity.ts';
 import type { UphealCall, UphealPort } from '#lib/sync/ports.ts';
@@ -121,7 +126,13 @@ async function link(upsert: Upsert, found: Found, deps: SyncUserDeps): Promise<A
   const bodies = linkBodies(partnerUserId, kind, fields);
   await deps.upheal.updateUser(uphealUserId, bodies.common);
   if (bodies.provider) await deps.upheal.updateProvider(uphealUserId, bodies.provider);
-  const fieldState = stateAfterCreateOrLink(partnerUserId, kind, fields, { linkedByEmail: email });
+  // The account may be our own earlier create of this user (its worker died before the mapping
+  // was written): it may hold the optional fields that create set, which a link cannot clear.
+  const sentBefore = (await deps.mappings.pendingCreate(partnerUserId))?.fields;
+  const fieldState = stateAfterCreateOrLink(partnerUserId, kind, fields, {
+    linkedByEmail: email,
+    sentBefore,
+  });
   return { uphealUserId, linked: true, fieldState, releaseClaim: found.byPendingEmail };
 }
 
@@ -220,7 +231,7 @@ async function claimCreate(
   deps: SyncUserDeps,
 ): Promise<void> {
   const { partnerUserId, mapping, fields } = upsert;
-  const pending = { email: fields.email };
+  const pending = { email: fields.email, fields: presentFields(fields) };
   if (!(await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS, pending))) {
     throw new NotReadyError(
       `create of ${partnerUserId} is claimed by another worker`,

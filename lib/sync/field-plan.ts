@@ -39,6 +39,7 @@ export interface FieldState {
   readonly commonHash: string | undefined;
   readonly providerHash: string | undefined;
   readonly fixedHashes: Readonly<Record<string, string>>;
+  /** Unclearable fields Upheal may hold a value for (sent at least once, landed or not). */
   readonly setFields: readonly string[];
   readonly unappliedFields: readonly string[];
 }
@@ -122,7 +123,12 @@ export function stateAfterCreateOrLink(
   partnerUserId: string,
   kind: UserKind,
   fields: UserFields,
-  how: { readonly linkedByEmail?: string | undefined; readonly followUpFailed?: boolean },
+  how: {
+    readonly linkedByEmail?: string | undefined;
+    readonly followUpFailed?: boolean;
+    /** Optional fields an earlier create of this user set: a linked account may hold them. */
+    readonly sentBefore?: readonly string[] | undefined;
+  },
 ): FieldState {
   const isProvider = kind === 'provider';
   const current = fixedFieldHashes(partnerUserId, fields);
@@ -141,8 +147,14 @@ export function stateAfterCreateOrLink(
       ? fieldsHash(partnerUserId, providerUpdateBody(fields as ProviderFields))
       : undefined,
     fixedHashes,
-    setFields: presentFields(fields).filter((name) => !(missed as string[]).includes(name)),
-    unappliedFields: [...changedFixedFields(fixedHashes, current), ...missed],
+    // A follow-up that failed may still have landed (a 5xx after the write, a lost answer):
+    // its fields count as set, so a later clear of them is reported, never assumed done.
+    setFields: union(how.sentBefore, presentFields(fields)),
+    unappliedFields: [
+      ...changedFixedFields(fixedHashes, current),
+      ...missed,
+      ...clearedFields(how.sentBefore, fields),
+    ],
   };
 }
 

@@ -12,9 +12,9 @@
  * newer one's. Marks a use case writes itself before its call (a delete's `deleteSent`) do not
  * count as a change.
  */
-import { NotReadyError } from '#lib/errors.ts';
+import { NotReadyError, UserBusyError } from '#lib/errors.ts';
 import type { MappingStore, UserMapping } from '#lib/store/mapping-store.ts';
-import { LEASE_BUSY_RETRY_MS, type UserLeases } from '#lib/store/user-lease.ts';
+import { LEASE_BUSY_RETRY_MS, USER_LEASE_MS, type UserLeases } from '#lib/store/user-lease.ts';
 import type { UphealCall, UphealPort } from '#lib/sync/ports.ts';
 import type {
   CheckUserResult,
@@ -65,9 +65,11 @@ export function messageLease(
   const take = async () => {
     if (held) return;
     if (!(await leases.acquire(partnerUserId, owner, leaseMs))) {
-      throw new NotReadyError(
+      // A busy user, never a missing dependency: the wait ends with the holder's lease at worst.
+      throw new UserBusyError(
         `user ${partnerUserId} is being changed by another message`,
         LEASE_BUSY_RETRY_MS,
+        Math.max(USER_LEASE_MS, leaseMs ?? 0),
       );
     }
     held = true;

@@ -55,7 +55,14 @@ export async function updateUser(
       // user sends them all again.
       if (current && isStale(version, current.version)) {
         overtaken = true;
-        return { ...mappingDraft(current), commonHash: undefined, providerHash: undefined };
+        // The fields this call sent may be in Upheal now, so a later clear of them is reported.
+        const setFields = [...new Set([...(current.setFields ?? []), ...plan.setFields])];
+        return {
+          ...mappingDraft(current),
+          commonHash: undefined,
+          providerHash: undefined,
+          setFields,
+        };
       }
       return {
         ...mappingDraft(current ?? mapping),

@@ -247,8 +247,14 @@ function finalStateRules(judging: Judging, id: string, expected: FinalUser): voi
     if (mapping?.state === 'active') note('mapping', id, `${id}'s mapping is active`);
     return;
   }
-  const primaryBlocked = blocked.has(expected.fields?.providers?.[0] ?? '');
-  if (!actual && blocked.has(id)) {
+  const primary = expected.fields?.providers?.[0] ?? '';
+  const primaryBlocked = blocked.has(primary);
+  // A client waits for its primary provider before its email is checked: when both are blocked,
+  // a failure naming the provider it waited for is the reason it gets (the email's comes once the
+  // provider is in Upheal).
+  const waitedForPrimary =
+    primaryBlocked && failuresOf(evidence, id).some((reason) => reason.includes(` ${primary} `));
+  if (!actual && blocked.has(id) && !waitedForPrimary) {
     if (!failuresOf(evidence, id).some((reason) => conflictFailure(evidence, id, reason))) {
       note(
         'identity',

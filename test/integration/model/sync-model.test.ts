@@ -7,9 +7,9 @@
  *
  * Strict by default: every discrepancy fails the run, the known issues of `oracle.ts` included
  * (`MODEL_STRICT=0` only reports those). `npm test` runs a fixed, seeded set of cases with the
- * generator features the sync passes today (`FAST_SUBSET_FEATURES`); `npm run test:model` runs
- * 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). A failing case prints
- * its seed and path for replay.
+ * generator features the sync passes (`FAST_SUBSET_FEATURES`: all of them); `npm run test:model`
+ * runs 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). A failing case
+ * prints its seed and path for replay.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -250,6 +250,25 @@ describe('sync-user: crashes and concurrency never create twice', () => {
     expect(simUsers().filter((u) => u.partnerUserId === 'p-crash')).toHaveLength(1);
   });
 
+  it('reports a pronoun the crashed create set when a newer event without it links the user', async () => {
+    const created = providerEvent('p-crash-pronoun', 0, { pronoun: 'NeutralThem' });
+    await expect(
+      deliver(created, { ...fixture.deps, mappings: crashingBeforeMappingWrite() }),
+    ).rejects.toThrow('worker crashed');
+    expect(simUsers().find((u) => u.partnerUserId === 'p-crash-pronoun')?.pronoun).toBe(
+      'NeutralThem',
+    );
+    // The partner cleared the pronoun; Upheal cannot clear it, so the link must not claim it did.
+    const cleared = providerEvent('p-crash-pronoun', 1, {}, 'provider.updated');
+    const outcome = await syncUser(
+      cleared,
+      { claimOwner: `msg-${deliveries}-b`, eventId: cleared.eventId },
+      fixture.deps,
+    );
+    expect(outcome).toMatchObject({ kind: 'linked', unappliedFields: ['pronoun'] });
+    expect((await fixture.mappings.get('p-crash-pronoun'))?.unappliedFields).toEqual(['pronoun']);
+  });
+
   it('heals a create that took effect but was answered 500', async () => {
     const event = providerEvent('p-500', 0);
     const failingCreate = uphealWith({

@@ -11,7 +11,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueKey } from '#infra/resources.ts';
-import { NotReadyError } from '#lib/errors.ts';
+import { UserBusyError } from '#lib/errors.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { NoOutbound } from '#lib/outbound/outbound-events.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
@@ -106,9 +106,10 @@ describe('messageLease', () => {
     await first.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
     const callsBefore = fixture.simulator.stats().totalCalls;
     const second = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-second');
-    await expect(
-      second.decorate(fixture.upheal).checkUser('p-ml-2@example.com'),
-    ).rejects.toBeInstanceOf(NotReadyError);
+    // A busy user, never a missing dependency: it must not fail when the dependency wait is over.
+    const busy = second.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
+    await expect(busy).rejects.toBeInstanceOf(UserBusyError);
+    await expect(busy).rejects.toMatchObject({ longestHoldMs: USER_LEASE_MS });
     expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
     await second.release();
     expect(await leaseHolder('p-ml-2')).toBe('msg-first');

@@ -19,6 +19,7 @@ import {
   UnauthorizedError,
   UnexpectedResponseError,
   UnexpectedStatusError,
+  UserBusyError,
   ValidationError,
 } from '#lib/errors.ts';
 import {
@@ -163,6 +164,26 @@ describe('decide', () => {
     expect(decision).toEqual({
       action: 'fail',
       reason: 'gave up waiting: provider p-9 is not mapped',
+    });
+  });
+
+  it('never fails a record whose user is held by another message when its dependency wait is over', () => {
+    const busy = new UserBusyError('user c-1 is being changed by another message', 1_000, 60_000);
+    // Within the wait: like a dependency.
+    expect(decide(busy, { ...context, attempt: 3, waitedMs: 10_000 })).toEqual({
+      action: 'defer',
+      delayMs: 5_000,
+    });
+    // After it: back once any holder's lease has run out, so the real reason can be found.
+    expect(decide(busy, { ...context, attempt: 14, waitedMs: 900_000 })).toEqual({
+      action: 'defer',
+      delayMs: 60_000,
+    });
+    // SQS's receive limit: failed with a record, and kept for re-drive.
+    expect(decide(busy, { ...context, waitedMs: 900_000, receivesLeft: 0 })).toEqual({
+      action: 'fail',
+      reason: 'gave up waiting: user c-1 is being changed by another message',
+      deadLetter: true,
     });
   });
 

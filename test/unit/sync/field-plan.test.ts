@@ -60,7 +60,8 @@ describe('after a create', () => {
     const state = stateAfterCreateOrLink('p-1', 'provider', provider, { followUpFailed: true });
     expect(state.unappliedFields).toEqual(['pronoun', 'dateOfBirth']);
     expect(state.commonHash).toBeUndefined();
-    expect(state.setFields).toEqual(['therapyLicence']);
+    // The follow-up may have landed all the same: a later clear must be reported.
+    expect(state.setFields).toEqual(['pronoun', 'dateOfBirth', 'therapyLicence']);
   });
 
   it('reports nothing after a complete create', () => {
@@ -137,6 +138,13 @@ describe('planUpdate', () => {
     const after = { ...mappingAfterCreate('client', client), ...first };
     expect(planUpdate(after, 'client', cleared).unappliedFields).toEqual(['pronoun']);
     expect(planUpdate(after, 'client', client).unappliedFields).toEqual([]);
+  });
+
+  it('reports a clear of a field whose follow-up after the create failed (it may have landed)', () => {
+    const state = stateAfterCreateOrLink('x-1', 'provider', provider, { followUpFailed: true });
+    const mapping = { ...mappingAfterCreate('provider', provider), ...state };
+    const { pronoun: _p, ...cleared } = provider;
+    expect(planUpdate(mapping, 'provider', cleared).unappliedFields).toEqual(['pronoun']);
   });
 
   it('reports no clears for a mapping that never recorded its fields', () => {
