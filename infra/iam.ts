@@ -90,6 +90,15 @@ function tableStatements(table: TableAccess, scansTable: boolean): Record<string
       Action: ['dynamodb:Query', 'dynamodb:Scan'],
       Resource: { 'Fn::Join': ['', [arnOf(TABLE.logicalId), `/index/${TABLE.reverseIndex.name}`]] },
     },
+    {
+      // Whose create was sent with an email (the identity rule for accounts nobody maps yet).
+      Sid: 'CreateEmailIndex',
+      Effect: 'Allow',
+      Action: ['dynamodb:Query'],
+      Resource: {
+        'Fn::Join': ['', [arnOf(TABLE.logicalId), `/index/${TABLE.createEmailIndex.name}`]],
+      },
+    },
   ];
 }
 

@@ -79,6 +79,12 @@ export const TABLE = {
   sortKey: 'sk',
   ttlAttribute: 'expiresAt',
   reverseIndex: { name: 'byUphealId', partitionKey: 'uphealUserId' },
+  /**
+   * Create claims by the hash of the email their create was sent with (sparse: only claims with
+   * an email have it), so a check that finds an account nobody maps yet can tell whose create
+   * made it.
+   */
+  createEmailIndex: { name: 'byCreateEmail', partitionKey: 'createEmailHash' },
 } as const;
 
 /**
@@ -87,13 +93,14 @@ export const TABLE = {
  * built from this one object.
  */
 export function tableKeyDefinition() {
-  const { partitionKey, sortKey, reverseIndex } = TABLE;
+  const { partitionKey, sortKey, reverseIndex, createEmailIndex } = TABLE;
   return {
     BillingMode: 'PAY_PER_REQUEST' as const,
     AttributeDefinitions: [
       { AttributeName: partitionKey, AttributeType: 'S' as const },
       { AttributeName: sortKey, AttributeType: 'S' as const },
       { AttributeName: reverseIndex.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: createEmailIndex.partitionKey, AttributeType: 'S' as const },
     ],
     KeySchema: [
       { AttributeName: partitionKey, KeyType: 'HASH' as const },
@@ -104,6 +111,11 @@ export function tableKeyDefinition() {
         IndexName: reverseIndex.name,
         KeySchema: [{ AttributeName: reverseIndex.partitionKey, KeyType: 'HASH' as const }],
         Projection: { ProjectionType: 'ALL' as const },
+      },
+      {
+        IndexName: createEmailIndex.name,
+        KeySchema: [{ AttributeName: createEmailIndex.partitionKey, KeyType: 'HASH' as const }],
+        Projection: { ProjectionType: 'KEYS_ONLY' as const },
       },
     ],
   };

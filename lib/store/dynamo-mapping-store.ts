@@ -2,6 +2,7 @@
  * DynamoDB adapter of the MappingStore port. Single-item conditional writes only (the local
  * DynamoDB, dynalite, has no transactions); a lost race becomes `false`, never an exception.
  */
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -150,7 +151,12 @@ export class DynamoMappingStore implements MappingStore {
             ...claimKey(partnerUserId),
             owner,
             leaseUntil: now + leaseMs,
-            ...(create?.email === undefined ? {} : { createEmail: create.email }),
+            ...(create?.email === undefined
+              ? {}
+              : {
+                  createEmail: create.email,
+                  [TABLE.createEmailIndex.partitionKey]: createEmailHash(create.email),
+                }),
             ...(create?.fields?.length ? { createFields: [...create.fields] } : {}),
             [TABLE.ttlAttribute]: expiresAt(now, leaseMs + CLAIM_TTL_GRACE_MS),
           },
@@ -187,6 +193,22 @@ export class DynamoMappingStore implements MappingStore {
     await this.#client.send(
       new DeleteCommand({ TableName: this.#table, Key: claimKey(partnerUserId) }),
     );
+  }
+
+  async createClaimantsOf(email: string): Promise<string[]> {
+    const { Items = [] } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: TABLE.createEmailIndex.name,
+        KeyConditionExpression: '#hash = :hash',
+        ExpressionAttributeNames: { '#hash': TABLE.createEmailIndex.partitionKey },
+        ExpressionAttributeValues: { ':hash': createEmailHash(email) },
+      }),
+    );
+    return Items.flatMap((item) => {
+      const partnerUserId = partnerIdOfClaim(item[TABLE.partitionKey]);
+      return partnerUserId === undefined ? [] : [partnerUserId];
+    });
   }
 
   async findByUphealId(uphealUserId: string): Promise<UserMapping | undefined> {
@@ -263,4 +285,19 @@ function fromItem(item: MappingItem): UserMapping {
 /** DynamoDB rejects `undefined` attribute values; drop them. */
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * The index key of a create's email: a digest of the normalised email, so the index never holds
+ * the address itself (the claim item does, until its TTL).
+ */
+function createEmailHash(email: string): string {
+  return createHash('sha256').update(`create-email:${email.trim().toLowerCase()}`).digest('hex');
+}
+
+/** The partner id of a claim item's partition key (`USER#<id>`). */
+function partnerIdOfClaim(pk: unknown): string | undefined {
+  return typeof pk === 'string' && pk.startsWith(KEY.userPrefix)
+    ? pk.slice(KEY.userPrefix.length)
+    : undefined;
 }

@@ -127,6 +127,11 @@ export interface MappingStore {
    * email it remembered goes with it. Used after a user was found by that email.
    */
   releaseClaim(partnerUserId: string): Promise<void>;
+  /**
+   * The partner users whose create claim remembers a create sent with this email (normalised),
+   * while the claim item lasts: an account Upheal has for that email but nobody maps yet is theirs.
+   */
+  createClaimantsOf(email: string): Promise<string[]>;
   /** The partner id mapped to an Upheal user id, through the reverse index. */
   findByUphealId(uphealUserId: string): Promise<UserMapping | undefined>;
   /**

@@ -109,8 +109,12 @@ async function matchByEmail(
 ): Promise<MatchDecision> {
   const check = await deps.upheal.checkUser(email, ifNew);
   const owner = check.exists ? await deps.mappings.findByUphealId(check.userId) : undefined;
+  // An account nobody maps may still be another partner user's: its create went out with this
+  // email and its mapping is not written yet (in flight, or its answer was lost).
+  const claimants =
+    check.exists && !owner ? await deps.mappings.createClaimantsOf(email) : undefined;
   const { partnerUserId, kind } = upsert;
-  return decideMatch({ partnerUserId, kind, check, owner });
+  return decideMatch({ partnerUserId, kind, check, owner, claimants });
 }
 
 /** The Upheal id to link, undefined to create; a refusal is thrown (no mutating call made). */

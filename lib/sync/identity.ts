@@ -29,6 +29,12 @@ export interface MatchInput {
   readonly check: CheckUserResult;
   /** The mapping that holds the found account's Upheal id (the reverse index), if any. */
   readonly owner: UserMapping | undefined;
+  /**
+   * Partner users whose create was sent with the email the account was found by (their claims),
+   * asked only when no mapping holds the account: one of another partner user made it, or is
+   * making it, and its mapping is not written yet.
+   */
+  readonly claimants?: readonly string[];
 }
 
 /**
@@ -48,6 +54,16 @@ export function decideMatch(input: MatchInput): MatchDecision {
       detail:
         `Upheal user ${uphealUserId}, found by the email of ${kind} ${partnerUserId}, ` +
         `belongs to ${owner.kind} ${owner.partnerUserId}`,
+    };
+  }
+  const creator = owner ? undefined : input.claimants?.find((id) => id !== partnerUserId);
+  if (creator !== undefined) {
+    return {
+      action: 'refuse',
+      code: IDENTITY_REASONS.ownedByOther,
+      detail:
+        `Upheal user ${uphealUserId}, found by the email of ${kind} ${partnerUserId}, ` +
+        `was created for partner user ${creator}`,
     };
   }
   if (check.isActive === false) {

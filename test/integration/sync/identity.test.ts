@@ -56,6 +56,7 @@ function crashingBeforeMappingWrite(): MappingStore {
     claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
     pendingCreate: (id) => base.pendingCreate(id),
     releaseClaim: (id) => base.releaseClaim(id),
+    createClaimantsOf: (email) => base.createClaimantsOf(email),
     findByUphealId: (id) => base.findByUphealId(id),
     clientsOf: (id) => base.clientsOf(id),
     countActive: () => base.countActive(),

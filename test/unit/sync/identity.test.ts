@@ -37,6 +37,33 @@ describe('decideMatch', () => {
     expect(decision).toEqual({ action: 'link', uphealUserId: 'u-1' });
   });
 
+  it('refuses an account nobody maps yet whose create another partner user sent, naming that user', () => {
+    const decision = decideMatch({
+      partnerUserId: 'c-child',
+      kind: 'client',
+      check: found(true),
+      owner: undefined,
+      claimants: ['c-child', 'c-parent'],
+    });
+    expect(decision).toMatchObject({
+      action: 'refuse',
+      code: IDENTITY_REASONS.ownedByOther,
+      detail: expect.stringContaining('created for partner user c-parent'),
+    });
+    expect(JSON.stringify(decision)).not.toContain('@');
+  });
+
+  it('links an account whose only claimant is the partner user itself (its own lost create)', () => {
+    const decision = decideMatch({
+      partnerUserId: 'c-1',
+      kind: 'client',
+      check: found(true),
+      owner: undefined,
+      claimants: ['c-1'],
+    });
+    expect(decision).toEqual({ action: 'link', uphealUserId: 'u-1' });
+  });
+
   it('links when the active state is not reported (the field is optional)', () => {
     const decision = decideMatch({
       partnerUserId: 'c-1',
