@@ -31,8 +31,8 @@ export interface MatchInput {
   readonly owner: UserMapping | undefined;
   /**
    * Partner users whose create was sent with the email the account was found by (their claims),
-   * asked only when no mapping holds the account: one of another partner user made it, or is
-   * making it, and its mapping is not written yet.
+   * asked only when no mapping holds the account: when only other partner users sent one, one of
+   * them made it (or is making it), and its mapping is not written yet.
    */
   readonly claimants?: readonly string[];
 }
@@ -56,7 +56,13 @@ export function decideMatch(input: MatchInput): MatchDecision {
         `belongs to ${owner.kind} ${owner.partnerUserId}`,
     };
   }
-  const creator = owner ? undefined : input.claimants?.find((id) => id !== partnerUserId);
+  // When this partner user's own create went out with the email too, the account may be its own
+  // (a create whose answer was lost): it is not refused, and the reverse index keeps the second
+  // of two such users out once the first is mapped.
+  const claimants = owner ? [] : (input.claimants ?? []);
+  const creator = claimants.includes(partnerUserId)
+    ? undefined
+    : claimants.find((id) => id !== partnerUserId);
   if (creator !== undefined) {
     return {
       action: 'refuse',

@@ -43,7 +43,7 @@ describe('decideMatch', () => {
       kind: 'client',
       check: found(true),
       owner: undefined,
-      claimants: ['c-child', 'c-parent'],
+      claimants: ['c-parent'],
     });
     expect(decision).toMatchObject({
       action: 'refuse',
@@ -53,15 +53,17 @@ describe('decideMatch', () => {
     expect(JSON.stringify(decision)).not.toContain('@');
   });
 
-  it('links an account whose only claimant is the partner user itself (its own lost create)', () => {
-    const decision = decideMatch({
-      partnerUserId: 'c-1',
-      kind: 'client',
-      check: found(true),
-      owner: undefined,
-      claimants: ['c-1'],
-    });
-    expect(decision).toEqual({ action: 'link', uphealUserId: 'u-1' });
+  it('links an account the partner user itself sent a create for (its own lost create), even when another did too', () => {
+    for (const claimants of [['c-1'], ['c-2', 'c-1']]) {
+      const decision = decideMatch({
+        partnerUserId: 'c-1',
+        kind: 'client',
+        check: found(true),
+        owner: undefined,
+        claimants,
+      });
+      expect(decision).toEqual({ action: 'link', uphealUserId: 'u-1' });
+    }
   });
 
   it('links when the active state is not reported (the field is optional)', () => {
