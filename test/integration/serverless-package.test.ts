@@ -451,7 +451,7 @@ describe('osls package (offline)', () => {
     expect(ofType('AWS::CloudWatch::Dashboard')).toHaveLength(1);
   });
 
-  it('deploys the table with its reverse index, TTL, point-in-time recovery and encryption', () => {
+  it('deploys the table with its reverse and create-email indexes, TTL, point-in-time recovery and encryption', () => {
     expect(resources[TABLE.logicalId]?.Properties).toMatchObject({
       TableName: resourceName(STAGE, TABLE.suffix),
       BillingMode: 'PAY_PER_REQUEST',
@@ -459,6 +459,11 @@ describe('osls package (offline)', () => {
         {
           IndexName: TABLE.reverseIndex.name,
           KeySchema: [{ AttributeName: TABLE.reverseIndex.partitionKey, KeyType: 'HASH' }],
+        },
+        {
+          IndexName: TABLE.createEmailIndex.name,
+          KeySchema: [{ AttributeName: TABLE.createEmailIndex.partitionKey, KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
       TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },

@@ -184,7 +184,9 @@ describe('initial-sync handler on the import-control queue', () => {
       { timeoutMs: 30_000 },
     );
     expect(job.plan).toMatchObject({ providers: 100, clients: 900, invalid: 0, toCheck: 1000 });
-    // Rows are checked 400 at a time and the clock is always low: each step continues.
+    // Rows are checked 400 at a time and the clock is always low: each step continues. The
+    // last invocation's report may land just after the job shows completed.
+    await waitFor(() => bodiesOf(jobId).length >= 3, { timeoutMs: 5_000 });
     expect(bodiesOf(jobId).map((body) => [body.type, body.phase, body.cursor])).toEqual([
       ['start', undefined, undefined],
       ['continue', 'planning', 400],

@@ -170,6 +170,7 @@ describe('operator commands on the local stack', () => {
         assignments: 0,
         'import-control': 0,
         'outbound-webhook': 0,
+        'upheal-webhooks': 0,
       },
       total: 0,
     });
@@ -285,6 +286,7 @@ describe('operator commands on the local stack', () => {
         'queue import-control',
         'queue outbound',
         'queue outbound-webhook',
+        'queue upheal-webhooks',
         `Upheal key at ${handle.stack.env.UPHEAL_BASE_URL}`,
       ].sort(),
     );
