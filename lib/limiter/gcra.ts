@@ -2,7 +2,9 @@
  * The pure rate-limiting algorithm behind the shared limiter (SPEC §3.2, docs/limits.md): GCRA in
  * reservation mode ("virtual scheduling") with burst B = 1, two lanes and AIMD adaptation. No I/O
  * and no clock of its own: every function takes `now` (epoch ms), so the same code runs in the
- * DynamoDB adapter and in the virtual-time simulation that proves its bounds.
+ * DynamoDB adapter and in the virtual-time simulation that proves its bounds. It stays one file
+ * (a little over 400 lines) because booking, leases, lanes and AIMD all move the same `tat` and
+ * their bounds are proven together.
  *
  * The schedule is one number, `tat` (theoretical arrival time): the earliest time the next slot may
  * be used. Booking a slot at `now` takes `slot = max(tat, now)` (or a `tat` that passed less than

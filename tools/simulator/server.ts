@@ -2,6 +2,8 @@
  * The embeddable Upheal simulator: `node:http`, the seven endpoints of the integration guide, the
  * shared per-key rate limit, seeded faults, and an introspection API under `/__sim/` (outside
  * Upheal's contract, no auth) that tests and the benchmark read over HTTP. See docs/simulator.md.
+ * One file (about 600 lines) because the routes, faults, outage, webhooks and introspection share
+ * the one request loop and its state; the endpoint logic itself lives in `endpoints.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
