@@ -11,6 +11,7 @@ import type { RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
+import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 import {
   type AssignmentCommand,
@@ -18,7 +19,7 @@ import {
   SqsAssignmentQueue,
 } from '#lib/sync/assignment-queue.ts';
 import { DynamoDeleteGuard } from '#lib/sync/delete-guard.ts';
-import type { UphealForMessage } from '#lib/sync/ports.ts';
+import type { UphealForMessage, UphealPort } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
 import type { SyncUserDeps } from '#lib/sync/sync-user.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
@@ -151,5 +152,37 @@ export async function startSyncFixture(options: SyncFixtureOptions = {}): Promis
       sqs.destroy();
       await Promise.all([simulator.stop(), dynamoService.stop(), sqsService.stop()]);
     },
+  };
+}
+
+/** `base` with some operations replaced (e.g. to stage a race or a lost answer). */
+export function uphealWith(base: UphealPort, overrides: Partial<UphealPort>): UphealPort {
+  return {
+    checkUser: (email, ifNew) => base.checkUser(email, ifNew),
+    createProvider: (body) => base.createProvider(body),
+    createClient: (body) => base.createClient(body),
+    updateUser: (id, body) => base.updateUser(id, body),
+    updateProvider: (id, body) => base.updateProvider(id, body),
+    replaceProviders: (id, ids) => base.replaceProviders(id, ids),
+    deleteUser: (id) => base.deleteUser(id),
+    ...overrides,
+  };
+}
+
+/** `base` with `save` failing, as if the worker died before the mapping write. */
+export function crashingBeforeMappingWrite(base: MappingStore): MappingStore {
+  return {
+    get: (id) => base.get(id),
+    getMany: (ids) => base.getMany(ids),
+    save: async () => {
+      throw new Error('worker crashed before the mapping write');
+    },
+    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
+    pendingCreate: (id) => base.pendingCreate(id),
+    releaseClaim: (id) => base.releaseClaim(id),
+    createClaimantsOf: (email) => base.createClaimantsOf(email),
+    findByUphealId: (id) => base.findByUphealId(id),
+    clientsOf: (id) => base.clientsOf(id),
+    countActive: () => base.countActive(),
   };
 }

@@ -11,13 +11,16 @@ import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
-import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { IDENTITY_REASONS } from '#lib/sync/identity.ts';
-import type { UphealPort } from '#lib/sync/ports.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { CLAIM_LEASE_MS, type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
-import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
+import {
+  crashingBeforeMappingWrite,
+  type SyncFixture,
+  startSyncFixture,
+  uphealWith,
+} from '#test/helpers/sync-fixture.ts';
 import { toSqsEvent } from '#tools/local/sqs-event.ts';
 
 let fixture: SyncFixture;
@@ -27,40 +30,6 @@ let deliveries = 0;
 function deliver(event: Parameters<typeof syncUser>[0], deps: SyncUserDeps = fixture.deps) {
   deliveries += 1;
   return syncUser(event, { claimOwner: `msg-${deliveries}`, eventId: event.eventId }, deps);
-}
-
-/** The fixture's Upheal with some operations replaced (e.g. to stage a lost answer). */
-function uphealWith(overrides: Partial<UphealPort>): UphealPort {
-  const base = fixture.upheal;
-  return {
-    checkUser: (email) => base.checkUser(email),
-    createProvider: (body) => base.createProvider(body),
-    createClient: (body) => base.createClient(body),
-    updateUser: (id, body) => base.updateUser(id, body),
-    updateProvider: (id, body) => base.updateProvider(id, body),
-    replaceProviders: (id, ids) => base.replaceProviders(id, ids),
-    deleteUser: (id) => base.deleteUser(id),
-    ...overrides,
-  };
-}
-
-/** The mapping store with `save` failing, as if the worker died before the mapping write. */
-function crashingBeforeMappingWrite(): MappingStore {
-  const base = fixture.mappings;
-  return {
-    get: (id) => base.get(id),
-    getMany: (ids) => base.getMany(ids),
-    save: async () => {
-      throw new Error('worker crashed before the mapping write');
-    },
-    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
-    pendingCreate: (id) => base.pendingCreate(id),
-    releaseClaim: (id) => base.releaseClaim(id),
-    createClaimantsOf: (email) => base.createClaimantsOf(email),
-    findByUphealId: (id) => base.findByUphealId(id),
-    clientsOf: (id) => base.clientsOf(id),
-    countActive: () => base.countActive(),
-  };
 }
 
 /** Upheal calls other than checks made so far (creates, updates, assignments, deletes). */
@@ -243,7 +212,7 @@ describe('retries after partial work', () => {
     await expect(
       deliver(providerEvent('p-orphan', 0, { email: 'before@example.com' }), {
         ...fixture.deps,
-        mappings: crashingBeforeMappingWrite(),
+        mappings: crashingBeforeMappingWrite(fixture.mappings),
       }),
     ).rejects.toThrow(/crashed/);
     const orphan = simUser('p-orphan');
@@ -267,7 +236,7 @@ describe('retries after partial work', () => {
     await expect(
       deliver(providerEvent('p-lead', 0, { email: 'lead@example.com' }), {
         ...fixture.deps,
-        mappings: crashingBeforeMappingWrite(),
+        mappings: crashingBeforeMappingWrite(fixture.mappings),
       }),
     ).rejects.toThrow(/crashed/);
     // The orphan goes, and another partner user is created with that email.
@@ -294,7 +263,7 @@ describe('retries after partial work', () => {
   it('announces one outcome when a redelivery links the user while the first delivery creates it', async () => {
     const event = providerEvent('p-overlap', 0);
     let second: Awaited<ReturnType<typeof syncUser>> | undefined;
-    const slowCreate = uphealWith({
+    const slowCreate = uphealWith(fixture.upheal, {
       createProvider: async (body) => {
         const created = await fixture.upheal.createProvider(body);
         // The message came back (visibility ran out) and another worker applies it meanwhile.
@@ -314,7 +283,7 @@ describe('retries after partial work', () => {
     await expect(
       deliver(providerEvent('p-orphan-gone', 0), {
         ...fixture.deps,
-        mappings: crashingBeforeMappingWrite(),
+        mappings: crashingBeforeMappingWrite(fixture.mappings),
       }),
     ).rejects.toThrow(/crashed/);
     const orphan = simUser('p-orphan-gone');
@@ -330,7 +299,7 @@ describe('retries after partial work', () => {
   it('takes a 403 to a retried delete that already took effect as done', async () => {
     await deliver(providerEvent('p-redelete', 0));
     const removal = deleted('p-redelete', 1);
-    const lostAnswer = uphealWith({
+    const lostAnswer = uphealWith(fixture.upheal, {
       deleteUser: async (id) => {
         await fixture.upheal.deleteUser(id);
         throw new ServerError('upheal deleteUser: HTTP 502', 502, undefined, undefined);
@@ -339,7 +308,7 @@ describe('retries after partial work', () => {
     await expect(deliver(removal, { ...fixture.deps, upheal: lostAnswer })).rejects.toBeInstanceOf(
       ServerError,
     );
-    const forbidden = uphealWith({
+    const forbidden = uphealWith(fixture.upheal, {
       deleteUser: async () => {
         throw new ForbiddenError('upheal deleteUser: HTTP 403', 403, undefined, undefined);
       },
@@ -351,7 +320,7 @@ describe('retries after partial work', () => {
 
   it('fails a first delete answered 403 (a refusal), keeping the mapping', async () => {
     await deliver(providerEvent('p-refused', 0));
-    const forbidden = uphealWith({
+    const forbidden = uphealWith(fixture.upheal, {
       deleteUser: async () => {
         throw new ForbiddenError('upheal deleteUser: HTTP 403', 403, undefined, undefined);
       },
@@ -364,7 +333,7 @@ describe('retries after partial work', () => {
 
   it('makes a client create wait while its primary provider’s delete is half done', async () => {
     await deliver(providerEvent('p-halfgone', 0));
-    const lostAnswer = uphealWith({
+    const lostAnswer = uphealWith(fixture.upheal, {
       deleteUser: async (id) => {
         await fixture.upheal.deleteUser(id);
         throw new ServerError('upheal deleteUser: HTTP 502', 502, undefined, undefined);

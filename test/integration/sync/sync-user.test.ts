@@ -15,10 +15,14 @@ import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { claimKey } from '#lib/store/keys.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { assignProviders } from '#lib/sync/assign-providers.ts';
-import type { UphealPort } from '#lib/sync/ports.ts';
 import { type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
 import { clientEvent, deleted, providerEvent, providersChanged } from '#test/helpers/events.ts';
-import { type SyncFixture, startSyncFixture } from '#test/helpers/sync-fixture.ts';
+import {
+  crashingBeforeMappingWrite,
+  type SyncFixture,
+  startSyncFixture,
+  uphealWith,
+} from '#test/helpers/sync-fixture.ts';
 
 let fixture: SyncFixture;
 let deliveries = 0;
@@ -27,40 +31,6 @@ let deliveries = 0;
 function deliver(event: Parameters<typeof syncUser>[0], deps: SyncUserDeps = fixture.deps) {
   deliveries += 1;
   return syncUser(event, { claimOwner: `msg-${deliveries}`, eventId: event.eventId }, deps);
-}
-
-/** The fixture's Upheal with some operations replaced (e.g. to stage a race). */
-function uphealWith(overrides: Partial<UphealPort>): UphealPort {
-  const base = fixture.upheal;
-  return {
-    checkUser: (email) => base.checkUser(email),
-    createProvider: (body) => base.createProvider(body),
-    createClient: (body) => base.createClient(body),
-    updateUser: (id, body) => base.updateUser(id, body),
-    updateProvider: (id, body) => base.updateProvider(id, body),
-    replaceProviders: (id, ids) => base.replaceProviders(id, ids),
-    deleteUser: (id) => base.deleteUser(id),
-    ...overrides,
-  };
-}
-
-/** The mapping store with `save` failing, as if the worker died before the write. */
-function crashingBeforeMappingWrite(): MappingStore {
-  const base = fixture.mappings;
-  return {
-    get: (id) => base.get(id),
-    getMany: (ids) => base.getMany(ids),
-    save: async () => {
-      throw new Error('worker crashed before the mapping write');
-    },
-    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
-    pendingCreate: (id) => base.pendingCreate(id),
-    releaseClaim: (id) => base.releaseClaim(id),
-    createClaimantsOf: (email) => base.createClaimantsOf(email),
-    findByUphealId: (id) => base.findByUphealId(id),
-    clientsOf: (id) => base.clientsOf(id),
-    countActive: () => base.countActive(),
-  };
 }
 
 /** The mapping store, counting its writes (`save`). */
@@ -176,7 +146,7 @@ describe('sync-user: create and link', () => {
     });
     // The check races with another system creating the same user: it still says "not there".
     let checks = 0;
-    const racing = uphealWith({
+    const racing = uphealWith(fixture.upheal, {
       checkUser: async (email) => {
         checks += 1;
         return checks === 1 ? { exists: false } : fixture.upheal.checkUser(email);
@@ -239,7 +209,7 @@ describe('sync-user: crashes and concurrency never create twice', () => {
   it('heals a crash between Upheal creating the user and the mapping write', async () => {
     const event = providerEvent('p-crash', 0);
     await expect(
-      deliver(event, { ...fixture.deps, mappings: crashingBeforeMappingWrite() }),
+      deliver(event, { ...fixture.deps, mappings: crashingBeforeMappingWrite(fixture.mappings) }),
     ).rejects.toThrow('worker crashed');
     expect(simUsers().filter((u) => u.partnerUserId === 'p-crash')).toHaveLength(1);
     // The redelivery (after the claim's lease, or by the same message) finds the user by email.
@@ -255,7 +225,7 @@ describe('sync-user: crashes and concurrency never create twice', () => {
   it('reports a pronoun the crashed create set when a newer event without it links the user', async () => {
     const created = providerEvent('p-crash-pronoun', 0, { pronoun: 'NeutralThem' });
     await expect(
-      deliver(created, { ...fixture.deps, mappings: crashingBeforeMappingWrite() }),
+      deliver(created, { ...fixture.deps, mappings: crashingBeforeMappingWrite(fixture.mappings) }),
     ).rejects.toThrow('worker crashed');
     expect(simUsers().find((u) => u.partnerUserId === 'p-crash-pronoun')?.pronoun).toBe(
       'NeutralThem',
@@ -273,7 +243,7 @@ describe('sync-user: crashes and concurrency never create twice', () => {
 
   it('heals a create that took effect but was answered 500', async () => {
     const event = providerEvent('p-500', 0);
-    const failingCreate = uphealWith({
+    const failingCreate = uphealWith(fixture.upheal, {
       createProvider: async (body) => {
         fixture.simulator.setFaults({ createdButFailed: 1 });
         try {
@@ -296,7 +266,7 @@ describe('sync-user: crashes and concurrency never create twice', () => {
   });
 
   it('claims only right before the create: a delivery deferred for a slot holds no claim', async () => {
-    const noSlot = uphealWith({
+    const noSlot = uphealWith(fixture.upheal, {
       checkUser: async () => {
         throw new SlotUnavailableError(500);
       },
@@ -426,7 +396,7 @@ describe('sync-user: clients and provider assignments', () => {
   it('queues the full list when the replace after the create fails, recording it as unknown', async () => {
     await deliver(providerEvent('p-f1', 0));
     await deliver(providerEvent('p-f2', 0));
-    const failing = uphealWith({
+    const failing = uphealWith(fixture.upheal, {
       replaceProviders: async () => {
         throw new ServerError('upheal replaceProviders: HTTP 503', 503, 'r-1', '{}');
       },
