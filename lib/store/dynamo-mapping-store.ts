@@ -2,7 +2,6 @@
  * DynamoDB adapter of the MappingStore port. Single-item conditional writes only (the local
  * DynamoDB, dynalite, has no transactions); a lost race becomes `false`, never an exception.
  */
-import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -14,23 +13,28 @@ import {
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '#infra/resources.ts';
-import { claimKey, expiresAt, KEY, mappingKey } from '#lib/store/keys.ts';
+import { claimKey, KEY, mappingKey } from '#lib/store/keys.ts';
+import {
+  claimOfItem,
+  createEmailHash,
+  leaseHolderOf,
+  mappingOfItem,
+  pendingOf,
+  withoutUndefined,
+} from '#lib/store/mapping-item.ts';
 import type {
   MappingDraft,
+  MappingLookup,
   MappingStore,
   PendingCreate,
-  UserKind,
   UserMapping,
 } from '#lib/store/mapping-store.ts';
+import { DynamoUserLeases } from '#lib/store/user-lease.ts';
 
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
 /** Unprocessed keys of a BatchGetItem are retried this many times. */
 const BATCH_GET_RETRIES = 5;
-/** Claims outlive their lease by this much in the table, then TTL removes them. */
-const CLAIM_TTL_GRACE_MS = 24 * 60 * 60 * 1000;
-/** A claim of the same owner is renewed (written again) only when less than this share is left. */
-const CLAIM_RENEW_SHARE = 0.5;
 /** The active-user count is cached this long per process (it is a scan of the reverse index). */
 const COUNT_CACHE_MS = 60_000;
 
@@ -44,20 +48,29 @@ export interface DynamoMappingStoreOptions {
 /** Stored attributes of a mapping item (the domain shape plus keys). */
 type MappingItem = UserMapping & { pk: string; sk: string; deletedUphealUserId?: string };
 
-/** Mappings in DynamoDB, one item per partner user. */
+/**
+ * Mappings in DynamoDB, one item per partner user (`mapping-item.ts` says what else it holds).
+ * A claim is the per-user lease taken with the create's details (`user-lease.ts`).
+ */
 export class DynamoMappingStore implements MappingStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #now: () => number;
+  readonly #leases: DynamoUserLeases;
   #countCache: { value: number; at: number } | undefined;
 
   constructor(options: DynamoMappingStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#now = options.now ?? Date.now;
+    this.#leases = new DynamoUserLeases(options);
   }
 
   async get(partnerUserId: string): Promise<UserMapping | undefined> {
+    return (await this.lookup(partnerUserId)).mapping;
+  }
+
+  async lookup(partnerUserId: string): Promise<MappingLookup> {
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
@@ -65,7 +78,7 @@ export class DynamoMappingStore implements MappingStore {
         ConsistentRead: true,
       }),
     );
-    return Item ? fromItem(Item as MappingItem) : undefined;
+    return { mapping: mappingOfItem(Item), leaseHolder: leaseHolderOf(Item, this.#now()) };
   }
 
   async getMany(partnerUserIds: readonly string[]): Promise<Map<string, UserMapping>> {
@@ -82,8 +95,8 @@ export class DynamoMappingStore implements MappingStore {
           }),
         );
         for (const item of result.Responses?.[this.#table] ?? []) {
-          const mapping = fromItem(item as MappingItem);
-          found.set(mapping.partnerUserId, mapping);
+          const mapping = mappingOfItem(item);
+          if (mapping) found.set(mapping.partnerUserId, mapping);
         }
         keys = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Record<string, unknown>[];
       }
@@ -105,10 +118,12 @@ export class DynamoMappingStore implements MappingStore {
       item.deletedUphealUserId = draft.uphealUserId;
       delete (item as { uphealUserId?: string }).uphealUserId;
     }
-    // Optimistic concurrency: the item must be exactly the revision the caller decided on.
+    // Optimistic concurrency: the item must be exactly the revision the caller decided on (a
+    // shell, holding a lease or a claim, is no revision). The put replaces the whole item, so the
+    // lease and a shell's claim go with it: the holder's save gives them back.
     const condition =
       expectedRev === undefined
-        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        ? { ConditionExpression: 'attribute_not_exists(rev)' }
         : {
             ConditionExpression: 'rev = :expectedRev',
             ExpressionAttributeValues: { ':expectedRev': expectedRev },
@@ -128,68 +143,35 @@ export class DynamoMappingStore implements MappingStore {
     leaseMs: number,
     create?: PendingCreate,
   ): Promise<boolean> {
-    const now = this.#now();
-    // A read first (a fifth of a write's price): a redelivery of the message that holds the claim
-    // (a deferral for a slot, say) needs no write while at least half the lease is left, and a
-    // claim held by another worker is answered without a failed conditional write.
-    const { Item: held } = await this.#client.send(
-      new GetCommand({
-        TableName: this.#table,
-        Key: claimKey(partnerUserId),
-        ConsistentRead: true,
-      }),
-    );
-    if (held !== undefined && held.leaseUntil >= now) {
-      if (held.owner !== owner) return false;
-      if (held.leaseUntil - now >= leaseMs * CLAIM_RENEW_SHARE) return true;
-    }
-    try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: {
-            ...claimKey(partnerUserId),
-            owner,
-            leaseUntil: now + leaseMs,
-            ...(create?.email === undefined
-              ? {}
-              : {
-                  createEmail: create.email,
-                  [TABLE.createEmailIndex.partitionKey]: createEmailHash(create.email),
-                }),
-            ...(create?.fields?.length ? { createFields: [...create.fields] } : {}),
-            [TABLE.ttlAttribute]: expiresAt(now, leaseMs + CLAIM_TTL_GRACE_MS),
-          },
-          // Free, expired, or already ours (a redelivery of the same message keeps its claim).
-          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':now': now, ':owner': owner },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const grant = await this.#leases.acquire(partnerUserId, owner, {
+      leaseMs,
+      pending: create ?? {},
+    });
+    return grant.taken;
   }
 
   async pendingCreate(partnerUserId: string): Promise<PendingCreate | undefined> {
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
+        Key: mappingKey(partnerUserId),
+        ConsistentRead: true,
+      }),
+    );
+    if (Item?.rev === undefined) return claimOfItem(Item);
+    // A user with a mapping (a tombstone being created again) keeps its claim in an item apart.
+    const { Item: claim } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
         Key: claimKey(partnerUserId),
         ConsistentRead: true,
       }),
     );
-    if (Item === undefined) return undefined;
-    const fields: unknown = Item.createFields;
-    return {
-      email: typeof Item.createEmail === 'string' ? Item.createEmail : undefined,
-      fields: Array.isArray(fields) ? fields.filter((name) => typeof name === 'string') : undefined,
-    };
+    return claim === undefined ? undefined : pendingOf(claim);
   }
 
   async releaseClaim(partnerUserId: string): Promise<void> {
+    // A shell's claim went with the mapping save; a claim item apart is deleted.
     await this.#client.send(
       new DeleteCommand({ TableName: this.#table, Key: claimKey(partnerUserId) }),
     );
@@ -221,8 +203,9 @@ export class DynamoMappingStore implements MappingStore {
         ExpressionAttributeValues: { ':id': uphealUserId },
       }),
     );
-    const item = Items?.[0];
-    return item ? fromItem(item as MappingItem) : undefined;
+    // Only mapping items count (nothing else should carry the attribute, but a stray item must
+    // never pass for a mapping).
+    return (Items ?? []).map(mappingOfItem).find((mapping) => mapping !== undefined);
   }
 
   async clientsOf(providerPartnerUserId: string): Promise<UserMapping[]> {
@@ -243,7 +226,10 @@ export class DynamoMappingStore implements MappingStore {
           ConsistentRead: true,
         }),
       );
-      for (const item of page.Items ?? []) clients.push(fromItem(item as MappingItem));
+      for (const item of page.Items ?? []) {
+        const client = mappingOfItem(item);
+        if (client) clients.push(client);
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return clients;
@@ -270,29 +256,6 @@ export class DynamoMappingStore implements MappingStore {
     this.#countCache = { value: count, at: now };
     return count;
   }
-}
-
-/** The domain mapping of a stored item (keys and storage-only attributes dropped). */
-function fromItem(item: MappingItem): UserMapping {
-  const { pk: _pk, sk: _sk, deletedUphealUserId, ...mapping } = item;
-  return {
-    ...mapping,
-    kind: mapping.kind as UserKind,
-    uphealUserId: mapping.uphealUserId ?? deletedUphealUserId,
-  };
-}
-
-/** DynamoDB rejects `undefined` attribute values; drop them. */
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/**
- * The index key of a create's email: a digest of the normalised email, so the index never holds
- * the address itself (the claim item does, until its TTL).
- */
-function createEmailHash(email: string): string {
-  return createHash('sha256').update(`create-email:${email.trim().toLowerCase()}`).digest('hex');
 }
 
 /** The partner id of a claim item's partition key (`USER#<id>`). */

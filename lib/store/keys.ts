@@ -9,7 +9,6 @@ export const KEY = {
   userPrefix: 'USER#',
   mappingSk: 'MAPPING',
   claimSk: 'CLAIM',
-  leaseSk: 'LEASE',
   failuresPk: 'FAILURES',
   deletesPk: 'DELETES',
   deleteGuardPk: 'DELETEGUARD',
@@ -32,16 +31,13 @@ export const mappingKey = (partnerUserId: string): TableKey => ({
   sk: KEY.mappingSk,
 });
 
-/** The create-path claim (lease) of a partner user. */
+/**
+ * The create claim of a partner user that has a mapping item already (a tombstone being created
+ * again); a first create's claim and every lease live on the mapping item (`mapping-item.ts`).
+ */
 export const claimKey = (partnerUserId: string): TableKey => ({
   pk: `${KEY.userPrefix}${partnerUserId}`,
   sk: KEY.claimSk,
-});
-
-/** The per-user lease: held by one message across its mutating calls (`user-lease.ts`). */
-export const userLeaseKey = (partnerUserId: string): TableKey => ({
-  pk: `${KEY.userPrefix}${partnerUserId}`,
-  sk: KEY.leaseSk,
 });
 
 /** The retry counter of one SQS message (real failures only; deferrals don't count). */

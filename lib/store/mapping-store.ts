@@ -94,10 +94,22 @@ export interface PendingCreate {
   readonly fields?: readonly string[] | undefined;
 }
 
+/** A mapping and the holder of its user's lease, read together. */
+export interface MappingLookup {
+  readonly mapping: UserMapping | undefined;
+  /** The message holding the user's lease, while it has not run out. */
+  readonly leaseHolder?: string | undefined;
+}
+
 /** Stores and reads mappings. */
 export interface MappingStore {
   /** The mapping of a partner user (strongly consistent), if any. */
   get(partnerUserId: string): Promise<UserMapping | undefined>;
+  /**
+   * The mapping with who holds the user's lease now (the same read), for work that will change
+   * the user; stores without leases may leave it out (`get` is used then).
+   */
+  lookup?(partnerUserId: string): Promise<MappingLookup>;
   /** Several mappings at once; missing ids are absent from the result. */
   getMany(partnerUserIds: readonly string[]): Promise<Map<string, UserMapping>>;
   /**

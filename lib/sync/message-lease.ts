@@ -1,19 +1,27 @@
 /**
  * The per-user lease of one message, taken only when the message is about to change something:
- * before its first Upheal call, after the shared limiter granted that call's slot (the port it
- * decorates sits under the pacer), or before its first write of the user's mapping or create
- * claim, whichever comes first. A message deferred for a slot, and one that changes nothing (a
- * stale event), writes no lease.
+ * before its first Upheal call that changes something, after the shared limiter granted that
+ * call's slot (the port it decorates sits under the pacer), or before its first write of the
+ * user's mapping, whichever comes first. A create claim is taken with the lease, in the same
+ * write. A message deferred for a slot, one that only looks a user up, and one that changes
+ * nothing (a stale event) write no lease. The message's mapping save gives the lease back (the
+ * lease lives on the mapping item); a later change takes it again.
  *
- * The use case decided what to send from the user's mapping as it read it before the lease. Once
- * the lease is held, the mapping is read again: if another message changed what the decision
- * rests on meanwhile (its version, state, Upheal id or provider list), this message is deferred
- * for a moment and redone on the fresh state, so an older event's call can never land after a
- * newer one's. Marks a use case writes itself before its call (a delete's `deleteSent`) do not
- * count as a change.
+ * The use case decided what to send from the user's mapping as it read it before the lease. The
+ * write that takes the lease returns the mapping as it is now: if another message changed what
+ * the decision rests on meanwhile (its version, state, Upheal id or provider list), this message
+ * is deferred for a moment and redone on the fresh state, so an older event's call can never land
+ * after a newer one's. Marks a use case writes itself before its call (a delete's `deleteSent`)
+ * do not count as a change.
  */
 import { NotReadyError, UserBusyError } from '#lib/errors.ts';
-import type { MappingStore, UserMapping } from '#lib/store/mapping-store.ts';
+import type {
+  MappingDraft,
+  MappingLookup,
+  MappingStore,
+  PendingCreate,
+  UserMapping,
+} from '#lib/store/mapping-store.ts';
 import { LEASE_BUSY_RETRY_MS, USER_LEASE_MS, type UserLeases } from '#lib/store/user-lease.ts';
 import type { UphealCall, UphealPort } from '#lib/sync/ports.ts';
 import type {
@@ -25,8 +33,6 @@ import type {
   UpdateUserBody,
 } from '#lib/upheal/client.ts';
 
-/** The mapping store's writes: the lease is taken before the first. */
-const MAPPING_WRITES: ReadonlySet<PropertyKey> = new Set(['save', 'claim', 'releaseClaim']);
 /** A redone message comes back after this long (the change it saw is already saved). */
 const CHANGED_RETRY_MS = 200;
 
@@ -41,7 +47,7 @@ export interface MessageLease {
 }
 
 /** What a decision rests on: a later message changing any of it makes this one start again. */
-function decisionBasis(mapping: UserMapping | undefined): string {
+function decisionBasis(mapping: UserMapping | MappingDraft | undefined): string {
   if (!mapping) return 'none';
   return JSON.stringify([
     mapping.state,
@@ -61,41 +67,71 @@ export function messageLease(
   leaseMs?: number,
 ): MessageLease {
   let basis: string | undefined;
+  let mapped = false;
   let held = false;
-  const take = async () => {
-    if (held) return;
-    if (!(await leases.acquire(partnerUserId, owner, leaseMs))) {
-      // A busy user, never a missing dependency: the wait ends with the holder's lease at worst.
-      throw new UserBusyError(
-        `user ${partnerUserId} is being changed by another message`,
-        LEASE_BUSY_RETRY_MS,
-        Math.max(USER_LEASE_MS, leaseMs ?? 0),
-      );
-    }
+  // Another message held the lease when the mapping was read: a look-up would be wasted.
+  let busyAtRead = false;
+  const busy = () =>
+    // A busy user, never a missing dependency: the wait ends with the holder's lease at worst.
+    new UserBusyError(
+      `user ${partnerUserId} is being changed by another message`,
+      LEASE_BUSY_RETRY_MS,
+      Math.max(USER_LEASE_MS, leaseMs ?? 0),
+    );
+  const take = async (pending?: PendingCreate) => {
+    if (held && pending === undefined) return;
+    const grant = await leases.acquire(partnerUserId, owner, {
+      leaseMs,
+      pending,
+      expectMapping: mapped,
+    });
+    if (!grant.taken) throw busy();
+    const first = !held;
     held = true;
-    if (basis !== undefined && decisionBasis(await mappings.get(partnerUserId)) !== basis) {
+    if (first && basis !== undefined && decisionBasis(grant.mapping) !== basis) {
       throw new NotReadyError(
         `user ${partnerUserId} was changed by another message before this one's first change`,
         CHANGED_RETRY_MS,
       );
     }
   };
-  // Reads of the user's mapping record what the decision rests on; writes take the lease first.
+  // Reads of the user's mapping record what the decision rests on; a save takes the lease first
+  // and gives it back (the put replaces the item); a claim is taken with the lease.
+  const own = (id: unknown) => id === partnerUserId;
   const recording: MappingStore = new Proxy(mappings, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
       if (property === 'get') {
         return async (id: string) => {
-          const mapping: UserMapping | undefined = await value.call(target, id);
-          if (id === partnerUserId && basis === undefined) basis = decisionBasis(mapping);
-          return mapping;
+          if (!own(id) || basis !== undefined) return value.call(target, id);
+          const found: MappingLookup = target.lookup
+            ? await target.lookup(id)
+            : { mapping: await value.call(target, id) };
+          basis = decisionBasis(found.mapping);
+          mapped = found.mapping !== undefined;
+          busyAtRead = found.leaseHolder !== undefined && found.leaseHolder !== owner;
+          return found.mapping;
         };
       }
-      if (MAPPING_WRITES.has(property)) {
-        return async (...args: unknown[]) => {
+      if (property === 'save') {
+        return async (draft: MappingDraft, expectedRev: number | undefined) => {
+          if (!own(draft.partnerUserId)) return value.call(target, draft, expectedRev);
           await take();
-          return value.apply(target, args);
+          const saved: boolean = await value.call(target, draft, expectedRev);
+          if (saved) {
+            held = false;
+            basis = decisionBasis(draft);
+            mapped = true;
+          }
+          return saved;
+        };
+      }
+      if (property === 'claim') {
+        return async (id: string, claimOwner: string, ms: number, pending?: PendingCreate) => {
+          if (!own(id)) return value.call(target, id, claimOwner, ms, pending);
+          await take(pending ?? {});
+          return true;
         };
       }
       return value.bind(target);
@@ -103,7 +139,10 @@ export function messageLease(
   });
   return {
     mappings: recording,
-    decorate: (port) => new LeasedUpheal(port, take),
+    decorate: (port) =>
+      new LeasedUpheal(port, take, () => {
+        if (busyAtRead && !held) throw busy();
+      }),
     async release() {
       if (held) await leases.release(partnerUserId, owner);
     },
@@ -114,14 +153,20 @@ export function messageLease(
 class LeasedUpheal implements UphealPort {
   readonly #port: UphealPort;
   readonly #take: () => Promise<void>;
+  readonly #lookingUp: () => void;
 
-  constructor(port: UphealPort, take: () => Promise<void>) {
+  constructor(port: UphealPort, take: () => Promise<void>, lookingUp: () => void) {
     this.#port = port;
     this.#take = take;
+    this.#lookingUp = lookingUp;
   }
 
+  /**
+   * A look-up changes nothing: it takes no lease (what it finds is re-validated when the lease is
+   * taken), but waits, like a change, for a user another message held when it was read.
+   */
   async checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
-    await this.#take();
+    this.#lookingUp();
     return this.#port.checkUser(email, ifNew);
   }
 

@@ -141,7 +141,7 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
   const [mapping, owner, claim] = await Promise.all([
     deps.mappings.get(partnerUserId),
     deps.mappings.findByUphealId(uphealUserId),
-    deps.store.claimOf(partnerUserId),
+    deps.mappings.pendingCreate(partnerUserId),
   ]);
   const facts = {
     partnerUserId,

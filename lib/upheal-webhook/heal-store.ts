@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '#infra/resources.ts';
 import { JOBS_INDEX_PK } from '#lib/jobs/job-store.ts';
-import { claimKey, expiresAt, KEY, type TableKey } from '#lib/store/keys.ts';
+import { expiresAt, KEY, type TableKey } from '#lib/store/keys.ts';
 
 /** Sort key of the webhook trace item of a partner user. */
 export const WEBHOOK_TRACE_SK = 'UPHEAL-WEBHOOK';
@@ -33,6 +33,9 @@ export const HEAL_OUTCOMES = {
   deleted: 'deleted',
   unknownKind: 'unknown-kind',
 } as const;
+
+/** The stored name of a trace's Upheal id (never `uphealUserId`, the reverse index's key). */
+const TRACE_UPHEAL_ID = 'tracedUphealUserId';
 
 /** One of HEAL_OUTCOMES. */
 export type HealOutcomeKind = (typeof HEAL_OUTCOMES)[keyof typeof HEAL_OUTCOMES];
@@ -57,8 +60,6 @@ export interface FoundFailure {
 
 /** The healer's storage port. */
 export interface HealStore {
-  /** The create claim of this partner user, if one was ever written (and not yet expired by TTL). */
-  claimOf(partnerUserId: string): Promise<{ readonly leaseUntil: number } | undefined>;
   /** The failure records naming this partner user (live events and recent import jobs). */
   failuresOf(partnerUserId: string): Promise<FoundFailure[]>;
   /** Removes failure records (the user they were about is now mapped). */
@@ -79,17 +80,6 @@ export class DynamoHealStore implements HealStore {
     this.#client = client;
     this.#table = tableName;
     this.#now = now;
-  }
-
-  async claimOf(partnerUserId: string): Promise<{ readonly leaseUntil: number } | undefined> {
-    const { Item } = await this.#client.send(
-      new GetCommand({
-        TableName: this.#table,
-        Key: claimKey(partnerUserId),
-        ConsistentRead: true,
-      }),
-    );
-    return Item ? { leaseUntil: Number(Item.leaseUntil) } : undefined;
   }
 
   async failuresOf(partnerUserId: string): Promise<FoundFailure[]> {
@@ -123,10 +113,15 @@ export class DynamoHealStore implements HealStore {
 
   async recordTrace(trace: Omit<WebhookTrace, 'at'>): Promise<void> {
     const now = this.#now();
+    // The Upheal id is stored under a name of its own: an item with `uphealUserId` would enter
+    // the reverse index of mappings (and the active-user count) as if it were one.
+    const { uphealUserId, ...rest } = trace;
     const item = Object.fromEntries(
-      Object.entries({ ...trace, at: new Date(now).toISOString() }).filter(
-        ([, value]) => value !== undefined,
-      ),
+      Object.entries({
+        ...rest,
+        [TRACE_UPHEAL_ID]: uphealUserId,
+        at: new Date(now).toISOString(),
+      }).filter(([, value]) => value !== undefined),
     );
     await this.#client.send(
       new PutCommand({
@@ -149,8 +144,8 @@ export class DynamoHealStore implements HealStore {
       }),
     );
     if (!Item) return undefined;
-    const { pk: _pk, sk: _sk, [TABLE.ttlAttribute]: _ttl, ...trace } = Item;
-    return trace as WebhookTrace;
+    const { pk: _pk, sk: _sk, [TABLE.ttlAttribute]: _ttl, [TRACE_UPHEAL_ID]: id, ...trace } = Item;
+    return { ...trace, uphealUserId: id } as WebhookTrace;
   }
 
   /** The items of one partition (and sort-key prefix) that name the partner user. */

@@ -64,7 +64,8 @@ export async function* scanMappings(
     const page = await client.send(
       new ScanCommand({
         TableName: tableName,
-        FilterExpression: 'sk = :mapping AND begins_with(pk, :user)',
+        // A shell item (a lease or claim of a user with no mapping yet) has no revision.
+        FilterExpression: 'sk = :mapping AND begins_with(pk, :user) AND attribute_exists(rev)',
         ExpressionAttributeValues: { ':mapping': KEY.mappingSk, ':user': KEY.userPrefix },
         ExclusiveStartKey: startKey,
       }),

@@ -12,7 +12,7 @@ import {
   ValidationError,
 } from '#lib/errors.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
-import { claimKey } from '#lib/store/keys.ts';
+import { mappingKey } from '#lib/store/keys.ts';
 import type { MappingStore } from '#lib/store/mapping-store.ts';
 import { assignProviders } from '#lib/sync/assign-providers.ts';
 import { type SyncUserDeps, syncUser } from '#lib/sync/sync-user.ts';
@@ -177,31 +177,32 @@ describe('sync-user: create and link', () => {
 });
 
 describe('the create-path claim', () => {
-  it('refuses another owner until the lease ends, and renews its own only past half the lease', async () => {
+  it('refuses another owner until the lease ends, and renews its own', async () => {
     let now = 1_800_000_000_000;
     const store = new DynamoMappingStore({
       client: fixture.documents,
       tableName: fixture.tableName,
       now: () => now,
     });
+    // The claim is the user's lease, on the user's (shell) item, with what the create is sent with.
     const leaseUntil = async () => {
       const { Item } = await fixture.documents.send(
-        new GetCommand({ TableName: fixture.tableName, Key: claimKey('p-claim') }),
+        new GetCommand({ TableName: fixture.tableName, Key: mappingKey('p-claim') }),
       );
       return Item?.leaseUntil as number | undefined;
     };
-    expect(await store.claim('p-claim', 'msg-a', 60_000)).toBe(true);
-    const first = await leaseUntil();
+    expect(await store.claim('p-claim', 'msg-a', 60_000, { email: 'p-claim@example.com' })).toBe(
+      true,
+    );
+    expect(await store.pendingCreate('p-claim')).toMatchObject({ email: 'p-claim@example.com' });
     expect(await store.claim('p-claim', 'msg-b', 60_000)).toBe(false);
     now += 20_000;
-    // A redelivery of the same message (deferred for a slot, say) holds it without a write.
-    expect(await store.claim('p-claim', 'msg-a', 60_000)).toBe(true);
-    expect(await leaseUntil()).toBe(first);
-    now += 15_000;
+    // A redelivery of the same message takes it back and renews it.
     expect(await store.claim('p-claim', 'msg-a', 60_000)).toBe(true);
     expect(await leaseUntil()).toBe(now + 60_000);
     now += 60_001;
     expect(await store.claim('p-claim', 'msg-b', 60_000)).toBe(true);
+    expect(await store.get('p-claim')).toBeUndefined();
   });
 });
 
@@ -275,7 +276,7 @@ describe('sync-user: crashes and concurrency never create twice', () => {
       deliver(providerEvent('p-deferred', 0), { ...fixture.deps, upheal: noSlot }),
     ).rejects.toBeInstanceOf(SlotUnavailableError);
     const { Item } = await fixture.documents.send(
-      new GetCommand({ TableName: fixture.tableName, Key: claimKey('p-deferred') }),
+      new GetCommand({ TableName: fixture.tableName, Key: mappingKey('p-deferred') }),
     );
     expect(Item).toBeUndefined();
     // Another worker may create it at once.

@@ -2,7 +2,8 @@
  * The per-user lease (`lib/store/user-lease.ts`, taken by `lib/sync/message-lease.ts`) on
  * dynalite over HTTP: one holder at a time, a
  * redelivery of the holder takes it back, a crashed holder's lease runs out, a late release never
- * frees another holder's lease; and through the SQS consumer on fauxqs, a message of a user whose
+ * frees another holder's lease, the lease lives on the mapping item (a save gives it back, a
+ * claim rides on it); and through the SQS consumer on fauxqs, a message of a user whose
  * lease another queue's message holds is deferred without a counted attempt and without touching
  * Upheal, then applied once the lease is free.
  */
@@ -15,7 +16,7 @@ import { UserBusyError } from '#lib/errors.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { NoOutbound } from '#lib/outbound/outbound-events.ts';
 import { sqsConsumer } from '#lib/sqs/consumer.ts';
-import { attemptsKey, userLeaseKey } from '#lib/store/keys.ts';
+import { attemptsKey, mappingKey } from '#lib/store/keys.ts';
 import { DynamoUserLeases, USER_LEASE_MS } from '#lib/store/user-lease.ts';
 import { messageLease } from '#lib/sync/message-lease.ts';
 import type { UphealPort } from '#lib/sync/ports.ts';
@@ -42,6 +43,11 @@ const leases = () =>
     now: () => clock,
   });
 
+/** Whether `owner` got the user's lease. */
+async function takes(store: DynamoUserLeases, partnerUserId: string, owner: string) {
+  return (await store.acquire(partnerUserId, owner)).taken;
+}
+
 beforeAll(async () => {
   fixture = await startSyncFixture();
 });
@@ -53,61 +59,78 @@ afterAll(async () => {
 describe('DynamoUserLeases', () => {
   it('gives the lease to one owner at a time, and to the next once it is released', async () => {
     const store = leases();
-    expect(await store.acquire('p-lease-1', 'msg-live')).toBe(true);
-    expect(await store.acquire('p-lease-1', 'msg-import')).toBe(false);
+    expect(await takes(store, 'p-lease-1', 'msg-live')).toBe(true);
+    expect(await takes(store, 'p-lease-1', 'msg-import')).toBe(false);
     // Another user's lease is independent.
-    expect(await store.acquire('p-lease-2', 'msg-import')).toBe(true);
+    expect(await takes(store, 'p-lease-2', 'msg-import')).toBe(true);
     await store.release('p-lease-1', 'msg-live');
-    expect(await store.acquire('p-lease-1', 'msg-import')).toBe(true);
-    expect(await store.acquire('p-lease-1', 'msg-live')).toBe(false);
+    expect(await takes(store, 'p-lease-1', 'msg-import')).toBe(true);
+    expect(await takes(store, 'p-lease-1', 'msg-live')).toBe(false);
   });
 
   it('lets a redelivery of the holding message take its lease back at once', async () => {
     const store = leases();
-    expect(await store.acquire('p-lease-3', 'msg-crashed')).toBe(true);
-    expect(await store.acquire('p-lease-3', 'msg-crashed')).toBe(true);
-    expect(await store.acquire('p-lease-3', 'msg-other')).toBe(false);
+    expect(await takes(store, 'p-lease-3', 'msg-crashed')).toBe(true);
+    expect(await takes(store, 'p-lease-3', 'msg-crashed')).toBe(true);
+    expect(await takes(store, 'p-lease-3', 'msg-other')).toBe(false);
   });
 
   it('frees the lease of a holder that died once it runs out, and its late release frees nothing', async () => {
     const store = leases();
-    expect(await store.acquire('p-lease-4', 'msg-dead')).toBe(true);
+    expect(await takes(store, 'p-lease-4', 'msg-dead')).toBe(true);
     clock += USER_LEASE_MS - 1;
-    expect(await store.acquire('p-lease-4', 'msg-next')).toBe(false);
+    expect(await takes(store, 'p-lease-4', 'msg-next')).toBe(false);
     clock += 2;
-    expect(await store.acquire('p-lease-4', 'msg-next')).toBe(true);
+    expect(await takes(store, 'p-lease-4', 'msg-next')).toBe(true);
     // The dead worker's release (say it was only slow) must not free the new holder's lease.
     await store.release('p-lease-4', 'msg-dead');
-    expect(await store.acquire('p-lease-4', 'msg-third')).toBe(false);
+    expect(await takes(store, 'p-lease-4', 'msg-third')).toBe(false);
   });
 });
 
-/** The lease item of a user, as the table holds it. */
-async function leaseHolder(partnerUserId: string): Promise<string | undefined> {
+/** The user's item as the table holds it (mapping, lease and claim). */
+async function userItem(partnerUserId: string): Promise<Record<string, unknown> | undefined> {
   const { Item } = await fixture.documents.send(
-    new GetCommand({ TableName: fixture.tableName, Key: userLeaseKey(partnerUserId) }),
+    new GetCommand({ TableName: fixture.tableName, Key: mappingKey(partnerUserId) }),
   );
-  return Item?.owner as string | undefined;
+  return Item;
+}
+
+/** The holder of a user's lease, as the table holds it. */
+async function leaseHolder(partnerUserId: string): Promise<string | undefined> {
+  return (await userItem(partnerUserId))?.leaseOwner as string | undefined;
 }
 
 describe('messageLease', () => {
-  it('writes no lease while a message only reads, takes it at the first Upheal call, gives it back', async () => {
+  const providerBody = (id: string) =>
+    ({
+      email: `${id}@example.com`,
+      firstName: 'Lease',
+      lastName: 'Test',
+      partnerUserId: id,
+    }) as Parameters<UphealPort['createProvider']>[0];
+
+  it('writes no lease while a message only reads or looks a user up, takes it at the first change, gives it back', async () => {
     const lease = messageLease(leases(), fixture.mappings, 'p-ml-1', 'msg-1');
     expect(await lease.mappings.get('p-ml-1')).toBeUndefined();
-    expect(await leaseHolder('p-ml-1')).toBeUndefined();
     await lease.decorate(fixture.upheal).checkUser('p-ml-1@example.com');
+    expect(await userItem('p-ml-1')).toBeUndefined();
+    await lease.decorate(fixture.upheal).createProvider(providerBody('p-ml-1'));
     expect(await leaseHolder('p-ml-1')).toBe('msg-1');
+    // A user with no mapping yet: the lease sits on a shell item the TTL removes, no mapping.
+    expect(await userItem('p-ml-1')).toMatchObject({ expiresAt: expect.any(Number) });
+    expect(await fixture.mappings.get('p-ml-1')).toBeUndefined();
     await lease.release();
     expect(await leaseHolder('p-ml-1')).toBeUndefined();
   });
 
   it('refuses a second message while the first holds the lease, as a wait, before its call', async () => {
     const first = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-first');
-    await first.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
+    await first.decorate(fixture.upheal).createProvider(providerBody('p-ml-2'));
     const callsBefore = fixture.simulator.stats().totalCalls;
     const second = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-second');
     // A busy user, never a missing dependency: it must not fail when the dependency wait is over.
-    const busy = second.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
+    const busy = second.decorate(fixture.upheal).updateUser('u-any', { firstName: 'Second' });
     await expect(busy).rejects.toBeInstanceOf(UserBusyError);
     await expect(busy).rejects.toMatchObject({ longestHoldMs: USER_LEASE_MS });
     expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
@@ -115,7 +138,7 @@ describe('messageLease', () => {
     expect(await leaseHolder('p-ml-2')).toBe('msg-first');
     await first.release();
     const again = messageLease(leases(), fixture.mappings, 'p-ml-2', 'msg-second');
-    await again.decorate(fixture.upheal).checkUser('p-ml-2@example.com');
+    await expect(again.mappings.claim('p-ml-2', 'msg-second', 1_000, {})).resolves.toBe(true);
     expect(await leaseHolder('p-ml-2')).toBe('msg-second');
     await again.release();
   });
@@ -127,16 +150,75 @@ describe('messageLease', () => {
     await syncUser(providerEvent('p-ml-3', 1), { claimOwner: 'msg-newer' }, fixture.deps);
     const callsBefore = fixture.simulator.stats().totalCalls;
     await expect(
-      lease.decorate(fixture.upheal).createProvider({
-        email: 'p-ml-3@example.com',
-        firstName: 'Older',
-        lastName: 'Event',
-        partnerUserId: 'p-ml-3',
-      } as Parameters<UphealPort['createProvider']>[0]),
+      lease.decorate(fixture.upheal).createProvider(providerBody('p-ml-3')),
     ).rejects.toThrow(/changed by another message/);
     expect(fixture.simulator.stats().totalCalls).toBe(callsBefore);
     await lease.release();
     expect(await leaseHolder('p-ml-3')).toBeUndefined();
+    // The mapping the other message saved is intact.
+    expect(await fixture.mappings.get('p-ml-3')).toMatchObject({ state: 'active' });
+  });
+
+  it('claims a create with the lease in one write, and the mapping save gives both back', async () => {
+    const lease = messageLease(leases(), fixture.mappings, 'p-ml-4', 'msg-create');
+    expect(await lease.mappings.get('p-ml-4')).toBeUndefined();
+    const pending = { email: 'p-ml-4@example.com', fields: ['pronoun'] };
+    await expect(lease.mappings.claim('p-ml-4', 'msg-create', 1_000, pending)).resolves.toBe(true);
+    expect(await userItem('p-ml-4')).toMatchObject({
+      leaseOwner: 'msg-create',
+      createEmail: pending.email,
+    });
+    expect(await fixture.mappings.pendingCreate('p-ml-4')).toEqual(pending);
+    expect(await fixture.mappings.createClaimantsOf('P-ML-4@example.com ')).toEqual(['p-ml-4']);
+    const draft = {
+      partnerUserId: 'p-ml-4',
+      kind: 'provider',
+      state: 'active',
+      uphealUserId: 'u-4',
+    } as const;
+    await expect(lease.mappings.save(draft, undefined)).resolves.toBe(true);
+    const item = await userItem('p-ml-4');
+    expect(item).toMatchObject({ rev: 1, uphealUserId: 'u-4' });
+    for (const gone of [
+      'leaseOwner',
+      'leaseUntil',
+      'createEmail',
+      'createEmailHash',
+      'expiresAt',
+    ]) {
+      expect(item).not.toHaveProperty(gone);
+    }
+    expect(await fixture.mappings.createClaimantsOf('p-ml-4@example.com')).toEqual([]);
+    // A change after the save takes the lease again (the basis is this message's own save).
+    await lease
+      .decorate(fixture.upheal)
+      .updateUser('u-4', { firstName: 'Again' })
+      .catch(() => undefined);
+    expect(await leaseHolder('p-ml-4')).toBe('msg-create');
+    await lease.release();
+    expect(await leaseHolder('p-ml-4')).toBeUndefined();
+    expect(await fixture.mappings.get('p-ml-4')).toMatchObject({ rev: 1 });
+  });
+
+  it('keeps a tombstone when its user is claimed again: the lease on the item, the claim apart', async () => {
+    const draft = {
+      partnerUserId: 'p-ml-5',
+      kind: 'provider',
+      state: 'deleted',
+      uphealUserId: 'u-5',
+    } as const;
+    await fixture.mappings.save(draft, undefined);
+    const lease = messageLease(leases(), fixture.mappings, 'p-ml-5', 'msg-recreate');
+    expect(await lease.mappings.get('p-ml-5')).toMatchObject({ state: 'deleted' });
+    await lease.mappings.claim('p-ml-5', 'msg-recreate', 1_000, { email: 'p-ml-5@example.com' });
+    const item = await userItem('p-ml-5');
+    expect(item).toMatchObject({ leaseOwner: 'msg-recreate', state: 'deleted' });
+    expect(item).not.toHaveProperty('expiresAt');
+    expect(await fixture.mappings.pendingCreate('p-ml-5')).toMatchObject({
+      email: 'p-ml-5@example.com',
+    });
+    await lease.release();
+    expect(await fixture.mappings.get('p-ml-5')).toMatchObject({ state: 'deleted', rev: 1 });
   });
 });
 
@@ -185,7 +267,8 @@ describe('the consumers under the per-user lease', () => {
   });
 
   it('defers a live event while an import message holds the user, uncounted and without an Upheal call, then applies it', async () => {
-    const store = leases();
+    // The store's real clock: the mapping store the use case reads sees the lease as it does.
+    const store = new DynamoUserLeases({ client: fixture.documents, tableName: fixture.tableName });
     const handler = sqsConsumer(
       consumerDeps(),
       syncUserWork({
@@ -197,7 +280,7 @@ describe('the consumers under the per-user lease', () => {
         shareInviteUrl: false,
       }),
     );
-    expect(await store.acquire('p-lease-live', 'import-message-in-flight')).toBe(true);
+    expect(await takes(store, 'p-lease-live', 'import-message-in-flight')).toBe(true);
     const callsBefore = fixture.simulator.stats().totalCalls;
     const event = await recordOn(
       'userEvents',
@@ -216,11 +299,12 @@ describe('the consumers under the per-user lease', () => {
     expect((await handler(event, context)).batchItemFailures).toEqual([]);
     expect((await fixture.mappings.get('p-lease-live'))?.state).toBe('active');
     // The applied message gave the lease back: the next message of the user gets it.
-    expect(await store.acquire('p-lease-live', 'next-message')).toBe(true);
+    expect(await takes(store, 'p-lease-live', 'next-message')).toBe(true);
   });
 
   it('defers an assignment command while an event of its client holds the lease, then assigns the list', async () => {
-    const store = leases();
+    // The store's real clock: the mapping store the use case reads sees the lease as it does.
+    const store = new DynamoUserLeases({ client: fixture.documents, tableName: fixture.tableName });
     const context0 = { claimOwner: 'setup' };
     for (const provider of ['p-la-1', 'p-la-2']) {
       await syncUser(providerEvent(provider, 0), context0, fixture.deps);
@@ -254,7 +338,7 @@ describe('the consumers under the per-user lease', () => {
       fixture.simulator.users().find((user) => user.userId === clientId)?.providerUserIds;
     const before = providersInUpheal();
 
-    expect(await store.acquire('c-lease-assign', 'client-event-in-flight')).toBe(true);
+    expect(await takes(store, 'c-lease-assign', 'client-event-in-flight')).toBe(true);
     const event = await recordOn(
       'assignments',
       JSON.stringify({ clientPartnerUserId: 'c-lease-assign' }),

@@ -2,7 +2,9 @@
  * The healer against real DynamoDB (dynalite over HTTP): mappings, claims, failure records and
  * traces as the other functions write them; outbound events and assignment commands recorded.
  */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLE } from '#infra/resources.ts';
 import { NotReadyError } from '#lib/errors.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
@@ -169,5 +171,16 @@ describe('healCreatedUser', () => {
       uphealUserId: 'u-stranger',
       outcome: 'unknown-partner-user',
     });
+    // A trace is no mapping: it stays out of the reverse index and the active-user count.
+    const { Items = [] } = await fixture.documents.send(
+      new QueryCommand({
+        TableName: fixture.tableName,
+        IndexName: TABLE.reverseIndex.name,
+        KeyConditionExpression: '#id = :id',
+        ExpressionAttributeNames: { '#id': TABLE.reverseIndex.partitionKey },
+        ExpressionAttributeValues: { ':id': 'u-stranger' },
+      }),
+    );
+    expect(Items).toEqual([]);
   });
 });

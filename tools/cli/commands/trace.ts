@@ -10,7 +10,8 @@ import { QUEUES, type QueueKey } from '#infra/resources.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore, type FailureRecord } from '#lib/store/failure-store.ts';
-import { claimKey } from '#lib/store/keys.ts';
+import { claimKey, mappingKey } from '#lib/store/keys.ts';
+import { ITEM } from '#lib/store/mapping-item.ts';
 import type { UserMapping, Version } from '#lib/store/mapping-store.ts';
 import type { StagedDelete } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
@@ -77,9 +78,15 @@ function shownMapping(mapping: UserMapping): Record<string, unknown> {
 export async function traceUser(target: Target, partnerUserId: string): Promise<Trace> {
   const { documents, tableName } = target;
   const mapping = await new DynamoMappingStore({ client: documents, tableName }).get(partnerUserId);
+  // The user's lease and a first create's claim live on its mapping item; a tombstone's claim
+  // has an item of its own.
+  const { Item: item } = await documents.send(
+    new GetCommand({ TableName: tableName, Key: mappingKey(partnerUserId), ConsistentRead: true }),
+  );
   const { Item: claim } = await documents.send(
     new GetCommand({ TableName: tableName, Key: claimKey(partnerUserId), ConsistentRead: true }),
   );
+  const claimed = item?.[ITEM.claimedAt] !== undefined || claim !== undefined;
   const failureStore = new DynamoFailureStore(documents, tableName);
   const latestJob = await jobsOf(target).latest();
   const failures = [
@@ -95,13 +102,13 @@ export async function traceUser(target: Target, partnerUserId: string): Promise<
       if (!(error instanceof ValidationError)) throw error; // a queue this target does not name
     }
   }
-  const leaseUntil = Number(claim?.leaseUntil ?? 0);
+  const leaseUntil = Number(item?.[ITEM.leaseUntil] ?? 0);
   return {
     partnerUserId,
     mapping: mapping ? shownMapping(mapping) : undefined,
     createInProgress:
-      claim && leaseUntil >= Date.now()
-        ? { owner: String(claim.owner), leaseUntil: new Date(leaseUntil).toISOString() }
+      claimed && leaseUntil >= Date.now()
+        ? { owner: String(item?.[ITEM.leaseOwner]), leaseUntil: new Date(leaseUntil).toISOString() }
         : undefined,
     failures,
     stagedDelete: staged.find((entry) => entry.partnerUserId === partnerUserId),
