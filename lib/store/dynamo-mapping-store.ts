@@ -142,12 +142,19 @@ export class DynamoMappingStore implements MappingStore {
     owner: string,
     leaseMs: number,
     create?: PendingCreate,
+    expectedRev?: number,
   ): Promise<boolean> {
     const grant = await this.#leases.acquire(partnerUserId, owner, {
       leaseMs,
       pending: create ?? {},
+      expectMapping: expectedRev !== undefined,
     });
-    return grant.taken;
+    if (!grant.taken) return false;
+    // The write returns the item as it is now: a mapping saved since the caller read it (by a
+    // worker whose lease ran out) is caught without another read.
+    if (grant.mapping?.rev === expectedRev) return true;
+    await this.#leases.release(partnerUserId, owner);
+    return false;
   }
 
   async pendingCreate(partnerUserId: string): Promise<PendingCreate | undefined> {

@@ -118,14 +118,17 @@ export interface MappingStore {
    */
   save(draft: MappingDraft, expectedRev: number | undefined): Promise<boolean>;
   /**
-   * Claims the create path of a partner user for `leaseMs` (SPEC §3.3: never two creates). True
-   * when this owner holds the claim (fresh, expired or already its own).
+   * Claims the create path of a partner user for `leaseMs` (never two creates), remembering what
+   * the create is sent with. True when this owner holds the claim (fresh, expired or already its
+   * own) and the user's mapping is still the revision the caller decided on (`expectedRev`,
+   * undefined: none).
    */
   claim(
     partnerUserId: string,
     owner: string,
     leaseMs: number,
     create?: PendingCreate,
+    expectedRev?: number,
   ): Promise<boolean>;
   /**
    * What the last claimed create of this partner user was sent with, while its claim item lasts:

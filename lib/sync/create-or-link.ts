@@ -226,8 +226,8 @@ async function afterCreateRefused(
  * lasts, and a worker that is refused comes back later, when the mapping the other one saved
  * sends it down the update path. The claim comes after the check, right before the create, so a
  * message deferred for a slot holds no claim and writes none; a mapping saved since this attempt
- * read it (a worker whose lease ran out) is caught by reading it again. The claim remembers the
- * email the create is sent with, for a retry to find the user if this worker dies.
+ * read it (a worker whose lease ran out) makes the claim fail. The claim remembers the email the
+ * create is sent with, for a retry to find the user if this worker dies.
  */
 async function claimCreate(
   upsert: Upsert,
@@ -236,16 +236,12 @@ async function claimCreate(
 ): Promise<void> {
   const { partnerUserId, mapping, fields } = upsert;
   const pending = { email: fields.email, fields: presentFields(fields) };
-  if (!(await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS, pending))) {
+  const { claimOwner } = context;
+  if (
+    !(await deps.mappings.claim(partnerUserId, claimOwner, CLAIM_LEASE_MS, pending, mapping?.rev))
+  ) {
     throw new NotReadyError(
-      `create of ${partnerUserId} is claimed by another worker`,
-      CLAIM_BUSY_RETRY_MS,
-    );
-  }
-  const now = await deps.mappings.get(partnerUserId);
-  if (now?.rev !== mapping?.rev) {
-    throw new NotReadyError(
-      `mapping of ${partnerUserId} changed while its create was claimed`,
+      `create of ${partnerUserId} is claimed by another worker, or its mapping changed`,
       CLAIM_BUSY_RETRY_MS,
     );
   }

@@ -128,9 +128,10 @@ export function messageLease(
         };
       }
       if (property === 'claim') {
-        return async (id: string, claimOwner: string, ms: number, pending?: PendingCreate) => {
-          if (!own(id)) return value.call(target, id, claimOwner, ms, pending);
-          await take(pending ?? {});
+        // The lease's own check of the mapping stands for the claim's `expectedRev`.
+        return async (id: string, ...rest: [string, number, PendingCreate?, number?]) => {
+          if (!own(id)) return value.call(target, id, ...rest);
+          await take(rest[2] ?? {});
           return true;
         };
       }

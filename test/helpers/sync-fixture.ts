@@ -177,7 +177,7 @@ export function crashingBeforeMappingWrite(base: MappingStore): MappingStore {
     save: async () => {
       throw new Error('worker crashed before the mapping write');
     },
-    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
+    claim: (...args) => base.claim(...args),
     pendingCreate: (id) => base.pendingCreate(id),
     releaseClaim: (id) => base.releaseClaim(id),
     createClaimantsOf: (email) => base.createClaimantsOf(email),

@@ -44,7 +44,7 @@ function countingSaves(): { store: MappingStore; saves: () => number } {
       saves += 1;
       return base.save(draft, expected);
     },
-    claim: (id, owner, lease, create) => base.claim(id, owner, lease, create),
+    claim: (...args) => base.claim(...args),
     pendingCreate: (id) => base.pendingCreate(id),
     releaseClaim: (id) => base.releaseClaim(id),
     createClaimantsOf: (email) => base.createClaimantsOf(email),
@@ -203,6 +203,14 @@ describe('the create-path claim', () => {
     now += 60_001;
     expect(await store.claim('p-claim', 'msg-b', 60_000)).toBe(true);
     expect(await store.get('p-claim')).toBeUndefined();
+  });
+
+  it('refuses a claim when the mapping was saved since the caller read it', async () => {
+    const draft = { partnerUserId: 'p-claim-late', kind: 'provider', state: 'active' } as const;
+    expect(await fixture.mappings.save({ ...draft, uphealUserId: 'u-late' }, undefined)).toBe(true);
+    // Decided on "no mapping": refused, and the lease it took for the write is given back.
+    expect(await fixture.mappings.claim('p-claim-late', 'msg-a', 60_000, {})).toBe(false);
+    expect(await fixture.mappings.claim('p-claim-late', 'msg-b', 60_000, {}, 1)).toBe(true);
   });
 });
 
