@@ -7,9 +7,8 @@
  *
  * | item                | pk                          | sk                 |
  * |---------------------|-----------------------------|--------------------|
- * | user mapping        | `USER#<partnerUserId>`      | `MAPPING`          |
- * | user claim (lease)  | `USER#<partnerUserId>`      | `CLAIM`            |
- * | user work lease     | `USER#<partnerUserId>`      | `LEASE`            |
+ * | user mapping, lease | `USER#<partnerUserId>`      | `MAPPING`          |
+ * | tombstone's claim   | `USER#<partnerUserId>`      | `CLAIM`            |
  * | rate limiter        | `LIMITER#<apiKeyId>`        | `STATE`            |
  * | quarantine          | `QUARANTINE`                | `STATE`            |
  * | import job          | `JOB#<jobId>`               | `JOB`              |
@@ -24,9 +23,11 @@
  * | message attempts    | `ATTEMPTS#<messageId>`      | `COUNT`            |
  * | ingest nonce        | `INGEST#<digest>`           | `NONCE`            |
  *
+ * The mapping item also holds the user's lease and, before the user's first mapping save, its
+ * create claim (a "shell": no `rev`, a TTL; `lib/store/mapping-item.ts`).
  * Reverse lookup by Upheal id: index `byUphealId` on `uphealUserId` (sparse: only mappings have it).
- * TTL attribute `expiresAt` (epoch seconds) removes claims, windows, attempts, nonces and old
- * failures.
+ * TTL attribute `expiresAt` (epoch seconds) removes shells, claims, windows, attempts, nonces and
+ * old failures.
  */
 
 /** The product's name; resource names are `<service>-<stage>-<name>`. */
