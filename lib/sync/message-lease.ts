@@ -66,100 +66,143 @@ export function messageLease(
   owner: string,
   leaseMs?: number,
 ): MessageLease {
-  let basis: string | undefined;
-  let mapped = false;
-  let held = false;
-  // Another message held the lease when the mapping was read: a look-up would be wasted.
-  let busyAtRead = false;
-  const busy = () =>
-    // A busy user, never a missing dependency: the wait ends with the holder's lease at worst.
-    new UserBusyError(
-      `user ${partnerUserId} is being changed by another message`,
-      LEASE_BUSY_RETRY_MS,
-      Math.max(USER_LEASE_MS, leaseMs ?? 0),
-    );
-  const take = async (pending?: PendingCreate) => {
-    if (held && pending === undefined) return;
-    const grant = await leases.acquire(partnerUserId, owner, {
-      leaseMs,
+  const lease = new HeldLease(leases, partnerUserId, owner, leaseMs);
+  return {
+    mappings: leasedMappings(mappings, lease),
+    decorate: (port) => new LeasedUpheal(port, lease),
+    release: () => lease.release(),
+  };
+}
+
+/** The state of one message's lease: what its decision rests on, and whether it is held. */
+class HeldLease {
+  readonly #leases: UserLeases;
+  readonly partnerUserId: string;
+  readonly #owner: string;
+  readonly #leaseMs: number | undefined;
+  /** What the decision rests on, from the first read of the mapping. */
+  #basis: string | undefined;
+  /** Whether the user has a mapping item with a revision (a shell has none). */
+  #mapped = false;
+  #held = false;
+  /** Another message held the lease when the mapping was read: a look-up would be wasted. */
+  #busyAtRead = false;
+
+  constructor(leases: UserLeases, partnerUserId: string, owner: string, leaseMs?: number) {
+    this.#leases = leases;
+    this.partnerUserId = partnerUserId;
+    this.#owner = owner;
+    this.#leaseMs = leaseMs;
+  }
+
+  /** True until the first read of the user's mapping was recorded. */
+  get unread(): boolean {
+    return this.#basis === undefined;
+  }
+
+  /** Records the first read: the decision's basis, and who held the lease then. */
+  read(found: MappingLookup): void {
+    this.#basis = decisionBasis(found.mapping);
+    this.#mapped = found.mapping !== undefined;
+    this.#busyAtRead = found.leaseHolder !== undefined && found.leaseHolder !== this.#owner;
+  }
+
+  /** Before a look-up: waits, like a change, for a user another message held when it was read. */
+  lookingUp(): void {
+    if (this.#busyAtRead && !this.#held) throw this.#busy();
+  }
+
+  /**
+   * Takes the lease (a no-op while held, unless a create is claimed with it) and checks, the
+   * first time, that the mapping is still what the decision rested on.
+   */
+  async take(pending?: PendingCreate): Promise<void> {
+    if (this.#held && pending === undefined) return;
+    const grant = await this.#leases.acquire(this.partnerUserId, this.#owner, {
+      leaseMs: this.#leaseMs,
       pending,
-      expectMapping: mapped,
+      expectMapping: this.#mapped,
     });
-    if (!grant.taken) throw busy();
-    const first = !held;
-    held = true;
-    if (first && basis !== undefined && decisionBasis(grant.mapping) !== basis) {
+    if (!grant.taken) throw this.#busy();
+    const first = !this.#held;
+    this.#held = true;
+    if (first && this.#basis !== undefined && decisionBasis(grant.mapping) !== this.#basis) {
       throw new NotReadyError(
-        `user ${partnerUserId} was changed by another message before this one's first change`,
+        `user ${this.partnerUserId} was changed by another message before this one's first change`,
         CHANGED_RETRY_MS,
       );
     }
+  }
+
+  /** After this message's save: the put gave the lease back; the save is the new basis. */
+  saved(draft: MappingDraft): void {
+    this.#held = false;
+    this.#basis = decisionBasis(draft);
+    this.#mapped = true;
+  }
+
+  async release(): Promise<void> {
+    if (this.#held) await this.#leases.release(this.partnerUserId, this.#owner);
+  }
+
+  /** A busy user, never a missing dependency: the wait ends with the holder's lease at worst. */
+  #busy(): UserBusyError {
+    return new UserBusyError(
+      `user ${this.partnerUserId} is being changed by another message`,
+      LEASE_BUSY_RETRY_MS,
+      Math.max(USER_LEASE_MS, this.#leaseMs ?? 0),
+    );
+  }
+}
+
+/**
+ * The mapping store as the use case sees it under the lease: the first read of the user's
+ * mapping records what the decision rests on; a save takes the lease first and gives it back
+ * (the put replaces the item); a claim is taken with the lease, whose own check of the mapping
+ * stands for the claim's `expectedRev`. Other users' items pass through.
+ */
+function leasedMappings(mappings: MappingStore, lease: HeldLease): MappingStore {
+  const own = (id: unknown) => id === lease.partnerUserId;
+  const overrides: Partial<MappingStore> = {
+    async get(id) {
+      if (!own(id) || !lease.unread) return mappings.get(id);
+      const found = mappings.lookup
+        ? await mappings.lookup(id)
+        : { mapping: await mappings.get(id) };
+      lease.read(found);
+      return found.mapping;
+    },
+    async save(draft, expectedRev) {
+      if (!own(draft.partnerUserId)) return mappings.save(draft, expectedRev);
+      await lease.take();
+      const saved = await mappings.save(draft, expectedRev);
+      if (saved) lease.saved(draft);
+      return saved;
+    },
+    async claim(id, owner, leaseMs, pending, expectedRev) {
+      if (!own(id)) return mappings.claim(id, owner, leaseMs, pending, expectedRev);
+      await lease.take(pending ?? {});
+      return true;
+    },
   };
-  // Reads of the user's mapping record what the decision rests on; a save takes the lease first
-  // and gives it back (the put replaces the item); a claim is taken with the lease.
-  const own = (id: unknown) => id === partnerUserId;
-  const recording: MappingStore = new Proxy(mappings, {
+  return new Proxy(mappings, {
     get(target, property) {
+      const override = Reflect.get(overrides, property);
+      if (override !== undefined) return override;
       const value = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      if (property === 'get') {
-        return async (id: string) => {
-          if (!own(id) || basis !== undefined) return value.call(target, id);
-          const found: MappingLookup = target.lookup
-            ? await target.lookup(id)
-            : { mapping: await value.call(target, id) };
-          basis = decisionBasis(found.mapping);
-          mapped = found.mapping !== undefined;
-          busyAtRead = found.leaseHolder !== undefined && found.leaseHolder !== owner;
-          return found.mapping;
-        };
-      }
-      if (property === 'save') {
-        return async (draft: MappingDraft, expectedRev: number | undefined) => {
-          if (!own(draft.partnerUserId)) return value.call(target, draft, expectedRev);
-          await take();
-          const saved: boolean = await value.call(target, draft, expectedRev);
-          if (saved) {
-            held = false;
-            basis = decisionBasis(draft);
-            mapped = true;
-          }
-          return saved;
-        };
-      }
-      if (property === 'claim') {
-        // The lease's own check of the mapping stands for the claim's `expectedRev`.
-        return async (id: string, ...rest: [string, number, PendingCreate?, number?]) => {
-          if (!own(id)) return value.call(target, id, ...rest);
-          await take(rest[2] ?? {});
-          return true;
-        };
-      }
-      return value.bind(target);
+      return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-  return {
-    mappings: recording,
-    decorate: (port) =>
-      new LeasedUpheal(port, take, () => {
-        if (busyAtRead && !held) throw busy();
-      }),
-    async release() {
-      if (held) await leases.release(partnerUserId, owner);
-    },
-  };
 }
 
 /** An Upheal port whose first call takes the message's lease. */
 class LeasedUpheal implements UphealPort {
   readonly #port: UphealPort;
-  readonly #take: () => Promise<void>;
-  readonly #lookingUp: () => void;
+  readonly #lease: HeldLease;
 
-  constructor(port: UphealPort, take: () => Promise<void>, lookingUp: () => void) {
+  constructor(port: UphealPort, lease: HeldLease) {
     this.#port = port;
-    this.#take = take;
-    this.#lookingUp = lookingUp;
+    this.#lease = lease;
   }
 
   /**
@@ -167,37 +210,37 @@ class LeasedUpheal implements UphealPort {
    * taken), but waits, like a change, for a user another message held when it was read.
    */
   async checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
-    this.#lookingUp();
+    this.#lease.lookingUp();
     return this.#port.checkUser(email, ifNew);
   }
 
   async createProvider(body: CreateProviderBody): Promise<CreateProviderResult> {
-    await this.#take();
+    await this.#lease.take();
     return this.#port.createProvider(body);
   }
 
   async createClient(body: CreateClientBody): Promise<{ userId: string }> {
-    await this.#take();
+    await this.#lease.take();
     return this.#port.createClient(body);
   }
 
   async updateUser(userId: string, body: UpdateUserBody): Promise<void> {
-    await this.#take();
+    await this.#lease.take();
     return this.#port.updateUser(userId, body);
   }
 
   async updateProvider(providerUserId: string, body: UpdateProviderBody): Promise<void> {
-    await this.#take();
+    await this.#lease.take();
     return this.#port.updateProvider(providerUserId, body);
   }
 
   async replaceProviders(userId: string, providerUserIds: string[]): Promise<string[]> {
-    await this.#take();
+    await this.#lease.take();
     return this.#port.replaceProviders(userId, providerUserIds);
   }
 
   async deleteUser(userId: string): Promise<void> {
-    await this.#take();
+    await this.#lease.take();
     return this.#port.deleteUser(userId);
   }
 }
