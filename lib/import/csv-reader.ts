@@ -64,64 +64,72 @@ function quotes(text: string): number {
   return count;
 }
 
-/** Reads `source` as CSV, yielding each record with the physical line it starts on. */
-export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
+/**
+ * Frames physical lines into records by quote count, hands frames to `csv-parse` a block at a
+ * time, and re-frames the lines after a malformed record so later rows are still read.
+ */
+class CsvFramer {
   /** Lines not yet framed: the input, plus lines handed back when a frame proved malformed. */
-  const queue: { line: number; text: string; tooLong: boolean }[] = [];
-  let pending: { line: number; lines: string[]; chars: number; quotes: number } | undefined;
-  let block: Frame[] = [];
+  readonly queue: { line: number; text: string; tooLong: boolean }[] = [];
+  pending: { line: number; lines: string[]; chars: number; quotes: number } | undefined;
+  block: Frame[] = [];
+
+  /** True while lines, a frame or a block are left. */
+  get busy(): boolean {
+    return this.queue.length > 0 || this.pending !== undefined || this.block.length > 0;
+  }
 
   /** Frames the queued lines; yields records of malformed frames and full blocks. */
-  function* frame(atEnd: boolean): Generator<CsvRecord> {
+  *frame(atEnd: boolean): Generator<CsvRecord> {
     for (;;) {
-      const next = queue.shift();
+      const next = this.queue.shift();
       if (next === undefined) {
-        if (atEnd && pending) {
+        if (atEnd && this.pending) {
           // The file ended inside quotes: the record is malformed; its other lines are re-read.
-          yield* abandon();
+          yield* this.abandon();
           continue;
         }
         return;
       }
       if (next.tooLong) {
-        if (pending) {
-          queue.unshift(next);
-          yield* abandon();
+        if (this.pending) {
+          this.queue.unshift(next);
+          yield* this.abandon();
           continue;
         }
-        const requeued = yield* flushBlock();
+        const requeued = yield* this.flushBlock();
         // Lines handed back by the block come before this one: read them first.
-        if (requeued > 0) queue.splice(requeued, 0, next);
+        if (requeued > 0) this.queue.splice(requeued, 0, next);
         else yield { line: next.line, ok: false, reason: UNCLOSED_OR_TOO_LONG };
         continue;
       }
-      if (!pending) {
+      if (!this.pending) {
         if (next.text.length === 0) continue;
-        pending = { line: next.line, lines: [], chars: 0, quotes: 0 };
+        this.pending = { line: next.line, lines: [], chars: 0, quotes: 0 };
       }
-      pending.lines.push(next.text);
-      pending.chars += next.text.length + 1;
-      pending.quotes += quotes(next.text);
-      if (pending.chars > CSV_LIMITS.maxRecordChars) {
-        yield* abandon();
+      this.pending.lines.push(next.text);
+      this.pending.chars += next.text.length + 1;
+      this.pending.quotes += quotes(next.text);
+      if (this.pending.chars > CSV_LIMITS.maxRecordChars) {
+        yield* this.abandon();
         continue;
       }
-      if (pending.quotes % 2 === 0) {
-        block.push({ line: pending.line, lines: pending.lines });
-        pending = undefined;
-        if (block.length >= CSV_LIMITS.blockRecords) yield* flushBlock();
+      if (this.pending.quotes % 2 === 0) {
+        this.block.push({ line: this.pending.line, lines: this.pending.lines });
+        this.pending = undefined;
+        if (this.block.length >= CSV_LIMITS.blockRecords) yield* this.flushBlock();
       }
     }
   }
 
-  /** Reports the pending frame's first line as malformed and queues its other lines again. */
-  function* abandon(): Generator<CsvRecord> {
-    const failed = pending!;
-    pending = undefined;
-    const requeued = yield* flushBlock();
+  /** Reports the this.pending frame's first line as malformed and queues its other lines again. */
+  *abandon(): Generator<CsvRecord> {
+    const failed = this.pending!;
+    this.pending = undefined;
+    const requeued = yield* this.flushBlock();
     if (requeued > 0) {
       // The block handed lines back that come before this frame: frame them, then this one again.
-      queue.splice(requeued, 0, ...linesOf(failed));
+      this.queue.splice(requeued, 0, ...linesOf(failed));
       return;
     }
     const rest = failed.lines.slice(1).map((text, index) => ({
@@ -129,17 +137,17 @@ export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
       text,
       tooLong: false,
     }));
-    queue.unshift(...rest);
+    this.queue.unshift(...rest);
     yield { line: failed.line, ok: false, reason: reasonFor(failed.lines[0]!) };
   }
 
   /**
    * Parses the framed block: in one call when all of it is valid, else frame by frame. Returns
-   * how many lines it handed back to the front of the queue (after a malformed multi-line frame).
+   * how many lines it handed back to the front of the this.queue (after a malformed multi-line frame).
    */
-  function* flushBlock(): Generator<CsvRecord, number> {
-    const frames = block;
-    block = [];
+  *flushBlock(): Generator<CsvRecord, number> {
+    const frames = this.block;
+    this.block = [];
     if (frames.length === 0) return 0;
     try {
       const rows = parse(frames.map((f) => f.lines.join('\n')).join('\n'), PARSE_OPTIONS);
@@ -165,21 +173,25 @@ export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
       // A multi-line frame that is not one valid record opened a quote it never closed on its
       // first line: that line fails; the lines after it, and later frames, are framed again.
       const handedBack = [...linesOf(frame).slice(1), ...frames.slice(index + 1).flatMap(linesOf)];
-      queue.unshift(...handedBack);
+      this.queue.unshift(...handedBack);
       yield { line: frame.line, ok: false, reason: reasonFor(frame.lines[0]!) };
       return handedBack.length;
     }
     return 0;
   }
+}
 
+/** Reads `source` as CSV, yielding each record with the physical line it starts on. */
+export async function* readCsv(source: TextSource): AsyncGenerator<CsvRecord> {
+  const framer = new CsvFramer();
   for await (const line of readLines(source, CSV_LIMITS.maxRecordChars)) {
-    queue.push(line);
-    yield* frame(false);
+    framer.queue.push(line);
+    yield* framer.frame(false);
   }
   // A malformed frame in the last block hands lines back: frame until nothing is left.
-  while (queue.length > 0 || pending || block.length > 0) {
-    yield* frame(true);
-    yield* flushBlock();
+  while (framer.busy) {
+    yield* framer.frame(true);
+    yield* framer.flushBlock();
   }
 }
 
