@@ -147,14 +147,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   };
   try {
-    // Both start concurrently; whichever started is stopped again if the other failed.
-    const started = await Promise.allSettled([startSqsS3(), startDynamoDb()]);
-    for (const result of started)
-      if (result.status === 'fulfilled') cleanups.push(result.value.stop);
-    const [sqsS3, dynamodb] = started.map((result) => {
-      if (result.status === 'rejected') throw result.reason;
-      return result.value;
-    }) as [LocalService, LocalService];
+    const [sqsS3, dynamodb] = await startServices(cleanups);
     let simulator: Simulator | undefined;
     if (!options.uphealUrl) {
       simulator = await startSimulator(options.simulator ?? {});
@@ -176,89 +169,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ),
     ]);
 
-    const env: Record<string, string> = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_SQS: sqsS3.endpoint,
-      AWS_ENDPOINT_URL_S3: sqsS3.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      TABLE_NAME: tableName,
-      [IMPORT_BUCKET.nameEnv]: bucketName,
-      UPHEAL_BASE_URL: uphealUrl,
-      UPHEAL_API_KEY: options.uphealApiKey ?? DEFAULT_API_KEY,
-      INGEST_SECRET: LOCAL_INGEST_SECRET,
-      UPHEAL_WEBHOOK_SECRET: LOCAL_UPHEAL_WEBHOOK_SECRET,
-      ...Object.fromEntries(
-        (Object.keys(QUEUES) as QueueKey[]).map((key) => [
-          QUEUES[key].urlEnv,
-          queues.queueUrls[key],
-        ]),
-      ),
-      ...options.env,
-    };
-
-    const functionsDir = resolve(PROJECT_ROOT, options.functionsDir ?? BUNDLE_DIR);
-    const bundleOf = (name: DeployedFunctionName) => join(functionsDir, name, BUNDLE_FILE);
-    const triggered = DEPLOYED_FUNCTIONS.filter(
-      (name) => eventSourcesOf(name).length > 0 || FUNCTIONS[name].url,
-    );
-    const selected = options.functions ?? triggered.filter((name) => existsSync(bundleOf(name)));
-    const missing = selected.filter((name) => !existsSync(bundleOf(name)));
-    if (missing.length > 0)
-      throw new Error(`no bundle for ${missing.join(', ')} in ${functionsDir} (run npm run build)`);
-
-    const pools: WorkerPool[] = [];
-    const runners: EventSourceRunner[] = [];
-    const servers: { stop(): Promise<void> }[] = [];
-    const functionUrls: Partial<Record<DeployedFunctionName, string>> = {};
-    // Function URLs and runners stop first (no new work), in-flight work drains, workers end.
-    cleanups.push(async () => {
-      await Promise.all(servers.map((server) => server.stop()));
-      for (const runner of runners) runner.stopPolling();
-      const drained = Promise.all(runners.map((runner) => runner.stop()));
-      await Promise.race([drained, delay(options.drainMs ?? DEFAULT_DRAIN_MS)]);
-      await Promise.all(pools.map((pool) => pool.stop()));
-      await drained;
+    const env = stackEnvironment({
+      sqsS3: sqsS3.endpoint,
+      dynamodb: dynamodb.endpoint,
+      tableName,
+      bucketName,
+      uphealUrl,
+      queueUrls: queues.queueUrls,
+      options,
     });
+
+    const { selected, triggered, bundleOf } = selectFunctions(options);
+
+    const running: RunningFunctions = { pools: [], runners: [], servers: [], functionUrls: {} };
+    const { pools, runners, functionUrls } = running;
+    cleanups.push(() => stopFunctions(running, options.drainMs ?? DEFAULT_DRAIN_MS));
     for (const functionName of selected) {
-      const pool = new WorkerPool({
-        functionName,
+      await startFunction(running, functionName, {
         bundlePath: bundleOf(functionName),
-        env: lambdaEnvironment(functionName, env),
-        timeoutSeconds: options.timeoutSeconds?.[functionName] ?? timeoutOf(functionName),
-        memoryLimitInMB: FUNCTIONS[functionName].memoryMb,
-        region: LOCAL_REGION,
-        ...(options.logSink ? { logSink: options.logSink } : {}),
+        env,
+        sqs,
+        queues,
+        options,
       });
-      pools.push(pool);
-      if (FUNCTIONS[functionName].url) {
-        const server = await startIngestServer({ handler: functionUrlHandler(pool) });
-        servers.push(server);
-        functionUrls[functionName] = server.url;
-      }
-      for (const source of eventSourcesOf(functionName)) {
-        runners.push(
-          new EventSourceRunner({
-            functionName,
-            sqs,
-            queueUrl: queues.queueUrls[source.queueKey],
-            queueArn: queues.queueArns[source.queueKey],
-            region: LOCAL_REGION,
-            batchSize: Math.min(source.batchSize, MAX_RECEIVE_BATCH),
-            maximumConcurrency: options.concurrency?.[source.queueKey] ?? source.maximumConcurrency,
-            invoker: pool,
-            ...(options.pollWaitSeconds === undefined
-              ? {}
-              : { pollWaitSeconds: options.pollWaitSeconds }),
-            ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
-            ...(options.logSink
-              ? { onError: mappingErrorSink(functionName, options.logSink) }
-              : {}),
-          }),
-        );
-      }
     }
     for (const runner of runners) runner.start();
     const webhookUrl = functionUrls['upheal-webhook'];
@@ -294,6 +227,136 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Starts fauxqs (SQS and S3) and dynalite concurrently; whichever started is stopped again (its
+ * cleanup registered) if the other failed.
+ */
+async function startServices(
+  cleanups: (() => Promise<void>)[],
+): Promise<[LocalService, LocalService]> {
+  const started = await Promise.allSettled([startSqsS3(), startDynamoDb()]);
+  for (const result of started) if (result.status === 'fulfilled') cleanups.push(result.value.stop);
+  return started.map((result) => {
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  }) as [LocalService, LocalService];
+}
+
+/** The functions' environment on the local stack (what a CLI or test needs to reach it, too). */
+function stackEnvironment(stack: {
+  readonly sqsS3: string;
+  readonly dynamodb: string;
+  readonly tableName: string;
+  readonly bucketName: string;
+  readonly uphealUrl: string;
+  readonly queueUrls: Record<QueueKey, string>;
+  readonly options: LocalStackOptions;
+}): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_SQS: stack.sqsS3,
+    AWS_ENDPOINT_URL_S3: stack.sqsS3,
+    AWS_ENDPOINT_URL_DYNAMODB: stack.dynamodb,
+    TABLE_NAME: stack.tableName,
+    [IMPORT_BUCKET.nameEnv]: stack.bucketName,
+    UPHEAL_BASE_URL: stack.uphealUrl,
+    UPHEAL_API_KEY: stack.options.uphealApiKey ?? DEFAULT_API_KEY,
+    INGEST_SECRET: LOCAL_INGEST_SECRET,
+    UPHEAL_WEBHOOK_SECRET: LOCAL_UPHEAL_WEBHOOK_SECRET,
+    ...Object.fromEntries(
+      (Object.keys(QUEUES) as QueueKey[]).map((key) => [QUEUES[key].urlEnv, stack.queueUrls[key]]),
+    ),
+    ...stack.options.env,
+  };
+}
+
+/**
+ * The functions to run: those asked for, or every function with a trigger whose bundle exists;
+ * an asked-for function without a bundle is an error.
+ */
+function selectFunctions(options: LocalStackOptions) {
+  const functionsDir = resolve(PROJECT_ROOT, options.functionsDir ?? BUNDLE_DIR);
+  const bundleOf = (name: DeployedFunctionName) => join(functionsDir, name, BUNDLE_FILE);
+  const triggered = DEPLOYED_FUNCTIONS.filter(
+    (name) => eventSourcesOf(name).length > 0 || FUNCTIONS[name].url,
+  );
+  const selected = options.functions ?? triggered.filter((name) => existsSync(bundleOf(name)));
+  const missing = selected.filter((name) => !existsSync(bundleOf(name)));
+  if (missing.length > 0)
+    throw new Error(`no bundle for ${missing.join(', ')} in ${functionsDir} (run npm run build)`);
+  return { selected, triggered, bundleOf };
+}
+
+/** The worker pools, event-source runners and function URLs of the running functions. */
+interface RunningFunctions {
+  readonly pools: WorkerPool[];
+  readonly runners: EventSourceRunner[];
+  readonly servers: { stop(): Promise<void> }[];
+  readonly functionUrls: Partial<Record<DeployedFunctionName, string>>;
+}
+
+/** Starts one function: its worker pool, its function URL if it has one, its event sources. */
+async function startFunction(
+  running: RunningFunctions,
+  functionName: DeployedFunctionName,
+  setup: {
+    readonly bundlePath: string;
+    readonly env: Record<string, string>;
+    readonly sqs: SQSClient;
+    readonly queues: { queueUrls: Record<QueueKey, string>; queueArns: Record<QueueKey, string> };
+    readonly options: LocalStackOptions;
+  },
+): Promise<void> {
+  const { options, queues } = setup;
+  const pool = new WorkerPool({
+    functionName,
+    bundlePath: setup.bundlePath,
+    env: lambdaEnvironment(functionName, setup.env),
+    timeoutSeconds: options.timeoutSeconds?.[functionName] ?? timeoutOf(functionName),
+    memoryLimitInMB: FUNCTIONS[functionName].memoryMb,
+    region: LOCAL_REGION,
+    ...(options.logSink ? { logSink: options.logSink } : {}),
+  });
+  running.pools.push(pool);
+  if (FUNCTIONS[functionName].url) {
+    const server = await startIngestServer({ handler: functionUrlHandler(pool) });
+    running.servers.push(server);
+    running.functionUrls[functionName] = server.url;
+  }
+  for (const source of eventSourcesOf(functionName)) {
+    running.runners.push(
+      new EventSourceRunner({
+        functionName,
+        sqs: setup.sqs,
+        queueUrl: queues.queueUrls[source.queueKey],
+        queueArn: queues.queueArns[source.queueKey],
+        region: LOCAL_REGION,
+        batchSize: Math.min(source.batchSize, MAX_RECEIVE_BATCH),
+        maximumConcurrency: options.concurrency?.[source.queueKey] ?? source.maximumConcurrency,
+        invoker: pool,
+        ...(options.pollWaitSeconds === undefined
+          ? {}
+          : { pollWaitSeconds: options.pollWaitSeconds }),
+        ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
+        ...(options.logSink ? { onError: mappingErrorSink(functionName, options.logSink) } : {}),
+      }),
+    );
+  }
+}
+
+/** Function URLs and runners stop first (no new work), in-flight work drains, workers end. */
+async function stopFunctions(running: RunningFunctions, drainMs: number): Promise<void> {
+  await Promise.all(running.servers.map((server) => server.stop()));
+  for (const runner of running.runners) runner.stopPolling();
+  const drained = Promise.all(running.runners.map((runner) => runner.stop()));
+  await Promise.race([drained, delay(drainMs)]);
+  await Promise.all(running.pools.map((pool) => pool.stop()));
+  await drained;
 }
 
 /**
