@@ -5,7 +5,7 @@
  * event's fate by its position in the input. Safe to retry because the event id is the queue's
  * deduplication id.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldIssue } from '#lib/errors.ts';
 import { MAX_EVENTS_PER_REQUEST } from '#lib/ingest/ingest-events.ts';
 import { type PostEventsOptions, postSigned } from '#lib/ingest/send.ts';

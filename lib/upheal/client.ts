@@ -8,7 +8,7 @@
  * provider's `inviteUrl` is a credential.
  */
 import { Agent, type Dispatcher, request } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ConfigError,
   type FieldIssue,
