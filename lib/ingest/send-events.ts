@@ -155,7 +155,10 @@ async function sendChunk(
       status = result.status;
       answer = result.body;
     } catch (error) {
-      reason = `request failed: ${error instanceof Error ? error.name : 'unknown error'}`;
+      // The error's code (ECONNREFUSED, HEADERS_TIMEOUT, …) says more than its class name.
+      const code = (error as { code?: unknown } | undefined)?.code;
+      const name = error instanceof Error ? error.name : 'unknown error';
+      reason = `request failed: ${typeof code === 'string' ? code : name}`;
       continue;
     }
     const events = EventsAnswerSchema.safeParse(answer);
