@@ -5,8 +5,8 @@
  * after a capped exponential backoff with jitter). It reports its counts over IPC.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Agent, request } from 'undici';
 import { SlotUnavailableError } from '#lib/errors.ts';
+import { closeAgents, keepAliveAgents, sendHttp } from '#lib/http.ts';
 import { DynamoRateLimiter, type LimiterStats } from '#lib/limiter/dynamo-limiter.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
 import { type BenchWorkerInput, type BenchWorkerOutput, WORKER_MODES } from './limiter-protocol.ts';
@@ -15,7 +15,12 @@ const TOO_MANY_REQUESTS = 429;
 const MS_PER_SECOND = 1000;
 
 const input = JSON.parse(process.argv[2] ?? '{}') as BenchWorkerInput;
-const dispatcher = new Agent({ connections: 1, keepAliveTimeout: 60_000 });
+/** One kept-alive connection per worker, as a Lambda instance keeps one. */
+const agents = keepAliveAgents(60_000);
+/** Generous: a call of the bench that takes this long is a broken simulator. */
+const TIMEOUT_MS = 60_000;
+/** The simulator's answers are a few hundred bytes. */
+const MAX_ANSWER_BYTES = 65_536;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let calls = 0;
 let rateLimited = 0;
@@ -24,17 +29,18 @@ let deferrals = 0;
 /** One Upheal call; returns the status and Retry-After in ms, if any. */
 const call = async (): Promise<{ status: number; retryAfterMs: number | undefined }> => {
   calls += 1;
-  const response = await request(`${input.simulatorUrl}/users/check`, {
+  const response = await sendHttp(`${input.simulatorUrl}/users/check`, {
     method: 'POST',
-    dispatcher,
+    agents,
     headers: { authorization: `Bearer ${input.apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ email: `bench-${input.index}-${calls}@example.com` }),
+    timeoutMs: TIMEOUT_MS,
+    maxBodyBytes: MAX_ANSWER_BYTES,
   });
-  await response.body.dump();
   const header = response.headers['retry-after'];
   const seconds = typeof header === 'string' ? Number(header) : Number.NaN;
   return {
-    status: response.statusCode,
+    status: response.status,
     retryAfterMs: Number.isFinite(seconds) ? seconds * MS_PER_SECOND : undefined,
   };
 };
@@ -84,6 +90,6 @@ const runNaively = async (): Promise<void> => {
 await sleep(Math.max(0, input.startAt - Date.now()));
 const stats = input.mode === WORKER_MODES.limiter ? await runWithLimiter() : undefined;
 if (input.mode === WORKER_MODES.naive) await runNaively();
-await dispatcher.close();
+closeAgents(agents);
 const output: BenchWorkerOutput = { calls, rateLimited, deferrals, stats };
 process.send?.(output, () => process.exit(0));

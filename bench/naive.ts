@@ -1,6 +1,6 @@
 /**
  * The naive baseline: the same workload against the same scaled simulator, synced by W async
- * loops that each call Upheal directly (own undici agent each, like separate Lambdas), with no
+ * loops that each call Upheal directly (own client and connections each, like separate Lambdas), with no
  * shared rate-limit state: every 429 is retried with capped exponential backoff and full jitter,
  * the textbook policy (1 s doubling up to 60 s in production, scaled by TIME_SCALE). They take
  * live work before bulk work (two queues, as the product has), check before create, and keep

@@ -4,7 +4,7 @@
  * when the template is built, so a bad value stops `osls package`/`deploy` naming the parameter
  * instead of deploying functions that fail at their first start.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An SSM parameter name: letters, digits and `_.-/`, hierarchical names start with `/`. */
 const SsmParameterName = z

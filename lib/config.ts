@@ -5,7 +5,7 @@
  * `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_DYNAMODB` itself, so the same code runs against
  * AWS and against the local stack.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '#lib/errors.ts';
 import { MIN_JITTER_MS } from '#lib/limiter/gcra.ts';
 

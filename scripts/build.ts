@@ -56,6 +56,10 @@ export function bundleOptions(name: string): BuildOptions & { metafile: true } {
     keepNames: true,
     sourcemap: true,
     platform: 'node',
+    // The AWS SDK is bundled, not taken from the runtime (docs/deployment.md says why). Its
+    // packages publish CommonJS under `main` and ES modules under `module`; esbuild's default
+    // for Node picks `main`, one file per client that cannot be tree-shaken. The ES modules can.
+    mainFields: ['module', 'main'],
     format: 'esm',
     target: NODE_TARGET,
     banner: { js: ESM_REQUIRE_BANNER },

@@ -8,7 +8,7 @@
  * small skew (default five minutes) after the validating clock is refused, at ingest, in
  * `send-events`, for import rows and again in `sync-user`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#lib/errors.ts';
 import type { UserKind } from '#lib/store/mapping-store.ts';
 import {

@@ -4,7 +4,7 @@
  * checked here conservatively so a bad value fails at our edge with the field named, not as an
  * opaque 400 from Upheal later. Objects are strict: an unknown field is an error.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { NOTE_IDENTIFIERS, PRONOUNS } from '#lib/upheal/schemas.ts';
 
 /** Bounds and patterns of the partner's fields, named once. */

@@ -6,7 +6,7 @@
  * unless it is one of the contract's own field names (a client field sent on a provider).
  */
 import { createHash } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
 import { CLIENT_FIELD_NAMES, PROVIDER_FIELD_NAMES } from './user-fields.ts';

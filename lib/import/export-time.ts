@@ -7,7 +7,7 @@
  * - NDJSON: `{"exportedAt":"2026-11-30T22:00:00Z"}` (an object with that one key);
  * - CSV: `# exportedAt: 2026-11-30T22:00:00Z` (a comment line before the header).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#lib/errors.ts';
 import { IMPORT_FORMATS, type ImportFormat } from './format.ts';
 import { readLines, type TextSource } from './text-stream.ts';

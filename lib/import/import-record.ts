@@ -3,7 +3,7 @@
  * and the same fields partner events carry. Both file formats (NDJSON and CSV) decode a row into
  * a flat object first and validate it here, so they accept and reject exactly the same records.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldIssue, ValidationError } from '#lib/errors.ts';
 import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';
 import {

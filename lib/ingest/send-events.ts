@@ -5,7 +5,7 @@
  * event's fate by its position in the input. Safe to retry because the event id is the queue's
  * deduplication id.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldIssue } from '#lib/errors.ts';
 import { MAX_EVENTS_PER_REQUEST } from '#lib/ingest/ingest-events.ts';
 import { type PostEventsOptions, postSigned } from '#lib/ingest/send.ts';
@@ -155,7 +155,10 @@ async function sendChunk(
       status = result.status;
       answer = result.body;
     } catch (error) {
-      reason = `request failed: ${error instanceof Error ? error.name : 'unknown error'}`;
+      // The error's code (ECONNREFUSED, HEADERS_TIMEOUT, …) says more than its class name.
+      const code = (error as { code?: unknown } | undefined)?.code;
+      const name = error instanceof Error ? error.name : 'unknown error';
+      reason = `request failed: ${typeof code === 'string' ? code : name}`;
       continue;
     }
     const events = EventsAnswerSchema.safeParse(answer);

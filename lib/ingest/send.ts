@@ -2,8 +2,17 @@
  * The partner side of `ingest`: POSTs events as one signed JSON request. Used by the CLI
  * (`upheal-sync send-events` over HTTPS), the local stack and the tests; partners may copy it.
  */
-import { type Dispatcher, request } from 'undici';
+import { sendHttp } from '#lib/http.ts';
 import { type SignatureHeaders, sign } from '#lib/signing.ts';
+
+/**
+ * Longest wait to connect, for the answer's headers, and between chunks of its body. Generous:
+ * an ingest call writes to SQS before it answers, and a sender gives up only on a dead endpoint.
+ */
+const TIMEOUT_MS = 300_000;
+
+/** Most bytes of an answer read: a list of per-event results, far below this. */
+const MAX_ANSWER_BYTES = 16_777_216;
 
 /** The answer of an ingest endpoint: its status and parsed JSON body. */
 export interface PostEventsResult {
@@ -15,8 +24,6 @@ export interface PostEventsResult {
 export interface PostEventsOptions {
   /** Signing time in ms since the epoch; defaults to now. */
   readonly now?: number;
-  /** undici dispatcher (e.g. a MockAgent in tests). */
-  readonly dispatcher?: Dispatcher;
   /** Extra or overriding headers (tests use it to send wrong content types). */
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -43,14 +50,17 @@ export async function postSigned(
   options: PostEventsOptions = {},
 ): Promise<PostEventsResult> {
   const signature: SignatureHeaders = sign(secret, rawBody, options.now ?? Date.now());
-  const response = await request(url, {
+  const response = await sendHttp(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...signature, ...options.headers },
     body: rawBody,
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    timeoutMs: TIMEOUT_MS,
+    maxBodyBytes: MAX_ANSWER_BYTES,
   });
-  const text = await response.body.text();
-  return { status: response.statusCode, body: parseJsonOrText(text) };
+  if (response.truncated) {
+    throw new Error(`ingest answer exceeds ${MAX_ANSWER_BYTES} bytes (HTTP ${response.status})`);
+  }
+  return { status: response.status, body: parseJsonOrText(response.text) };
 }
 
 function parseJsonOrText(text: string): unknown {

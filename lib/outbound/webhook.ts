@@ -6,21 +6,27 @@
  * after the last attempt, dead-lettered for `upheal-sync redrive`. The body is sent exactly as
  * published; it may hold an `inviteUrl`, so it is never logged.
  */
-import { type Dispatcher, request } from 'undici';
 import { DeliveryError } from '#lib/errors.ts';
+import { sendHttp } from '#lib/http.ts';
 import { sign } from '#lib/signing.ts';
 
 /** Statuses from here up to (not including) 300 mean "accepted". */
 const SUCCESS_MIN = 200;
 const SUCCESS_MAX = 300;
 
+/**
+ * Most bytes of the partner's answer read (and dropped: it is not ours to keep); reading a short
+ * answer to its end lets the connection be reused, a longer one is cut off.
+ */
+const MAX_ANSWER_BYTES = 65_536;
+
 /** Where and how to deliver. */
 export interface WebhookOptions {
   readonly url: string;
   /** Signing secrets (the current one first during a rotation). */
   readonly secrets: () => Promise<readonly string[]>;
+  /** Longest wait to connect, for the answer's headers, and between chunks of its body. */
   readonly timeoutMs: number;
-  readonly dispatcher?: Dispatcher;
   readonly now?: () => number;
 }
 
@@ -29,21 +35,18 @@ export async function deliverToWebhook(body: string, options: WebhookOptions): P
   const headers = sign(await options.secrets(), body, (options.now ?? Date.now)());
   let status: number;
   try {
-    const response = await request(options.url, {
+    const response = await sendHttp(options.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      timeoutMs: options.timeoutMs,
+      maxBodyBytes: MAX_ANSWER_BYTES,
     });
-    status = response.statusCode;
-    // The partner's answer body is not ours to keep.
-    await response.body.dump();
+    status = response.status;
   } catch (error) {
-    throw new DeliveryError(`partner webhook: no answer (${(error as Error).name})`, undefined, {
-      cause: error,
-    });
+    const code = (error as { code?: unknown }).code;
+    const reason = typeof code === 'string' ? code : (error as Error).name;
+    throw new DeliveryError(`partner webhook: no answer (${reason})`, undefined, { cause: error });
   }
   if (status < SUCCESS_MIN || status >= SUCCESS_MAX) {
     throw new DeliveryError(`partner webhook: HTTP ${status}`, status);

@@ -3,7 +3,7 @@
  * by the client's partner id so one client's requests are applied in order.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 import type { AssignmentQueue, OutcomeCause } from '#lib/sync/ports.ts';
 

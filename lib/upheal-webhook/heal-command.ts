@@ -3,7 +3,7 @@
  * that names a partner user: ids only, so nothing clinical rests in SQS. Grouped by partner user
  * id (one user's webhooks are applied in order), deduplicated on the digest of the webhook body.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseWith } from '#lib/events/validation.ts';
 import { USER_KINDS } from '#lib/store/mapping-store.ts';
 

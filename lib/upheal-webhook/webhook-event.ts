@@ -5,7 +5,7 @@
  * timestamp}`); every other event, and unknown fields of a known one, are accepted and passed
  * over, so a change on Upheal's side never makes us refuse its deliveries.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseWith } from '#lib/events/validation.ts';
 import { USER_KINDS, type UserKind } from '#lib/store/mapping-store.ts';
 

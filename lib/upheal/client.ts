@@ -1,20 +1,26 @@
 /**
- * The typed Upheal client: one method per operation of the integration guide, on undici with
- * keep-alive and connect/headers/body timeouts. It validates every request body before sending
- * (a ValidationError names the field), decodes every 2xx with a tolerant schema, and turns every
- * failure into an error from `#lib/errors.ts` via `http-errors.ts`. It never retries and never
- * paces: retries belong to the queue (`decide` in `lib/sqs/outcome-policy.ts`) and pacing to the
- * limiter, so each policy lives in one place. It logs nothing — bodies carry clinical data and the
- * provider's `inviteUrl` is a credential.
+ * The typed Upheal client: one method per operation of the integration guide, on `node:http` with
+ * keep-alive and connect/headers/body timeouts (`#lib/http.ts`). It validates every request body
+ * before sending (a ValidationError names the field), decodes every 2xx with a tolerant schema, and
+ * turns every failure into an error from `#lib/errors.ts` via `http-errors.ts`. It never retries
+ * and never paces: retries belong to the queue (`decide` in `lib/sqs/outcome-policy.ts`) and pacing
+ * to the limiter, so each policy lives in one place. It logs nothing — bodies carry clinical data
+ * and the provider's `inviteUrl` is a credential.
  */
-import { Agent, type Dispatcher, request } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ConfigError,
   type FieldIssue,
   UnexpectedResponseError,
   ValidationError,
 } from '#lib/errors.ts';
+import {
+  closeAgents,
+  type HttpResponse,
+  type KeepAliveAgents,
+  keepAliveAgents,
+  sendHttp,
+} from '#lib/http.ts';
 import { errorFromResponse, errorFromTransport, requestIdFrom } from '#lib/upheal/http-errors.ts';
 import { buildPath, type Operation, ROUTES } from '#lib/upheal/routes.ts';
 import {
@@ -65,8 +71,6 @@ export interface UphealClientOptions {
   readonly baseUrl: string;
   /** The API key, or a function resolving it (e.g. from SSM, cached by the caller). */
   readonly apiKey: string | (() => Promise<string>);
-  /** undici dispatcher; default: an Agent of this client with keep-alive and a connect timeout. */
-  readonly dispatcher?: Dispatcher;
   /** Connect, headers and body timeout of each request, in milliseconds. */
   readonly timeoutMs: number;
   /** Called after every HTTP answer (for metrics); its own errors are swallowed. */
@@ -104,25 +108,6 @@ interface Call {
   readonly body?: unknown;
 }
 
-/** Reads at most `limit` bytes of `body` as UTF-8; `truncated` says whether more was left. */
-async function readBounded(
-  body: Dispatcher.ResponseData['body'],
-  limit: number,
-): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (size + chunk.length > limit) {
-      chunks.push(chunk.subarray(0, limit - size));
-      // Leaving the loop destroys the stream, so the rest is never buffered.
-      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
-    }
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
-}
-
 /** zod issues as field issues, without echoing any value. */
 function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({
@@ -135,8 +120,8 @@ function fieldIssues(error: z.ZodError): FieldIssue[] {
 export class UphealClient {
   readonly #baseUrl: string;
   readonly #apiKey: string | (() => Promise<string>);
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  /** This client's own connection pools, kept alive between calls (warm Lambda invocations). */
+  readonly #agents: KeepAliveAgents;
   readonly #timeoutMs: number;
   readonly #onResponse: ((info: ResponseInfo) => void) | undefined;
 
@@ -153,13 +138,7 @@ export class UphealClient {
     this.#apiKey = options.apiKey;
     this.#timeoutMs = parsed.data.timeoutMs;
     this.#onResponse = options.onResponse;
-    this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher =
-      options.dispatcher ??
-      new Agent({
-        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-        connect: { timeout: parsed.data.timeoutMs },
-      });
+    this.#agents = keepAliveAgents(KEEP_ALIVE_TIMEOUT_MS);
   }
 
   /** Looks a user up by email (trimmed and lower-cased first). */
@@ -230,9 +209,9 @@ export class UphealClient {
     await this.#send({ operation: 'deleteUser', params: { userId } }, undefined);
   }
 
-  /** Closes the dispatcher this client created (not an injected one). */
+  /** Closes this client's connections. */
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    closeAgents(this.#agents);
   }
 
   /** `input` parsed by `schema`, or a ValidationError naming each bad field. */
@@ -264,25 +243,20 @@ export class UphealClient {
     if (call.body !== undefined) headers['content-type'] = 'application/json';
 
     const started = performance.now();
-    let status: number;
-    let responseHeaders: Dispatcher.ResponseData['headers'];
-    let text: string;
-    let truncated: boolean;
+    let response: HttpResponse;
     try {
-      const response = await request(url, {
-        dispatcher: this.#dispatcher,
+      response = await sendHttp(url, {
+        agents: this.#agents,
         method: route.method,
         headers,
         body: call.body === undefined ? undefined : JSON.stringify(call.body),
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
+        timeoutMs: this.#timeoutMs,
+        maxBodyBytes: MAX_RESPONSE_BYTES,
       });
-      status = response.statusCode;
-      responseHeaders = response.headers;
-      ({ text, truncated } = await readBounded(response.body, MAX_RESPONSE_BYTES));
     } catch (error) {
       throw errorFromTransport(call.operation, error) ?? error;
     }
+    const { status, headers: responseHeaders, text, truncated } = response;
     this.#report({
       operation: call.operation,
       status,

@@ -17,9 +17,10 @@ import {
   UnexpectedStatusError,
   type UpstreamError,
 } from '#lib/errors.ts';
+import { HTTP_TIMEOUT_CODES } from '#lib/http.ts';
 import { MS_PER_SECOND } from '#lib/time.ts';
 
-/** Response headers as undici hands them over. */
+/** Response headers as `node:http` hands them over. */
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /** Longest body (in characters) kept on an error; enough for any diagnostic Upheal sends. */
@@ -49,19 +50,14 @@ const STATUS = {
   serverErrorLast: 599,
 } as const;
 
-/** Error codes of a request that ran out of time (undici's own, and the socket's). */
+/** Error codes of a request that ran out of time (`#lib/http.ts`'s own, and the socket's). */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
+  ...Object.values(HTTP_TIMEOUT_CODES),
   'ETIMEDOUT',
 ]);
 
 /** Error codes of a connection that failed, closed or was reset before a full answer. */
 const CONNECTION_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -166,8 +162,8 @@ function transportCode(error: unknown): string | undefined {
 }
 
 /**
- * The error for a request to `operation` that got no complete answer: undici's connect, headers
- * and body timeouts become TimeoutError; resets, refusals and socket errors become
+ * The error for a request to `operation` that got no complete answer: the connect, headers and
+ * body timeouts of `#lib/http.ts` become TimeoutError; resets, refusals and socket errors become
  * ConnectionError. Anything else (a programming error, an abort we asked for) is not a transport
  * failure and gives undefined, so the caller rethrows it unchanged.
  */

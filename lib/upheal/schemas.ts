@@ -6,7 +6,7 @@
  * booleans may arrive as "true"/"false", ids and numbers-looking fields may arrive as numbers,
  * and unknown fields are ignored.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Pronouns Upheal accepts on clients (upheal-api.md, shared enums). */
 export const PRONOUNS = ['MasculineHim', 'FeminineHer', 'NeutralThem'] as const;

@@ -1,5 +1,4 @@
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
-import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type IngestServer, startIngestServer } from '#lib/ingest/http-server.ts';
 import { postEvents } from '#lib/ingest/send.ts';
@@ -34,15 +33,15 @@ describe('startIngestServer', () => {
   it('delivers a JSON POST as a function-URL event with lower-case headers and the raw text body', async () => {
     const { received, url } = await recordingServer();
 
-    const response = await request(`${url}events?x=1`, {
+    const response = await fetch(`${url}events?x=1`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Upheal-Sync-Timestamp': '123' },
       body: '{"a": "é"}',
     });
 
-    expect(response.statusCode).toBe(201);
-    expect(response.headers['x-answer']).toBe('yes');
-    expect(await response.body.json()).toEqual({ ok: true });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-answer')).toBe('yes');
+    expect(await response.json()).toEqual({ ok: true });
     const [event] = received;
     expect(event).toMatchObject({
       version: '2.0',
@@ -59,7 +58,7 @@ describe('startIngestServer', () => {
     const { received, url } = await recordingServer();
     const bytes = Buffer.from([0, 255, 1, 254]);
 
-    await request(url, {
+    await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
@@ -70,7 +69,7 @@ describe('startIngestServer', () => {
 
   it('passes a GET without a body', async () => {
     const { received, url } = await recordingServer();
-    await request(url);
+    await fetch(url);
     expect(received[0]?.requestContext.http.method).toBe('GET');
     expect(received[0]?.body).toBeUndefined();
   });
@@ -84,8 +83,8 @@ describe('startIngestServer', () => {
         return { statusCode: 204 };
       },
     });
-    expect((await request(server.url, { method: 'POST' })).statusCode).toBe(502);
-    expect((await request(server.url, { method: 'POST' })).statusCode).toBe(204);
+    expect((await fetch(server.url, { method: 'POST' })).status).toBe(502);
+    expect((await fetch(server.url, { method: 'POST' })).status).toBe(204);
   });
 });
 

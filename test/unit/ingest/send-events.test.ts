@@ -176,6 +176,14 @@ describe('sendEvents', () => {
     });
   });
 
+  it('names the transport error of a request that got no answer', async () => {
+    // Port 9 (discard) has no listener here: the connection is refused.
+    const report = await sendEvents('http://127.0.0.1:9/', SECRET, deletes(1), {
+      sleep: noSleep,
+    });
+    expect(report.failed).toEqual([{ index: 0, reason: 'request failed: ECONNREFUSED' }]);
+  });
+
   it('fails an event too large for any request without sending it', async () => {
     const { url, bodies } = await ingestEndpoint(undefined, 200);
     const big = { ...userDeleted('e-big', 'c-1'), padding: 'x'.repeat(300) };

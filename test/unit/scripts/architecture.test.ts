@@ -16,6 +16,9 @@ import {
 /** The project's own code (tests and bench may import anything). */
 const CODE = ['lib', 'functions', 'tools', 'infra', 'scripts', 'bin'];
 
+/** The size target of the bundle every partner event runs through (source map aside). */
+const SYNC_USER_MAX_BYTES = 1_048_576;
+
 describe('import graph', () => {
   it('reads aliased and relative imports, type-only ones included, and skips packages', () => {
     const source = [
@@ -83,5 +86,19 @@ describe('function bundles', () => {
     const { metafile } = await build(options);
     expect(Object.keys(metafile.inputs)).toContain(`functions/${name}.ts`);
     expect(forbiddenInputs(metafile)).toEqual([]);
+  });
+
+  it('keeps sync-user within 1 MiB, with the AWS SDK as tree-shaken ES modules', async () => {
+    const options = { ...bundleOptions('sync-user'), write: false, sourcemap: false };
+    const { metafile } = await build(options);
+    const inputs = Object.keys(metafile.inputs);
+    const bytes = Object.values(metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+    expect(bytes).toBeLessThanOrEqual(SYNC_USER_MAX_BYTES);
+    expect(
+      inputs.some((input) => /node_modules\/@aws-sdk\/client-sqs\/dist-es\//.test(input)),
+    ).toBe(true);
+    expect(
+      inputs.filter((input) => /node_modules\/@aws-sdk\/[^/]+\/dist-cjs\//.test(input)),
+    ).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
 /**
- * The client against real local sockets: timeouts and broken connections cannot be faked
- * faithfully with MockAgent, so each case runs a tiny node:http server that misbehaves.
+ * The client's transport against real local sockets: timeouts, broken connections and connection
+ * reuse, each case on a tiny node:http (or plain TCP) server that behaves or misbehaves.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, TimeoutError } from '#lib/errors.ts';
 import { UphealClient } from '#lib/upheal/client.ts';
@@ -31,7 +31,7 @@ async function serve(listener: RequestListener): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A client on its own default dispatcher (keep-alive Agent), closed after the test. */
+/** A client on its own default connection pools (keep-alive), closed after the test. */
 function clientOf(baseUrl: string): UphealClient {
   const client = new UphealClient({ baseUrl, apiKey: 'k', timeoutMs: SHORT_TIMEOUT_MS });
   clients.push(client);
@@ -39,7 +39,7 @@ function clientOf(baseUrl: string): UphealClient {
 }
 
 describe('UphealClient transport failures', () => {
-  it('succeeds over a real socket with its default dispatcher', async () => {
+  it('succeeds over a real socket with its default connection pools', async () => {
     const url = await serve((request, response) => {
       const authorized = request.headers.authorization === 'Bearer k';
       response.writeHead(authorized ? 200 : 401, { 'content-type': 'application/json' });
@@ -56,9 +56,51 @@ describe('UphealClient transport failures', () => {
       .deleteUser(USER_ID)
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TimeoutError);
-    expect((error as TimeoutError).message).toBe(
-      'upheal deleteUser: timed out (UND_ERR_HEADERS_TIMEOUT)',
-    );
+    expect((error as TimeoutError).message).toBe('upheal deleteUser: timed out (HEADERS_TIMEOUT)');
+  });
+
+  it('reuses one kept-alive connection for consecutive calls', async () => {
+    let connections = 0;
+    const url = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ isUserExists: false }));
+    });
+    servers.at(-1)?.on('connection', () => {
+      connections += 1;
+    });
+    const client = clientOf(url);
+    for (let call = 0; call < 3; call += 1) {
+      await expect(client.checkUser('a@b.co')).resolves.toEqual({ exists: false });
+    }
+    expect(connections).toBe(1);
+  });
+
+  it('throws TimeoutError when a connection is not established in time', async () => {
+    // TCP accepts, but the TLS handshake never gets an answer: connecting includes TLS.
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((socket) => {
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const error = await clientOf(`https://127.0.0.1:${port}`)
+        .checkUser('a@b.co')
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).message).toBe('upheal check: timed out (CONNECT_TIMEOUT)');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('throws ConnectionError when the connection closes in the middle of the body', async () => {
+    const url = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      response.write('{"isUserExists":', () => response.socket?.destroy());
+    });
+    await expect(clientOf(url).checkUser('a@b.co')).rejects.toBeInstanceOf(ConnectionError);
   });
 
   it('throws TimeoutError when the body stalls after the headers', async () => {

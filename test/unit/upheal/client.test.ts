@@ -1,4 +1,3 @@
-import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BadRequestError,
@@ -21,42 +20,50 @@ import {
   type ResponseInfo,
   UphealClient,
 } from '#lib/upheal/client.ts';
+import { FakeOrigin } from '#test/helpers/fake-origin.ts';
 
-const ORIGIN = 'http://upheal.test';
 const API_KEY = 'test-key';
 const TIMEOUT_MS = 1000;
 const USER_ID = 'd290f1ee-6c54-4b01-90e6-d701748f0852';
 const PROVIDER_ID = '7f1c9a5e-0000-4000-8000-000000000001';
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-let agent: MockAgent;
+let origin: FakeOrigin;
 let responses: ResponseInfo[];
+let clients: UphealClient[];
 let client: UphealClient;
 
-beforeEach(() => {
-  agent = new MockAgent();
-  agent.disableNetConnect();
-  responses = [];
-  client = new UphealClient({
-    baseUrl: ORIGIN,
+/** A client of the fake origin, closed after the test. */
+function clientOf(options: Partial<ConstructorParameters<typeof UphealClient>[0]> = {}) {
+  const created = new UphealClient({
+    baseUrl: origin.url,
     apiKey: API_KEY,
-    dispatcher: agent,
     timeoutMs: TIMEOUT_MS,
-    onResponse: (info) => responses.push(info),
+    ...options,
   });
+  clients.push(created);
+  return created;
+}
+
+beforeEach(async () => {
+  origin = await FakeOrigin.start();
+  responses = [];
+  clients = [];
+  client = clientOf({ onResponse: (info) => responses.push(info) });
 });
 
 afterEach(async () => {
-  agent.assertNoPendingInterceptors();
-  await agent.close();
+  await Promise.all(clients.map((created) => created.close()));
+  await origin.close();
+  origin.assertNoPendingInterceptors();
 });
 
-/** The mock pool of the simulated Upheal origin. */
-const upheal = () => agent.get(ORIGIN);
+/** The simulated Upheal origin. */
+const upheal = () => origin;
 
 /**
- * A request-body matcher that records what was sent. undici may run a matcher more than once
- * per request, so it keeps the latest body rather than appending.
+ * A request-body matcher that records what was sent. A matcher may run more than once per
+ * request, so it keeps the latest body rather than appending.
  */
 function captureBody(into: unknown[]) {
   return (body: string) => {
@@ -411,24 +418,22 @@ describe('UphealClient error mapping', () => {
   });
 
   it('maps a reset connection to ConnectionError', async () => {
-    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    upheal().intercept({ path: '/users/check', method: 'POST' }).replyWithError(reset);
+    upheal().intercept({ path: '/users/check', method: 'POST' }).replyWithReset();
     await expect(client.checkUser('a@b.co')).rejects.toBeInstanceOf(ConnectionError);
     expect(responses).toEqual([]);
   });
 
   it('rethrows an error that is not a transport failure unchanged', async () => {
-    const bug = new TypeError('bug');
-    upheal().intercept({ path: '/users/check', method: 'POST' }).replyWithError(bug);
-    await expect(client.checkUser('a@b.co')).rejects.toBe(bug);
+    // Node refuses a header value with a line break before sending anything.
+    const error = await clientOf({ apiKey: 'key\nInjected: 1' })
+      .checkUser('a@b.co')
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_CHAR' });
   });
 
   it('keeps a success a success when the metrics hook throws', async () => {
-    const throwing = new UphealClient({
-      baseUrl: ORIGIN,
-      apiKey: API_KEY,
-      dispatcher: agent,
-      timeoutMs: TIMEOUT_MS,
+    const throwing = clientOf({
       onResponse: () => {
         throw new Error('metrics down');
       },
@@ -443,11 +448,9 @@ describe('UphealClient error mapping', () => {
 describe('UphealClient options', () => {
   it('resolves the API key from a function on every request', async () => {
     const keys = ['key-1', 'key-2'];
-    const rotating = new UphealClient({
-      baseUrl: `${ORIGIN}/`,
+    const rotating = clientOf({
+      baseUrl: `${origin.url}/`,
       apiKey: async () => keys.shift() ?? 'exhausted',
-      dispatcher: agent,
-      timeoutMs: TIMEOUT_MS,
     });
     for (const key of ['key-1', 'key-2']) {
       upheal()
@@ -463,12 +466,7 @@ describe('UphealClient options', () => {
   });
 
   it('keeps a path prefix of the base URL', async () => {
-    const prefixed = new UphealClient({
-      baseUrl: `${ORIGIN}/v2/`,
-      apiKey: API_KEY,
-      dispatcher: agent,
-      timeoutMs: TIMEOUT_MS,
-    });
+    const prefixed = clientOf({ baseUrl: `${origin.url}/v2/` });
     upheal()
       .intercept({ path: '/v2/users/check', method: 'POST' })
       .reply(200, { isUserExists: false });
@@ -479,7 +477,7 @@ describe('UphealClient options', () => {
     expect(
       () => new UphealClient({ baseUrl: 'not a url', apiKey: API_KEY, timeoutMs: TIMEOUT_MS }),
     ).toThrow(ConfigError);
-    expect(() => new UphealClient({ baseUrl: ORIGIN, apiKey: API_KEY, timeoutMs: 0 })).toThrow(
+    expect(() => new UphealClient({ baseUrl: origin.url, apiKey: API_KEY, timeoutMs: 0 })).toThrow(
       /timeoutMs/,
     );
   });

@@ -115,13 +115,13 @@ describe('requestIdFrom', () => {
   });
 });
 
-/** An error shaped like the ones undici and node:net raise. */
+/** An error shaped like the ones `#lib/http.ts` and node:net raise. */
 function coded(code: string, cause?: unknown): Error {
   return Object.assign(new Error(`boom ${code}`, { cause }), { code });
 }
 
 describe('errorFromTransport', () => {
-  it.each(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])(
+  it.each(['CONNECT_TIMEOUT', 'HEADERS_TIMEOUT', 'BODY_TIMEOUT', 'ETIMEDOUT'])(
     'maps %s to a retryable TimeoutError',
     (code) => {
       const error = errorFromTransport('check', coded(code));
@@ -132,7 +132,7 @@ describe('errorFromTransport', () => {
     },
   );
 
-  it.each(['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET', 'EPIPE'])(
+  it.each(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND'])(
     'maps %s to a retryable ConnectionError',
     (code) => {
       const error = errorFromTransport('deleteUser', coded(code));
@@ -148,7 +148,7 @@ describe('errorFromTransport', () => {
 
   it('leaves errors that are not transport failures alone', () => {
     expect(errorFromTransport('check', new TypeError('bug'))).toBeUndefined();
-    expect(errorFromTransport('check', coded('UND_ERR_INVALID_ARG'))).toBeUndefined();
+    expect(errorFromTransport('check', coded('ERR_INVALID_ARG_TYPE'))).toBeUndefined();
     expect(errorFromTransport('check', 'a string')).toBeUndefined();
   });
 });
