@@ -108,6 +108,59 @@ describe('healCreatedUser', () => {
     expect(again.outcome).toBe('already-mapped');
   });
 
+  it("moves a healed import row from failed to created in its job's counts, once", async () => {
+    const jobs = new DynamoJobStore(fixture.documents, fixture.tableName);
+    await jobs.create({
+      jobId: 'job-2',
+      format: 'ndjson',
+      source: { records: [] },
+      dryRun: false,
+      exportedAt: new Date(now).toISOString(),
+    });
+    await jobs.addOutcomes('job-2', { created: 3, failed: 2 });
+    for (const [partnerUserId, line] of [
+      ['c-row', 4],
+      ['c-row-2', 5],
+    ] as const) {
+      await fixture.failures.record({
+        partnerUserId,
+        jobId: 'job-2',
+        line,
+        operation: 'client.created',
+        reason: 'gave up waiting',
+      });
+    }
+    // An assignment's failure filed under the job is no row of it: it moves no count.
+    await fixture.failures.record({
+      partnerUserId: 'c-row',
+      jobId: 'job-2',
+      operation: 'assign-providers',
+      reason: 'x',
+    });
+
+    const result = await healCreatedUser(command('c-row', 'u-row'), deps());
+    expect(result).toMatchObject({ outcome: 'healed', clearedFailures: 2 });
+    const job = await jobs.get('job-2');
+    expect(job?.counts).toMatchObject({ created: 4, failed: 1 });
+    expect(job?.settled).toBe(5);
+    expect(job?.healed).toBe(1);
+    expect((await fixture.failures.list('job-2')).map((f) => f.partnerUserId)).toEqual([
+      'c-row-2',
+    ]);
+
+    // The same row healed again (a record found twice, a redelivery) moves nothing more.
+    expect(await jobs.healRow('job-2', 'c-row')).toBe(false);
+    expect((await jobs.get('job-2'))?.counts).toMatchObject({ created: 4, failed: 1 });
+    // Nor does a job that counts no failure.
+    expect(await jobs.healRow('job-2', 'c-row-2')).toBe(true);
+    expect(await jobs.healRow('job-2', 'c-row-3')).toBe(false);
+    expect(await jobs.get('job-2')).toMatchObject({
+      counts: { created: 5, failed: 0 },
+      healed: 2,
+      settled: 5,
+    });
+  });
+
   it('leaves a claimed create to its worker while the webhook is young, then heals it', async () => {
     expect(await fixture.mappings.claim('c-waiting', 'msg-1', 60_000)).toBe(true);
     const young = command('c-waiting', 'u-waiting');
