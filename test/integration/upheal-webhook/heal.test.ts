@@ -144,9 +144,7 @@ describe('healCreatedUser', () => {
     expect(job?.counts).toMatchObject({ created: 4, failed: 1 });
     expect(job?.settled).toBe(5);
     expect(job?.healed).toBe(1);
-    expect((await fixture.failures.list('job-2')).map((f) => f.partnerUserId)).toEqual([
-      'c-row-2',
-    ]);
+    expect((await fixture.failures.list('job-2')).map((f) => f.partnerUserId)).toEqual(['c-row-2']);
 
     // The same row healed again (a record found twice, a redelivery) moves nothing more.
     expect(await jobs.healRow('job-2', 'c-row')).toBe(false);
