@@ -20,9 +20,11 @@ import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type {
   MappingDraft,
   MappingStore,
+  PendingCreate,
   UserKind,
   UserMapping,
 } from '#lib/store/mapping-store.ts';
+import { fixedFieldHashes } from '#lib/sync/fields.ts';
 import type { AssignmentQueue } from '#lib/sync/ports.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
@@ -172,6 +174,8 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
   let decision = decideHeal({ ...facts, mapping, failures: failures.length });
   let saved: UserMapping | undefined;
   if (decision.action === 'heal') {
+    // What the lost create was sent with, as its claim remembers it: what Upheal now holds.
+    const pending = await deps.mappings.pendingCreate(partnerUserId);
     saved = await saveWithRetry(
       deps.mappings,
       partnerUserId,
@@ -179,7 +183,7 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
         // Decided again on every read: a worker may have mapped the user meanwhile.
         decision = decideHeal({ ...facts, mapping: current, failures: failures.length });
         return decision.action === 'heal'
-          ? healedDraft(current, partnerUserId, decision.kind, uphealUserId)
+          ? healedDraft(current, partnerUserId, decision.kind, uphealUserId, pending)
           : undefined;
       },
       { current: mapping },
@@ -233,14 +237,18 @@ async function settle(
 }
 
 /**
- * The mapping of a healed user: active, with its Upheal id and nothing claimed about its fields
- * (no hashes, no version), so the partner's next event of the user sends every field.
+ * The mapping of a healed user: active, with its Upheal id and no hashes of what was sent (no
+ * version either), so the partner's next event of the user sends every field. What the claim
+ * remembers of the lost create is kept, so that event reports what Upheal cannot change: the
+ * email the create went with (none for a client created without one: a later email is reported
+ * as not applied) and the optional fields it set (a later clear of them is reported).
  */
 function healedDraft(
   current: UserMapping | undefined,
   partnerUserId: string,
   kind: UserKind,
   uphealUserId: string,
+  pending: PendingCreate | undefined,
 ): MappingDraft {
   return {
     partnerUserId,
@@ -250,6 +258,12 @@ function healedDraft(
     desiredProviders: current?.desiredProviders,
     providersVersion: current?.providersVersion,
     lastOutcome: 'created',
+    ...(pending
+      ? {
+          fixedHashes: fixedFieldHashes(partnerUserId, { email: pending.email }),
+          setFields: pending.fields,
+        }
+      : {}),
   };
 }
 

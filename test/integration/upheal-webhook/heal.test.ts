@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotReadyError } from '#lib/errors.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
+import { planUpdate } from '#lib/sync/field-plan.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
 import {
   type HealDeps,
@@ -198,6 +199,41 @@ describe('healCreatedUser', () => {
         uphealUserId: 'u-half',
       }),
     );
+  });
+
+  it('keeps what the lost create was sent with, so a later email or clear is reported as not applied', async () => {
+    expect(
+      await fixture.mappings.claim('c-pending', 'msg-3', 60_000, {
+        email: 'c-pending@example.com',
+        fields: ['pronoun'],
+      }),
+    ).toBe(true);
+    const pendingCommand = command('c-pending', 'u-pending');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(pendingCommand, deps())).outcome).toBe('healed');
+    const healed = (await fixture.mappings.get('c-pending'))!;
+    const next = {
+      firstName: 'Cam',
+      lastName: 'Client',
+      providerPartnerUserIds: ['p-1'],
+      email: 'c-pending-new@example.com',
+    };
+    expect(planUpdate(healed, 'client', next).unappliedFields).toEqual(['email', 'pronoun']);
+    expect(
+      planUpdate(healed, 'client', {
+        ...next,
+        email: 'c-pending@example.com',
+        pronoun: 'FeminineHer',
+      }).unappliedFields,
+    ).toEqual([]);
+
+    // A client created without email: Upheal has none, so a later one is reported.
+    expect(await fixture.mappings.claim('c-no-email', 'msg-4', 60_000, { fields: [] })).toBe(true);
+    const emaillessCommand = command('c-no-email', 'u-no-email');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(emaillessCommand, deps())).outcome).toBe('healed');
+    const emailless = (await fixture.mappings.get('c-no-email'))!;
+    expect(planUpdate(emailless, 'client', next).unappliedFields).toEqual(['email']);
   });
 
   it('never links an Upheal user mapped to another partner user', async () => {
