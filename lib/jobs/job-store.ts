@@ -3,7 +3,8 @@
  * small index item per job (`JOBS` / `<startedAt>#<jobId>`) so the latest job can be found without
  * a scan. Single-item conditional writes only (dynalite has no transactions): counters move with
  * `ADD`, phases move with an update conditioned on the phase they leave, so of many workers that
- * see the same "all settled" only one moves the job on.
+ * see the same "all settled" only one moves the job on. One file, a little over 400 lines: every
+ * write of the ledger item shares its key, its counter attributes and the conditional-write helper.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
