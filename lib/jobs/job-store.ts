@@ -97,7 +97,9 @@ export interface JobStore {
   /**
    * Moves the failed row of `partnerUserId` to `created`: Upheal's webhook showed its create
    * took effect. Once per partner user and job (the ids moved are kept on the item); true when
-   * this call moved it, false when it was moved before or the job counts no failure.
+   * this call moved it, false when it was moved before. The row's own `failed` may be added
+   * after this move (sync-user counts a batch's outcomes when its invocation ends): for that
+   * moment the failed count is one lower, then right.
    */
   healRow(jobId: string, partnerUserId: string): Promise<boolean>;
 }
@@ -339,8 +341,10 @@ export class DynamoJobStore implements JobStore {
         Key: jobKey(jobId),
         UpdateExpression:
           'ADD #failed :minusOne, #created :one, #healed :one, #ids :id SET updatedAt = :at',
+        // No condition on the failed count: the row's own `failed` may not be flushed yet (it is
+        // added when its invocation ends); the two `ADD`s meet whatever their order.
         ConditionExpression:
-          'attribute_exists(pk) AND #failed >= :one AND (attribute_not_exists(#ids) OR NOT contains(#ids, :partnerUserId))',
+          'attribute_exists(pk) AND (attribute_not_exists(#ids) OR NOT contains(#ids, :partnerUserId))',
         ExpressionAttributeNames: {
           '#failed': `${COUNT_PREFIX}${OUTCOME_COUNTERS.failed}`,
           '#created': `${COUNT_PREFIX}${OUTCOME_COUNTERS.created}`,
