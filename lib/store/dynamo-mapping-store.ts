@@ -158,6 +158,9 @@ export class DynamoMappingStore implements MappingStore {
                   [TABLE.createEmailIndex.partitionKey]: createEmailHash(create.email),
                 }),
             ...(create?.fields?.length ? { createFields: [...create.fields] } : {}),
+            ...(create?.version
+              ? { createVersionMs: create.version.ms, createVersionEventId: create.version.eventId }
+              : {}),
             [TABLE.ttlAttribute]: expiresAt(now, leaseMs + CLAIM_TTL_GRACE_MS),
           },
           // Free, expired, or already ours (a redelivery of the same message keeps its claim).
@@ -186,6 +189,10 @@ export class DynamoMappingStore implements MappingStore {
     return {
       email: typeof Item.createEmail === 'string' ? Item.createEmail : undefined,
       fields: Array.isArray(fields) ? fields.filter((name) => typeof name === 'string') : undefined,
+      version:
+        typeof Item.createVersionMs === 'number' && typeof Item.createVersionEventId === 'string'
+          ? { ms: Item.createVersionMs, eventId: Item.createVersionEventId }
+          : undefined,
     };
   }
 

@@ -20,26 +20,6 @@ export interface KnownIssue {
 /** The known issues (see docs/testing.md, "Bugs found by the model"). */
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
   {
-    id: 'heal-refused-over-older-tombstone',
-    summary:
-      "an email-less client's re-create took effect in Upheal but its answer was lost, and an older delete of the client was applied meanwhile (no mapping: a tombstone); the webhook finds the tombstone and heals nothing ('deleted'), while the re-create, newer than the tombstone, waits for that very webhook and fails",
-    matches(discrepancy, evidence) {
-      const user = discrepancy.user;
-      if (!user || !evidence.history.final.get(user)?.present) return false;
-      return [evidence.report, evidence.redrive].some((run) =>
-        [...run.terminals].some(([messageId, terminal]) => {
-          const message = run.messages.get(messageId);
-          return (
-            message?.queue === 'upheal-webhooks' &&
-            message.group === user &&
-            terminal.kind === 'applied' &&
-            terminal.outcome === 'deleted'
-          );
-        }),
-      );
-    },
-  },
-  {
     id: 'concurrent-events-ignore-version',
     summary:
       "two events of one user run at once (the import and the live queue are separate message groups); the one that loses the race on the mapping write re-reads and writes again without re-checking the version, and its Upheal call went out regardless: an older create resurrects a newer delete's tombstone, an older update's fields win in Upheal",

@@ -236,6 +236,47 @@ describe('healCreatedUser', () => {
     expect(planUpdate(emailless, 'client', next).unappliedFields).toEqual(['email']);
   });
 
+  it('heals a re-create whose answer was lost over an older delete, keeping the delete version', async () => {
+    const deletedAt = { ms: Date.parse('2026-11-27T10:00:09.000Z'), eventId: 'e-9' };
+    await fixture.mappings.save(
+      { partnerUserId: 'c-again', kind: 'client', state: 'deleted', version: deletedAt },
+      undefined,
+    );
+    const recreatedAt = { ms: Date.parse('2026-11-27T10:00:12.000Z'), eventId: 'e-12' };
+    expect(
+      await fixture.mappings.claim('c-again', 'msg-5', 60_000, {
+        fields: [],
+        version: recreatedAt,
+      }),
+    ).toBe(true);
+    const again = command('c-again', 'u-again');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(again, deps())).outcome).toBe('healed');
+    expect(await fixture.mappings.get('c-again')).toMatchObject({
+      state: 'active',
+      uphealUserId: 'u-again',
+      version: deletedAt,
+    });
+    // A redelivery finds its own mapping.
+    expect((await healCreatedUser(again, deps())).outcome).toBe('already-mapped');
+
+    // A create older than the delete (its user deleted since): left deleted.
+    await fixture.mappings.save(
+      { partnerUserId: 'c-gone', kind: 'client', state: 'deleted', version: deletedAt },
+      undefined,
+    );
+    expect(
+      await fixture.mappings.claim('c-gone', 'msg-6', 60_000, {
+        fields: [],
+        version: { ms: deletedAt.ms - 1_000, eventId: 'e-8' },
+      }),
+    ).toBe(true);
+    const gone = command('c-gone', 'u-gone');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(gone, deps())).outcome).toBe('deleted');
+    expect((await fixture.mappings.get('c-gone'))?.state).toBe('deleted');
+  });
+
   it('never links an Upheal user mapped to another partner user', async () => {
     expect(await fixture.mappings.claim('c-second', 'msg-2', 60_000)).toBe(true);
     now += 20_000;
