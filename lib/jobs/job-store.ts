@@ -3,7 +3,8 @@
  * small index item per job (`JOBS` / `<startedAt>#<jobId>`) so the latest job can be found without
  * a scan. Single-item conditional writes only (dynalite has no transactions): counters move with
  * `ADD`, phases move with an update conditioned on the phase they leave, so of many workers that
- * see the same "all settled" only one moves the job on.
+ * see the same "all settled" only one moves the job on. One file, a little over 400 lines: every
+ * write of the ledger item shares its key, its counter attributes and the conditional-write helper.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -40,6 +41,10 @@ export const INLINE_JOB_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 export const JOBS_INDEX_PK = 'JOBS';
 /** Prefix of the outcome counter attributes (`count_created`, …): flat, so `ADD` needs no map. */
 const COUNT_PREFIX = 'count_';
+/** Rows moved from `failed` to `created` by a webhook (not an outcome: `settled` is unchanged). */
+const HEALED_COUNT = 'healed';
+/** The string set of the partner ids whose failed row was healed (moves each row once). */
+const HEALED_IDS = 'healedPartnerUserIds';
 
 /** Attribute names that are DynamoDB reserved words, referenced through placeholders. */
 const RESERVED_NAMES = { '#rows': 'rows', '#plan': 'plan', '#cursor': 'cursor' } as const;
@@ -89,6 +94,14 @@ export interface JobStore {
   advance(jobId: string, from: FanOutPhase): Promise<boolean>;
   /** Marks the job failed with a reason (ids and field names only); no-op once final. */
   fail(jobId: string, reason: string): Promise<void>;
+  /**
+   * Moves the failed row of `partnerUserId` to `created`: Upheal's webhook showed its create
+   * took effect. Once per partner user and job (the ids moved are kept on the item); true when
+   * this call moved it, false when it was moved before. The row's own `failed` may be added
+   * after this move (sync-user counts a batch's outcomes when its invocation ends): for that
+   * moment the failed count is one lower, then right.
+   */
+  healRow(jobId: string, partnerUserId: string): Promise<boolean>;
 }
 
 /** The stored item (keys and flat counters besides the Job fields). */
@@ -321,6 +334,34 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
+  async healRow(jobId: string, partnerUserId: string): Promise<boolean> {
+    return this.#conditional(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: jobKey(jobId),
+        UpdateExpression:
+          'ADD #failed :minusOne, #created :one, #healed :one, #ids :id SET updatedAt = :at',
+        // No condition on the failed count: the row's own `failed` may not be flushed yet (it is
+        // added when its invocation ends); the two `ADD`s meet whatever their order.
+        ConditionExpression:
+          'attribute_exists(pk) AND (attribute_not_exists(#ids) OR NOT contains(#ids, :partnerUserId))',
+        ExpressionAttributeNames: {
+          '#failed': `${COUNT_PREFIX}${OUTCOME_COUNTERS.failed}`,
+          '#created': `${COUNT_PREFIX}${OUTCOME_COUNTERS.created}`,
+          '#healed': HEALED_COUNT,
+          '#ids': HEALED_IDS,
+        },
+        ExpressionAttributeValues: {
+          ':minusOne': -1,
+          ':one': 1,
+          ':id': new Set([partnerUserId]),
+          ':partnerUserId': partnerUserId,
+          ':at': this.#iso(),
+        },
+      }),
+    );
+  }
+
   /** Sends a conditional write; a failed condition is the answer `false`, not an error. */
   async #conditional(command: PutCommand | UpdateCommand): Promise<boolean> {
     try {
@@ -364,6 +405,7 @@ function toJob(item: JobItem): Job {
     invalid: Number(item.invalid ?? 0),
     settled: Number(item.settled ?? 0),
     counts,
+    healed: Number(item[HEALED_COUNT] ?? 0),
     cursor: Number(item.cursor ?? 0),
     plan: item.plan as ImportPlan | undefined,
     error: item.error as string | undefined,

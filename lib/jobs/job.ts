@@ -101,6 +101,11 @@ export interface Job {
   readonly settled: number;
   /** Counts per outcome, both phases together. */
   readonly counts: OutcomeCounts;
+  /**
+   * Rows that failed and were then healed by Upheal's user-created webhook (their create had
+   * taken effect): moved from `failed` to `created` in `counts`, counted here as well.
+   */
+  readonly healed?: number | undefined;
   /** Last line of the current phase sent to the import queue (0: none yet). */
   readonly cursor: number;
   /** The plan: for a dry run with the mapping; otherwise the upper bound (nothing mapped). */

@@ -16,6 +16,8 @@ export const ITEM = {
   claimedAt: 'claimedAt',
   createEmail: 'createEmail',
   createFields: 'createFields',
+  createVersionMs: 'createVersionMs',
+  createVersionEventId: 'createVersionEventId',
 } as const;
 
 /** Attributes that are storage only: never part of the domain mapping. */
@@ -52,9 +54,15 @@ export function claimOfItem(item: Record<string, unknown> | undefined): PendingC
 export function pendingOf(item: Record<string, unknown>): PendingCreate {
   const email = item[ITEM.createEmail];
   const fields = item[ITEM.createFields];
+  const versionMs = item[ITEM.createVersionMs];
+  const versionEventId = item[ITEM.createVersionEventId];
   return {
     email: typeof email === 'string' ? email : undefined,
     fields: Array.isArray(fields) ? fields.filter((name) => typeof name === 'string') : undefined,
+    version:
+      typeof versionMs === 'number' && typeof versionEventId === 'string'
+        ? { ms: versionMs, eventId: versionEventId }
+        : undefined,
   };
 }
 

@@ -88,6 +88,11 @@ export type MappingDraft = Omit<UserMapping, 'rev' | 'updatedAt'>;
 export interface PendingCreate {
   readonly email?: string | undefined;
   /**
+   * The version of the event whose create it is: Upheal's webhook of a user created over a
+   * tombstone is healed only when this create is newer than the delete.
+   */
+  readonly version?: Version | undefined;
+  /**
    * Names (never values) of the optional fields the create sets: a user linked later may hold
    * them from it, and Upheal cannot clear them.
    */

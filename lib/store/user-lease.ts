@@ -227,6 +227,12 @@ export class DynamoUserLeases implements UserLeases {
                 [TABLE.createEmailIndex.partitionKey]: createEmailHash(pending.email),
               }),
           ...(pending.fields?.length ? { [ITEM.createFields]: [...pending.fields] } : {}),
+          ...(pending.version
+            ? {
+                [ITEM.createVersionMs]: pending.version.ms,
+                [ITEM.createVersionEventId]: pending.version.eventId,
+              }
+            : {}),
           [TABLE.ttlAttribute]: expiresAt(now, lengthMs + CLAIM_TTL_GRACE_MS),
         },
       }),
@@ -261,6 +267,15 @@ function claimUpdate(
     set.push('#fields = :fields');
   } else {
     remove.push('#fields');
+  }
+  names['#versionMs'] = ITEM.createVersionMs;
+  names['#versionEventId'] = ITEM.createVersionEventId;
+  if (pending.version) {
+    values[':versionMs'] = pending.version.ms;
+    values[':versionEventId'] = pending.version.eventId;
+    set.push('#versionMs = :versionMs', '#versionEventId = :versionEventId');
+  } else {
+    remove.push('#versionMs', '#versionEventId');
   }
 }
 

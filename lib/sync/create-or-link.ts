@@ -235,7 +235,7 @@ async function claimCreate(
   deps: SyncUserDeps,
 ): Promise<void> {
   const { partnerUserId, mapping, fields } = upsert;
-  const pending = { email: fields.email, fields: presentFields(fields) };
+  const pending = { email: fields.email, fields: presentFields(fields), version: upsert.version };
   const { claimOwner } = context;
   if (
     !(await deps.mappings.claim(partnerUserId, claimOwner, CLAIM_LEASE_MS, pending, mapping?.rev))

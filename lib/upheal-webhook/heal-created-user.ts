@@ -8,6 +8,11 @@
  * for a client without email) finds the mapping when it comes back. A webhook for a partner id we
  * never sent changes nothing. Every webhook leaves a trace (ids only).
  *
+ * A tombstone (the partner user deleted here) is healed over only when the create the claim
+ * remembers is newer than the delete and the Upheal user is not the one that delete removed: a
+ * re-create whose answer was lost while an older delete was applied. Otherwise the deleted user
+ * stays deleted, whatever Upheal still holds.
+ *
  * Upheal announces every create when it happens, most of them answered normally: the webhook
  * then races the creating worker's own mapping write, which comes within that worker's invocation
  * (after a provider-list call, say). So a claimed but unmapped user is healed only once the
@@ -20,11 +25,15 @@ import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type {
   MappingDraft,
   MappingStore,
+  PendingCreate,
   UserKind,
   UserMapping,
+  Version,
 } from '#lib/store/mapping-store.ts';
+import { fixedFieldHashes } from '#lib/sync/fields.ts';
 import type { AssignmentQueue } from '#lib/sync/ports.ts';
 import { saveWithRetry } from '#lib/sync/save-mapping.ts';
+import { isStale } from '#lib/sync/version.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
 import {
   type FoundFailure,
@@ -55,6 +64,8 @@ export interface HealFacts {
   readonly claimed: boolean;
   /** How many failure records name this partner user. */
   readonly failures: number;
+  /** The version of the event whose create the claim remembers, when known. */
+  readonly createVersion?: Version | undefined;
 }
 
 /** The decision about one webhook. */
@@ -79,7 +90,7 @@ export function decideHeal(facts: HealFacts): HealDecision {
       reason: `${partnerUserId} is mapped to Upheal user ${mapping.uphealUserId ?? '(none)'}, not ${uphealUserId}`,
     };
   }
-  if (mapping?.state === 'deleted') {
+  if (mapping?.state === 'deleted' && !createdOverTombstone(facts, mapping)) {
     return {
       action: 'trace',
       outcome: HEAL_OUTCOMES.deleted,
@@ -114,6 +125,18 @@ export function decideHeal(facts: HealFacts): HealDecision {
   return { action: 'heal', kind };
 }
 
+/**
+ * Whether the Upheal user comes from a create newer than the tombstone: the claim remembers a
+ * create of a later event, and the delete did not remove this very Upheal user.
+ */
+function createdOverTombstone(
+  facts: Pick<HealFacts, 'uphealUserId' | 'createVersion'>,
+  tombstone: UserMapping,
+): boolean {
+  if (!facts.createVersion || tombstone.uphealUserId === facts.uphealUserId) return false;
+  return !isStale(facts.createVersion, tombstone.version);
+}
+
 /** What applying a webhook did (ids only: safe to log). */
 export interface HealResult {
   readonly outcome: HealOutcomeKind;
@@ -143,12 +166,17 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
     deps.mappings.findByUphealId(uphealUserId),
     deps.mappings.pendingCreate(partnerUserId),
   ]);
+  // What the lost create was sent with, as its claim remembers it: what Upheal now holds. Read
+  // up front only for a tombstone (whether the create is newer than the delete decides).
+  let pending =
+    mapping?.state === 'deleted' ? await deps.mappings.pendingCreate(partnerUserId) : undefined;
   const facts = {
     partnerUserId,
     uphealUserId,
     userKind: command.userKind,
     owner,
     claimed: claim !== undefined,
+    createVersion: pending?.version,
   };
   const settleMs = deps.settleMs ?? WORKER_SETTLE_MS;
   const ageMs = (deps.now ?? Date.now)() - Date.parse(command.receivedAt);
@@ -160,18 +188,18 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
   }
   // A mapping this healer wrote (no event applied since) whose delivery may have stopped before
   // clearing the failures and telling the partner: those steps are repeated (both idempotent).
-  const healedBefore =
-    mapping?.state === 'active' &&
-    mapping.uphealUserId === uphealUserId &&
-    mapping.version === undefined &&
-    mapping.lastOutcome === 'created';
-  // Failure records are searched only for a user that is neither mapped nor deleted here: the
-  // common case (a create answered normally) reads none of them.
-  const settled = mapping?.state === 'active' || mapping?.state === 'deleted';
+  const healedBefore = mapping !== undefined && wroteBefore(mapping, uphealUserId);
+  // Failure records are searched only for a user that may be healed (neither mapped nor deleted
+  // here, or deleted before a newer create): the common case (a create answered normally) reads
+  // none of them.
+  const settled =
+    mapping?.state === 'active' ||
+    (mapping?.state === 'deleted' && !createdOverTombstone(facts, mapping));
   const failures = settled && !healedBefore ? [] : await deps.store.failuresOf(partnerUserId);
   let decision = decideHeal({ ...facts, mapping, failures: failures.length });
   let saved: UserMapping | undefined;
   if (decision.action === 'heal') {
+    pending ??= await deps.mappings.pendingCreate(partnerUserId);
     saved = await saveWithRetry(
       deps.mappings,
       partnerUserId,
@@ -179,7 +207,7 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
         // Decided again on every read: a worker may have mapped the user meanwhile.
         decision = decideHeal({ ...facts, mapping: current, failures: failures.length });
         return decision.action === 'heal'
-          ? healedDraft(current, partnerUserId, decision.kind, uphealUserId)
+          ? healedDraft(current, partnerUserId, decision.kind, uphealUserId, pending)
           : undefined;
       },
       { current: mapping },
@@ -204,6 +232,20 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
   await settle(command, saved, failures, deps);
   await deps.store.recordTrace({ ...traceOf(command), outcome: HEAL_OUTCOMES.healed });
   return { ...traceOf(command), outcome: HEAL_OUTCOMES.healed, clearedFailures: failures.length };
+}
+
+/**
+ * A mapping this healer wrote and no event has changed since: active on the Upheal user, created,
+ * and no hash of what was sent (every create and update of the sync records them).
+ */
+function wroteBefore(mapping: UserMapping, uphealUserId: string): boolean {
+  return (
+    mapping.state === 'active' &&
+    mapping.uphealUserId === uphealUserId &&
+    mapping.lastOutcome === 'created' &&
+    mapping.commonHash === undefined &&
+    mapping.providerHash === undefined
+  );
 }
 
 /** After the mapping is saved: failures cleared, the partner told, a client's list queued. */
@@ -233,23 +275,35 @@ async function settle(
 }
 
 /**
- * The mapping of a healed user: active, with its Upheal id and nothing claimed about its fields
- * (no hashes, no version), so the partner's next event of the user sends every field.
+ * The mapping of a healed user: active, with its Upheal id and no hashes of what was sent, so the
+ * partner's next event of the user sends every field; over a tombstone it keeps the delete's
+ * version (events older than the delete stay stale), else it has none. What the claim
+ * remembers of the lost create is kept, so that event reports what Upheal cannot change: the
+ * email the create went with (none for a client created without one: a later email is reported
+ * as not applied) and the optional fields it set (a later clear of them is reported).
  */
 function healedDraft(
   current: UserMapping | undefined,
   partnerUserId: string,
   kind: UserKind,
   uphealUserId: string,
+  pending: PendingCreate | undefined,
 ): MappingDraft {
   return {
     partnerUserId,
     kind,
     state: 'active',
     uphealUserId,
+    version: current?.state === 'deleted' ? current.version : undefined,
     desiredProviders: current?.desiredProviders,
     providersVersion: current?.providersVersion,
     lastOutcome: 'created',
+    ...(pending
+      ? {
+          fixedHashes: fixedFieldHashes(partnerUserId, { email: pending.email }),
+          setFields: pending.fields,
+        }
+      : {}),
   };
 }
 

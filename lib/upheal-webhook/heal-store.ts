@@ -2,7 +2,9 @@
  * What the healer reads and writes besides mappings, on the product's DynamoDB table:
  * - whether a partner user has a create claim (`USER#<id>` / `CLAIM`: we tried to create it);
  * - its failure records: live events (`FAILURES`) and rows of the most recent import jobs
- *   (`JOB#<id>` / `FAIL#…`), found by partner id and removed once the user is healed;
+ *   (`JOB#<id>` / `FAIL#…`), found by partner id and removed once the user is healed; a healed
+ *   row moves from `failed` to `created` in its job's counts first (`DynamoJobStore.healRow`,
+ *   once per row, so a redelivery that finds the record again moves nothing);
  * - the webhook trace (`USER#<id>` / `UPHEAL-WEBHOOK`): the last user-created webhook for this
  *   partner id and what came of it, ids only, for `trace` and operators.
  */
@@ -14,7 +16,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '#infra/resources.ts';
-import { JOBS_INDEX_PK } from '#lib/jobs/job-store.ts';
+import { DynamoJobStore, JOBS_INDEX_PK } from '#lib/jobs/job-store.ts';
 import { expiresAt, KEY, type TableKey } from '#lib/store/keys.ts';
 
 /** Sort key of the webhook trace item of a partner user. */
@@ -54,6 +56,9 @@ export interface WebhookTrace {
 /** A failure record of a partner user, by its table key. */
 export interface FoundFailure {
   readonly key: TableKey;
+  readonly partnerUserId?: string | undefined;
+  /** True for an import row's own failure (it has a line), counted as `failed` by its job. */
+  readonly row?: boolean | undefined;
   readonly eventId?: string | undefined;
   readonly jobId?: string | undefined;
 }
@@ -62,7 +67,10 @@ export interface FoundFailure {
 export interface HealStore {
   /** The failure records naming this partner user (live events and recent import jobs). */
   failuresOf(partnerUserId: string): Promise<FoundFailure[]>;
-  /** Removes failure records (the user they were about is now mapped). */
+  /**
+   * Removes failure records (the user they were about is now mapped); an import row's failure
+   * is moved from `failed` to `created` in its job's counts first.
+   */
   clearFailures(failures: readonly FoundFailure[]): Promise<void>;
   /** Records the trace of a webhook, replacing the previous one of the user. */
   recordTrace(trace: Omit<WebhookTrace, 'at'>): Promise<void>;
@@ -106,7 +114,11 @@ export class DynamoHealStore implements HealStore {
   }
 
   async clearFailures(failures: readonly FoundFailure[]): Promise<void> {
+    const jobs = new DynamoJobStore(this.#client, this.#table, this.#now);
     for (const failure of failures) {
+      if (failure.jobId && failure.row && failure.partnerUserId) {
+        await jobs.healRow(failure.jobId, failure.partnerUserId);
+      }
       await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: failure.key }));
     }
   }
@@ -174,6 +186,8 @@ export class DynamoHealStore implements HealStore {
       for (const item of page.Items ?? []) {
         found.push({
           key: { pk: String(item.pk), sk: String(item.sk) },
+          partnerUserId,
+          row: typeof item.line === 'number',
           eventId: typeof item.eventId === 'string' ? item.eventId : undefined,
           jobId: typeof item.jobId === 'string' ? item.jobId : undefined,
         });

@@ -102,7 +102,9 @@ function bar(fraction: number): string {
 /** The outcome counts in one short phrase. */
 export function countsPhrase(job: Job): string {
   const { created, linked, updated, stale, skipped, failed } = job.counts;
-  return `created ${created}, linked ${linked}, updated ${updated}, stale ${stale}, skipped ${skipped}, failed ${failed}`;
+  // Rows that failed, then were healed by Upheal's webhook: counted as created, named too.
+  const healed = job.healed ? ` (${job.healed} healed after failing)` : '';
+  return `created ${created}${healed}, linked ${linked}, updated ${updated}, stale ${stale}, skipped ${skipped}, failed ${failed}`;
 }
 
 /** One progress line (no line break): phase, bar, per-phase counts, outcomes, rate and ETA. */

@@ -62,13 +62,18 @@ class CrashCounter {
 
 /**
  * The dependencies of one delivery, dying at `point` (undefined: a delivery that lives), each
- * operation waiting for `gate` first.
+ * operation waiting for `gate` first. `port` wraps another port of the delivery the same way
+ * (the heal store, the outbound publisher): the methods named in `writes` are side effects.
  */
 export function crashingDeps(
   deps: DeliveryDeps,
   point: CrashPoint | undefined,
   gate: () => Promise<void> = async () => {},
-): { deps: DeliveryDeps; crashed(): boolean } {
+): {
+  deps: DeliveryDeps;
+  crashed(): boolean;
+  port<T extends object>(target: T, writes: ReadonlySet<string | symbol>): T;
+} {
   const counter = new CrashCounter(point);
   // Every operation first waits for its turn (concurrent deliveries interleave at these points).
   const step = async <T>(effect: () => Promise<T>) => {
@@ -79,18 +84,20 @@ export function crashingDeps(
     await gate();
     return query();
   };
-  // Proxies, so every method of the ports is covered, including ones added later: a mapping
-  // write is a side effect, a mapping read only waits for its turn, every Upheal call is both.
-  const mappings = new Proxy(deps.mappings, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      const call = (...args: unknown[]) => value.apply(target, args) as Promise<unknown>;
-      return MAPPING_WRITES.has(property)
-        ? (...args: unknown[]) => step(() => call(...args))
-        : (...args: unknown[]) => read(() => call(...args));
-    },
-  });
+  // Proxies, so every method of the ports is covered, including ones added later: a write is
+  // a side effect, a read only waits for its turn, every Upheal call is both.
+  const port = <T extends object>(port: T, writes: ReadonlySet<string | symbol>): T =>
+    new Proxy(port, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        const call = (...args: unknown[]) => value.apply(target, args) as Promise<unknown>;
+        return writes.has(property)
+          ? (...args: unknown[]) => step(() => call(...args))
+          : (...args: unknown[]) => read(() => call(...args));
+      },
+    });
+  const mappings = port(deps.mappings, MAPPING_WRITES);
   const upheal = new Proxy(deps.upheal, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -113,5 +120,6 @@ export function crashingDeps(
       },
     },
     crashed: () => counter.crashed,
+    port,
   };
 }

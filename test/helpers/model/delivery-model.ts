@@ -15,7 +15,9 @@
  *   visibility timeout, with the same message id;
  * - a lost acknowledgement: the work succeeded but the message comes back anyway (duplicate
  *   delivery of the same message);
- * - follow-up messages (assignment commands) enter their own queue after each delivery.
+ * - follow-up messages (assignment commands) enter their own queue after each delivery;
+ * - arrivals from outside at a virtual time (Upheal's webhooks, through the receiver, onto the
+ *   Upheal-webhooks queue): the run goes on until none is due any more.
  *
  * Deliveries run one at a time, or two at once interleaved operation by operation in a seeded
  * order (`interleave`), so a seed replays the same run.
@@ -45,9 +47,25 @@ export class VirtualClock {
 /**
  * Which queue a message is on. `sync-user` consumes both the live `user-events` and the bulk
  * `imports` queue: one user's messages on the two are separate message groups, so they may run
- * at the same time.
+ * at the same time. `upheal-webhooks` holds the heal commands of Upheal's webhooks.
  */
-export type QueueName = 'user-events' | 'imports' | 'assignments';
+export type QueueName = 'user-events' | 'imports' | 'assignments' | 'upheal-webhooks';
+
+/** Messages that arrive from outside the run at virtual times (Upheal's webhooks). */
+export interface Arrivals {
+  /** The messages that arrive by `now` (called before every delivery). */
+  due(now: number): Promise<Outgoing[]>;
+  /** When the next one may arrive; undefined when nothing more is coming. */
+  nextAt(): number | undefined;
+}
+
+/** Message id prefixes per queue. */
+const ID_PREFIX: Readonly<Record<QueueName, string>> = {
+  'user-events': 'm',
+  imports: 'm',
+  assignments: 'a',
+  'upheal-webhooks': 'w',
+};
 
 /** A message to send. */
 export interface Outgoing {
@@ -105,6 +123,15 @@ export interface DeliveryOptions {
   readonly maxAttempts: number;
   /** DEPENDENCY_WAIT_SECONDS, in ms. */
   readonly dependencyWaitMs: number;
+  /** UPHEAL_WEBHOOK_WAIT_SECONDS, in ms: how long a create answered 409 waits for the webhook. */
+  readonly webhookWaitMs?: number | undefined;
+  /** Messages from outside, at virtual times (Upheal's webhooks). */
+  readonly arrivals?: Arrivals | undefined;
+  /**
+   * Hears every message that ends failed, before the run goes on (the consumer's failure
+   * record: later work, a heal, may clear it).
+   */
+  readonly onFailed?: ((message: ModelMessage, reason: string) => Promise<void>) | undefined;
   /** The queue's visibility timeout: how long a dead worker's message stays invisible. */
   readonly visibilityTimeoutMs: number;
   /** The queue's redrive `maxReceiveCount`. */
@@ -166,16 +193,19 @@ async function interleave<T>(
   tasks: readonly ((gate: Gate) => Promise<T>)[],
   random: () => number,
 ): Promise<PromiseSettledResult<T>[]> {
-  const waiting = new Map<number, () => void>();
+  // Per delivery, its operations waiting at the gate (more than one when it awaits several at
+  // once, as with Promise.all).
+  const waiting = new Map<number, (() => void)[]>();
   let live = tasks.length;
   const grant = () => {
     // Only when every live delivery waits: then nothing else is running.
     if (waiting.size === 0 || waiting.size < live) return;
     const ids = [...waiting.keys()];
     const id = ids[Math.floor(random() * ids.length)]!;
-    const resume = waiting.get(id)!;
+    // A delivery's operations awaited together run together, as they would.
+    const resumes = waiting.get(id)!;
     waiting.delete(id);
-    resume();
+    for (const resume of resumes) resume();
   };
   return Promise.allSettled(
     tasks.map(async (task, id) => {
@@ -183,7 +213,9 @@ async function interleave<T>(
         return await task(
           () =>
             new Promise<void>((resolve) => {
-              waiting.set(id, resolve);
+              const queue = waiting.get(id);
+              if (queue) queue.push(resolve);
+              else waiting.set(id, [resolve]);
               grant();
             }),
         );
@@ -261,7 +293,7 @@ export async function runDeliveries(
     sent += 1;
     const message: ModelMessage = {
       ...outgoing,
-      messageId: `${options.idPrefix ?? ''}${outgoing.queue === 'assignments' ? 'a' : 'm'}-${sent}`,
+      messageId: `${options.idPrefix ?? ''}${ID_PREFIX[outgoing.queue]}-${sent}`,
       receiveCount: 0,
       failures: 0,
       firstReceivedAt: undefined,
@@ -275,17 +307,20 @@ export async function runDeliveries(
     queues.remove(message);
   };
 
+  const failed: { message: ModelMessage; reason: string }[] = [];
   while (stats.deliveries < options.maxDeliveries) {
+    for (const next of (await options.arrivals?.due(clock.now())) ?? []) send(next);
     // The partner keeps publishing while the consumers work.
     if (pending.length > 0 && (queues.size === 0 || random() < 0.5)) {
       send(pending.shift()!);
       continue;
     }
     const heads = queues.heads();
-    if (heads.length === 0) break;
+    const arrival = options.arrivals?.nextAt();
+    if (heads.length === 0 && arrival === undefined) break;
     const visible = heads.filter((message) => message.visibleAt <= clock.now());
     if (visible.length === 0) {
-      clock.advanceTo(Math.min(...heads.map((message) => message.visibleAt)));
+      clock.advanceTo(Math.min(...heads.map((message) => message.visibleAt), arrival ?? Infinity));
       continue;
     }
     // One delivery, or two at once (different groups, or one user's event and its client's
@@ -359,6 +394,7 @@ export async function runDeliveries(
         attempt: message.receiveCount,
         waitedMs: clock.now() - message.firstReceivedAt!,
         dependencyWaitMs: options.dependencyWaitMs,
+        ...(options.webhookWaitMs === undefined ? {} : { webhookWaitMs: options.webhookWaitMs }),
         receivesLeft: options.backstopReceives - message.receiveCount,
         random,
       });
@@ -372,11 +408,9 @@ export async function runDeliveries(
           message.visibleAt = clock.now() + decision.delayMs;
         } else {
           stats.deadLettered += 1;
-          finish(message, {
-            kind: 'failed',
-            reason: `dead-lettered after ${message.failures} attempts: ${describeError(error)}`,
-            deadLettered: true,
-          });
+          const reason = `dead-lettered after ${message.failures} attempts: ${describeError(error)}`;
+          finish(message, { kind: 'failed', reason, deadLettered: true });
+          failed.push({ message, reason });
         }
       } else {
         // Recorded as failed; valid work that ran out of receives is also kept in the DLQ.
@@ -387,8 +421,10 @@ export async function runDeliveries(
           reason: decision.reason,
           deadLettered: decision.deadLetter === true,
         });
+        failed.push({ message, reason: decision.reason });
       }
     });
+    for (const { message, reason } of failed.splice(0)) await options.onFailed?.(message, reason);
     for (const next of await followUps()) send(next);
   }
   return {

@@ -2,7 +2,8 @@
  * What real partner data does that a well-behaved history never does, as switchable features of
  * the model's generator: emails shared between partner users, deactivated Upheal accounts that
  * already hold a partner user's email, far-future timestamps, cleared optional fields, and an
- * import whose export is older than the live events that overtake it. Each feature names the
+ * import whose export is older than the live events that overtake it, clients without email
+ * whose lost creates only Upheal's webhooks can heal. Each feature names the
  * rule the oracle then holds the sync to (`oracle.ts`).
  */
 import { type PartnerEvent, parsePartnerEvent } from '#lib/events/partner-event.ts';
@@ -36,6 +37,16 @@ export const MODEL_FEATURES = {
    * export time, arrives on the import queue after newer live events: it must change nothing.
    */
   staleExports: 'staleExports',
+  /**
+   * Clients without an email (`EMAILLESS_CLIENTS`), and Upheal's user-created webhooks: every
+   * user the simulated Upheal creates (also one whose create it answered 500) is announced,
+   * delivered late, out of order, twice, retried or lost (`webhook-channel.ts`) through the real
+   * receiver to the real healer. An email-less client whose create took effect while its answer
+   * was lost must end mapped to that Upheal user, with no failure left, when its webhook
+   * arrived; when every delivery of it was lost, it fails naming the webhook wait and its Upheal
+   * account stays unmapped.
+   */
+  uphealWebhooks: 'uphealWebhooks',
 } as const;
 
 /** One optional behaviour of the generator. */

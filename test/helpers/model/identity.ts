@@ -18,7 +18,7 @@ export function blockedUsers(
 ): Set<string> {
   const blocked = new Set<string>();
   for (const [id, expected] of evidence.history.final) {
-    if (!expected.present || !expected.fields || byPartnerId.has(id)) continue;
+    if (!expected.present || !expected.fields?.email || byPartnerId.has(id)) continue;
     const holder = evidence.simUsers.find(
       (user) => user.email === expected.fields!.email && user.partnerUserId !== id,
     );

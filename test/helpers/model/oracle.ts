@@ -34,6 +34,12 @@ import {
   type PartnerHistory,
   PROVIDERS,
 } from './partner-history.ts';
+import {
+  unhealedUsers,
+  WEBHOOK_WAIT_TEXT,
+  type WebhookEvidence,
+  webhookBreaches,
+} from './webhook-rules.ts';
 
 /** How `decide()` words a failure after a dependency wait ran out. */
 const GAVE_UP = 'gave up waiting';
@@ -48,6 +54,8 @@ export interface CaseEvidence {
   /** The Upheal accounts that existed before the sync started (deactivated ones). */
   readonly seeded: readonly SimUser[];
   readonly mappings: ReadonlyMap<string, UserMapping>;
+  /** Upheal's webhooks and what they left (feature uphealWebhooks), if on. */
+  readonly webhooks?: WebhookEvidence | undefined;
 }
 
 /** One way the outcome differs from the model. */
@@ -64,7 +72,8 @@ export interface Discrepancy {
     | 'providers'
     | 'identity'
     | 'refused'
-    | 'unreported';
+    | 'unreported'
+    | 'heal';
   /** The partner user concerned, if one. */
   readonly user?: string | undefined;
   readonly text: string;
@@ -76,6 +85,8 @@ export interface Verdict {
   readonly discrepancies: string[];
   /** Discrepancies explained by a known issue, prefixed with its id. */
   readonly known: string[];
+  /** Email-less clients left unmapped, as allowed, because their webhook was lost. */
+  readonly unhealed: number;
 }
 
 /** What the rules of one case share: the evidence, where discrepancies go, and derived facts. */
@@ -86,6 +97,8 @@ interface Judging {
   readonly byPartnerId: ReadonlyMap<string, SimUser[]>;
   /** Partner users kept out of Upheal because another account holds their email. */
   readonly blocked: ReadonlySet<string>;
+  /** Email-less clients left unmapped because their webhook was lost (`webhook-rules.ts`). */
+  readonly unhealed: ReadonlySet<string>;
 }
 
 /** Checks one drained case against the partner's final state. */
@@ -96,14 +109,28 @@ export function judge(evidence: CaseEvidence): Verdict {
     if (!user.partnerUserId) continue;
     byPartnerId.set(user.partnerUserId, [...(byPartnerId.get(user.partnerUserId) ?? []), user]);
   }
+  const facts = {
+    final: evidence.history.final,
+    report: evidence.report,
+    redrive: evidence.redrive,
+    mappings: evidence.mappings,
+    byPartnerId,
+    failuresOf: (id: string) => failuresOf(evidence, id),
+  };
   const judging: Judging = {
     evidence,
     note: (rule, user, text) => found.push({ rule, user, text }),
     byPartnerId,
     blocked: blockedUsers(evidence, byPartnerId),
+    unhealed: evidence.webhooks ? unhealedUsers(facts, evidence.webhooks) : new Set(),
   };
   messageRules(judging);
   uniquenessRules(judging);
+  if (evidence.webhooks) {
+    for (const [rule, user, text] of webhookBreaches(facts, evidence.webhooks)) {
+      judging.note(rule, user, text);
+    }
+  }
   for (const [id, expected] of evidence.history.final) finalStateRules(judging, id, expected);
   const discrepancies: string[] = [];
   const known: string[] = [];
@@ -112,7 +139,7 @@ export function judge(evidence: CaseEvidence): Verdict {
     if (issue) known.push(`${issue.id}: ${discrepancy.text}`);
     else discrepancies.push(`[${discrepancy.rule}] ${discrepancy.text}`);
   }
-  return { discrepancies, known };
+  return { discrepancies, known, unhealed: judging.unhealed.size };
 }
 
 /** How a message is named in a discrepancy (ids only). */
@@ -123,14 +150,16 @@ const where = (message: { messageId: string; queue: string; group: string; event
  * Every message ended; what failed was re-driven, and the re-drive fails only where the model
  * says it must; a far-future event is refused.
  */
-function messageRules({ evidence, note, blocked }: Judging): void {
+function messageRules({ evidence, note, blocked, unhealed }: Judging): void {
   const { history, report } = evidence;
   // A provider that can never be in Upheal (its email is another account's) is a dependency
   // that never arrives, like one the partner deleted.
   const finalAbsent = (id: string) => history.final.get(id)?.present !== true || blocked.has(id);
   const allowedFailure = (message: { group: string; eventId?: string }, reason: string) =>
     refusedForTime(history, message.eventId, reason) ||
-    conflictFailure(evidence, message.group, reason);
+    conflictFailure(evidence, message.group, reason) ||
+    // A webhook that never came: the create answered 409 waited for it in vain.
+    (unhealed.has(message.group) && reason.includes(WEBHOOK_WAIT_TEXT));
   // 1. Every message ended; what failed was re-driven, and the re-drive fails only where the
   // model says it must.
   const { redrive } = evidence;
@@ -237,8 +266,10 @@ function uniquenessRules({ evidence, note, byPartnerId }: Judging): void {
 
 /** One partner user's final state against Upheal and its mapping. */
 function finalStateRules(judging: Judging, id: string, expected: FinalUser): void {
-  const { evidence, note, byPartnerId, blocked } = judging;
+  const { evidence, note, byPartnerId, blocked, unhealed } = judging;
   const { mappings } = evidence;
+  // Its webhook was lost: its Upheal account stays unmapped, whatever the partner did since.
+  if (unhealed.has(id)) return;
   const [actual] = byPartnerId.get(id) ?? [];
   const mapping = mappings.get(id);
   const reachable = expected.present && id !== GHOST_CLIENT;
@@ -301,7 +332,12 @@ function finalStateRules(judging: Judging, id: string, expected: FinalUser): voi
   }
   // Upheal cannot change an email: it keeps one the user had, and the mapping
   // says the partner's current one was not applied exactly when they differ.
-  if (!actual.email || !expected.emails.includes(actual.email)) {
+  // An email-less client (uphealWebhooks) has none in Upheal either.
+  const emailKnown =
+    expected.emails.length === 0
+      ? actual.email === undefined
+      : actual.email !== undefined && expected.emails.includes(actual.email);
+  if (!emailKnown) {
     note('fields', id, `${id}'s email in Upheal is none the partner ever gave it`);
   }
   if (mapping?.state !== 'active' || mapping.uphealUserId !== actual.userId) {

@@ -14,6 +14,8 @@ const MAX_PROVIDERS_PER_CLIENT = 3;
 /** The partner's live view of one user while the history is generated. */
 export interface UserState {
   readonly kind: 'provider' | 'client';
+  /** A client the partner knows no email of (uphealWebhooks): none in any event. */
+  readonly emailless: boolean;
   present: boolean;
   fields: PartnerFields | undefined;
   allEmails: string[];
@@ -24,9 +26,10 @@ export interface UserState {
   names: number;
 }
 /** A user the partner has not created yet. */
-export function newUserState(kind: 'provider' | 'client'): UserState {
+export function newUserState(kind: 'provider' | 'client', emailless = false): UserState {
   return {
     kind,
+    emailless,
     present: false,
     fields: undefined,
     allEmails: [],
@@ -37,7 +40,10 @@ export function newUserState(kind: 'provider' | 'client'): UserState {
   };
 }
 
-/** Fields of a (re-)created user; a re-created user may come back with its old email. */
+/**
+ * Fields of a (re-)created user; a re-created user may come back with its old email. An
+ * email-less user (uphealWebhooks) never has one.
+ */
 export function freshFields(
   id: string,
   user: UserState,
@@ -50,7 +56,7 @@ export function freshFields(
   user.names += 1;
   const provider = user.kind === 'provider';
   return {
-    email: emailOf(id, user.emails),
+    email: user.emailless ? undefined : emailOf(id, user.emails),
     // Names carry the user's id, so a name in Upheal tells whose change it was.
     firstName: `First${user.names}-${id}`,
     lastName: `Last${id}`,
@@ -75,7 +81,7 @@ export function changedFields(
     fields = { ...fields, firstName: `First${user.names}-${id}` };
   }
   if (random() < 0.3) fields = { ...fields, lastName: `Last${id}x${user.names}` };
-  if (random() < 0.25) {
+  if (random() < 0.25 && !user.emailless) {
     user.emails += 1;
     fields = { ...fields, email: emailOf(id, user.emails) };
   }
@@ -122,7 +128,7 @@ export function pickOne<T>(values: readonly T[], random: () => number): T {
 export function dataOf(fields: PartnerFields): Record<string, unknown> {
   return fields.providers
     ? {
-        email: fields.email,
+        ...(fields.email ? { email: fields.email } : {}),
         firstName: fields.firstName,
         lastName: fields.lastName,
         providerPartnerUserIds: fields.providers,

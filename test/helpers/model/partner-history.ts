@@ -46,6 +46,8 @@ const EVENT_GAP_MS = 1_000;
 const EXPORT_OFFSET_MS = 500;
 /** The client and the provider whose first email a deactivated Upheal account already holds. */
 const DEACTIVATED_HOLDERS = { client: 'c4', provider: 'p2' } as const;
+/** Clients that never have an email (uphealWebhooks): only Upheal's webhook heals their lost creates. */
+export const EMAILLESS_CLIENTS: readonly string[] = ['c2', 'c3'];
 /** Odds, per step, of a far-future event of the user (futureTimestamps). */
 const FUTURE_EVENT_ODDS = 0.08;
 
@@ -73,7 +75,8 @@ export interface HistoryOptions {
 
 /** A user's fields in the partner system at some point. */
 export interface PartnerFields {
-  readonly email: string;
+  /** Absent only for the email-less clients (uphealWebhooks). */
+  readonly email: string | undefined;
   readonly firstName: string;
   readonly lastName: string;
   /** Providers only; optional (a partner may clear it). */
@@ -141,8 +144,11 @@ export function partnerHistory(
   prefix: string,
 ): PartnerHistory {
   const users = new Map<string, UserState>();
+  const emailless = options.features.has(MODEL_FEATURES.uphealWebhooks);
   for (const id of PROVIDERS) users.set(id, newUserState('provider'));
-  for (const id of CLIENTS) users.set(id, newUserState('client'));
+  for (const id of CLIENTS) {
+    users.set(id, newUserState('client', emailless && EMAILLESS_CLIENTS.includes(id)));
+  }
   if (options.ghost) users.set(GHOST_CLIENT, newUserState('client'));
   const ids = [...users.keys()];
   const events: PartnerEvent[] = [];
@@ -174,14 +180,17 @@ export function partnerHistory(
   const nextEventId = () => `${prefix}-e${String(events.length).padStart(4, '0')}`;
   const presentProviders = () => PROVIDERS.filter((id) => users.get(id)!.present);
   const remember = (user: UserState, fields: PartnerFields) => {
-    if (!user.allEmails.includes(fields.email)) user.allEmails.push(fields.email);
+    if (fields.email && !user.allEmails.includes(fields.email)) user.allEmails.push(fields.email);
     if (!user.firstNames.includes(fields.firstName)) user.firstNames.push(fields.firstName);
     if (!user.lastNames.includes(fields.lastName)) user.lastNames.push(fields.lastName);
   };
   // A family email (another present client's) or the primary provider's, for a client.
   const sharedEmail = (id: string, providers: readonly string[], random: () => number) => {
-    const client = users.get(id)!.kind === 'client';
-    if (!has(MODEL_FEATURES.sharedEmails) || !client || id === GHOST_CLIENT) return undefined;
+    const { kind, emailless: noEmail } = users.get(id)!;
+    const client = kind === 'client';
+    if (!has(MODEL_FEATURES.sharedEmails) || !client || noEmail || id === GHOST_CLIENT) {
+      return undefined;
+    }
     const draw = random();
     if (draw < 0.15) {
       const siblings = CLIENTS.filter((other) => other !== id && users.get(other)!.present);

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import { DynamoFailureStore } from '#lib/store/failure-store.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import { DynamoHealStore, traceKey } from '#lib/upheal-webhook/heal-store.ts';
 import { at, providerEvent } from '#test/helpers/events.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import { EXIT } from '#tools/cli/command.ts';
@@ -55,6 +57,28 @@ beforeAll(async () => {
     status: 400,
     reason: 'email: refused',
   });
+  const heal = new DynamoHealStore(target.documents, target.tableName);
+  await heal.recordTrace({
+    partnerUserId: 'p-001',
+    uphealUserId: 'u-1',
+    outcome: 'already-mapped',
+    receivedAt: '2026-11-01T00:00:05.000Z',
+  });
+  await heal.recordTrace({
+    partnerUserId: 'c-stranger',
+    uphealUserId: 'u-9',
+    outcome: 'unknown-partner-user',
+    receivedAt: '2026-11-01T00:00:06.000Z',
+  });
+  // Whatever else the item might hold, trace shows only the webhook's ids, times and outcome.
+  await target.documents.send(
+    new UpdateCommand({
+      TableName: target.tableName,
+      Key: traceKey('c-stranger'),
+      UpdateExpression: 'SET stray = :stray',
+      ExpressionAttributeValues: { ':stray': 'not for the operator' },
+    }),
+  );
   await new DynamoStagedDeletes(target.documents, target.tableName).stage({
     partnerUserId: 'p-001',
     uphealUserId: 'u-1',
@@ -125,7 +149,7 @@ describe('operator commands on the local stack', () => {
     expect((await run(['mappings', 'export', '--format', 'xml'])).status).toBe(EXIT.usage);
   });
 
-  it('trace: the mapping, failures and staged delete of one user; 1 for an unknown user', async () => {
+  it('trace: the mapping, failures, staged delete and Upheal webhook of one user (ids only); 1 for an unknown user', async () => {
     const traced = await run(['trace', 'p-001', '--json']);
     expect(traced.status).toBe(EXIT.someFailed); // it has a failure record
     const trace = traced.json();
@@ -140,10 +164,31 @@ describe('operator commands on the local stack', () => {
       },
       failures: [{ eventId: 'e-2', operation: 'update', status: 400 }],
       stagedDelete: { eventId: 'e-3', uphealUserId: 'u-1', approved: false },
+      webhook: {
+        uphealUserId: 'u-1',
+        outcome: 'already-mapped',
+        receivedAt: '2026-11-01T00:00:05.000Z',
+      },
       queues: { 'user-events': 0, 'import-users': 0 },
     });
     const text = await run(['trace', 'p-001']);
     expect(text.stdout).toContain('provider, active, Upheal u-1');
+    expect(text.stdout).toContain(
+      'upheal webhook    user created as Upheal u-1, received 2026-11-01T00:00:05.000Z: already-mapped',
+    );
+    // A partner id we never sent: no mapping, but the webhook that named it.
+    const stranger = await run(['trace', 'c-stranger', '--json']);
+    expect(stranger.status).toBe(EXIT.someFailed);
+    const webhook = stranger.json().webhook as Record<string, unknown>;
+    expect(Object.keys(webhook).sort()).toEqual([
+      'at',
+      'outcome',
+      'partnerUserId',
+      'receivedAt',
+      'uphealUserId',
+    ]);
+    expect(webhook).toMatchObject({ uphealUserId: 'u-9', outcome: 'unknown-partner-user' });
+    expect((await run(['trace', 'c-pending'])).stdout).toContain('upheal webhook    none');
     const unknown = await run(['trace', 'nobody', '--json']);
     expect(unknown.status).toBe(EXIT.someFailed);
     expect(unknown.json()).toMatchObject({ partnerUserId: 'nobody', failures: [] });

@@ -5,6 +5,11 @@
  * and worker crashes, against real dynalite, fauxqs and the Upheal simulator over HTTP, and then
  * checks that Upheal mirrors the partner's final state (`test/helpers/model/oracle.ts`).
  *
+ * With the uphealWebhooks feature, some clients have no email and the simulated Upheal's
+ * user-created webhooks reach the real healer (`healCreatedUser`) through the real receiver,
+ * late, reordered, twice, retried or lost (`test/helpers/model/webhook-channel.ts`), interleaved
+ * with the other deliveries on the model's `upheal-webhooks` queue.
+ *
  * Strict by default: every discrepancy fails the run, the known issues of `oracle.ts` included
  * (`MODEL_STRICT=0` only reports those). `npm test` runs a fixed, seeded set of cases with the
  * generator features the sync passes (`FAST_SUBSET_FEATURES`: all of them); `npm run test:model`
@@ -15,20 +20,33 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
+import type { FailureRecord } from '#lib/store/failure-store.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
 import { applyAssignment, applyPartnerEvent } from '#lib/sync/record-work.ts';
+import { parseHealCommand } from '#lib/upheal-webhook/heal-command.ts';
+import { healCreatedUser } from '#lib/upheal-webhook/heal-created-user.ts';
+import type { HealStore } from '#lib/upheal-webhook/heal-store.ts';
+import { HEAL_OPERATION } from '#lib/upheal-webhook/heal-work.ts';
 import { crashingDeps } from '#test/helpers/model/crash.ts';
 import {
   type DeliveryOptions,
+  type DeliveryReport,
   type DeliveryStats,
+  type ModelMessage,
   type Outgoing,
   runDeliveries,
   VirtualClock,
   type Work,
 } from '#test/helpers/model/delivery-model.ts';
-import { FAST_SUBSET_FEATURES, featuresFrom } from '#test/helpers/model/hazards.ts';
-import { type ModelFixture, startModelFixture } from '#test/helpers/model/model-fixture.ts';
+import { FAST_SUBSET_FEATURES, featuresFrom, MODEL_FEATURES } from '#test/helpers/model/hazards.ts';
+import {
+  type ModelCase as CaseServices,
+  MODEL_WEBHOOK_SECRET,
+  type ModelFixture,
+  startModelFixture,
+} from '#test/helpers/model/model-fixture.ts';
 import { judge } from '#test/helpers/model/oracle.ts';
 import {
   type HistoryOptions,
@@ -37,6 +55,7 @@ import {
   type PartnerHistory,
   partnerHistory,
 } from '#test/helpers/model/partner-history.ts';
+import { type ChannelRates, WebhookChannel } from '#test/helpers/model/webhook-channel.ts';
 import { mulberry32 } from '#tools/simulator/prng.ts';
 
 /** Cases in the default run (kept well under a minute on two shared cores). */
@@ -49,6 +68,8 @@ const MAX_HISTORY_STEPS = 40;
 const MAX_ATTEMPTS = 5;
 /** How long a record waits for a dependency: DEPENDENCY_WAIT_SECONDS as production defaults it. */
 const DEPENDENCY_WAIT_MS = 1_000 * Number(process.env.MODEL_DEPENDENCY_WAIT_SECONDS ?? 900);
+/** How long a create answered 409 waits for Upheal's webhook: UPHEAL_WEBHOOK_WAIT_SECONDS' default. */
+const WEBHOOK_WAIT_MS = 600_000;
 /** Deliveries per case before the model declares the queues stuck. */
 const MAX_DELIVERIES = 4_000;
 
@@ -61,6 +82,8 @@ const seeds = (process.env.MODEL_SEEDS ?? process.env.MODEL_SEED ?? String(DEFAU
 const strict = process.env.MODEL_STRICT !== '0';
 /** The generator's optional behaviours (hazards.ts): MODEL_FEATURES=all|none|a,b,… */
 const features = featuresFrom(process.env.MODEL_FEATURES, FAST_SUBSET_FEATURES);
+/** Upheal's webhooks and email-less clients (hazards.ts `uphealWebhooks`). */
+const webhooksOn = features.has(MODEL_FEATURES.uphealWebhooks);
 
 /** Side effects a delivery has at most (lease, claim, check, create, save, enqueue, release, …). */
 const MAX_CRASH_STEP = 8;
@@ -98,9 +121,11 @@ interface ModelCase {
   readonly concurrency: number;
   /** Share of the events published on the import queue instead of the live one. */
   readonly importShare: number;
+  /** How Upheal delivers its webhooks (uphealWebhooks only). */
+  readonly webhooks?: ChannelRates | undefined;
 }
 
-const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
+const baseCaseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   steps: historyStepsArbitrary(MAX_HISTORY_STEPS),
   options: fc
     .record({ providerDeletes: fc.boolean(), ghost: fc.boolean() })
@@ -115,6 +140,22 @@ const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   concurrency: fc.constantFrom(0, 0.5),
   importShare: fc.constantFrom(0, 0, 0.3),
 });
+
+/** Upheal's delivery of its webhooks: some lost, late, twice, or failing and retried. */
+const channelRatesArbitrary: fc.Arbitrary<ChannelRates> = fc.record({
+  loss: fc.constantFrom(0, 0.1, 0.3),
+  duplicate: fc.constantFrom(0, 0.3),
+  attemptFailure: fc.constantFrom(0, 0.2),
+  queueFailure: fc.constantFrom(0, 0.1),
+  reorderMaxMs: fc.constantFrom(0, 5_000, 30_000),
+});
+
+/** The case generator; without webhooks, the same as before they were modelled. */
+const caseArbitrary: fc.Arbitrary<ModelCase> = webhooksOn
+  ? fc
+      .tuple(baseCaseArbitrary, channelRatesArbitrary)
+      .map(([modelCase, webhooks]) => ({ ...modelCase, webhooks }))
+  : baseCaseArbitrary;
 
 /** Totals of the run, printed at the end. */
 const totals = {
@@ -133,6 +174,22 @@ const totals = {
   failedAfterRedrive: 0,
   /** Known issues of the sync core (oracle.ts KNOWN_ISSUES) seen: how often, and first where. */
   known: new Map<string, { cases: number; firstPath: string }>(),
+  /** Upheal's webhooks (uphealWebhooks): announcements and how their deliveries went. */
+  webhooks: {
+    announcements: 0,
+    lost: 0,
+    duplicates: 0,
+    attempts: 0,
+    failedAttempts: 0,
+    replaysRefused: 0,
+    abandoned: 0,
+  },
+  /** Heal commands applied, by outcome (`healed`: a lost create's mapping recorded). */
+  heals: new Map<string, number>(),
+  /** Email-less clients left unmapped because their webhook was lost (allowed). */
+  unhealed: 0,
+  /** Failure records a heal cleared. */
+  clearedFailures: 0,
 };
 
 let fixture: ModelFixture;
@@ -141,7 +198,7 @@ let caseNumber = 0;
 let current = { seed: DEFAULT_SEED, cases: 0 };
 
 beforeAll(async () => {
-  fixture = await startModelFixture();
+  fixture = await startModelFixture({ webhooks: webhooksOn });
 });
 
 afterAll(async () => {
@@ -153,7 +210,7 @@ afterAll(async () => {
       `${totals.injected.hangs} timeouts, ${totals.injected.crashes} worker crashes, ${totals.injected.lostAcks} lost acks; ` +
       `${totals.deferrals} deferrals, ${totals.retries} retries, ${totals.deadLettered} dead-lettered, ` +
       `${totals.dependencyFailures} gave up waiting; ${totals.redriven} re-driven, ${totals.failedAfterRedrive} failed again; ` +
-      `known sync-core issues seen: ${
+      `${webhooksOn ? `${webhookFigures()}; ` : ''}known sync-core issues seen: ${
         [...totals.known]
           .map(([id, { cases, firstPath }]) => `${id} ×${cases} (first: ${firstPath})`)
           .join(', ') || 'none'
@@ -207,34 +264,40 @@ function withExport(plan: Outgoing[], history: PartnerHistory, random: () => num
   return keyed.sort((a, b) => a.key - b.key).map(({ outgoing }) => outgoing);
 }
 
-/** Runs one case end to end and returns the oracle's discrepancies. */
-async function runCase(modelCase: ModelCase): Promise<string[]> {
-  caseNumber += 1;
-  current.cases += 1;
-  const history = partnerHistory(modelCase.steps, modelCase.options, `k${caseNumber}`);
-  const random = mulberry32(modelCase.schedule);
-  const plan = withExport(publishPlan(history.events, modelCase, random), history, random);
-  const trace: string[] = [];
-  if (process.env.MODEL_TRACE) {
-    for (const event of [...history.events, ...(history.export?.events ?? [])]) {
-      const data = 'data' in event ? JSON.stringify(event.data) : '';
-      const mark = history.refused.has(event.eventId) ? ' (must be refused)' : '';
-      trace.push(
-        `${event.eventId} ${event.occurredAt} ${event.type} ${event.partnerUserId} ${data}${mark}`,
-      );
-    }
-  }
-  const clock = new VirtualClock(Date.now());
-  const { deps, mappings } = await fixture.startCase(caseNumber, clock.now);
-  // Upheal accounts that exist before the sync starts (deactivatedAccounts).
-  const seeded = history.seeded.length > 0 ? fixture.simulator.seedUsers([...history.seeded]) : [];
-  fixture.simulator.setFaults({
-    seed: modelCase.faultSeed,
-    ...FAULT_LEVELS[modelCase.faultLevel]!,
-  });
+/** The heal store's methods that write (the others only read). */
+const HEAL_STORE_WRITES: ReadonlySet<string | symbol> = new Set<keyof HealStore>([
+  'clearFailures',
+  'recordTrace',
+]);
 
-  const work: Work = async (message, crash, gate) => {
+/**
+ * The work of one delivery: a partner event (live or import queue), an assignment command, or a
+ * heal command of Upheal's webhook, each through the entry point its consumer uses.
+ */
+function caseWork(
+  services: CaseServices,
+  clock: VirtualClock,
+  partnerHears: OutboundEvent[],
+): Work {
+  const { deps } = services;
+  return async (message, crash, gate) => {
     const delivery = crashingDeps(deps, crash, gate);
+    if (message.queue === 'upheal-webhooks') {
+      const command = parseHealCommand(message.body, `message ${message.messageId}`);
+      const result = await healCreatedUser(command, {
+        mappings: delivery.deps.mappings,
+        store: delivery.port(services.heal, HEAL_STORE_WRITES),
+        outbound: delivery.port(
+          { publish: async (event: OutboundEvent) => void partnerHears.push(event) },
+          new Set(['publish']),
+        ),
+        assignments: delivery.deps.assignments,
+        now: clock.now,
+      });
+      totals.heals.set(result.outcome, (totals.heals.get(result.outcome) ?? 0) + 1);
+      totals.clearedFailures += result.clearedFailures;
+      return result.outcome;
+    }
     if (message.queue !== 'assignments') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
       const jobId = message.queue === 'imports' ? IMPORT_JOB_ID : undefined;
@@ -257,6 +320,117 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     );
     return outcome.kind;
   };
+}
+
+/**
+ * The consumer's failure records of a case: a message that fails for good is recorded (an import
+ * message under the import job, by its own line), as the consumer records it; a heal may clear it.
+ */
+function failureRecorder(services: CaseServices) {
+  const lines = new Map<string, number>();
+  const operationOf = (message: ModelMessage) => {
+    if (message.queue === 'assignments') return 'assign-providers';
+    if (message.queue === 'upheal-webhooks') return HEAL_OPERATION;
+    return (JSON.parse(message.body) as { type?: string }).type ?? 'sync-user';
+  };
+  return {
+    lines,
+    async record(message: ModelMessage, reason: string): Promise<void> {
+      const row = message.queue === 'imports';
+      if (row) lines.set(message.messageId, lines.size + 1);
+      await services.failures.record({
+        partnerUserId: message.group,
+        eventId: message.eventId,
+        jobId: row ? IMPORT_JOB_ID : undefined,
+        line: lines.get(message.messageId),
+        operation: operationOf(message),
+        reason,
+      });
+    },
+    /** The failure records left (live ones and the import job's). */
+    async left(): Promise<FailureRecord[]> {
+      return [
+        ...(await services.failures.list(undefined, Number.MAX_SAFE_INTEGER)),
+        ...(await services.failures.list(IMPORT_JOB_ID, Number.MAX_SAFE_INTEGER)),
+      ];
+    },
+  };
+}
+
+/**
+ * What the operator re-drives: the dead-lettered messages, and those whose failure record is
+ * still there (a heal clears the records of the user it mapped: nothing to re-drive then).
+ */
+function redrivePlanOf(
+  report: DeliveryReport,
+  left: readonly FailureRecord[],
+  lines: ReadonlyMap<string, number>,
+): Outgoing[] {
+  const liveLeft = new Set(
+    left.filter((r) => !r.jobId).map((r) => `${r.partnerUserId}\u0000${r.eventId}`),
+  );
+  const rowsLeft = new Set(left.flatMap((r) => (r.jobId ? [r.line] : [])));
+  return [...report.terminals]
+    .filter(([messageId, terminal]) => {
+      if (terminal.kind === 'applied') return false;
+      if (terminal.kind === 'dead-lettered-by-sqs' || terminal.deadLettered) return true;
+      const message = report.messages.get(messageId)!;
+      return message.queue === 'imports'
+        ? rowsLeft.has(lines.get(messageId))
+        : liveLeft.has(`${message.group}\u0000${message.eventId}`);
+    })
+    .map(([messageId]) => report.messages.get(messageId)!)
+    .map(({ queue, group, body, eventId }) => ({ queue, group, body, eventId }));
+}
+
+/** The history as trace lines (MODEL_TRACE), or none. */
+function historyTrace(history: PartnerHistory): string[] {
+  if (!process.env.MODEL_TRACE) return [];
+  return [...history.events, ...(history.export?.events ?? [])].map((event) => {
+    const data = 'data' in event ? JSON.stringify(event.data) : '';
+    const mark = history.refused.has(event.eventId) ? ' (must be refused)' : '';
+    return `${event.eventId} ${event.occurredAt} ${event.type} ${event.partnerUserId} ${data}${mark}`;
+  });
+}
+
+/** Runs one case end to end and returns the oracle's discrepancies. */
+async function runCase(modelCase: ModelCase): Promise<string[]> {
+  caseNumber += 1;
+  current.cases += 1;
+  const history = partnerHistory(modelCase.steps, modelCase.options, `k${caseNumber}`);
+  const random = mulberry32(modelCase.schedule);
+  const plan = withExport(publishPlan(history.events, modelCase, random), history, random);
+  const trace = historyTrace(history);
+  const clock = new VirtualClock(Date.now());
+  const services = await fixture.startCase(caseNumber, clock.now);
+  const { mappings } = services;
+  await fixture.takeWebhooks(); // none of an earlier case's
+  // The import job's ledger item: the healer finds the failed rows of recent jobs through it.
+  await services.jobs.create({
+    jobId: IMPORT_JOB_ID,
+    format: 'ndjson',
+    source: { records: [] },
+    dryRun: false,
+  });
+  // Upheal accounts that exist before the sync starts (deactivatedAccounts).
+  const seeded = history.seeded.length > 0 ? fixture.simulator.seedUsers([...history.seeded]) : [];
+  fixture.simulator.setFaults({
+    seed: modelCase.faultSeed,
+    ...FAULT_LEVELS[modelCase.faultLevel]!,
+  });
+  const channel = modelCase.webhooks
+    ? new WebhookChannel({
+        take: () => fixture.takeWebhooks(),
+        nonces: services.nonces,
+        secret: MODEL_WEBHOOK_SECRET,
+        rates: modelCase.webhooks,
+        // Its own stream: the schedule's draws stay those of the case.
+        random: mulberry32(modelCase.schedule ^ 0x5eed),
+      })
+    : undefined;
+  const partnerHears: OutboundEvent[] = [];
+  const failures = failureRecorder(services);
+  const work = caseWork(services, clock, partnerHears);
   const followUps = async (): Promise<Outgoing[]> =>
     (await fixture.drainAssignments()).map((command) => ({
       queue: 'assignments',
@@ -269,6 +443,9 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     clock,
     maxAttempts: MAX_ATTEMPTS,
     dependencyWaitMs: DEPENDENCY_WAIT_MS,
+    webhookWaitMs: WEBHOOK_WAIT_MS,
+    arrivals: channel,
+    onFailed: (message, reason) => failures.record(message, reason),
     visibilityTimeoutMs: QUEUES.userEvents.visibilityTimeoutSeconds * 1_000,
     backstopReceives: QUEUES.userEvents.maxReceiveCount,
     crashRate: modelCase.crashRate,
@@ -284,10 +461,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
   // The operator re-drives what failed (failure records and the DLQ), later, with no faults.
   fixture.simulator.setFaults(NO_FAULTS);
   clock.advanceBy(REDRIVE_AFTER_MS);
-  const redrivePlan = [...report.terminals]
-    .filter(([, terminal]) => terminal.kind !== 'applied')
-    .map(([messageId]) => report.messages.get(messageId)!)
-    .map(({ queue, group, body, eventId }) => ({ queue, group, body, eventId }));
+  const redrivePlan = redrivePlanOf(report, await failures.left(), failures.lines);
   trace.push('-- re-drive --');
   const redrive = await runDeliveries(redrivePlan, work, followUps, {
     ...options,
@@ -308,8 +482,12 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     simUsers: fixture.simulator.users(),
     seeded,
     mappings: allMappings,
+    webhooks: channel
+      ? { queued: channel.report.queued, failureRecords: await failures.left() }
+      : undefined,
   });
   count(history.events.length, plan.length, report.stats, report.terminals);
+  if (channel) countWebhooks(channel, verdict.unhealed);
   totals.redriven += redrivePlan.length;
   totals.failedAfterRedrive += [...redrive.terminals.values()].filter(
     (terminal) => terminal.kind !== 'applied',
@@ -321,11 +499,31 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     const seen = totals.known.get(id) ?? { cases: 0, firstPath: path };
     totals.known.set(id, { ...seen, cases: seen.cases + 1 });
   }
-  const failures = strict ? [...verdict.discrepancies, ...verdict.known] : verdict.discrepancies;
-  if (trace.length > 0 && (failures.length > 0 || process.env.MODEL_TRACE === 'all')) {
+  const failed = strict ? [...verdict.discrepancies, ...verdict.known] : verdict.discrepancies;
+  if (trace.length > 0 && (failed.length > 0 || process.env.MODEL_TRACE === 'all')) {
     console.log(trace.join('\n'));
   }
-  return failures;
+  return failed;
+}
+
+/** Adds one case's webhook figures to the run's totals. */
+function countWebhooks(channel: WebhookChannel, unhealed: number): void {
+  for (const [key, value] of Object.entries(channel.report.stats)) {
+    totals.webhooks[key as keyof typeof totals.webhooks] += value;
+  }
+  totals.unhealed += unhealed;
+}
+
+/** The webhook figures of the run, for its summary line. */
+function webhookFigures(): string {
+  const w = totals.webhooks;
+  const heals = [...totals.heals].map(([outcome, n]) => `${outcome} ${n}`).join(', ') || 'none';
+  return (
+    `webhooks: ${w.announcements} announced (${w.lost} lost, ${w.duplicates} sent twice), ${w.attempts} attempts ` +
+    `(${w.failedAttempts} failed and retried or abandoned, ${w.replaysRefused} refused as replays, ${w.abandoned} abandoned); ` +
+    `heal commands applied: ${heals}; ${totals.clearedFailures} failure records cleared by heals; ` +
+    `${totals.unhealed} email-less clients left unmapped because their webhook was lost`
+  );
 }
 
 /** Adds one case's figures to the run's totals. */

@@ -4,7 +4,9 @@
  * email, which no check can find. Their retries answer 409. With webhooks on, the simulator's
  * user-created webhooks reach `upheal-webhook`, `apply-upheal-webhook` records the mappings and
  * the waiting rows settle: every client mapped, none failed. With webhooks off, the same rows
- * fail after the bounded wait and leave orphan accounts in Upheal.
+ * fail after the bounded wait and leave orphan accounts in Upheal. With webhooks on but no wait
+ * (a row fails at its first 409, before its webhook is applied), the webhook heals the failed
+ * rows afterwards: the job's counts move them from failed to created, and `status` says so.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,10 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '#lib/jobs/job.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
-import { bundleHandlers } from '#test/helpers/local-stack.ts';
+import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
 import { type FlatRecord, provider, toNdjson } from '#test/unit/jobs/import-data.ts';
+import { EXIT } from '#tools/cli/command.ts';
 import { createImportCommand } from '#tools/cli/commands/import.ts';
-import { jobsOf } from '#tools/cli/commands/status.ts';
+import { createStatusCommand, jobsOf } from '#tools/cli/commands/status.ts';
 import { targetFromEnv } from '#tools/cli/target.ts';
 import { localClientConfig, PROJECT_ROOT } from '#tools/local/stack.ts';
 import { startImportStack } from '../jobs/import-stack.ts';
@@ -30,7 +33,9 @@ const GHOST_RATE = 0.35;
  * How long a 409 without email waits for the webhook: ample with webhooks on (the healer first
  * lets a create that may be in flight finish), short with them off (the run waits it out).
  */
-const WAIT_SECONDS = { on: '120', off: '8' } as const;
+const WAIT_SECONDS = { on: '120', off: '8', late: '0' } as const;
+/** How long the healed rows of the `late` run may take to leave the failed count. */
+const HEAL_DEADLINE_MS = 120_000;
 /** The healer's settle time, short here: sync-user answers within seconds on the local stack. */
 const SETTLE_SECONDS = '8';
 /**
@@ -87,11 +92,22 @@ interface RunFigures {
   readonly webhookEvents: number;
   /** Of which answered 200/204 (a retry of one answered late is refused as a replay). */
   readonly webhooksDelivered: number;
+  /** Rows the webhooks healed after they had failed (the job's `healed`). */
+  readonly healed: number;
+  /** `status` of the job once settled: exit status and text. */
+  readonly status: { readonly exit: number; readonly text: string };
 }
 
-/** Imports the export on a fresh stack, with Upheal's webhooks on or off. */
-async function importWith(webhooks: boolean): Promise<RunFigures> {
-  const file = join(files, `export-${webhooks}.ndjson`);
+/** How Upheal's webhooks are set up for a run. */
+type WebhookMode = keyof typeof WAIT_SECONDS;
+
+/**
+ * Imports the export on a fresh stack, with Upheal's webhooks on, off, or on while rows do not
+ * wait for them (`late`).
+ */
+async function importWith(mode: WebhookMode): Promise<RunFigures> {
+  const webhooks = mode !== 'off';
+  const file = join(files, `export-${mode}.ndjson`);
   await writeFile(file, toNdjson(RECORDS));
   const run = await startImportStack(bundles.dir, {
     functions: webhooks
@@ -103,7 +119,7 @@ async function importWith(webhooks: boolean): Promise<RunFigures> {
       webhooks: { backoffMs: 200 },
     },
     env: {
-      UPHEAL_WEBHOOK_WAIT_SECONDS: webhooks ? WAIT_SECONDS.on : WAIT_SECONDS.off,
+      UPHEAL_WEBHOOK_WAIT_SECONDS: WAIT_SECONDS[mode],
       UPHEAL_WEBHOOK_SETTLE_SECONDS: SETTLE_SECONDS,
       SYNC_MAX_ATTEMPTS: MAX_ATTEMPTS,
     },
@@ -122,11 +138,23 @@ async function importWith(webhooks: boolean): Promise<RunFigures> {
     await command.run([file, '--wait', '--exported-at', exportedAt]);
     const jobId = /^job (\S+):/m.exec(out)?.[1];
     expect(jobId, out).toBeDefined();
-    const job = (await jobsOf(targetFromEnv(run.env)).get(jobId!)) as Job;
-    expect(job.phase, out).toBe('completed');
+    const jobs = jobsOf(targetFromEnv(run.env));
+    expect((await jobs.get(jobId!))?.phase, out).toBe('completed');
 
     const simulator = run.stack.simulator!;
     await simulator.webhooksSettled();
+    if (mode === 'late') {
+      // The failed rows' webhooks are applied once they are settled (a few seconds here).
+      await waitFor(async () => (await jobs.get(jobId!))?.counts.failed === 0, {
+        timeoutMs: HEAL_DEADLINE_MS,
+      }).catch(() => undefined);
+    }
+    const job = (await jobs.get(jobId!)) as Job;
+    let text = '';
+    const exit = await createStatusCommand({
+      env: run.env,
+      output: { stdout: (chunk) => (text += chunk), stderr: () => undefined },
+    }).run([jobId!]);
     const mappings = new DynamoMappingStore({
       client: documentClient(dynamo),
       tableName: run.stack.tableName,
@@ -146,6 +174,8 @@ async function importWith(webhooks: boolean): Promise<RunFigures> {
       orphans: clientsInUpheal.filter((user) => !byUpheal.has(user.userId)).length,
       webhookEvents: simulator.webhookStats().events,
       webhooksDelivered: simulator.webhookStats().delivered,
+      healed: job.healed ?? 0,
+      status: { exit, text },
     };
   } finally {
     dynamo.destroy();
@@ -155,8 +185,8 @@ async function importWith(webhooks: boolean): Promise<RunFigures> {
 
 describe("Upheal's webhooks heal email-less creates whose answer was lost", () => {
   it('maps every client and fails none with webhooks on; fails and orphans them with webhooks off', async () => {
-    const on = await importWith(true);
-    const off = await importWith(false);
+    const on = await importWith('on');
+    const off = await importWith('off');
     // The figures of both runs, for the record of this change.
     console.info(`webhooks on:  ${JSON.stringify(on)}`);
     console.info(`webhooks off: ${JSON.stringify(off)}`);
@@ -172,5 +202,23 @@ describe("Upheal's webhooks heal email-less creates whose answer was lost", () =
     expect(off.orphans).toBeGreaterThan(0);
     expect(off.counts.failed).toBe(off.orphans);
     expect(off.mappedClients).toBe(CLIENTS - off.orphans);
+    expect(off.healed).toBe(0);
+    expect(off.status.exit).toBe(EXIT.someFailed);
+  }, 600_000);
+
+  it('heals rows that failed before their webhook came: counted as created, not failed', async () => {
+    const late = await importWith('late');
+    console.info(`webhooks late: ${JSON.stringify({ ...late, status: late.status.exit })}`);
+
+    expect(late.createsAnswered500).toBeGreaterThan(0);
+    expect(late.healed).toBeGreaterThan(0);
+    expect(late.counts.failed).toBe(0);
+    expect(late.mappedClients).toBe(CLIENTS);
+    expect(late.orphans).toBe(0);
+    // Every row settled once: the healed ones moved from failed to created.
+    expect(Object.values(late.counts).reduce((sum, n) => sum + n, 0)).toBe(PROVIDERS + CLIENTS);
+    expect(late.status.exit).toBe(EXIT.ok);
+    expect(late.status.text).toContain(`(${late.healed} healed after failing)`);
+    expect(late.status.text).toContain('failed 0');
   }, 600_000);
 });

@@ -8,6 +8,7 @@ import { TABLE } from '#infra/resources.ts';
 import { NotReadyError } from '#lib/errors.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
+import { planUpdate } from '#lib/sync/field-plan.ts';
 import type { HealCommand } from '#lib/upheal-webhook/heal-command.ts';
 import {
   type HealDeps,
@@ -110,6 +111,57 @@ describe('healCreatedUser', () => {
     expect(again.outcome).toBe('already-mapped');
   });
 
+  it("moves a healed import row from failed to created in its job's counts, once", async () => {
+    const jobs = new DynamoJobStore(fixture.documents, fixture.tableName);
+    await jobs.create({
+      jobId: 'job-2',
+      format: 'ndjson',
+      source: { records: [] },
+      dryRun: false,
+      exportedAt: new Date(now).toISOString(),
+    });
+    await jobs.addOutcomes('job-2', { created: 3, failed: 2 });
+    for (const [partnerUserId, line] of [
+      ['c-row', 4],
+      ['c-row-2', 5],
+    ] as const) {
+      await fixture.failures.record({
+        partnerUserId,
+        jobId: 'job-2',
+        line,
+        operation: 'client.created',
+        reason: 'gave up waiting',
+      });
+    }
+    // An assignment's failure filed under the job is no row of it: it moves no count.
+    await fixture.failures.record({
+      partnerUserId: 'c-row',
+      jobId: 'job-2',
+      operation: 'assign-providers',
+      reason: 'x',
+    });
+
+    const result = await healCreatedUser(command('c-row', 'u-row'), deps());
+    expect(result).toMatchObject({ outcome: 'healed', clearedFailures: 2 });
+    const job = await jobs.get('job-2');
+    expect(job?.counts).toMatchObject({ created: 4, failed: 1 });
+    expect(job?.settled).toBe(5);
+    expect(job?.healed).toBe(1);
+    expect((await fixture.failures.list('job-2')).map((f) => f.partnerUserId)).toEqual(['c-row-2']);
+
+    // The same row healed again (a record found twice, a redelivery) moves nothing more.
+    expect(await jobs.healRow('job-2', 'c-row')).toBe(false);
+    expect((await jobs.get('job-2'))?.counts).toMatchObject({ created: 4, failed: 1 });
+    // A row healed before its invocation counted its failure ends counted right as well.
+    expect(await jobs.healRow('job-2', 'c-row-3')).toBe(true);
+    await jobs.addOutcomes('job-2', { failed: 1 });
+    expect(await jobs.get('job-2')).toMatchObject({
+      counts: { created: 5, failed: 1 },
+      healed: 2,
+      settled: 6,
+    });
+  });
+
   it('leaves a claimed create to its worker while the webhook is young, then heals it', async () => {
     expect(await fixture.mappings.claim('c-waiting', 'msg-1', 60_000)).toBe(true);
     const young = command('c-waiting', 'u-waiting');
@@ -149,6 +201,82 @@ describe('healCreatedUser', () => {
         uphealUserId: 'u-half',
       }),
     );
+  });
+
+  it('keeps what the lost create was sent with, so a later email or clear is reported as not applied', async () => {
+    expect(
+      await fixture.mappings.claim('c-pending', 'msg-3', 60_000, {
+        email: 'c-pending@example.com',
+        fields: ['pronoun'],
+      }),
+    ).toBe(true);
+    const pendingCommand = command('c-pending', 'u-pending');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(pendingCommand, deps())).outcome).toBe('healed');
+    const healed = (await fixture.mappings.get('c-pending'))!;
+    const next = {
+      firstName: 'Cam',
+      lastName: 'Client',
+      providerPartnerUserIds: ['p-1'],
+      email: 'c-pending-new@example.com',
+    };
+    expect(planUpdate(healed, 'client', next).unappliedFields).toEqual(['email', 'pronoun']);
+    expect(
+      planUpdate(healed, 'client', {
+        ...next,
+        email: 'c-pending@example.com',
+        pronoun: 'FeminineHer',
+      }).unappliedFields,
+    ).toEqual([]);
+
+    // A client created without email: Upheal has none, so a later one is reported.
+    expect(await fixture.mappings.claim('c-no-email', 'msg-4', 60_000, { fields: [] })).toBe(true);
+    const emaillessCommand = command('c-no-email', 'u-no-email');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(emaillessCommand, deps())).outcome).toBe('healed');
+    const emailless = (await fixture.mappings.get('c-no-email'))!;
+    expect(planUpdate(emailless, 'client', next).unappliedFields).toEqual(['email']);
+  });
+
+  it('heals a re-create whose answer was lost over an older delete, keeping the delete version', async () => {
+    const deletedAt = { ms: Date.parse('2026-11-27T10:00:09.000Z'), eventId: 'e-9' };
+    await fixture.mappings.save(
+      { partnerUserId: 'c-again', kind: 'client', state: 'deleted', version: deletedAt },
+      undefined,
+    );
+    const recreatedAt = { ms: Date.parse('2026-11-27T10:00:12.000Z'), eventId: 'e-12' };
+    expect(
+      await fixture.mappings.claim('c-again', 'msg-5', 60_000, {
+        fields: [],
+        version: recreatedAt,
+      }),
+    ).toBe(true);
+    const again = command('c-again', 'u-again');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(again, deps())).outcome).toBe('healed');
+    expect(await fixture.mappings.get('c-again')).toMatchObject({
+      state: 'active',
+      uphealUserId: 'u-again',
+      version: deletedAt,
+    });
+    // A redelivery finds its own mapping.
+    expect((await healCreatedUser(again, deps())).outcome).toBe('already-mapped');
+
+    // A create older than the delete (its user deleted since): left deleted.
+    await fixture.mappings.save(
+      { partnerUserId: 'c-gone', kind: 'client', state: 'deleted', version: deletedAt },
+      undefined,
+    );
+    expect(
+      await fixture.mappings.claim('c-gone', 'msg-6', 60_000, {
+        fields: [],
+        version: { ms: deletedAt.ms - 1_000, eventId: 'e-8' },
+      }),
+    ).toBe(true);
+    const gone = command('c-gone', 'u-gone');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(gone, deps())).outcome).toBe('deleted');
+    expect((await fixture.mappings.get('c-gone'))?.state).toBe('deleted');
   });
 
   it('never links an Upheal user mapped to another partner user', async () => {

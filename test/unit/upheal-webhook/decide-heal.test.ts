@@ -75,6 +75,31 @@ describe('decideHeal', () => {
     });
   });
 
+  it('heals over a tombstone only for a create newer than the delete, never the deleted Upheal user', () => {
+    const deletedAt = { ms: 2_000, eventId: 'e-2' };
+    const tombstone = mapping({ state: 'deleted', version: deletedAt, uphealUserId: 'u-0' });
+    const newer = { ms: 3_000, eventId: 'e-3' };
+    // A re-create after the delete, whose answer was lost: healed, keeping its kind.
+    expect(decideHeal({ ...BASE, mapping: tombstone, createVersion: newer })).toEqual({
+      action: 'heal',
+      kind: 'client',
+    });
+    // A tombstone of a delete that found no mapping (no Upheal id) is healed over the same way.
+    const bare = mapping({ state: 'deleted', version: deletedAt, uphealUserId: undefined });
+    expect(decideHeal({ ...BASE, mapping: bare, createVersion: newer }).action).toBe('heal');
+    // The create is older than the delete (or the same event), or unknown: left deleted.
+    for (const createVersion of [{ ms: 1_000, eventId: 'e-1' }, deletedAt, undefined]) {
+      expect(decideHeal({ ...BASE, mapping: tombstone, createVersion })).toMatchObject({
+        action: 'trace',
+        outcome: 'deleted',
+      });
+    }
+    // The webhook of the very user the delete removed: left deleted.
+    expect(
+      decideHeal({ ...BASE, uphealUserId: 'u-0', mapping: tombstone, createVersion: newer }),
+    ).toMatchObject({ outcome: 'deleted' });
+  });
+
   it('does not guess a kind Upheal did not report, nor cross kinds', () => {
     expect(decideHeal({ ...BASE, userKind: undefined })).toMatchObject({ outcome: 'unknown-kind' });
     const pendingProvider = mapping({ kind: 'provider', state: 'pending' });

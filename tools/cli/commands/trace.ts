@@ -1,7 +1,8 @@
 /**
  * `upheal-sync trace PARTNER_ID`: what the system knows about one partner user, read-only: the
  * mapping (state, Upheal id, versions, last outcome, providers), a create in progress (its claim),
- * failure records of live events and of the latest import, a staged delete, and the depth of the
+ * failure records of live events and of the latest import, a staged delete, what Upheal's last
+ * user-created webhook said about the user and what came of it, and the depth of the
  * queues (SQS cannot list one user's messages without receiving them, which would delay them).
  * Ids, versions, field names and reasons only; never clinical data.
  */
@@ -15,6 +16,7 @@ import { ITEM } from '#lib/store/mapping-item.ts';
 import type { UserMapping, Version } from '#lib/store/mapping-store.ts';
 import type { StagedDelete } from '#lib/sync/ports.ts';
 import { DynamoStagedDeletes } from '#lib/sync/staged-deletes.ts';
+import { DynamoHealStore, type WebhookTrace } from '#lib/upheal-webhook/heal-store.ts';
 import { booleanFlag, parseFlags } from '#tools/cli/args.ts';
 import { type CliCommand, EXIT, processContext } from '#tools/cli/command.ts';
 import { jobsOf } from '#tools/cli/commands/status.ts';
@@ -30,12 +32,13 @@ const USAGE = `Usage: upheal-sync trace PARTNER_ID [--json]
 Shows, read-only, what the system knows about one partner user: its mapping (kind, state, Upheal
 id, version and providers version, last outcome, desired and assigned providers, fields Upheal
 cannot change that differ), a create in progress, its failure records (the newest
-${LIVE_FAILURES_SEARCHED} live failures and the latest import's), a staged delete, and how many
+${LIVE_FAILURES_SEARCHED} live failures and the latest import's), a staged delete, the last
+user-created webhook Upheal sent about it (Upheal id, when, what came of it), and how many
 messages wait on each queue. Ids only. Exit status 1 when the user has failures or is unknown.
 
 Options:
   --json       print one JSON object {partnerUserId, mapping, createInProgress, failures,
-               stagedDelete, queues}
+               stagedDelete, webhook, queues}
   -h, --help   show this help
 `;
 
@@ -53,6 +56,8 @@ export interface Trace {
   readonly createInProgress?: { owner: string; leaseUntil: string } | undefined;
   readonly failures: readonly FailureRecord[];
   readonly stagedDelete?: StagedDelete | undefined;
+  /** Upheal's last user-created webhook naming the user, and what the healer made of it. */
+  readonly webhook?: WebhookTrace | undefined;
   /** Messages waiting or in flight per queue (all users). */
   readonly queues: Readonly<Record<string, number>>;
 }
@@ -94,6 +99,7 @@ export async function traceUser(target: Target, partnerUserId: string): Promise<
     ...(latestJob ? await failureStore.list(latestJob.jobId, Number.MAX_SAFE_INTEGER) : []),
   ].filter((failure) => failure.partnerUserId === partnerUserId);
   const staged = await new DynamoStagedDeletes(documents, tableName).list();
+  const webhook = await new DynamoHealStore(documents, tableName).traceOf(partnerUserId);
   const queues: Record<string, number> = {};
   for (const key of Object.keys(QUEUES) as QueueKey[]) {
     try {
@@ -112,8 +118,22 @@ export async function traceUser(target: Target, partnerUserId: string): Promise<
         : undefined,
     failures,
     stagedDelete: staged.find((entry) => entry.partnerUserId === partnerUserId),
+    webhook: webhook && shownWebhook(webhook),
     queues,
   };
+}
+
+/** The webhook trace as shown: its ids, times, outcome and reason, nothing else it may hold. */
+function shownWebhook(webhook: WebhookTrace): WebhookTrace {
+  const { partnerUserId, uphealUserId, outcome, reason, receivedAt, at } = webhook;
+  return { partnerUserId, uphealUserId, outcome, reason, receivedAt, at };
+}
+
+/** The webhook line of the text trace. */
+function webhookLine(webhook: WebhookTrace | undefined): string {
+  if (!webhook) return '  upheal webhook    none';
+  const why = webhook.reason ? ` (${webhook.reason})` : '';
+  return `  upheal webhook    user created as Upheal ${webhook.uphealUserId}, received ${webhook.receivedAt}: ${webhook.outcome}${why}, applied ${webhook.at}`;
 }
 
 /** The trace as text. */
@@ -155,6 +175,7 @@ export function traceReport(trace: Trace): string {
     trace.stagedDelete
       ? `  staged delete     event ${trace.stagedDelete.eventId}, staged ${trace.stagedDelete.stagedAt}${trace.stagedDelete.approved ? ', approved' : ''}`
       : '  staged delete     none',
+    webhookLine(trace.webhook),
     `  queues (all users) ${Object.entries(trace.queues)
       .map(([name, depth]) => `${name} ${depth}`)
       .join(', ')}`,
