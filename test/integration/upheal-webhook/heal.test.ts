@@ -246,10 +246,13 @@ describe('healCreatedUser', () => {
     );
     const recreatedAt = { ms: Date.parse('2026-11-27T10:00:12.000Z'), eventId: 'e-12' };
     expect(
-      await fixture.mappings.claim('c-again', 'msg-5', 60_000, {
-        fields: [],
-        version: recreatedAt,
-      }),
+      await fixture.mappings.claim(
+        'c-again',
+        'msg-5',
+        60_000,
+        { fields: [], version: recreatedAt },
+        1, // the tombstone's revision, which the re-create was decided on
+      ),
     ).toBe(true);
     const again = command('c-again', 'u-again');
     now += WORKER_SETTLE_MS;
