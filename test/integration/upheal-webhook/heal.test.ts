@@ -271,10 +271,13 @@ describe('healCreatedUser', () => {
       undefined,
     );
     expect(
-      await fixture.mappings.claim('c-gone', 'msg-6', 60_000, {
-        fields: [],
-        version: { ms: deletedAt.ms - 1_000, eventId: 'e-8' },
-      }),
+      await fixture.mappings.claim(
+        'c-gone',
+        'msg-6',
+        60_000,
+        { fields: [], version: { ms: deletedAt.ms - 1_000, eventId: 'e-8' } },
+        1,
+      ),
     ).toBe(true);
     const gone = command('c-gone', 'u-gone');
     now += WORKER_SETTLE_MS;
