@@ -75,28 +75,40 @@ export class PacedUpheal implements UphealPort {
    * announced in `ifNew` (the create): its booking takes their slots too (one limiter write), and
    * gives them back when the check finds the user or fails.
    */
-  async checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
+  checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
     const followUps = ifNew?.length ?? DEFAULT_CALLS_IF_NEW;
-    let sent = false;
-    let result: CheckUserResult | undefined;
-    try {
-      result = await this.#paced(() => {
-        sent = true;
-        return this.#client.checkUser(email);
-      }, followUps);
-      return result;
-    } finally {
-      // A check that never got a slot announced nothing that is still held.
-      if (sent && (result === undefined || result.exists)) this.#limiter.forgo(followUps);
-    }
+    return this.#announcing(
+      () => this.#client.checkUser(email),
+      followUps,
+      (result) => !result.exists,
+    );
   }
 
-  createProvider(body: CreateProviderBody): Promise<CreateProviderResult> {
-    return this.#paced(() => this.#client.createProvider(body));
+  /**
+   * A create sent without a check before it books the calls announced in `ifCreated` (a
+   * provider's follow-up update, a client's full list) with its own slot, and gives them back
+   * when the create fails (a duplicate is then checked, which announces nothing).
+   */
+  createProvider(
+    body: CreateProviderBody,
+    ifCreated?: readonly UphealCall[],
+  ): Promise<CreateProviderResult> {
+    return this.#announcing(
+      () => this.#client.createProvider(body),
+      ifCreated?.length ?? 0,
+      () => true,
+    );
   }
 
-  createClient(body: CreateClientBody): Promise<{ userId: string }> {
-    return this.#paced(() => this.#client.createClient(body));
+  createClient(
+    body: CreateClientBody,
+    ifCreated?: readonly UphealCall[],
+  ): Promise<{ userId: string }> {
+    return this.#announcing(
+      () => this.#client.createClient(body),
+      ifCreated?.length ?? 0,
+      () => true,
+    );
   }
 
   updateUser(userId: string, body: UpdateUserBody): Promise<void> {
@@ -113,6 +125,33 @@ export class PacedUpheal implements UphealPort {
 
   deleteUser(userId: string): Promise<void> {
     return this.#paced(() => this.#client.deleteUser(userId));
+  }
+
+  /**
+   * A call whose booking takes the slots of `followUps` calls after it; they are given back when
+   * the call went out and failed, or when `followed` says its answer leads to none of them.
+   */
+  async #announcing<T>(
+    call: () => Promise<T>,
+    followUps: number,
+    followed: (result: T) => boolean,
+  ): Promise<T> {
+    if (followUps === 0) return this.#paced(call);
+    let sent = false;
+    let result: { value: T } | undefined;
+    try {
+      const value = await this.#paced(() => {
+        sent = true;
+        return call();
+      }, followUps);
+      result = { value };
+      return value;
+    } finally {
+      // A call that never got a slot announced nothing that is still held.
+      if (sent && (result === undefined || !followed(result.value))) {
+        this.#limiter.forgo(followUps);
+      }
+    }
   }
 
   async #paced<T>(call: () => Promise<T>, followUps = 0): Promise<T> {

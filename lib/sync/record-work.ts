@@ -3,8 +3,13 @@
  * partner (outbound events) and log the outcome with ids only.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import {
+  EVENT_TYPES,
+  type PartnerEvent,
+  parsePartnerEventJson,
+} from '#lib/events/partner-event.ts';
 import { parseWith } from '#lib/events/validation.ts';
+import { IMPORT_MODES, importModeOf } from '#lib/import/import-mode.ts';
 import {
   type CallGuardFactory,
   GuardedUpheal,
@@ -15,6 +20,7 @@ import type { Logger } from '#lib/observability/logger.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { RecordWork } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
+import type { UserKind } from '#lib/store/mapping-store.ts';
 import { leaseMsFor, type UserLeases } from '#lib/store/user-lease.ts';
 import {
   type AssignOutcome,
@@ -32,11 +38,16 @@ import {
 } from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
-export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line' } as const;
+export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line', mode: 'mode' } as const;
 
 /** Hears about each applied import record, so the job's ledger can count it. */
 export interface ImportProgress {
   recordOutcome(jobId: string, outcome: SyncOutcome['kind'] | 'failed'): Promise<void>;
+  /**
+   * Whether an `auto` job sends creates first now, from its observed share of users found in
+   * Upheal (`lib/import/import-mode.ts`); without it, `auto` creates first.
+   */
+  autoCreatesFirst?(jobId: string, kind: UserKind): Promise<boolean>;
 }
 
 /** What the sync-user work needs. */
@@ -63,6 +74,37 @@ export function laneOf(cause: OutcomeCause): Lane {
   return cause.jobId ? LANES.bulk : LANES.live;
 }
 
+/**
+ * Whether a new user of this message is created without a check first: an import row in
+ * create-first mode (or in `auto` while the job's share of users found in Upheal is low), and a
+ * live provider, as the guide's ongoing flow does ("new provider in your system: call POST
+ * /users/providers"). A live client is checked first: it may well be in Upheal already (the
+ * practice's earlier software, another clinic).
+ */
+export async function createsFirst(
+  event: PartnerEvent,
+  jobId: string | undefined,
+  mode: string | undefined,
+  progress: ImportProgress | undefined,
+): Promise<boolean> {
+  if (!jobId) return kindOf(event) === 'provider';
+  switch (importModeOf(mode)) {
+    case IMPORT_MODES.checkFirst:
+      return false;
+    case IMPORT_MODES.createFirst:
+      return true;
+    case IMPORT_MODES.auto:
+      return (await progress?.autoCreatesFirst?.(jobId, kindOf(event))) ?? true;
+  }
+}
+
+/** The kind of user an event is about (a delete's kind is unknown: taken as a client). */
+function kindOf(event: PartnerEvent): UserKind {
+  return event.type === EVENT_TYPES.providerCreated || event.type === EVENT_TYPES.providerUpdated
+    ? 'provider'
+    : 'client';
+}
+
 /** The port of one record: behind its guards when the function has any. */
 function guarded(
   upheal: UphealPort,
@@ -85,9 +127,11 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf({ jobId });
+      const mode = attribute(record, IMPORT_ATTRIBUTES.mode);
+      const createFirst = await createsFirst(event, jobId, mode, deps.importProgress);
       const outcome = await applyPartnerEvent(
         event,
-        { claimOwner: record.messageId, eventId: event.eventId, jobId },
+        { claimOwner: record.messageId, eventId: event.eventId, jobId, createFirst },
         deps,
         leaseMsFor(invocation),
         (decorate) => guarded(deps.upheal(lane, decorate), deps.callGuard, invocation),
@@ -99,6 +143,8 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
         replayed: 'replayed' in outcome ? outcome.replayed : undefined,
         providersAssigned:
           outcome.kind === 'created' ? outcome.providersAssigned?.length : undefined,
+        // A create sent without a check: one call fewer than the guide's flow.
+        checkSkipped: outcome.kind === 'created' ? outcome.checkSkipped : undefined,
         eventId: event.eventId,
         eventType: event.type,
         jobId,

@@ -35,6 +35,7 @@ function job(overrides: Partial<Job> = {}): Job {
     format: 'ndjson',
     source: { bucket: 'b', key: 'k' },
     dryRun: false,
+    mode: 'check-first',
     exportedAt: '2026-11-27T10:00:00.000Z',
     providers: 10,
     clients: 90,
