@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTO_MIN_SAMPLE, type ImportMode } from '#lib/import/import-mode.ts';
 import {
   advanceIfSettled,
   BatchedImportProgress,
   flushingAfter,
   JOB_COUNTS_MAX_AGE_MS,
 } from '#lib/jobs/import-progress.ts';
-import { AUTO_MIN_SAMPLE, type ImportMode } from '#lib/import/import-mode.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
 import { type LedgerFixture, startLedgerFixture } from './ledger-fixture.ts';
 
