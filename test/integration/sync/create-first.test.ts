@@ -15,6 +15,7 @@ import {
   startSyncFixture,
   uphealWith,
 } from '#test/helpers/sync-fixture.ts';
+import type { SimUser } from '#tools/simulator/user-store.ts';
 
 let fixture: SyncFixture;
 let deliveries = 0;
@@ -47,7 +48,7 @@ function callsSince(before: Record<string, number>): Record<string, number> {
   return since;
 }
 
-function simUsers(predicate: (user: { partnerUserId?: string; email: string }) => boolean) {
+function simUsers(predicate: (user: SimUser) => boolean) {
   return fixture.simulator.users().filter(predicate);
 }
 
