@@ -4,7 +4,8 @@
  * a 429 is reported back so every worker slows down and pauses at once. Each message gets its own
  * pacer, which knows what the limiter needs and the use case never says: whether a call continues
  * the message's work (served ahead of new work, and waited for rather than deferred), and how many
- * calls to book with a check (the calls the use case announced for a new user).
+ * calls to book with a check, or with a create sent without one (the calls the use case announced
+ * for a new user).
  */
 import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
 import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
@@ -85,9 +86,12 @@ export class PacedUpheal implements UphealPort {
   }
 
   /**
-   * A create sent without a check before it books the calls announced in `ifCreated` (a
-   * provider's follow-up update, a client's full list) with its own slot, and gives them back
-   * when the create fails (a duplicate is then checked, which announces nothing).
+   * A create sent without a check before it (`ifCreated` given) books the calls announced there
+   * (a provider's follow-up update, a client's full list) with its own slot, and gives them back
+   * when the create fails (a duplicate is then checked, which announces nothing). Though it is
+   * its message's first call, it waits out a missing slot as a later call does: the create-path
+   * claim is written before it, and a deferral would leave that claim behind for nothing and
+   * turn the retry into a check first (one call more).
    */
   createProvider(
     body: CreateProviderBody,
@@ -97,6 +101,7 @@ export class PacedUpheal implements UphealPort {
       () => this.#client.createProvider(body),
       ifCreated?.length ?? 0,
       () => true,
+      ifCreated !== undefined,
     );
   }
 
@@ -108,6 +113,7 @@ export class PacedUpheal implements UphealPort {
       () => this.#client.createClient(body),
       ifCreated?.length ?? 0,
       () => true,
+      ifCreated !== undefined,
     );
   }
 
@@ -130,20 +136,26 @@ export class PacedUpheal implements UphealPort {
   /**
    * A call whose booking takes the slots of `followUps` calls after it; they are given back when
    * the call went out and failed, or when `followed` says its answer leads to none of them.
+   * `waitsOut`: a missing slot is waited out even when it is the message's first call.
    */
   async #announcing<T>(
     call: () => Promise<T>,
     followUps: number,
     followed: (result: T) => boolean,
+    waitsOut = false,
   ): Promise<T> {
-    if (followUps === 0) return this.#paced(call);
+    if (followUps === 0) return this.#paced(call, 0, waitsOut);
     let sent = false;
     let result: { value: T } | undefined;
     try {
-      const value = await this.#paced(() => {
-        sent = true;
-        return call();
-      }, followUps);
+      const value = await this.#paced(
+        () => {
+          sent = true;
+          return call();
+        },
+        followUps,
+        waitsOut,
+      );
       result = { value };
       return value;
     } finally {
@@ -154,14 +166,16 @@ export class PacedUpheal implements UphealPort {
     }
   }
 
-  async #paced<T>(call: () => Promise<T>, followUps = 0): Promise<T> {
+  async #paced<T>(call: () => Promise<T>, followUps = 0, waitsOut = false): Promise<T> {
     for (let retries = 0; ; retries++) {
       try {
         await this.#limiter.acquire(this.#lane, { continuation: this.#started, followUps });
         break;
       } catch (error) {
         const waitOut =
-          error instanceof SlotUnavailableError && this.#started && retries < CONTINUATION_RETRIES;
+          error instanceof SlotUnavailableError &&
+          (this.#started || waitsOut) &&
+          retries < CONTINUATION_RETRIES;
         if (!waitOut) throw error;
         await this.#wait(error.retryAfterMs);
       }

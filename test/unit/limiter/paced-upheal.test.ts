@@ -53,6 +53,28 @@ describe('PacedUpheal', () => {
     expect(waits).toEqual([500, 500]);
   });
 
+  it('waits out a missing slot for a create sent first (its claim is written), boundedly', async () => {
+    const { limiter } = scriptedLimiter([false, false, true]);
+    const waits: number[] = [];
+    const paced = new PacedUpheal(client, limiter, 'bulk', async (ms) => {
+      waits.push(ms);
+    }).forEvent();
+    await expect(paced.createProvider(body, [])).resolves.toMatchObject({ userId: 'u-1' });
+    expect(waits).toEqual([500, 500]);
+    const missing = scriptedLimiter([false, false, false]);
+    await expect(
+      new PacedUpheal(client, missing.limiter, 'bulk', async () => {})
+        .forEvent()
+        .createProvider(body, []),
+    ).rejects.toBeInstanceOf(SlotUnavailableError);
+    // A create a check announced is not the message's first call; one without either defers.
+    await expect(
+      new PacedUpheal(client, scriptedLimiter([false]).limiter, 'bulk', async () => {})
+        .forEvent()
+        .createProvider(body),
+    ).rejects.toBeInstanceOf(SlotUnavailableError);
+  });
+
   it('gives up waiting after a bounded number of misses', async () => {
     const { limiter } = scriptedLimiter([true, false, false, false, true]);
     const paced = new PacedUpheal(client, limiter, 'bulk', async () => {}).forEvent();
