@@ -8,16 +8,18 @@
  * Strict by default: every discrepancy fails the run, the known issues of `oracle.ts` included
  * (`MODEL_STRICT=0` only reports those). `npm test` runs a fixed, seeded set of cases with the
  * generator features the sync passes (`FAST_SUBSET_FEATURES`: all of them); `npm run test:model`
- * runs 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). A failing case
- * prints its seed and path for replay.
+ * runs 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). Each case draws
+ * the import queue's mode (check-first, create-first or auto); live providers are created first,
+ * as in production. A failing case prints its seed and path for replay.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import type { ImportMode } from '#lib/import/import-mode.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import { applyAssignment, applyPartnerEvent } from '#lib/sync/record-work.ts';
+import { applyAssignment, applyPartnerEvent, createsFirst } from '#lib/sync/record-work.ts';
 import { crashingDeps } from '#test/helpers/model/crash.ts';
 import {
   type DeliveryOptions,
@@ -98,6 +100,8 @@ interface ModelCase {
   readonly concurrency: number;
   /** Share of the events published on the import queue instead of the live one. */
   readonly importShare: number;
+  /** The import's mode (live providers are created first in every case, as in production). */
+  readonly importMode: ImportMode;
 }
 
 const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
@@ -114,6 +118,7 @@ const caseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   lostAckRate: fc.constantFrom(0, 0.05),
   concurrency: fc.constantFrom(0, 0.5),
   importShare: fc.constantFrom(0, 0, 0.3),
+  importMode: fc.constantFrom<ImportMode>('check-first', 'create-first', 'auto'),
 });
 
 /** Totals of the run, printed at the end. */
@@ -238,9 +243,11 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     if (message.queue !== 'assignments') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
       const jobId = message.queue === 'imports' ? IMPORT_JOB_ID : undefined;
+      // Without a job ledger, `auto` creates first throughout.
+      const createFirst = await createsFirst(event, jobId, modelCase.importMode, undefined);
       const outcome = await applyPartnerEvent(
         event,
-        { claimOwner: message.messageId, eventId: event.eventId, jobId },
+        { claimOwner: message.messageId, eventId: event.eventId, jobId, createFirst },
         delivery.deps,
         undefined,
         (decorate) => decorate(delivery.deps.upheal),
