@@ -197,7 +197,7 @@ async function create(
             ifCreated,
           );
   } catch (error) {
-    return afterCreateRefused(error, upsert, therapist, deps);
+    return afterCreateRefused(error, upsert, therapist, context, deps);
   }
   const followUp = afterCreateBody(kind, fields);
   const followUpFailed = followUp
@@ -226,12 +226,13 @@ async function afterCreateRefused(
   error: unknown,
   upsert: Upsert,
   therapist: Therapist | undefined,
+  context: SyncUserContext,
   deps: SyncUserDeps,
 ): Promise<Applied> {
   const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
   const email = upsert.fields.email;
   const existing =
-    maybeDuplicate && email ? await linkableAfterRefusal(upsert, email, deps) : undefined;
+    maybeDuplicate && email ? await linkableAfterRefusal(upsert, email, context, deps) : undefined;
   if (existing && email) {
     return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
   }
@@ -260,18 +261,34 @@ async function afterCreateRefused(
 }
 
 /**
- * The account a create answered "duplicate" ran into, when it may be linked. A refusal drops the
- * claim this create wrote first: the create made nothing, and a claim left with that email would
- * later pass this user for the account's creator.
+ * The account a create answered "duplicate" ran into, when it may be linked. A refusal makes the
+ * claim this create wrote first forget its email: the create made nothing, and a claim left with
+ * that email would later pass this user for the account's creator.
  */
 async function linkableAfterRefusal(
   upsert: Upsert,
   email: string,
+  context: SyncUserContext,
   deps: SyncUserDeps,
 ): Promise<string | undefined> {
   const decision = await matchByEmail(upsert, email, [], deps, true);
-  if (decision.action === 'refuse') await deps.mappings.releaseClaim(upsert.partnerUserId);
+  if (decision.action === 'refuse') await forgetCreateEmail(upsert, context, deps);
   return linkable(decision);
+}
+
+/**
+ * Drops the email of this message's claim. `releaseClaim` removes a claim the store keeps apart
+ * from the user's mapping; the claim taken again, with nothing to remember, replaces one it keeps
+ * on the user's own item (and holds off other creates while the message ends, as before).
+ */
+async function forgetCreateEmail(
+  upsert: Upsert,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<void> {
+  const { partnerUserId } = upsert;
+  await deps.mappings.releaseClaim(partnerUserId);
+  await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS, {});
 }
 
 /**

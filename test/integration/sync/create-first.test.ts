@@ -142,7 +142,11 @@ describe('create first: one Upheal account per partner user', () => {
     expect(callsSince(before)).toEqual({ 'createClient:409': 1, 'check:200': 1 });
     expect(simUsers((u) => u.partnerUserId === 'cf-c-parent')[0]).toEqual(parentBefore);
     expect(await fixture.mappings.get('cf-c-child')).toBeUndefined();
-    expect(await fixture.mappings.pendingCreate('cf-c-child')).toBeUndefined();
+    // Its refused create's claim remembers no email: nothing names it the account's creator.
+    expect((await fixture.mappings.pendingCreate('cf-c-child'))?.email).toBeUndefined();
+    expect(await fixture.mappings.createClaimantsOf('cf-family@example.com')).not.toContain(
+      'cf-c-child',
+    );
   });
 
   it("refuses the child while the parent's mapping is not written yet, and the parent heals", async () => {
@@ -166,6 +170,10 @@ describe('create first: one Upheal account per partner user', () => {
     expect((error as IdentityConflictError).code).toBe(IDENTITY_REASONS.ownedByOther);
     expect((error as Error).message).toMatch(/cf-c-parent2/);
     expect(simUsers((u) => u.partnerUserId === 'cf-c-parent2')[0]).toEqual(parentAccount);
+    // A later event of the child, the parent still unmapped: refused again, not linked.
+    await expect(
+      deliver(clientEvent('cf-c-child2', ['cf-p-family2'], 3, { email: 'cf-family2@example.com' })),
+    ).rejects.toBeInstanceOf(IdentityConflictError);
 
     // The parent's retry finds its own account by the email its claim remembers.
     const healed = await deliver(
