@@ -24,7 +24,7 @@ import type { JobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { Runtime } from '#lib/runtime.ts';
 import type { UserKind } from '#lib/store/mapping-store.ts';
-import type { ImportProgress } from '#lib/sync/record-work.ts';
+import type { ImportProgress } from '#lib/sync/create-mode.ts';
 
 /** What moving a job on needs. */
 export interface LedgerDeps {

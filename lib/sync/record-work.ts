@@ -3,13 +3,8 @@
  * partner (outbound events) and log the outcome with ids only.
  */
 import type { SQSRecord } from 'aws-lambda';
-import {
-  EVENT_TYPES,
-  type PartnerEvent,
-  parsePartnerEventJson,
-} from '#lib/events/partner-event.ts';
+import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
 import { parseWith } from '#lib/events/validation.ts';
-import { IMPORT_MODES, importModeOf } from '#lib/import/import-mode.ts';
 import {
   type CallGuardFactory,
   GuardedUpheal,
@@ -20,7 +15,6 @@ import type { Logger } from '#lib/observability/logger.ts';
 import type { OutboundEvent, OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { RecordWork } from '#lib/sqs/consumer.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
-import type { UserKind } from '#lib/store/mapping-store.ts';
 import { leaseMsFor, type UserLeases } from '#lib/store/user-lease.ts';
 import {
   type AssignOutcome,
@@ -28,6 +22,8 @@ import {
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
+import { createsFirst, type ImportProgress } from '#lib/sync/create-mode.ts';
+
 import { type MessageLease, messageLease } from '#lib/sync/message-lease.ts';
 import type { OutcomeCause, UphealForMessage, UphealPort } from '#lib/sync/ports.ts';
 import {
@@ -39,16 +35,6 @@ import {
 
 /** Message attributes an import message carries (set by `initial-sync`). */
 export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line', mode: 'mode' } as const;
-
-/** Hears about each applied import record, so the job's ledger can count it. */
-export interface ImportProgress {
-  recordOutcome(jobId: string, outcome: SyncOutcome['kind'] | 'failed'): Promise<void>;
-  /**
-   * Whether an `auto` job sends creates first now, from its observed share of users found in
-   * Upheal (`lib/import/import-mode.ts`); without it, `auto` creates first.
-   */
-  autoCreatesFirst?(jobId: string, kind: UserKind): Promise<boolean>;
-}
 
 /** What the sync-user work needs. */
 export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
@@ -72,37 +58,6 @@ export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
  */
 export function laneOf(cause: OutcomeCause): Lane {
   return cause.jobId ? LANES.bulk : LANES.live;
-}
-
-/**
- * Whether a new user of this message is created without a check first: an import row in
- * create-first mode (or in `auto` while the job's share of users found in Upheal is low), and a
- * live provider, as the guide's ongoing flow does ("new provider in your system: call POST
- * /users/providers"). A live client is checked first: it may well be in Upheal already (the
- * practice's earlier software, another clinic).
- */
-export async function createsFirst(
-  event: PartnerEvent,
-  jobId: string | undefined,
-  mode: string | undefined,
-  progress: ImportProgress | undefined,
-): Promise<boolean> {
-  if (!jobId) return kindOf(event) === 'provider';
-  switch (importModeOf(mode)) {
-    case IMPORT_MODES.checkFirst:
-      return false;
-    case IMPORT_MODES.createFirst:
-      return true;
-    case IMPORT_MODES.auto:
-      return (await progress?.autoCreatesFirst?.(jobId, kindOf(event))) ?? true;
-  }
-}
-
-/** The kind of user an event is about (a delete's kind is unknown: taken as a client). */
-function kindOf(event: PartnerEvent): UserKind {
-  return event.type === EVENT_TYPES.providerCreated || event.type === EVENT_TYPES.providerUpdated
-    ? 'provider'
-    : 'client';
 }
 
 /** The port of one record: behind its guards when the function has any. */

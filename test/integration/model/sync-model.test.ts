@@ -19,7 +19,8 @@ import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-ev
 import type { ImportMode } from '#lib/import/import-mode.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
-import { applyAssignment, applyPartnerEvent, createsFirst } from '#lib/sync/record-work.ts';
+import { createsFirst } from '#lib/sync/create-mode.ts';
+import { applyAssignment, applyPartnerEvent } from '#lib/sync/record-work.ts';
 import { crashingDeps } from '#test/helpers/model/crash.ts';
 import {
   type DeliveryOptions,

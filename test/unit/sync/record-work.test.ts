@@ -1,7 +1,8 @@
 /** Which limiter lane a message's calls use: decided once, from the message's cause. */
 import { describe, expect, it } from 'vitest';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
-import { createsFirst, laneOf } from '#lib/sync/record-work.ts';
+import { createsFirst } from '#lib/sync/create-mode.ts';
+import { laneOf } from '#lib/sync/record-work.ts';
 import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
 
 describe('laneOf', () => {
