@@ -19,6 +19,12 @@ export interface ScenarioResult {
   readonly system: System;
   readonly workers: number;
   readonly foreignShare: number;
+  /** The import's mode (the product's scenarios). */
+  readonly mode?: string | undefined;
+  /** Share of the import's users already in Upheal before it. */
+  readonly preExistingShare?: number | undefined;
+  /** Clients of the import with more than one provider (one assignment call each). */
+  readonly multiProviderClients?: number | undefined;
   /** Users synced (import + live); for a re-run, the users sent again. */
   readonly users: number;
   /** Σ of the minimum calls of those users (0 for a re-run). */

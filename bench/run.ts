@@ -4,10 +4,13 @@
  * Prints progress, then a Markdown table and the targets met or missed, and writes
  * `bench/results/latest.json` and one SVG plot per scenario beside it. `BENCH_QUICK=1` runs a small version (about two minutes);
  * `BENCH_ONLY=name,name` runs only the named scenarios (`cold start` names the bundle sizes and
- * module-init times, measured after the scenarios). See docs/benchmark.md.
+ * module-init times, measured after the scenarios). The import-mode scenarios (`create-first
+ * W=4`, `auto W=4`, and `auto W=4 30 % existing` beside `sync W=4 30 % existing`) are judged
+ * against `sync W=4` and its 30 % counterpart when those ran too. See docs/benchmark.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { IMPORT_MODES, type ImportMode } from '#lib/import/import-mode.ts';
 import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
@@ -44,6 +47,8 @@ const COLD_START = 'cold start';
 const SYNC_USER_BUNDLE_LIMIT_BYTES = 1_048_576;
 /** The share of the budget the foreign client takes in the foreign scenarios. */
 const FOREIGN_SHARE = 0.3;
+/** The share of users already in Upheal in the "existing" scenarios. */
+const EXISTING_SHARE = 0.3;
 
 /** One scenario to run. */
 interface Plan {
@@ -52,7 +57,26 @@ interface Plan {
   readonly workers: number;
   readonly foreignShare: number;
   readonly rerun?: boolean;
+  /** The import mode (sync only; default check-first). */
+  readonly mode?: ImportMode;
+  /** Run on the workload with EXISTING_SHARE of every kind of user already in Upheal. */
+  readonly existing?: boolean;
 }
+
+/** The import-mode scenarios: a fresh organisation, and one with 30 % of its users in Upheal. */
+const MODE_PLAN: readonly Plan[] = [
+  { name: 'create-first W=4', system: 'sync', workers: 4, foreignShare: 0, mode: 'create-first' },
+  { name: 'auto W=4', system: 'sync', workers: 4, foreignShare: 0, mode: 'auto' },
+  { name: 'sync W=4 30 % existing', system: 'sync', workers: 4, foreignShare: 0, existing: true },
+  {
+    name: 'auto W=4 30 % existing',
+    system: 'sync',
+    workers: 4,
+    foreignShare: 0,
+    mode: 'auto',
+    existing: true,
+  },
+];
 
 const FULL_PLAN: readonly Plan[] = [
   { name: 'sync W=1', system: 'sync', workers: 1, foreignShare: 0 },
@@ -63,11 +87,13 @@ const FULL_PLAN: readonly Plan[] = [
   { name: 'naive W=16', system: 'naive', workers: 16, foreignShare: 0 },
   { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
   { name: 'naive W=4 foreign', system: 'naive', workers: 4, foreignShare: FOREIGN_SHARE },
+  ...MODE_PLAN,
 ];
 const QUICK_PLAN: readonly Plan[] = [
   { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
   { name: 'naive W=4', system: 'naive', workers: 4, foreignShare: 0 },
   { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
+  ...MODE_PLAN,
 ];
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -80,6 +106,11 @@ async function main(): Promise<void> {
     (entry) => !only || only.includes(entry.name),
   );
   const workload = buildWorkload(size);
+  const existingWorkload = buildWorkload({
+    ...size,
+    preExistingProviders: 0,
+    preExistingShare: EXISTING_SHARE,
+  });
   const phaseTimeoutMs = quick ? PHASE_TIMEOUT_MS.quick : PHASE_TIMEOUT_MS.full;
   const startedAt = Date.now();
   log(
@@ -96,13 +127,17 @@ async function main(): Promise<void> {
       name: entry.name,
       workers: entry.workers,
       foreignShare: entry.foreignShare,
-      workload,
+      workload: entry.existing ? existingWorkload : workload,
       phaseTimeoutMs,
       log,
     };
     const produced =
       entry.system === 'sync'
-        ? await runSyncScenario({ ...common, rerun: entry.rerun ?? false })
+        ? await runSyncScenario({
+            ...common,
+            rerun: entry.rerun ?? false,
+            mode: entry.mode ?? IMPORT_MODES.checkFirst,
+          })
         : [await runNaiveScenario(common)];
     for (const result of produced) {
       results.push(result);

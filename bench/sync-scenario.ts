@@ -8,6 +8,9 @@
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { QueueKey } from '#infra/resources.ts';
+import { IMPORT_MODES, type ImportMode } from '#lib/import/import-mode.ts';
+import { emptyPlan } from '#lib/import/plan.ts';
+import { JOB_PHASES } from '#lib/jobs/job.ts';
 import { IMPORT_ATTRIBUTES } from '#lib/sync/record-work.ts';
 import { waitForDrain } from '#tools/cli/drain.ts';
 import { targetFromEnv } from '#tools/cli/target.ts';
@@ -38,7 +41,13 @@ import {
   TAIL_CALLS,
 } from './settings.ts';
 import { type RemoteSimulator, startRemoteSimulator } from './simulator-process.ts';
-import { type BenchUser, minimumCalls, upsertEvent, type Workload } from './workload.ts';
+import {
+  type BenchUser,
+  LIVE_PROVIDER_CALLS,
+  minimumCalls,
+  upsertEvent,
+  type Workload,
+} from './workload.ts';
 
 /** What a sync scenario runs. */
 export interface SyncScenarioOptions {
@@ -49,6 +58,8 @@ export interface SyncScenarioOptions {
   readonly workload: Workload;
   /** Also re-run the finished load and report it as its own result. */
   readonly rerun: boolean;
+  /** How the import creates users it has no mapping for. */
+  readonly mode: ImportMode;
   /** Gives up waiting for a phase after this long. */
   readonly phaseTimeoutMs: number;
   readonly log: (line: string) => void;
@@ -108,13 +119,14 @@ async function sendAll(sqs: SQSClient, queueUrl: string, messages: readonly Outg
   }
 }
 
-/** The import message of a user, as initial-sync sends it (job id and line attributes). */
+/** The import message of a user, as initial-sync sends it (job id, line and mode attributes). */
 function importMessage(
   user: BenchUser,
   line: number,
   jobId: string,
   eventId: string,
   occurredAt: string,
+  mode: ImportMode = IMPORT_MODES.checkFirst,
 ): Outgoing {
   return {
     body: JSON.stringify(upsertEvent(user, eventId, occurredAt)),
@@ -123,8 +135,37 @@ function importMessage(
     attributes: {
       [IMPORT_ATTRIBUTES.jobId]: { DataType: 'String', StringValue: jobId },
       [IMPORT_ATTRIBUTES.line]: { DataType: 'String', StringValue: String(line) },
+      [IMPORT_ATTRIBUTES.mode]: { DataType: 'String', StringValue: mode },
     },
   };
+}
+
+/**
+ * The job's ledger item, as initial-sync leaves it after planning: `auto` decides on the counts
+ * sync-user adds to it. (The `start-clients` message its ledger sends when the providers settle
+ * goes unread: the scenario publishes the clients itself.)
+ */
+async function createJob(stack: LocalStack, jobId: string, workload: Workload, mode: ImportMode) {
+  const target = targetFromEnv(stack.env);
+  try {
+    await target.jobs.create({
+      jobId,
+      format: 'ndjson',
+      source: { bucket: 'bench', key: `${jobId}.ndjson` },
+      dryRun: false,
+      mode,
+    });
+    const totals = {
+      exportedAt: LOAD_OCCURRED_AT,
+      providers: workload.providers.length,
+      clients: workload.clients.length,
+      invalid: 0,
+      plan: emptyPlan(),
+    };
+    await target.jobs.finishPlanning(jobId, totals, JOB_PHASES.providers);
+  } finally {
+    target.close();
+  }
 }
 
 /** Runs the scenario; resolves with its result (and the re-run's, when asked for). */
@@ -165,7 +206,9 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
     const client = sqs;
     const importsUrl = stack.queueUrls.imports;
     const liveUrl = stack.queueUrls.userEvents;
-    const jobId = `bench-${options.workers}`;
+    const jobId = `bench-${options.workers}-${options.mode}`;
+    // Only `auto` reads the ledger; the other modes run without one, as the scenarios always did.
+    if (options.mode === IMPORT_MODES.auto) await createJob(stack, jobId, workload, options.mode);
     const loadId = (user: BenchUser) => `load-${user.partnerUserId}`;
     const multi = workload.clients.filter((c) => c.fields.providerPartnerUserIds.length > 1);
     const trickle = new LiveTrickle(LIVE_INTERVAL_MS, (live) =>
@@ -204,7 +247,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       client,
       importsUrl,
       workload.providers.map((user) =>
-        importMessage(user, ++line, jobId, loadId(user), LOAD_OCCURRED_AT),
+        importMessage(user, ++line, jobId, loadId(user), LOAD_OCCURRED_AT, options.mode),
       ),
     );
     const providerIds = workload.providers.map(loadId);
@@ -217,7 +260,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       client,
       importsUrl,
       workload.clients.map((user) =>
-        importMessage(user, ++line, jobId, loadId(user), LOAD_OCCURRED_AT),
+        importMessage(user, ++line, jobId, loadId(user), LOAD_OCCURRED_AT, options.mode),
       ),
     );
     const clientIds = workload.clients.map(loadId);
@@ -255,16 +298,20 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       const entry = applied.get('sync-user', live.eventId);
       return entry ? [entry.at - live.publishedAt] : [];
     });
-    const liveUsers = trickle.published.map((live) => live.user);
-    const users: BenchUser[] = [...workload.providers, ...workload.clients, ...liveUsers];
+    const imported: BenchUser[] = [...workload.providers, ...workload.clients];
     const problems = applied.problems();
     const load: ScenarioResult = {
       name,
       system: SYSTEMS.sync,
       workers: options.workers,
       foreignShare: options.foreignShare,
-      users: users.length,
-      minimumCalls: users.reduce((sum, user) => sum + minimumCalls(user), 0),
+      mode: options.mode,
+      preExistingShare: imported.filter((user) => user.preExisting).length / imported.length,
+      multiProviderClients: multi.length,
+      users: imported.length + trickle.published.length,
+      minimumCalls:
+        imported.reduce((sum, user) => sum + minimumCalls(user, options.mode), 0) +
+        trickle.published.length * LIVE_PROVIDER_CALLS,
       calls: loadCounts.calls,
       rateLimited: loadCounts.rateLimited,
       callsByRoute: loadCounts.byRoute,

@@ -6,6 +6,12 @@
  */
 import type { FieldIssue } from '#lib/errors.ts';
 import { ValidationError } from '#lib/errors.ts';
+import {
+  AUTO_BREAK_EVEN_SHARE,
+  AUTO_MIN_SAMPLE,
+  IMPORT_MODES,
+  type ImportMode,
+} from '#lib/import/import-mode.ts';
 import { MS_PER_SECOND } from '#lib/time.ts';
 import type { ImportRecord, ImportRow } from './import-record.ts';
 
@@ -140,6 +146,33 @@ export function referenceIssue(
   }
   if (reasons.length === 0) return undefined;
   return { field: 'providerPartnerUserIds', reason: reasons.join('; ') };
+}
+
+/** Phases of an import in which `auto` takes its sample (providers, then clients). */
+const AUTO_SAMPLED_PHASES = 2;
+
+/**
+ * The calls of a plan's unmapped users in each import mode when a share `existingShare` of them
+ * is in Upheal already (docs/limits.md, "Import modes"). Per unmapped user, check-first makes two
+ * calls (check, then create or link); create-first one for a new user (the create) and three for
+ * one Upheal has (the refused create, the check, the link); `auto` is create-first up to the
+ * break-even share and check-first above, after a create-first sample in each phase. The
+ * assignment calls come on top in every mode. `existingShare` is unknown before the run: the dry
+ * run shows 0 (every unmapped user new), as `totalCalls` does.
+ */
+export function callsByMode(plan: ImportPlan, existingShare: number): Record<ImportMode, number> {
+  const f = Math.min(1, Math.max(0, existingShare));
+  const users = plan.toCheck;
+  const checkFirst = 2 * users + plan.assignmentCalls;
+  const createFirst = Math.round(users * (1 + 2 * f)) + plan.assignmentCalls;
+  const sampled = Math.min(users, AUTO_SAMPLED_PHASES * AUTO_MIN_SAMPLE);
+  const auto =
+    f <= AUTO_BREAK_EVEN_SHARE ? createFirst : checkFirst + Math.round(sampled * (2 * f - 1));
+  return {
+    [IMPORT_MODES.checkFirst]: checkFirst,
+    [IMPORT_MODES.createFirst]: createFirst,
+    [IMPORT_MODES.auto]: auto,
+  } as Record<ImportMode, number>;
 }
 
 /** Seconds in a minute. */

@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { IMPORT_FORMATS } from '#lib/import/format.ts';
+import { ImportModeSchema } from '#lib/import/import-mode.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
 import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 
@@ -46,6 +47,8 @@ const StartSchema = z.strictObject({
   /** The file's format; default: inline records are NDJSON, an object's key extension decides. */
   format: z.enum([IMPORT_FORMATS.ndjson, IMPORT_FORMATS.csv]).optional(),
   dryRun: z.boolean().optional(),
+  /** How new users are created (lib/import/import-mode.ts); default check-first. */
+  mode: ImportModeSchema.optional(),
   /**
    * When the partner took the export; every row's event has this `occurredAt`. Absent: the file
    * must state it (lib/import/export-time.ts), or the job fails naming `exportedAt`.

@@ -7,6 +7,7 @@
  * `start-clients` control message) and exactly one completes the job (one `import.completed`).
  */
 import type { Context } from 'aws-lambda';
+import { autoCreatesFirst } from '#lib/import/import-mode.ts';
 import { CONTROL_TYPES, type ControlQueue } from '#lib/jobs/control-messages.ts';
 import {
   counterOf,
@@ -16,12 +17,14 @@ import {
   type Job,
   type JobPhase,
   type OutcomeCounts,
+  phaseSample,
   summaryCounts,
 } from '#lib/jobs/job.ts';
 import type { JobStore } from '#lib/jobs/job-store.ts';
 import type { OutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import type { Runtime } from '#lib/runtime.ts';
-import type { ImportProgress } from '#lib/sync/record-work.ts';
+import type { UserKind } from '#lib/store/mapping-store.ts';
+import type { ImportProgress } from '#lib/sync/create-mode.ts';
 
 /** What moving a job on needs. */
 export interface LedgerDeps {
@@ -57,13 +60,48 @@ export async function advanceIfSettled(job: Job, deps: LedgerDeps): Promise<JobP
   return job.phase;
 }
 
-/** sync-user's ImportProgress: counts in memory, one write per job per batch on `flush()`. */
+/**
+ * How old the job's counts an `auto` decision reads may be before they are read again. Every
+ * flush refreshes them at no cost (its write answers the item); the read is for an instance that
+ * has not flushed this job lately.
+ */
+export const JOB_COUNTS_MAX_AGE_MS = 10_000;
+
+/**
+ * sync-user's ImportProgress: counts in memory, one write per job per batch on `flush()`; and the
+ * `auto` mode's decision, on the job's counts as the last flush (or a cached read) saw them.
+ */
 export class BatchedImportProgress implements ImportProgress {
   readonly #deps: LedgerDeps;
   #pending = new Map<string, OutcomeCounts>();
+  /** The latest job item each job's flush or read saw, and when. */
+  readonly #seen = new Map<
+    string,
+    { readonly job: Promise<Job | undefined>; readonly atMs: number }
+  >();
 
   constructor(deps: LedgerDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * Whether an `auto` job creates first now (lib/import/import-mode.ts), on the created and
+   * linked counts of the phase of `kind`. No write: the counts come with every flush, and are read
+   * at most once per JOB_COUNTS_MAX_AGE_MS otherwise (one read shared by the records that ask
+   * meanwhile), or when the job as last seen is still in its provider phase and a client asks.
+   */
+  async autoCreatesFirst(jobId: string, kind: UserKind): Promise<boolean> {
+    const now = (this.#deps.now ?? Date.now)();
+    const seen = this.#seen.get(jobId);
+    let job = seen && now - seen.atMs <= JOB_COUNTS_MAX_AGE_MS ? await seen.job : undefined;
+    let sample = job ? phaseSample(job, kind) : undefined;
+    if (!sample) {
+      const read = { job: this.#deps.jobs.get(jobId).catch(() => undefined), atMs: now };
+      this.#seen.set(jobId, read);
+      job = await read.job;
+      sample = job ? phaseSample(job, kind) : undefined;
+    }
+    return sample ? autoCreatesFirst(sample) : true;
   }
 
   async recordOutcome(jobId: string, outcome: ImportOutcome): Promise<void> {
@@ -86,7 +124,9 @@ export class BatchedImportProgress implements ImportProgress {
     this.#pending = new Map();
     for (const [jobId, counts] of pending) {
       const job = await this.#deps.jobs.addOutcomes(jobId, counts);
-      if (job) await advanceIfSettled(job, this.#deps);
+      if (!job) continue;
+      this.#seen.set(jobId, { job: Promise.resolve(job), atMs: (this.#deps.now ?? Date.now)() });
+      await advanceIfSettled(job, this.#deps);
     }
   }
 }

@@ -3,10 +3,12 @@
  * `sync-user` (lib/sync/record-work.ts). Each message is a `provider.created`/`client.created`
  * event with the row's fields, grouped by partner user id, deduplicated on job and line (a resumed
  * fan-out that re-sends a row within five minutes is dropped by SQS), and tagged with the
- * `jobId`/`line` attributes sync-user reports its outcome and any failure under.
+ * `jobId`/`line` attributes sync-user reports its outcome and any failure under, and the job's
+ * `mode` attribute (how sync-user creates the row's user when it has no mapping).
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_TYPES, type PartnerEvent } from '#lib/events/partner-event.ts';
+import type { ImportMode } from '#lib/import/import-mode.ts';
 import type { ImportRecord } from '#lib/import/import-record.ts';
 import { sqsDigestDeduplicationId, sqsGroupId } from '#lib/sqs/message-ids.ts';
 import { IMPORT_ATTRIBUTES } from '#lib/sync/record-work.ts';
@@ -24,8 +26,16 @@ export interface ImportMessage {
 
 /** Sends import rows to sync-user. */
 export interface ImportQueue {
-  /** Sends up to SQS_BATCH_LIMIT rows of `jobId` as events that occurred at `occurredAt`. */
-  sendBatch(jobId: string, occurredAt: string, rows: readonly ImportMessage[]): Promise<void>;
+  /**
+   * Sends up to SQS_BATCH_LIMIT rows of `jobId` as events that occurred at `occurredAt`, tagged
+   * with the job's `mode` (none: sync-user checks first).
+   */
+  sendBatch(
+    jobId: string,
+    occurredAt: string,
+    rows: readonly ImportMessage[],
+    mode?: ImportMode,
+  ): Promise<void>;
 }
 
 /** The event id of a job's row: stable, so a re-sent row is the same event. */
@@ -64,6 +74,7 @@ export class SqsImportQueue implements ImportQueue {
     jobId: string,
     occurredAt: string,
     rows: readonly ImportMessage[],
+    mode?: ImportMode,
   ): Promise<void> {
     if (rows.length > SQS_BATCH_LIMIT) {
       throw new RangeError(`at most ${SQS_BATCH_LIMIT} rows per batch`);
@@ -76,6 +87,7 @@ export class SqsImportQueue implements ImportQueue {
       MessageAttributes: {
         [IMPORT_ATTRIBUTES.jobId]: { DataType: 'String', StringValue: jobId },
         [IMPORT_ATTRIBUTES.line]: { DataType: 'String', StringValue: String(row.line) },
+        ...(mode ? { [IMPORT_ATTRIBUTES.mode]: { DataType: 'String', StringValue: mode } } : {}),
       },
     }));
     for (let round = 0; entries.length > 0; round += 1) {

@@ -47,6 +47,7 @@ export async function runControl(
       format: formatOf(message),
       source: message.source,
       dryRun: message.dryRun ?? false,
+      mode: message.mode,
       // Never "now": without a given time the file must state it, or planning fails the job.
       ...(message.exportedAt === undefined ? {} : { exportedAt: message.exportedAt }),
     });
@@ -105,7 +106,7 @@ async function fanOut(
   let lastLine = job.cursor;
   /** Sends the batch, counts the clients failed up front, and saves the cursor. */
   const send = async (): Promise<boolean> => {
-    if (batch.length > 0) await deps.importQueue.sendBatch(jobId, exportedAt, batch);
+    if (batch.length > 0) await deps.importQueue.sendBatch(jobId, exportedAt, batch, job.mode);
     if (failed > 0) await deps.jobs.addOutcomes(jobId, { failed });
     batch = [];
     failed = 0;

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '#infra/resources.ts';
 import type { ImportFormat } from '#lib/import/format.ts';
+import { DEFAULT_IMPORT_MODE, type ImportMode, importModeOf } from '#lib/import/import-mode.ts';
 import type { ImportPlan } from '#lib/import/plan.ts';
 import {
   emptyCounts,
@@ -55,6 +56,8 @@ export interface NewJob {
   readonly format: ImportFormat;
   readonly source: JobSource;
   readonly dryRun: boolean;
+  /** How the job's new users are created; default check-first. */
+  readonly mode?: ImportMode | undefined;
   /** The export time given in the start message, if any (planning resolves it otherwise). */
   readonly exportedAt?: string | undefined;
 }
@@ -141,6 +144,7 @@ export class DynamoJobStore implements JobStore {
           format: job.format,
           ...source,
           dryRun: job.dryRun,
+          mode: job.mode ?? DEFAULT_IMPORT_MODE,
           ...(job.exportedAt === undefined ? {} : { exportedAt: job.exportedAt }),
           providers: 0,
           clients: 0,
@@ -295,8 +299,11 @@ export class DynamoJobStore implements JobStore {
       new UpdateCommand({
         TableName: this.#table,
         Key: jobKey(jobId),
+        // Leaving the provider phase also keeps its created and linked counts (for `auto`),
+        // copied by the same write.
         UpdateExpression: toClients
-          ? 'SET phase = :to, #cursor = :zero, updatedAt = :at, phaseStartedAt = :at'
+          ? 'SET phase = :to, #cursor = :zero, updatedAt = :at, phaseStartedAt = :at, ' +
+            `providersCreated = ${COUNT_PREFIX}created, providersLinked = ${COUNT_PREFIX}linked`
           : 'SET phase = :to, updatedAt = :at, completedAt = :at',
         // The phase it leaves (so one caller wins) and "every row of that phase settled": the
         // provider phase is done at `providers` settled rows, the client phase at all rows.
@@ -399,6 +406,7 @@ function toJob(item: JobItem): Job {
     format: item.format as ImportFormat,
     source,
     dryRun: item.dryRun === true,
+    mode: importModeOf(typeof item.mode === 'string' ? item.mode : undefined),
     exportedAt: typeof item.exportedAt === 'string' ? item.exportedAt : undefined,
     providers: Number(item.providers ?? 0),
     clients: Number(item.clients ?? 0),
@@ -406,6 +414,10 @@ function toJob(item: JobItem): Job {
     settled: Number(item.settled ?? 0),
     counts,
     healed: Number(item[HEALED_COUNT] ?? 0),
+    providerPhaseCounts:
+      item.providersCreated === undefined
+        ? undefined
+        : { created: Number(item.providersCreated), linked: Number(item.providersLinked ?? 0) },
     cursor: Number(item.cursor ?? 0),
     plan: item.plan as ImportPlan | undefined,
     error: item.error as string | undefined,

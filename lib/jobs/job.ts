@@ -4,7 +4,9 @@
  * bump, so many workers settle rows of one job without reading it first.
  */
 import type { ImportFormat } from '#lib/import/format.ts';
+import type { ImportMode, ModeSample } from '#lib/import/import-mode.ts';
 import type { ImportPlan } from '#lib/import/plan.ts';
+import type { UserKind } from '#lib/store/mapping-store.ts';
 import type { SyncOutcome } from '#lib/sync/sync-user.ts';
 
 /**
@@ -88,6 +90,8 @@ export interface Job {
   readonly format: ImportFormat;
   readonly source: JobSource;
   readonly dryRun: boolean;
+  /** How the job's new users are created (check first, create first, or auto). */
+  readonly mode: ImportMode;
   /**
    * When the partner's export was taken: the `occurredAt` of every row's event. Given in the start
    * message or stated by the file; known once planning has read the file.
@@ -106,6 +110,11 @@ export interface Job {
    * taken effect): moved from `failed` to `created` in `counts`, counted here as well.
    */
   readonly healed?: number | undefined;
+  /**
+   * Users created and linked when the provider phase ended (written by the phase move itself):
+   * what the client phase's counts start from, for `auto`.
+   */
+  readonly providerPhaseCounts?: ModeSample | undefined;
   /** Last line of the current phase sent to the import queue (0: none yet). */
   readonly cursor: number;
   /** The plan: for a dry run with the mapping; otherwise the upper bound (nothing mapped). */
@@ -117,6 +126,23 @@ export interface Job {
   /** When the current fan-out phase began (for rate and ETA). */
   readonly phaseStartedAt?: string | undefined;
   readonly completedAt?: string | undefined;
+}
+
+/**
+ * The users created and linked so far in the phase of `kind` (providers, then clients): `auto`
+ * decides on them, since an organisation's providers may well be in Upheal already while its
+ * clients are not. Undefined for clients while the job as read is still in its provider phase
+ * (an older read: the caller reads it again).
+ */
+export function phaseSample(job: Job, kind: UserKind): ModeSample | undefined {
+  const { created, linked } = job.counts;
+  const providers = job.providerPhaseCounts;
+  if (kind === 'provider') return providers ?? { created, linked };
+  if (!providers) return undefined;
+  return {
+    created: Math.max(0, created - providers.created),
+    linked: Math.max(0, linked - providers.linked),
+  };
 }
 
 /** Settled rows of the provider phase. */

@@ -109,12 +109,18 @@ export class GuardedUpheal implements UphealPort {
     return this.#guarded(() => this.#port.checkUser(email, ifNew));
   }
 
-  createProvider(body: CreateProviderBody): Promise<CreateProviderResult> {
-    return this.#guarded(() => this.#port.createProvider(body));
+  createProvider(
+    body: CreateProviderBody,
+    ifCreated?: readonly UphealCall[],
+  ): Promise<CreateProviderResult> {
+    return this.#guarded(() => this.#port.createProvider(body, ifCreated));
   }
 
-  createClient(body: CreateClientBody): Promise<{ userId: string }> {
-    return this.#guarded(() => this.#port.createClient(body));
+  createClient(
+    body: CreateClientBody,
+    ifCreated?: readonly UphealCall[],
+  ): Promise<{ userId: string }> {
+    return this.#guarded(() => this.#port.createClient(body, ifCreated));
   }
 
   updateUser(userId: string, body: UpdateUserBody): Promise<void> {

@@ -4,7 +4,8 @@
  * a 429 is reported back so every worker slows down and pauses at once. Each message gets its own
  * pacer, which knows what the limiter needs and the use case never says: whether a call continues
  * the message's work (served ahead of new work, and waited for rather than deferred), and how many
- * calls to book with a check (the calls the use case announced for a new user).
+ * calls to book with a check, or with a create sent without one (the calls the use case announced
+ * for a new user).
  */
 import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
 import type { Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
@@ -75,28 +76,45 @@ export class PacedUpheal implements UphealPort {
    * announced in `ifNew` (the create): its booking takes their slots too (one limiter write), and
    * gives them back when the check finds the user or fails.
    */
-  async checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
+  checkUser(email: string, ifNew?: readonly UphealCall[]): Promise<CheckUserResult> {
     const followUps = ifNew?.length ?? DEFAULT_CALLS_IF_NEW;
-    let sent = false;
-    let result: CheckUserResult | undefined;
-    try {
-      result = await this.#paced(() => {
-        sent = true;
-        return this.#client.checkUser(email);
-      }, followUps);
-      return result;
-    } finally {
-      // A check that never got a slot announced nothing that is still held.
-      if (sent && (result === undefined || result.exists)) this.#limiter.forgo(followUps);
-    }
+    return this.#announcing(
+      () => this.#client.checkUser(email),
+      followUps,
+      (result) => !result.exists,
+    );
   }
 
-  createProvider(body: CreateProviderBody): Promise<CreateProviderResult> {
-    return this.#paced(() => this.#client.createProvider(body));
+  /**
+   * A create sent without a check before it (`ifCreated` given) books the calls announced there
+   * (a provider's follow-up update, a client's full list) with its own slot, and gives them back
+   * when the create fails (a duplicate is then checked, which announces nothing). Though it is
+   * its message's first call, it waits out a missing slot as a later call does: the create-path
+   * claim is written before it, and a deferral would leave that claim behind for nothing and
+   * turn the retry into a check first (one call more).
+   */
+  createProvider(
+    body: CreateProviderBody,
+    ifCreated?: readonly UphealCall[],
+  ): Promise<CreateProviderResult> {
+    return this.#announcing(
+      () => this.#client.createProvider(body),
+      ifCreated?.length ?? 0,
+      () => true,
+      ifCreated !== undefined,
+    );
   }
 
-  createClient(body: CreateClientBody): Promise<{ userId: string }> {
-    return this.#paced(() => this.#client.createClient(body));
+  createClient(
+    body: CreateClientBody,
+    ifCreated?: readonly UphealCall[],
+  ): Promise<{ userId: string }> {
+    return this.#announcing(
+      () => this.#client.createClient(body),
+      ifCreated?.length ?? 0,
+      () => true,
+      ifCreated !== undefined,
+    );
   }
 
   updateUser(userId: string, body: UpdateUserBody): Promise<void> {
@@ -115,14 +133,49 @@ export class PacedUpheal implements UphealPort {
     return this.#paced(() => this.#client.deleteUser(userId));
   }
 
-  async #paced<T>(call: () => Promise<T>, followUps = 0): Promise<T> {
+  /**
+   * A call whose booking takes the slots of `followUps` calls after it; they are given back when
+   * the call went out and failed, or when `followed` says its answer leads to none of them.
+   * `waitsOut`: a missing slot is waited out even when it is the message's first call.
+   */
+  async #announcing<T>(
+    call: () => Promise<T>,
+    followUps: number,
+    followed: (result: T) => boolean,
+    waitsOut = false,
+  ): Promise<T> {
+    if (followUps === 0) return this.#paced(call, 0, waitsOut);
+    let sent = false;
+    let result: { value: T } | undefined;
+    try {
+      const value = await this.#paced(
+        () => {
+          sent = true;
+          return call();
+        },
+        followUps,
+        waitsOut,
+      );
+      result = { value };
+      return value;
+    } finally {
+      // A call that never got a slot announced nothing that is still held.
+      if (sent && (result === undefined || !followed(result.value))) {
+        this.#limiter.forgo(followUps);
+      }
+    }
+  }
+
+  async #paced<T>(call: () => Promise<T>, followUps = 0, waitsOut = false): Promise<T> {
     for (let retries = 0; ; retries++) {
       try {
         await this.#limiter.acquire(this.#lane, { continuation: this.#started, followUps });
         break;
       } catch (error) {
         const waitOut =
-          error instanceof SlotUnavailableError && this.#started && retries < CONTINUATION_RETRIES;
+          error instanceof SlotUnavailableError &&
+          (this.#started || waitsOut) &&
+          retries < CONTINUATION_RETRIES;
         if (!waitOut) throw error;
         await this.#wait(error.retryAfterMs);
       }

@@ -4,6 +4,12 @@
  * was sent with; an account found is linked only when `identity.ts` allows it, and gets the
  * event's fields and our partner id. Otherwise the create is claimed and sent, and a duplicate
  * answer is resolved by another check.
+ *
+ * Create first (`context.createFirst`: an import in that mode, a live provider): a user with an
+ * email and no unfinished create of its own is claimed and created without the check; a
+ * duplicate answer goes the same way as above (check, identity rules, link or refuse). A user
+ * with an unfinished create is matched first as usual, so its own orphan is found by the email
+ * its claim remembers.
  */
 
 import {
@@ -44,15 +50,30 @@ export async function createOrLink(
   deps: SyncUserDeps,
 ): Promise<SyncOutcome> {
   const therapist = upsert.kind === 'client' ? await resolveTherapist(upsert, deps) : undefined;
-  const match = await findMatch(
-    upsert,
-    callsIfNew(upsert, therapist?.fullList !== undefined),
-    deps,
-  );
+  const followUps = callsAfterCreate(upsert, therapist?.fullList !== undefined);
+  if (await createsFirst(upsert, context, deps)) {
+    const applied = await create(upsert, therapist, context, deps, followUps);
+    return saveCreatedOrLinked(upsert, applied, therapist, context, deps);
+  }
+  const match = await findMatch(upsert, [createCall(upsert), ...followUps], deps);
   const applied = match.found
     ? await link(upsert, match.found, deps)
     : await create(upsert, therapist, context, deps);
   return saveCreatedOrLinked(upsert, applied, therapist, context, deps);
+}
+
+/**
+ * Whether to send the create without a check: asked for, and the user has an email (a duplicate
+ * answer is resolved by checking it) and no unfinished create of its own (whose orphan the check
+ * of its remembered email finds first).
+ */
+async function createsFirst(
+  upsert: Upsert,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<boolean> {
+  if (!context.createFirst || !upsert.fields.email) return false;
+  return (await deps.mappings.pendingCreate(upsert.partnerUserId)) === undefined;
 }
 
 /**
@@ -81,12 +102,18 @@ async function findMatch(
     : {};
 }
 
+/** The create call of the user's kind. */
+function createCall(upsert: Upsert): UphealCall {
+  return upsert.kind === 'provider' ? 'createProvider' : 'createClient';
+}
+
 /**
- * The calls a new user's check announces (their slots are booked with it): the create, a
- * provider's follow-up update, a client's full list.
+ * The calls that follow a successful create (their slots are booked with the check that comes
+ * before it, or with the create itself when it is sent first): a provider's follow-up update, a
+ * client's full list.
  */
-function callsIfNew(upsert: Upsert, fullList: boolean): UphealCall[] {
-  const calls: UphealCall[] = [upsert.kind === 'provider' ? 'createProvider' : 'createClient'];
+function callsAfterCreate(upsert: Upsert, fullList: boolean): UphealCall[] {
+  const calls: UphealCall[] = [];
   if (afterCreateBody(upsert.kind, upsert.fields)) calls.push('updateUser');
   if (fullList) calls.push('replaceProviders');
   return calls;
@@ -100,12 +127,16 @@ interface Found {
   readonly byPendingEmail: boolean;
 }
 
-/** Checks one email and decides, under the identity rules, whether to link, create or refuse. */
+/**
+ * Checks one email and decides, under the identity rules, whether to link, create or refuse.
+ * `afterRefusedCreate`: the check follows this user's create, answered "duplicate".
+ */
 async function matchByEmail(
   upsert: Upsert,
   email: string,
   ifNew: readonly UphealCall[],
   deps: SyncUserDeps,
+  afterRefusedCreate = false,
 ): Promise<MatchDecision> {
   const check = await deps.upheal.checkUser(email, ifNew);
   const owner = check.exists ? await deps.mappings.findByUphealId(check.userId) : undefined;
@@ -114,7 +145,7 @@ async function matchByEmail(
   const claimants =
     check.exists && !owner ? await deps.mappings.createClaimantsOf(email) : undefined;
   const { partnerUserId, kind } = upsert;
-  return decideMatch({ partnerUserId, kind, check, owner, claimants });
+  return decideMatch({ partnerUserId, kind, check, owner, claimants, afterRefusedCreate });
 }
 
 /** The Upheal id to link, undefined to create; a refusal is thrown (no mutating call made). */
@@ -140,12 +171,16 @@ async function link(upsert: Upsert, found: Found, deps: SyncUserDeps): Promise<A
   return { uphealUserId, linked: true, fieldState, releaseClaim: found.byPendingEmail };
 }
 
-/** Claims the create, sends it, and for a provider the fields its create cannot take. */
+/**
+ * Claims the create, sends it, and for a provider the fields its create cannot take. `ifCreated`
+ * is given when the create is sent first (no check announced the calls after it): it names them.
+ */
 async function create(
   upsert: Upsert,
   therapist: Therapist | undefined,
   context: SyncUserContext,
   deps: SyncUserDeps,
+  ifCreated?: readonly UphealCall[],
 ): Promise<Applied> {
   const { partnerUserId, kind, fields } = upsert;
   await claimCreate(upsert, context, deps);
@@ -155,12 +190,14 @@ async function create(
       kind === 'provider'
         ? await deps.upheal.createProvider(
             createProviderBody(partnerUserId, fields as ProviderFields),
+            ifCreated,
           )
         : await deps.upheal.createClient(
             createClientBody(partnerUserId, fields as ClientFields, therapist!.uphealUserId),
+            ifCreated,
           );
   } catch (error) {
-    return afterCreateRefused(error, upsert, therapist, deps);
+    return afterCreateRefused(error, upsert, therapist, context, deps);
   }
   const followUp = afterCreateBody(kind, fields);
   const followUpFailed = followUp
@@ -176,6 +213,7 @@ async function create(
     known,
     fieldState: stateAfterCreateOrLink(partnerUserId, kind, fields, { followUpFailed }),
     releaseClaim: false,
+    checkSkipped: ifCreated !== undefined,
   };
 }
 
@@ -188,12 +226,13 @@ async function afterCreateRefused(
   error: unknown,
   upsert: Upsert,
   therapist: Therapist | undefined,
+  context: SyncUserContext,
   deps: SyncUserDeps,
 ): Promise<Applied> {
   const maybeDuplicate = error instanceof ConflictError || error instanceof BadRequestError;
   const email = upsert.fields.email;
   const existing =
-    maybeDuplicate && email ? linkable(await matchByEmail(upsert, email, [], deps)) : undefined;
+    maybeDuplicate && email ? await linkableAfterRefusal(upsert, email, context, deps) : undefined;
   if (existing && email) {
     return link(upsert, { uphealUserId: existing, email, byPendingEmail: false }, deps);
   }
@@ -219,6 +258,37 @@ async function afterCreateRefused(
     }
   }
   throw error;
+}
+
+/**
+ * The account a create answered "duplicate" ran into, when it may be linked. A refusal makes the
+ * claim this create wrote first forget its email: the create made nothing, and a claim left with
+ * that email would later pass this user for the account's creator.
+ */
+async function linkableAfterRefusal(
+  upsert: Upsert,
+  email: string,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<string | undefined> {
+  const decision = await matchByEmail(upsert, email, [], deps, true);
+  if (decision.action === 'refuse') await forgetCreateEmail(upsert, context, deps);
+  return linkable(decision);
+}
+
+/**
+ * Drops the email of this message's claim. `releaseClaim` removes a claim the store keeps apart
+ * from the user's mapping; the claim taken again, with nothing to remember, replaces one it keeps
+ * on the user's own item (and holds off other creates while the message ends, as before).
+ */
+async function forgetCreateEmail(
+  upsert: Upsert,
+  context: SyncUserContext,
+  deps: SyncUserDeps,
+): Promise<void> {
+  const { partnerUserId } = upsert;
+  await deps.mappings.releaseClaim(partnerUserId);
+  await deps.mappings.claim(partnerUserId, context.claimOwner, CLAIM_LEASE_MS, {});
 }
 
 /**

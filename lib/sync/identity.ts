@@ -35,6 +35,12 @@ export interface MatchInput {
    * them made it (or is making it), and its mapping is not written yet.
    */
   readonly claimants?: readonly string[];
+  /**
+   * The check follows this partner user's own create, answered "duplicate": that create made
+   * nothing, so its claim (written right before it, with this email) does not make the account
+   * its own.
+   */
+  readonly afterRefusedCreate?: boolean;
 }
 
 /**
@@ -58,11 +64,11 @@ export function decideMatch(input: MatchInput): MatchDecision {
   }
   // When this partner user's own create went out with the email too, the account may be its own
   // (a create whose answer was lost): it is not refused, and the reverse index keeps the second
-  // of two such users out once the first is mapped.
+  // of two such users out once the first is mapped. A create of its own that Upheal just refused
+  // as a duplicate made nothing, so then only the others' claims count.
   const claimants = owner ? [] : (input.claimants ?? []);
-  const creator = claimants.includes(partnerUserId)
-    ? undefined
-    : claimants.find((id) => id !== partnerUserId);
+  const mayBeOwn = claimants.includes(partnerUserId) && input.afterRefusedCreate !== true;
+  const creator = mayBeOwn ? undefined : claimants.find((id) => id !== partnerUserId);
   if (creator !== undefined) {
     return {
       action: 'refuse',

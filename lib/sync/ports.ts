@@ -26,12 +26,27 @@ type UphealCalls = Pick<
  * Upheal as the sync use cases see it. Pacing and rate-limit handling sit behind it (the
  * limiter's adapter); the client itself satisfies it too.
  */
-export interface UphealPort extends Omit<UphealCalls, 'checkUser'> {
+export interface UphealPort
+  extends Omit<UphealCalls, 'checkUser' | 'createProvider' | 'createClient'> {
   /**
    * Looks a user up by email. `ifNew` names the calls the caller will make when no user is found
    * (default: the create), so they can be prepared together with the check.
    */
   checkUser(email: string, ifNew?: readonly UphealCall[]): ReturnType<UphealClient['checkUser']>;
+  /**
+   * Creates a provider. `ifCreated` names the calls the caller will make when the create
+   * succeeds (a create sent without a check before it), so they can be prepared with it; a
+   * create that a check announced names none.
+   */
+  createProvider(
+    body: Parameters<UphealClient['createProvider']>[0],
+    ifCreated?: readonly UphealCall[],
+  ): ReturnType<UphealClient['createProvider']>;
+  /** Creates a client; `ifCreated` as for `createProvider`. */
+  createClient(
+    body: Parameters<UphealClient['createClient']>[0],
+    ifCreated?: readonly UphealCall[],
+  ): ReturnType<UphealClient['createClient']>;
 }
 
 /**

@@ -22,6 +22,8 @@ import {
   assignProviders,
 } from '#lib/sync/assign-providers.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
+import { createsFirst, type ImportProgress } from '#lib/sync/create-mode.ts';
+
 import { type MessageLease, messageLease } from '#lib/sync/message-lease.ts';
 import type { OutcomeCause, UphealForMessage, UphealPort } from '#lib/sync/ports.ts';
 import {
@@ -32,12 +34,7 @@ import {
 } from '#lib/sync/sync-user.ts';
 
 /** Message attributes an import message carries (set by `initial-sync`). */
-export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line' } as const;
-
-/** Hears about each applied import record, so the job's ledger can count it. */
-export interface ImportProgress {
-  recordOutcome(jobId: string, outcome: SyncOutcome['kind'] | 'failed'): Promise<void>;
-}
+export const IMPORT_ATTRIBUTES = { jobId: 'jobId', line: 'line', mode: 'mode' } as const;
 
 /** What the sync-user work needs. */
 export interface SyncUserWorkDeps extends Omit<SyncUserDeps, 'upheal'> {
@@ -85,9 +82,11 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       decoded.set(record, event);
       const jobId = attribute(record, IMPORT_ATTRIBUTES.jobId);
       const lane = laneOf({ jobId });
+      const mode = attribute(record, IMPORT_ATTRIBUTES.mode);
+      const createFirst = await createsFirst(event, jobId, mode, deps.importProgress);
       const outcome = await applyPartnerEvent(
         event,
-        { claimOwner: record.messageId, eventId: event.eventId, jobId },
+        { claimOwner: record.messageId, eventId: event.eventId, jobId, createFirst },
         deps,
         leaseMsFor(invocation),
         (decorate) => guarded(deps.upheal(lane, decorate), deps.callGuard, invocation),
@@ -99,6 +98,8 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
         replayed: 'replayed' in outcome ? outcome.replayed : undefined,
         providersAssigned:
           outcome.kind === 'created' ? outcome.providersAssigned?.length : undefined,
+        // A create sent without a check: one call fewer than the guide's flow.
+        checkSkipped: outcome.kind === 'created' ? outcome.checkSkipped : undefined,
         eventId: event.eventId,
         eventType: event.type,
         jobId,

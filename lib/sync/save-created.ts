@@ -31,6 +31,8 @@ export interface Applied {
    * the email the claim remembered. Otherwise the claim is left to its TTL, which costs no write.
    */
   readonly releaseClaim: boolean;
+  /** A create sent without a check before it (create first), which it answered. */
+  readonly checkSkipped?: boolean | undefined;
 }
 
 /** Saves the mapping of a created or linked user and announces the outcome. */
@@ -80,6 +82,7 @@ export async function saveCreatedOrLinked(
     uphealUserId,
     inviteUrl: applied.inviteUrl,
     providersAssigned: therapist?.fullList && applied.known ? applied.known.upheal : undefined,
+    ...(applied.checkSkipped ? { checkSkipped: true } : {}),
     ...unapplied,
   };
 }

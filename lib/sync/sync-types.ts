@@ -25,6 +25,11 @@ export interface SyncUserDeps {
 export interface SyncUserContext extends OutcomeCause {
   /** Identifies this delivery's worker for the create-path claim (the SQS message id). */
   readonly claimOwner: string;
+  /**
+   * Send a new user's create without checking its email first (`create-or-link.ts`): an import
+   * in create-first mode, a live provider. Absent: check first.
+   */
+  readonly createFirst?: boolean | undefined;
 }
 
 /**
@@ -43,6 +48,8 @@ export type SyncOutcome =
       readonly inviteUrl?: string | undefined;
       /** A client's full provider list (Upheal ids), sent right after the create. */
       readonly providersAssigned?: readonly string[] | undefined;
+      /** Created without a check before the create (create first): one call saved. */
+      readonly checkSkipped?: boolean | undefined;
       readonly unappliedFields?: readonly string[] | undefined;
       readonly replayed?: boolean;
     }

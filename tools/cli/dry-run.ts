@@ -23,7 +23,13 @@ import type { TextSource } from '#lib/import/text-stream.ts';
 import { sourceOpener } from '#lib/jobs/import-source.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
-import { formatDuration, type RateSettings } from '#tools/cli/progress.ts';
+import {
+  formatDuration,
+  type ModeEstimates,
+  modeEstimates,
+  modeLines,
+  type RateSettings,
+} from '#tools/cli/progress.ts';
 import type { Target } from '#tools/cli/target.ts';
 
 /** Seconds in a minute. */
@@ -56,8 +62,10 @@ export interface InvalidRow {
 export interface DryRunResult {
   readonly plan: ImportPlan;
   readonly invalidRows: readonly InvalidRow[];
-  /** Minutes the calls take at `rate`. */
+  /** Minutes the calls take at `rate` (check-first). */
   readonly estimatedMinutes: number;
+  /** Calls and minutes in each import mode, every unmapped user taken as new. */
+  readonly modes: ModeEstimates;
   readonly rate: RateSettings;
   /**
    * Whether the mapping was read from a stack: `alreadyMapped` counted, and a client's providers
@@ -119,6 +127,7 @@ export async function dryRun(input: DryRunInput): Promise<DryRunResult> {
     plan,
     invalidRows,
     estimatedMinutes: estimateMinutes(plan.totalCalls, limit, windowSeconds, jitterMs),
+    modes: modeEstimates(plan, input.rate),
     rate: input.rate,
     checkedMappings: input.target !== undefined,
     exportTime: input.exportTime,
@@ -160,8 +169,9 @@ export function dryRunReport(file: string, result: DryRunResult): string {
     `  checks            ${plan.toCheck}`,
     `  creates           ${plan.creates} at most (a user the check finds is linked instead)`,
     `  assignment calls  ${plan.assignmentCalls}`,
-    `  total calls       ${plan.totalCalls} at most`,
+    `  total calls       ${plan.totalCalls} at most (check-first)`,
     `  estimated time    ${formatDuration(result.estimatedMinutes * SECONDS_PER_MINUTE)} at ${rate.limit} calls per ${rate.windowSeconds} s`,
+    ...modeLines(plan, rate),
     ...(invalidRows.length > 0 ? ['invalid rows:', ...listed] : []),
     ...(more > 0 ? [`  … and ${more} more (--json lists all)`] : []),
     '',

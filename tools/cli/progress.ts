@@ -4,11 +4,13 @@
  * ETA come from what the ledger shows between two looks at it (rows settled per minute); before
  * there is such a sample, the ETA is the plan's remaining calls at the configured rate.
  */
-import { estimateMinutes } from '#lib/import/plan.ts';
+import { autoCreatesFirst, IMPORT_MODES, type ImportMode } from '#lib/import/import-mode.ts';
+import { callsByMode, estimateMinutes, type ImportPlan } from '#lib/import/plan.ts';
 import {
   FINAL_PHASES,
   JOB_PHASES,
   type Job,
+  phaseSample,
   settledClients,
   settledProviders,
 } from '#lib/jobs/job.ts';
@@ -173,6 +175,7 @@ export function jobReport(job: Job, nowMs: number): string {
   ];
   if (job.exportedAt)
     lines.push(`  exported   ${job.exportedAt} (rows are versioned with this time)`);
+  lines.push(`  mode       ${modePhrase(job)}`);
   if (!job.dryRun) {
     lines.push(
       `  settled    providers ${settledProviders(job)}/${job.providers}, clients ${settledClients(job)}/${job.clients}`,
@@ -184,6 +187,60 @@ export function jobReport(job: Job, nowMs: number): string {
     lines.push(`  failures   upheal-sync failures ${job.jobId}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Calls and minutes of a plan in each import mode, for a share of users Upheal already has. */
+export type ModeEstimates = Record<ImportMode, { calls: number; estimatedMinutes: number }>;
+
+/** The share of unmapped users already in Upheal that dry runs assume: unknown before the run. */
+export const DRY_RUN_EXISTING_SHARE = 0;
+
+/** Calls and time of `plan` in each import mode at `rate` (share DRY_RUN_EXISTING_SHARE). */
+export function modeEstimates(plan: ImportPlan, rate: RateSettings): ModeEstimates {
+  const calls = callsByMode(plan, DRY_RUN_EXISTING_SHARE);
+  const estimate = (n: number) => ({
+    calls: n,
+    estimatedMinutes: estimateMinutes(n, rate.limit, rate.windowSeconds, rate.jitterMs),
+  });
+  return {
+    [IMPORT_MODES.checkFirst]: estimate(calls[IMPORT_MODES.checkFirst]),
+    [IMPORT_MODES.createFirst]: estimate(calls[IMPORT_MODES.createFirst]),
+    [IMPORT_MODES.auto]: estimate(calls[IMPORT_MODES.auto]),
+  } as ModeEstimates;
+}
+
+/** The lines of a plan report that compare the import modes (`--mode`). */
+export function modeLines(plan: ImportPlan, rate: RateSettings): string[] {
+  const estimates = modeEstimates(plan, rate);
+  const users = plan.toCheck;
+  const assignments = plan.assignmentCalls;
+  return [
+    `  by mode           every unmapped user taken as new (share f in Upheal already = ${DRY_RUN_EXISTING_SHARE}):`,
+    ...Object.values(IMPORT_MODES).map(
+      (mode) =>
+        `    ${mode.padEnd(15)} ${estimates[mode].calls} calls, ${formatDuration(estimates[mode].estimatedMinutes * SECONDS_PER_MINUTE)}`,
+    ),
+    `  with a share f    check-first 2·${users} + ${assignments} calls, create-first (1 + 2f)·${users} + ${assignments};`,
+    '                    auto as create-first up to f = 0.5, as check-first above (docs/limits.md)',
+  ];
+}
+
+/**
+ * The job's import mode; for `auto`, what it does in the current phase now and on what share
+ * of that phase's users found in Upheal.
+ */
+export function modePhrase(job: Job): string {
+  if (job.mode !== IMPORT_MODES.auto) return job.mode;
+  const kind = job.phase === JOB_PHASES.clients ? 'client' : 'provider';
+  const sample = phaseSample(job, kind);
+  if (FINAL_PHASES.has(job.phase) || !sample) return job.mode;
+  const seen = sample.created + sample.linked;
+  const now = autoCreatesFirst(sample) ? IMPORT_MODES.createFirst : IMPORT_MODES.checkFirst;
+  const share =
+    seen === 0
+      ? 'none settled yet'
+      : `${Math.round((100 * sample.linked) / seen)} % of ${seen} found in Upheal`;
+  return `auto (${kind}s now ${now}: ${share})`;
 }
 
 /** The dry run's plan, with the estimated duration at the configured rate. */
@@ -199,8 +256,10 @@ export function planReport(job: Job, rate: RateSettings): string {
     `  checks            ${plan.toCheck}`,
     `  creates           ${plan.creates} at most (a user the check finds is linked instead)`,
     `  assignment calls  ${plan.assignmentCalls}`,
-    `  total calls       ${plan.totalCalls} at most`,
+    `  total calls       ${plan.totalCalls} at most (check-first)`,
     `  estimated time    ${formatDuration(minutes * SECONDS_PER_MINUTE)} at ${rate.limit} calls per ${rate.windowSeconds} s`,
+    ...modeLines(plan, rate),
+    `  job's mode        ${job.mode}`,
     '',
   ].join('\n');
 }

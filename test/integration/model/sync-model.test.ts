@@ -13,17 +13,20 @@
  * Strict by default: every discrepancy fails the run, the known issues of `oracle.ts` included
  * (`MODEL_STRICT=0` only reports those). `npm test` runs a fixed, seeded set of cases with the
  * generator features the sync passes (`FAST_SUBSET_FEATURES`: all of them); `npm run test:model`
- * runs 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). A failing case
- * prints its seed and path for replay.
+ * runs 1,000 cases over three seeds with every feature (`MODEL_FEATURES=all`). Each case draws
+ * the import queue's mode (check-first, create-first or auto); live providers are created first,
+ * as in production. A failing case prints its seed and path for replay.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '#infra/resources.ts';
 import { type PartnerEvent, parsePartnerEventJson } from '#lib/events/partner-event.ts';
+import type { ImportMode } from '#lib/import/import-mode.ts';
 import type { OutboundEvent } from '#lib/outbound/outbound-events.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 import type { UserMapping } from '#lib/store/mapping-store.ts';
 import { AssignmentCommandSchema } from '#lib/sync/assignment-queue.ts';
+import { createsFirst } from '#lib/sync/create-mode.ts';
 import { applyAssignment, applyPartnerEvent } from '#lib/sync/record-work.ts';
 import { parseHealCommand } from '#lib/upheal-webhook/heal-command.ts';
 import { healCreatedUser } from '#lib/upheal-webhook/heal-created-user.ts';
@@ -123,6 +126,8 @@ interface ModelCase {
   readonly importShare: number;
   /** How Upheal delivers its webhooks (uphealWebhooks only). */
   readonly webhooks?: ChannelRates | undefined;
+  /** The import's mode (live providers are created first in every case, as in production). */
+  readonly importMode: ImportMode;
 }
 
 const baseCaseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
@@ -139,6 +144,7 @@ const baseCaseArbitrary: fc.Arbitrary<ModelCase> = fc.record({
   lostAckRate: fc.constantFrom(0, 0.05),
   concurrency: fc.constantFrom(0, 0.5),
   importShare: fc.constantFrom(0, 0, 0.3),
+  importMode: fc.constantFrom<ImportMode>('check-first', 'create-first', 'auto'),
 });
 
 /** Upheal's delivery of its webhooks: some lost, late, twice, or failing and retried. */
@@ -278,6 +284,7 @@ function caseWork(
   services: CaseServices,
   clock: VirtualClock,
   partnerHears: OutboundEvent[],
+  importMode: ImportMode,
 ): Work {
   const { deps } = services;
   return async (message, crash, gate) => {
@@ -301,9 +308,11 @@ function caseWork(
     if (message.queue !== 'assignments') {
       const event = parsePartnerEventJson(message.body, `message ${message.messageId}`);
       const jobId = message.queue === 'imports' ? IMPORT_JOB_ID : undefined;
+      // Without a job ledger, `auto` creates first throughout.
+      const createFirst = await createsFirst(event, jobId, importMode, undefined);
       const outcome = await applyPartnerEvent(
         event,
-        { claimOwner: message.messageId, eventId: event.eventId, jobId },
+        { claimOwner: message.messageId, eventId: event.eventId, jobId, createFirst },
         delivery.deps,
         undefined,
         (decorate) => decorate(delivery.deps.upheal),
@@ -430,7 +439,7 @@ async function runCase(modelCase: ModelCase): Promise<string[]> {
     : undefined;
   const partnerHears: OutboundEvent[] = [];
   const failures = failureRecorder(services);
-  const work = caseWork(services, clock, partnerHears);
+  const work = caseWork(services, clock, partnerHears, modelCase.importMode);
   const followUps = async (): Promise<Outgoing[]> =>
     (await fixture.drainAssignments()).map((command) => ({
       queue: 'assignments',

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '#lib/errors.ts';
 import { parseImport } from '#lib/import/parse-import.ts';
 import {
+  callsByMode,
+  emptyPlan,
   estimateMinutes,
   indexProviders,
   planImport,
@@ -160,5 +162,27 @@ describe('references', () => {
     expect(referenceIssue(record!, index, () => true)).toMatchObject({
       reason: 'p-2 is the provider of line 1, which is invalid',
     });
+  });
+});
+
+describe('callsByMode', () => {
+  const plan = { ...emptyPlan(), toCheck: 1000, creates: 1000, assignmentCalls: 100 };
+
+  it('costs two calls per unmapped user checking first, whatever the share found', () => {
+    expect(callsByMode(plan, 0)['check-first']).toBe(2100);
+    expect(callsByMode(plan, 0.8)['check-first']).toBe(2100);
+  });
+
+  it('costs one call per new user and three per user found creating first', () => {
+    expect(callsByMode(plan, 0)['create-first']).toBe(1100);
+    expect(callsByMode(plan, 0.3)['create-first']).toBe(1700);
+    // The break-even: as many calls as checking first.
+    expect(callsByMode(plan, 0.5)['create-first']).toBe(2100);
+  });
+
+  it('follows create-first up to the break-even, then check-first after its samples', () => {
+    expect(callsByMode(plan, 0.3).auto).toBe(1700);
+    // Two phase samples of 30 users at create-first's cost: 60 × (2 × 0.8 − 1) = 36 more.
+    expect(callsByMode(plan, 0.8).auto).toBe(2136);
   });
 });

@@ -35,6 +35,7 @@ function job(overrides: Partial<Job> = {}): Job {
     format: 'ndjson',
     source: { bucket: 'b', key: 'k' },
     dryRun: false,
+    mode: 'check-first',
     exportedAt: '2026-11-27T10:00:00.000Z',
     providers: 10,
     clients: 90,
@@ -113,6 +114,26 @@ describe('progress', () => {
     const plan = planReport(job({ dryRun: true, phase: 'completed' }), RATE);
     expect(plan).toContain('total calls       210 at most');
     expect(plan).toContain('estimated time    42s at 300 calls per 60 s');
+    // 100 unmapped users and 10 assignment calls: create-first halves the users' calls.
+    expect(plan).toMatch(/check-first {5}210 calls, 42s/);
+    expect(plan).toMatch(/create-first {4}110 calls, 22s/);
+    expect(plan).toMatch(/auto {12}110 calls, 22s/);
+    expect(plan).toContain('create-first (1 + 2f)·100 + 10');
+  });
+
+  it('tells what an auto job does in its current phase, and on what share', () => {
+    expect(jobReport(job(), 0)).toContain('mode       check-first');
+    const providersFound = { created: 0, linked: 10 };
+    const auto = job({ mode: 'auto', providerPhaseCounts: providersFound });
+    // The client phase's own counts: 38 created and none linked beyond the providers' 10.
+    const mostlyNew = { ...emptyCounts(), created: 38, linked: 10 };
+    expect(jobReport({ ...auto, counts: mostlyNew }, 0)).toContain(
+      'mode       auto (clients now create-first: 0 % of 38 found in Upheal)',
+    );
+    const mostlyFound = { ...emptyCounts(), created: 10, linked: 40 };
+    expect(jobReport({ ...auto, counts: mostlyFound }, 0)).toContain(
+      'mode       auto (clients now check-first: 75 % of 40 found in Upheal)',
+    );
   });
 
   it('makes sortable job ids from the time', () => {

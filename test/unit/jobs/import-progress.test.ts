@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTO_MIN_SAMPLE, type ImportMode } from '#lib/import/import-mode.ts';
 import {
   advanceIfSettled,
   BatchedImportProgress,
   flushingAfter,
+  JOB_COUNTS_MAX_AGE_MS,
 } from '#lib/jobs/import-progress.ts';
 import { JOB_PHASES } from '#lib/jobs/job.ts';
 import { type LedgerFixture, startLedgerFixture } from './ledger-fixture.ts';
@@ -17,7 +19,7 @@ afterAll(async () => {
 
 let nextId = 0;
 /** A job past planning with the given totals, in phase `providers`. */
-async function jobWith(providers: number, clients: number): Promise<string> {
+async function jobWith(providers: number, clients: number, mode?: ImportMode): Promise<string> {
   nextId += 1;
   const jobId = `progress-${nextId}`;
   await fixture.jobs.create({
@@ -26,6 +28,7 @@ async function jobWith(providers: number, clients: number): Promise<string> {
     source: { records: [] },
     dryRun: false,
     exportedAt: '2026-11-27T10:00:00.000Z',
+    mode,
   });
   const plan = {
     providers,
@@ -44,6 +47,81 @@ async function jobWith(providers: number, clients: number): Promise<string> {
   );
   return jobId;
 }
+
+/** Records `n` outcomes of `outcome` for `jobId`. */
+async function record(
+  progress: BatchedImportProgress,
+  jobId: string,
+  outcome: 'created' | 'linked',
+  n: number,
+): Promise<void> {
+  for (let i = 0; i < n; i += 1) await progress.recordOutcome(jobId, outcome);
+}
+
+describe('BatchedImportProgress: auto mode', () => {
+  it('creates first until the sample is large enough, then while few users are found', async () => {
+    const sample = AUTO_MIN_SAMPLE;
+    const jobId = await jobWith(3 * sample, 10, 'auto');
+    const progress = new BatchedImportProgress(fixture.ledger());
+    await record(progress, jobId, 'linked', sample - 1);
+    await progress.flush();
+    // Every user so far was found in Upheal, but the sample is too small to trust.
+    expect(await progress.autoCreatesFirst(jobId, 'provider')).toBe(true);
+    await record(progress, jobId, 'created', sample);
+    await progress.flush();
+    expect(await progress.autoCreatesFirst(jobId, 'provider')).toBe(true);
+    await record(progress, jobId, 'linked', 2);
+    await progress.flush();
+    // 31 found of 61: above the break-even share.
+    expect(await progress.autoCreatesFirst(jobId, 'provider')).toBe(false);
+  });
+
+  it('judges the client phase on its own counts, read again once the phase moved', async () => {
+    const providers = AUTO_MIN_SAMPLE;
+    const jobId = await jobWith(providers, 50, 'auto');
+    const progress = new BatchedImportProgress(fixture.ledger());
+    await record(progress, jobId, 'linked', providers - 1);
+    await progress.flush();
+    expect(await progress.autoCreatesFirst(jobId, 'provider')).toBe(true);
+    // Another worker settles the last provider: this one still holds the provider phase's item.
+    const other = new BatchedImportProgress(fixture.ledger());
+    await record(other, jobId, 'linked', 1);
+    await other.flush();
+    expect(await other.autoCreatesFirst(jobId, 'provider')).toBe(false);
+    // Every provider was found in Upheal; the client phase starts from zero: create first.
+    expect(await progress.autoCreatesFirst(jobId, 'client')).toBe(true);
+    await record(progress, jobId, 'created', AUTO_MIN_SAMPLE);
+    await progress.flush();
+    expect(await progress.autoCreatesFirst(jobId, 'client')).toBe(true);
+  });
+
+  it('reads the job at most once per period when it has not flushed', async () => {
+    const jobId = await jobWith(5, 5, 'auto');
+    let now = 1_000_000;
+    const deps = fixture.ledger();
+    let reads = 0;
+    const counting = {
+      ...deps,
+      now: () => now,
+      jobs: Object.assign(Object.create(deps.jobs), {
+        get: (id: string) => {
+          reads += 1;
+          return deps.jobs.get(id);
+        },
+      }),
+    };
+    const progress = new BatchedImportProgress(counting);
+    await Promise.all([
+      progress.autoCreatesFirst(jobId, 'provider'),
+      progress.autoCreatesFirst(jobId, 'provider'),
+    ]);
+    await progress.autoCreatesFirst(jobId, 'provider');
+    expect(reads).toBe(1);
+    now += JOB_COUNTS_MAX_AGE_MS + 1;
+    await progress.autoCreatesFirst(jobId, 'provider');
+    expect(reads).toBe(2);
+  });
+});
 
 describe('BatchedImportProgress', () => {
   it('writes nothing until flushed, then one counted write per job', async () => {

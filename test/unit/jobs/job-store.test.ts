@@ -161,6 +161,29 @@ describe('DynamoJobStore', () => {
     expect(done?.completedAt).toBeDefined();
   });
 
+  it('keeps the mode, and the provider phase’s created and linked counts when it ends', async () => {
+    const jobId = `job-mode-${nextId++}`;
+    await fixture.jobs.create({
+      jobId,
+      format: 'ndjson',
+      source: { bucket: 'imports', key: 'k' },
+      dryRun: false,
+      mode: 'auto',
+    });
+    await fixture.jobs.finishPlanning(jobId, totals(3, 2), JOB_PHASES.providers);
+    await fixture.jobs.addOutcomes(jobId, { created: 1, linked: 2 });
+    expect((await fixture.jobs.get(jobId))?.providerPhaseCounts).toBeUndefined();
+    expect(await fixture.jobs.advance(jobId, JOB_PHASES.providers)).toBe(true);
+    await fixture.jobs.addOutcomes(jobId, { created: 2 });
+    expect(await fixture.jobs.get(jobId)).toMatchObject({
+      mode: 'auto',
+      counts: { created: 3, linked: 2 },
+      providerPhaseCounts: { created: 1, linked: 2 },
+    });
+    // A job stored without a mode is check-first.
+    expect((await fixture.jobs.get(await newJob()))?.mode).toBe('check-first');
+  });
+
   it('fails a job with its reason, but never a finished one', async () => {
     const jobId = await newJob();
     await fixture.jobs.fail(jobId, 'line 1: (header): the column kind is missing');

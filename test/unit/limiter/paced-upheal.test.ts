@@ -1,6 +1,6 @@
 /** Every Upheal call waits for a limiter slot; an event's later calls wait rather than defer. */
 import { describe, expect, it } from 'vitest';
-import { RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
+import { ConflictError, RateLimitedError, SlotUnavailableError } from '#lib/errors.ts';
 import { PacedUpheal, pacedUpheal } from '#lib/limiter/paced-upheal.ts';
 import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
 import type { UphealPort } from '#lib/sync/ports.ts';
@@ -23,6 +23,7 @@ function scriptedLimiter(script: boolean[]) {
 const client = {
   checkUser: async () => ({ exists: false as const }),
   createProvider: async () => ({ userId: 'u-1', inviteUrl: undefined }),
+  updateUser: async () => {},
 } as unknown as UphealPort;
 
 const body = { email: 'p@example.com', firstName: 'A', lastName: 'B' };
@@ -50,6 +51,28 @@ describe('PacedUpheal', () => {
       inviteUrl: undefined,
     });
     expect(waits).toEqual([500, 500]);
+  });
+
+  it('waits out a missing slot for a create sent first (its claim is written), boundedly', async () => {
+    const { limiter } = scriptedLimiter([false, false, true]);
+    const waits: number[] = [];
+    const paced = new PacedUpheal(client, limiter, 'bulk', async (ms) => {
+      waits.push(ms);
+    }).forEvent();
+    await expect(paced.createProvider(body, [])).resolves.toMatchObject({ userId: 'u-1' });
+    expect(waits).toEqual([500, 500]);
+    const missing = scriptedLimiter([false, false, false]);
+    await expect(
+      new PacedUpheal(client, missing.limiter, 'bulk', async () => {})
+        .forEvent()
+        .createProvider(body, []),
+    ).rejects.toBeInstanceOf(SlotUnavailableError);
+    // A create a check announced is not the message's first call; one without either defers.
+    await expect(
+      new PacedUpheal(client, scriptedLimiter([false]).limiter, 'bulk', async () => {})
+        .forEvent()
+        .createProvider(body),
+    ).rejects.toBeInstanceOf(SlotUnavailableError);
   });
 
   it('gives up waiting after a bounded number of misses', async () => {
@@ -177,6 +200,41 @@ describe('PacedUpheal and follow-up slots', () => {
     await expect(
       new PacedUpheal(client, limiter, 'bulk').forEvent().checkUser('p@example.com'),
     ).rejects.toBeInstanceOf(SlotUnavailableError);
+    expect(forgone).toEqual([]);
+  });
+
+  it('books the calls a create sent first announces with it, and gives them back when it is refused', async () => {
+    const { limiter, asked, forgone } = recordingLimiter();
+    const paced = new PacedUpheal(client, limiter, 'bulk').forEvent();
+    await paced.createProvider(body, ['updateUser']);
+    await paced.updateUser('u-1', {});
+    expect(asked).toEqual([
+      { continuation: false, followUps: 1 },
+      { continuation: true, followUps: 0 },
+    ]);
+    expect(forgone).toEqual([]);
+    const duplicate = {
+      createClient: async () => {
+        throw new ConflictError('upheal createClient: HTTP 409', 409, undefined, undefined);
+      },
+    } as unknown as UphealPort;
+    const refused = recordingLimiter();
+    await expect(
+      new PacedUpheal(duplicate, refused.limiter, 'bulk')
+        .forEvent()
+        .createClient(
+          { email: 'c@example.com', firstName: 'C', lastName: 'D', providerUserId: 'u-1' } as never,
+          ['replaceProviders'],
+        ),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect(refused.asked).toEqual([{ continuation: false, followUps: 1 }]);
+    expect(refused.forgone).toEqual([1]);
+  });
+
+  it('books a create a check announced alone, as before', async () => {
+    const { limiter, asked, forgone } = recordingLimiter();
+    await new PacedUpheal(client, limiter, 'bulk').forEvent().createProvider(body, []);
+    expect(asked).toEqual([{ continuation: false, followUps: 0 }]);
     expect(forgone).toEqual([]);
   });
 });

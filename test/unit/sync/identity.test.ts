@@ -66,6 +66,25 @@ describe('decideMatch', () => {
     }
   });
 
+  it('after its own create was refused as a duplicate, counts only the other claimants', () => {
+    const refused = (claimants: string[]) =>
+      decideMatch({
+        partnerUserId: 'c-1',
+        kind: 'client',
+        check: found(true),
+        owner: undefined,
+        claimants,
+        afterRefusedCreate: true,
+      });
+    expect(refused(['c-2', 'c-1'])).toMatchObject({
+      action: 'refuse',
+      code: IDENTITY_REASONS.ownedByOther,
+      detail: expect.stringContaining('created for partner user c-2'),
+    });
+    // An account Upheal had before, which nobody else claims: linked.
+    expect(refused(['c-1'])).toEqual({ action: 'link', uphealUserId: 'u-1' });
+  });
+
   it('links when the active state is not reported (the field is optional)', () => {
     const decision = decideMatch({
       partnerUserId: 'c-1',

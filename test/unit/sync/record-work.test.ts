@@ -1,7 +1,9 @@
 /** Which limiter lane a message's calls use: decided once, from the message's cause. */
 import { describe, expect, it } from 'vitest';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
+import { createsFirst } from '#lib/sync/create-mode.ts';
 import { laneOf } from '#lib/sync/record-work.ts';
+import { clientEvent, deleted, providerEvent } from '#test/helpers/events.ts';
 
 describe('laneOf', () => {
   it('puts the work of an import job in the bulk lane', () => {
@@ -12,5 +14,55 @@ describe('laneOf', () => {
   it('puts partner events in the live lane', () => {
     expect(laneOf({ eventId: 'e-1' })).toBe(LANES.live);
     expect(laneOf({})).toBe(LANES.live);
+  });
+});
+
+describe('createsFirst', () => {
+  const provider = providerEvent('p-1', 0);
+  const client = clientEvent('c-1', ['p-1'], 0);
+  /** An auto decision recorder answering `answer`. */
+  function autoAnswering(answer: boolean) {
+    const asked: [string, string][] = [];
+    return {
+      asked,
+      progress: {
+        recordOutcome: async () => {},
+        autoCreatesFirst: async (jobId: string, kind: string) => {
+          asked.push([jobId, kind]);
+          return answer;
+        },
+      },
+    };
+  }
+
+  it('creates live providers first and checks live clients and deletes first', async () => {
+    expect(await createsFirst(provider, undefined, undefined, undefined)).toBe(true);
+    expect(
+      await createsFirst(
+        providerEvent('p-1', 1, {}, 'provider.updated'),
+        undefined,
+        undefined,
+        undefined,
+      ),
+    ).toBe(true);
+    expect(await createsFirst(client, undefined, undefined, undefined)).toBe(false);
+    expect(await createsFirst(deleted('p-1', 2), undefined, undefined, undefined)).toBe(false);
+  });
+
+  it("follows an import row's mode, checking first when it names none", async () => {
+    expect(await createsFirst(client, 'job-1', 'create-first', undefined)).toBe(true);
+    expect(await createsFirst(provider, 'job-1', 'check-first', undefined)).toBe(false);
+    expect(await createsFirst(provider, 'job-1', undefined, undefined)).toBe(false);
+    expect(await createsFirst(provider, 'job-1', 'bogus', undefined)).toBe(false);
+  });
+
+  it('asks the job’s progress in auto mode, for the row’s kind', async () => {
+    const no = autoAnswering(false);
+    expect(await createsFirst(client, 'job-1', 'auto', no.progress)).toBe(false);
+    expect(no.asked).toEqual([['job-1', 'client']]);
+    const yes = autoAnswering(true);
+    expect(await createsFirst(provider, 'job-2', 'auto', yes.progress)).toBe(true);
+    expect(yes.asked).toEqual([['job-2', 'provider']]);
+    expect(await createsFirst(provider, 'job-2', 'auto', undefined)).toBe(true);
   });
 });

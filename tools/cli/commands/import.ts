@@ -4,7 +4,8 @@
  * control message to `initial-sync`; prints the job id. The export time is required (given, or
  * stated on the file's first line): rows are versioned with it, never with "now". `--dry-run`
  * validates and plans the file on this machine (tools/cli/dry-run.ts) and never starts or resumes
- * a job. `--wait` shows progress (stderr) until the job ends, then its report. `--job-id` of an
+ * a job. `--mode` chooses how users without a mapping are created (lib/import/import-mode.ts).
+ * `--wait` shows progress (stderr) until the job ends, then its report. `--job-id` of an
  * existing job resumes it (its recorded source).
  */
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ import { ValidationError } from '#lib/errors.ts';
 import { parseWith } from '#lib/events/validation.ts';
 import { readStatedExportTime, resolveExportTime } from '#lib/import/export-time.ts';
 import { detectFormat, type ImportFormat } from '#lib/import/format.ts';
+import { DEFAULT_IMPORT_MODE, type ImportMode, ImportModeSchema } from '#lib/import/import-mode.ts';
 import { JobIdSchema, type StartMessage } from '#lib/jobs/control-messages.ts';
 import { FINAL_PHASES, hasFailures, type Job, summaryCounts } from '#lib/jobs/job.ts';
 import type { JobStore } from '#lib/jobs/job-store.ts';
@@ -39,7 +41,7 @@ import {
 import { jobReport, ProgressWriter, paceOf, type Sample, sampleOf } from '#tools/cli/progress.ts';
 import { namesTarget, s3ClientFrom } from '#tools/cli/target.ts';
 
-const USAGE = `Usage: upheal-sync import FILE [--exported-at TIME] [--dry-run] [--wait] [--job-id ID] [--json]
+const USAGE = `Usage: upheal-sync import FILE [--exported-at TIME] [--mode MODE] [--dry-run] [--wait] [--job-id ID] [--json]
 
 Starts an initial sync of FILE (.ndjson, .jsonl or .csv; see docs/import-files.md): uploads it
 to the import bucket and starts job ID (default: a new id) on initial-sync. FILE may be
@@ -48,8 +50,14 @@ first, clients once every provider is settled. Prints the job id; see also
 \`upheal-sync status\` and \`upheal-sync failures\`.
 
 Options:
+  --mode MODE         how users with no mapping are created: check-first (default: check each
+                      email, then create), create-first (create at once, check only when Upheal
+                      answers "duplicate": about half the calls when most users are new) or auto
+                      (create-first, switching to check-first when over half of the users are
+                      found in Upheal already). See docs/initial-sync.md. A resumed job keeps its mode
   --dry-run           validate and plan FILE on this machine: rows, invalid rows by line, checks,
-                      creates, assignment calls and the estimated time at the rate limit. Needs
+                      creates, assignment calls and the estimated time at the rate limit (also
+                      per mode). Needs
                       no stack; with one (--stage or its variables) it also counts the users
                       already mapped. Uploads nothing, starts no job, never calls Upheal
   --wait              show progress (stderr) until the job ends, then its report
@@ -58,7 +66,7 @@ Options:
                       time, so live changes made after it win over them. Required unless the
                       file states it on its first line (see docs/import-files.md, "Export time")
   --json              print one JSON object: the dry run's {file, plan, invalidRows,
-                      estimatedMinutes, rate, checkedMappings, exportTime}, or the job {jobId,
+                      estimatedMinutes, modes, rate, checkedMappings, exportTime}, or the job {jobId,
                       resumed, source, format, job} (job: as \`status --json\`, with --wait)
   -h, --help          show this help
 
@@ -104,6 +112,7 @@ interface ImportArgs {
   readonly wait: boolean;
   readonly jobId?: string | undefined;
   readonly exportedAt?: string | undefined;
+  readonly mode?: ImportMode | undefined;
 }
 
 /** A fresh job id: `imp-<UTC time>-<random>`, sortable by start. */
@@ -143,6 +152,7 @@ function parseImportArgs(args: string[]): ImportArgs {
     wait: { type: 'boolean' },
     'job-id': { type: 'string' },
     'exported-at': { type: 'string' },
+    mode: { type: 'string' },
     json: { type: 'boolean' },
   });
   const [file, ...extra] = parsed.positionals;
@@ -152,6 +162,7 @@ function parseImportArgs(args: string[]): ImportArgs {
   }
   const jobId = parsed.values['job-id'];
   const exportedAt = parsed.values['exported-at'];
+  const mode = parsed.values.mode;
   const dryRun = parsed.values['dry-run'] === true;
   if (dryRun && jobId !== undefined) {
     throw new ValidationError([
@@ -168,6 +179,7 @@ function parseImportArgs(args: string[]): ImportArgs {
       typeof exportedAt === 'string'
         ? parseWith(z.iso.datetime({ offset: true }), exportedAt, '--exported-at')
         : undefined,
+    mode: typeof mode === 'string' ? parseWith(ImportModeSchema, mode, '--mode') : undefined,
   };
 }
 
@@ -278,6 +290,7 @@ async function newJobStart(
     source,
     format,
     dryRun: false,
+    ...(flags.mode ? { mode: flags.mode } : {}),
     ...(exportedAt ? { exportedAt } : {}),
   };
 }
@@ -313,6 +326,7 @@ function resumeStart(existing: Job): StartMessage {
       'records' in existing.source ? { records: [...existing.source.records] } : existing.source,
     format: existing.format,
     dryRun: existing.dryRun,
+    mode: existing.mode,
     exportedAt: existing.exportedAt,
   };
 }
@@ -359,7 +373,7 @@ export function createImportCommand(overrides: Partial<ImportCommandDeps> = {}):
             ? `s3://${start.source.bucket}/${start.source.key}`
             : 'inline records';
         deps.output.stderr(
-          `job ${jobId}: ${existing ? `resuming (phase ${existing.phase})` : 'started'} — ${start.format} in ${source}\n`,
+          `job ${jobId}: ${existing ? `resuming (phase ${existing.phase})` : 'started'} — ${start.format} in ${source}, mode ${start.mode ?? DEFAULT_IMPORT_MODE}\n`,
         );
         const result = { jobId, resumed: existing !== undefined, source, format: start.format };
         if (!flags.wait) {
