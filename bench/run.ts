@@ -8,12 +8,13 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { FaultOptions } from '#tools/simulator/options.ts';
 import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
 import { assessTargets, formatTable, formatVerdicts } from './report.ts';
 import type { ScenarioResult } from './result.ts';
-import { LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
+import { LIGHT_FAULTS, LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
 import { runSyncScenario } from './sync-scenario.ts';
 import { buildWorkload, type WorkloadSize } from './workload.ts';
 
@@ -44,6 +45,8 @@ const COLD_START = 'cold start';
 const SYNC_USER_BUNDLE_LIMIT_BYTES = 1_048_576;
 /** The share of the budget the foreign client takes in the foreign scenarios. */
 const FOREIGN_SHARE = 0.3;
+/** The larger foreign share measured as well: the key's owner leaves us only 40 %. */
+const LARGE_FOREIGN_SHARE = 0.6;
 
 /** One scenario to run. */
 interface Plan {
@@ -52,6 +55,8 @@ interface Plan {
   readonly workers: number;
   readonly foreignShare: number;
   readonly rerun?: boolean;
+  /** The simulator's faults (the product's scenarios only). */
+  readonly faults?: Partial<FaultOptions>;
 }
 
 const FULL_PLAN: readonly Plan[] = [
@@ -63,6 +68,14 @@ const FULL_PLAN: readonly Plan[] = [
   { name: 'naive W=16', system: 'naive', workers: 16, foreignShare: 0 },
   { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
   { name: 'naive W=4 foreign', system: 'naive', workers: 4, foreignShare: FOREIGN_SHARE },
+  {
+    name: 'sync W=4 foreign faults',
+    system: 'sync',
+    workers: 4,
+    foreignShare: FOREIGN_SHARE,
+    faults: LIGHT_FAULTS,
+  },
+  { name: 'sync W=4 foreign 60%', system: 'sync', workers: 4, foreignShare: LARGE_FOREIGN_SHARE },
 ];
 const QUICK_PLAN: readonly Plan[] = [
   { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
@@ -102,7 +115,11 @@ async function main(): Promise<void> {
     };
     const produced =
       entry.system === 'sync'
-        ? await runSyncScenario({ ...common, rerun: entry.rerun ?? false })
+        ? await runSyncScenario({
+            ...common,
+            rerun: entry.rerun ?? false,
+            ...(entry.faults ? { faults: entry.faults } : {}),
+          })
         : [await runNaiveScenario(common)];
     for (const result of produced) {
       results.push(result);
