@@ -64,7 +64,18 @@ export const MAX_LEASE_SLOTS = 5;
 
 /** AIMD adaptation to other clients of the same API key. */
 export const AIMD = {
-  /** On a 429 the rate is multiplied by this (the interval divided by it). */
+  /**
+   * A 429 that finds the rate grown since the last cut multiplies it by this (the interval is
+   * divided by it): Upheal's window was full when it answered, so the rate that filled it, what
+   * the schedule sent over the last window, is an estimate of the share other clients leave,
+   * too high by at most the last increase; pacing just below it uses that share instead of
+   * halving away from it.
+   */
+  estimateShare: 0.97,
+  /**
+   * A 429 that finds the rate not grown since the last cut (the estimate was wrong: the other
+   * clients took more, or our own sending was below the schedule) multiplies it by this.
+   */
   decreaseFactor: 0.8,
   /** The rate never drops below this share of the safe cap 1/T. */
   minRateShare: 0.1,
@@ -81,7 +92,7 @@ export const AIMD = {
    * cut already lowers the inflow, so the pause only has to let a full window drain a little; a
    * longer pause leaves more of the budget that other clients leave unused.
    */
-  defaultBackoffShareOfWindow: 0.05,
+  defaultBackoffShareOfWindow: 0.02,
 } as const;
 
 /**
@@ -349,9 +360,24 @@ export function afterRateLimited(
   const tat = Math.max(state.tat, until);
   const cleanSince = Math.max(state.cleanSince, until);
   if (now < state.holdUntil) return { ...state, tat, cleanSince };
-  const intervalMs = clampInterval(state.intervalMs / AIMD.decreaseFactor, params);
+  const intervalMs = clampInterval(state.intervalMs / cutFactor(state), params);
   const holdUntil = Math.max(until, now + params.windowMs);
   return { tat, intervalMs, holdUntil, cleanSince, cutFromIntervalMs: state.intervalMs };
+}
+
+/** Relative tolerance when comparing rates (intervals are stored as floats). */
+const RATE_TOLERANCE = 1e-9;
+
+/**
+ * The factor a 429 outside a hold multiplies the rate by: AIMD.estimateShare when the rate grew
+ * since the last cut (it filled Upheal's window: the share others leave lies just below it),
+ * AIMD.decreaseFactor when it did not (the rate the last cut set was already too much, so the
+ * last estimate was wrong). A key nobody cut yet gets the estimate.
+ */
+export function cutFactor(state: LimiterState): number {
+  const rate = 1 / state.intervalMs;
+  const lastCutRate = AIMD.estimateShare / state.cutFromIntervalMs;
+  return rate > lastCutRate * (1 + RATE_TOLERANCE) ? AIMD.estimateShare : AIMD.decreaseFactor;
 }
 
 /**
