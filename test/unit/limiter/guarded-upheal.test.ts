@@ -77,7 +77,7 @@ describe('GuardedUpheal', () => {
     let fail = false;
     const { port } = recordingPort(async () => {
       if (fail) throw new ServerError('upheal check: HTTP 500', 500, undefined, undefined);
-      return { exists: true, userId: 'u-1' };
+      return { exists: false };
     });
     const heard: string[] = [];
     const listener = (name: string): CallGuard => ({
