@@ -104,7 +104,12 @@ export class DynamoQuarantine {
       afterFailure: async (error) => {
         if (await this.report(error)) {
           const reason = this.#cached?.reason ?? faultOf(error) ?? QUARANTINE_REASONS.failing;
-          throw new QuarantinedError(reason, this.#settings.probeIntervalMs);
+          const since = this.#cached?.since;
+          throw new QuarantinedError(
+            reason,
+            this.#settings.probeIntervalMs,
+            since === undefined ? undefined : this.#now() - since,
+          );
         }
       },
     };
@@ -129,10 +134,10 @@ export class DynamoQuarantine {
         return;
       }
       this.#onGate?.(true);
-      throw new QuarantinedError(state.reason, this.#settings.probeIntervalMs);
+      throw new QuarantinedError(state.reason, this.#settings.probeIntervalMs, now - state.since);
     }
     this.#onGate?.(true);
-    throw new QuarantinedError(state.reason, Math.max(probeAt - now, 0));
+    throw new QuarantinedError(state.reason, Math.max(probeAt - now, 0), now - state.since);
   }
 
   /**

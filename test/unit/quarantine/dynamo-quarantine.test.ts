@@ -112,6 +112,8 @@ describe('DynamoQuarantine', () => {
     const error = await b.admit().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(QuarantinedError);
     expect((error as QuarantinedError).retryAfterMs).toBeLessThanOrEqual(SETTINGS.probeIntervalMs);
+    // How long the quarantine has lasted, for the record's deferral to grow with.
+    expect((error as QuarantinedError).quarantinedForMs).toBe(STATE_CACHE_MS);
     expect(await readQuarantine(documents, TABLE_NAME)).toMatchObject({
       quarantined: true,
       reason: QUARANTINE_REASONS.unauthorized,
