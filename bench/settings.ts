@@ -53,13 +53,13 @@ export const TAIL_CALLS = SCALED.limit / 10;
 /**
  * The simulator's light faults, as a production key may see on a bad day: 4 % answered 500
  * before any effect (Upheal's 500s and 503s, which the client treats alike), 2 % created but
- * answered 500, and a latency spread of 0–60 ms (within the jitter allowance).
+ * answered 500, and a latency spread of 0–60 ms in production, scaled like every time here.
  */
 export const LIGHT_FAULTS = {
   seed: 16,
   serverError: 0.04,
   createdButFailed: 0.02,
-  latencyMs: { min: 0, max: 60 },
+  latencyMs: { min: 0, max: 60 / TIME_SCALE },
 } as const;
 
 /**
