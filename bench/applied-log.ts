@@ -21,6 +21,13 @@ export interface AppliedEntry {
 const FAILURE_MESSAGES = new Set(['failed', 'dead-lettered']);
 /** Lines that are JSON objects (Powertools); anything else is ignored. */
 const JSON_LINE = /^\s*\{/;
+/** Consumer and quarantine lines placed on the event timeline (besides `deferred`). */
+const TIMELINE_MESSAGES = new Set([
+  'retrying',
+  'quarantine started',
+  'quarantine probe',
+  'quarantine ended',
+]);
 /** How often a waiter re-checks its condition. */
 const WAIT_POLL_MS = 50;
 
@@ -32,6 +39,8 @@ export class AppliedLog {
   #nonJsonStderr = 0;
   /** Deferrals (debug level) by `<event id prefix>:<error class>`, e.g. `live:SlotUnavailableError`. */
   readonly #deferrals: Record<string, number> = {};
+  /** When deferrals, retries and quarantine transitions happened, by kind. */
+  readonly #events: { at: number; kind: string }[] = [];
 
   /** The log sink to give `startLocalStack`. */
   readonly sink = (entry: WorkerLogLine): void => {
@@ -46,21 +55,29 @@ export class AppliedLog {
       return;
     }
     const message = parsed.message;
+    const loggedAt =
+      typeof parsed.timestamp === 'string' ? Date.parse(parsed.timestamp) : Number.NaN;
+    const lineAt = Number.isNaN(loggedAt) ? Date.now() : loggedAt;
+    const errorClass = String(parsed.error ?? '?').split(':')[0];
     if (message === 'retrying') this.#retries += 1;
     if (message === 'deferred') {
-      const kind = `${String(parsed.eventId ?? '?').split('-')[0]}:${String(parsed.error ?? '?').split(':')[0]}`;
+      const kind = `${String(parsed.eventId ?? '?').split('-')[0]}:${errorClass}`;
       this.#deferrals[kind] = (this.#deferrals[kind] ?? 0) + 1;
+      this.#events.push({ at: lineAt, kind: `deferred:${errorClass}` });
+    }
+    if (typeof message === 'string' && TIMELINE_MESSAGES.has(message)) {
+      const detail = message === 'retrying' ? `:${errorClass}` : '';
+      this.#events.push({ at: lineAt, kind: `${message}${detail}` });
     }
     if (typeof message === 'string' && FAILURE_MESSAGES.has(message)) this.#failures += 1;
     if (message !== 'applied' || typeof parsed.eventId !== 'string') return;
-    const at = typeof parsed.timestamp === 'string' ? Date.parse(parsed.timestamp) : Date.now();
     const applied: AppliedEntry = {
       functionName: entry.functionName,
       eventId: parsed.eventId,
       outcome: String(parsed.outcome),
       providersAssigned:
         typeof parsed.providersAssigned === 'number' ? parsed.providersAssigned : undefined,
-      at: Number.isNaN(at) ? Date.now() : at,
+      at: lineAt,
     };
     this.#applied.set(keyOf(entry.functionName, parsed.eventId), applied);
   };
@@ -102,6 +119,23 @@ export class AppliedLog {
   /** Deferrals logged so far (with LOG_LEVEL=DEBUG), by event kind and error class. */
   deferrals(): Record<string, number> {
     return { ...this.#deferrals };
+  }
+
+  /**
+   * Deferrals (by error class), retries (by error class) and quarantine transitions per
+   * `bucketMs` from `start` (epoch ms), from `since` on: where a run lost its calls.
+   */
+  eventTimeline(start: number, bucketMs: number, since = start): Record<string, number[]> {
+    const perKind: Record<string, number[]> = {};
+    for (const { at, kind } of this.#events) {
+      if (at < since) continue;
+      const bucket = Math.max(0, Math.floor((at - start) / bucketMs));
+      const counts = perKind[kind] ?? [];
+      perKind[kind] = counts;
+      while (counts.length <= bucket) counts.push(0);
+      counts[bucket]! += 1;
+    }
+    return perKind;
   }
 
   /**

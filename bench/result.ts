@@ -60,6 +60,11 @@ export interface ScenarioResult {
   readonly retries: number;
   /** Messages deferred back to SQS, by event kind (`load`, `live`, `rerun`) and error class. */
   readonly deferrals: Readonly<Record<string, number>>;
+  /**
+   * Deferrals and retries (by error class) and quarantine transitions per second, on the same
+   * buckets as `timeline` (the product's scenarios only).
+   */
+  readonly eventsPerSecond?: Readonly<Record<string, readonly number[]>>;
   /** Error classes of the naive baseline's failed users. */
   readonly failureKinds?: Readonly<Record<string, number>>;
 }

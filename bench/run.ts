@@ -11,12 +11,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { IMPORT_MODES, type ImportMode } from '#lib/import/import-mode.ts';
+import type { FaultOptions } from '#tools/simulator/options.ts';
 import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
 import { assessTargets, formatTable, formatVerdicts } from './report.ts';
 import type { ScenarioResult } from './result.ts';
-import { LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
+import { LIGHT_FAULTS, LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
 import { runSyncScenario } from './sync-scenario.ts';
 import { buildWorkload, type WorkloadSize } from './workload.ts';
 
@@ -49,6 +50,8 @@ const SYNC_USER_BUNDLE_LIMIT_BYTES = 1_048_576;
 const FOREIGN_SHARE = 0.3;
 /** The share of users already in Upheal in the "existing" scenarios. */
 const EXISTING_SHARE = 0.3;
+/** The larger foreign share measured as well: the key's owner leaves us only 40 %. */
+const LARGE_FOREIGN_SHARE = 0.6;
 
 /** One scenario to run. */
 interface Plan {
@@ -61,6 +64,8 @@ interface Plan {
   readonly mode?: ImportMode;
   /** Run on the workload with EXISTING_SHARE of every kind of user already in Upheal. */
   readonly existing?: boolean;
+  /** The simulator's faults (the product's scenarios only). */
+  readonly faults?: Partial<FaultOptions>;
 }
 
 /** The import-mode scenarios: a fresh organisation, and one with 30 % of its users in Upheal. */
@@ -88,6 +93,14 @@ const FULL_PLAN: readonly Plan[] = [
   { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
   { name: 'naive W=4 foreign', system: 'naive', workers: 4, foreignShare: FOREIGN_SHARE },
   ...MODE_PLAN,
+  {
+    name: 'sync W=4 foreign faults',
+    system: 'sync',
+    workers: 4,
+    foreignShare: FOREIGN_SHARE,
+    faults: LIGHT_FAULTS,
+  },
+  { name: 'sync W=4 foreign 60%', system: 'sync', workers: 4, foreignShare: LARGE_FOREIGN_SHARE },
 ];
 const QUICK_PLAN: readonly Plan[] = [
   { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
@@ -137,6 +150,7 @@ async function main(): Promise<void> {
             ...common,
             rerun: entry.rerun ?? false,
             mode: entry.mode ?? IMPORT_MODES.checkFirst,
+            ...(entry.faults ? { faults: entry.faults } : {}),
           })
         : [await runNaiveScenario(common)];
     for (const result of produced) {

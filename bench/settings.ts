@@ -49,3 +49,27 @@ export const LIVE_INTERVAL_MS = 500;
 
 /** Calls excluded at the end of a backlog (the tail: last users in flight, queue empty). */
 export const TAIL_CALLS = SCALED.limit / 10;
+
+/**
+ * The simulator's light faults, as a production key may see on a bad day: 4 % answered 500
+ * before any effect (Upheal's 500s and 503s, which the client treats alike), 2 % created but
+ * answered 500, and a latency spread of 0–60 ms in production, scaled like every time here.
+ */
+export const LIGHT_FAULTS = {
+  seed: 16,
+  serverError: 0.04,
+  createdButFailed: 0.02,
+  latencyMs: { min: 0, max: 60 / TIME_SCALE },
+} as const;
+
+/**
+ * The quarantine's time constants scaled like the limiter's (60 s error window and 30 s probe
+ * interval ÷ TIME_SCALE): the same fault rate then counts the same towards the threshold as in
+ * production. Without faults it never acts.
+ */
+export function scaledQuarantineEnv(): Record<string, string> {
+  return {
+    QUARANTINE_ERROR_WINDOW_SECONDS: String(60 / TIME_SCALE),
+    QUARANTINE_PROBE_SECONDS: String(30 / TIME_SCALE),
+  };
+}

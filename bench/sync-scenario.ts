@@ -20,7 +20,7 @@ import {
   type LocalStack,
   startLocalStack,
 } from '#tools/local/stack.ts';
-import { DEFAULT_API_KEY } from '#tools/simulator/options.ts';
+import { DEFAULT_API_KEY, type FaultOptions } from '#tools/simulator/options.ts';
 import { AppliedLog } from './applied-log.ts';
 import { type DynamoCounter, diffCounts, startDynamoCounter } from './dynamo-counter.ts';
 import { LiveTrickle } from './live-trickle.ts';
@@ -29,6 +29,7 @@ import {
   clientPhaseAt,
   latencySummary,
   peaks,
+  TIMELINE_BUCKET_MS,
   timeline,
   utilisation,
 } from './metrics.ts';
@@ -37,6 +38,7 @@ import {
   LIVE_INTERVAL_MS,
   SCALED,
   scaledLimiterEnv,
+  scaledQuarantineEnv,
   simulatorRateLimit,
   TAIL_CALLS,
 } from './settings.ts';
@@ -55,6 +57,8 @@ export interface SyncScenarioOptions {
   /** MaximumConcurrency of the bulk event sources (imports, assignments). */
   readonly workers: number;
   readonly foreignShare: number;
+  /** The simulator's faults (none when absent). */
+  readonly faults?: Partial<FaultOptions>;
   readonly workload: Workload;
   /** Also re-run the finished load and report it as its own result. */
   readonly rerun: boolean;
@@ -179,6 +183,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
   try {
     simulator = await startRemoteSimulator({
       rateLimit: simulatorRateLimit(options.foreignShare),
+      ...(options.faults ? { faults: options.faults } : {}),
     });
     const upheal = simulator;
     stack = await startLocalStack({
@@ -187,6 +192,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       functions: [...FUNCTIONS],
       env: {
         ...scaledLimiterEnv(),
+        ...scaledQuarantineEnv(),
         AWS_ENDPOINT_URL_DYNAMODB: counter.url,
         // Debug level adds only the consumer's `deferred` lines (ids and error class): counted.
         LOG_LEVEL: 'DEBUG',
@@ -330,6 +336,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       failures: problems.failures,
       retries: problems.retries,
       deferrals: applied.deferrals(),
+      eventsPerSecond: applied.eventTimeline(arrivals[0]?.at ?? startedAt, TIMELINE_BUCKET_MS),
     };
     const results = [load];
     if (options.rerun)

@@ -231,8 +231,12 @@ export class QuarantinedError extends AppError {
   readonly retryable = true;
   /** Milliseconds until the next probe may run. */
   readonly retryAfterMs: number;
-  constructor(reason: string, retryAfterMs: number) {
+  /** How long the quarantine has lasted, in ms, when known. */
+  readonly quarantinedForMs: number | undefined;
+  constructor(reason: string, retryAfterMs: number, quarantinedForMs?: number) {
     super(`sync quarantined (${reason}); next probe in ${Math.max(0, retryAfterMs)} ms`);
     this.retryAfterMs = Math.max(0, retryAfterMs);
+    this.quarantinedForMs =
+      quarantinedForMs === undefined ? undefined : Math.max(0, quarantinedForMs);
   }
 }

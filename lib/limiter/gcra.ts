@@ -3,7 +3,7 @@
  * reservation mode ("virtual scheduling") with burst B = 1, two lanes and AIMD adaptation. No I/O
  * and no clock of its own: every function takes `now` (epoch ms), so the same code runs in the
  * DynamoDB adapter and in the virtual-time simulation that proves its bounds. It stays one file
- * (a little over 400 lines) because booking, leases, lanes and AIMD all move the same `tat` and
+ * (about 450 lines) because booking, leases, lanes and AIMD all move the same `tat` and
  * their bounds are proven together.
  *
  * The schedule is one number, `tat` (theoretical arrival time): the earliest time the next slot may
@@ -64,7 +64,19 @@ export const MAX_LEASE_SLOTS = 5;
 
 /** AIMD adaptation to other clients of the same API key. */
 export const AIMD = {
-  /** On a 429 the rate is multiplied by this (the interval divided by it). */
+  /**
+   * A 429 that finds the rate grown back above the last cut's estimate multiplies it by this
+   * (the interval is divided by it): Upheal's window was full when it answered, so the rate
+   * that filled it, what the schedule sent over the last window, is an estimate of the share
+   * other clients leave, too high by at most the last increase; pacing just below it uses that
+   * share instead of cutting far below it.
+   */
+  estimateShare: 0.97,
+  /**
+   * A 429 that finds the rate not grown back above the last cut's estimate (the estimate was
+   * wrong: the other clients took more, or our own sending was below the schedule) multiplies it
+   * by this (see `cutFactor`).
+   */
   decreaseFactor: 0.8,
   /** The rate never drops below this share of the safe cap 1/T. */
   minRateShare: 0.1,
@@ -81,7 +93,7 @@ export const AIMD = {
    * cut already lowers the inflow, so the pause only has to let a full window drain a little; a
    * longer pause leaves more of the budget that other clients leave unused.
    */
-  defaultBackoffShareOfWindow: 0.05,
+  defaultBackoffShareOfWindow: 0.02,
 } as const;
 
 /**
@@ -349,9 +361,26 @@ export function afterRateLimited(
   const tat = Math.max(state.tat, until);
   const cleanSince = Math.max(state.cleanSince, until);
   if (now < state.holdUntil) return { ...state, tat, cleanSince };
-  const intervalMs = clampInterval(state.intervalMs / AIMD.decreaseFactor, params);
+  const intervalMs = clampInterval(state.intervalMs / cutFactor(state), params);
   const holdUntil = Math.max(until, now + params.windowMs);
   return { tat, intervalMs, holdUntil, cleanSince, cutFromIntervalMs: state.intervalMs };
+}
+
+/** Relative tolerance when comparing rates (intervals are stored as floats). */
+const RATE_TOLERANCE = 1e-9;
+
+/**
+ * The factor a 429 outside a hold multiplies the rate by: AIMD.estimateShare when the rate grew
+ * back above the estimate the last cut made (estimateShare of the rate that drew that 429): the
+ * rate filled Upheal's window, so the share others leave lies just below it. AIMD.decreaseFactor
+ * when it did not: a rate at or below that estimate was already too much (the other clients took
+ * more since, or our sending fell short of the schedule), so the estimate was wrong. A key
+ * nobody cut yet gets the estimate.
+ */
+export function cutFactor(state: LimiterState): number {
+  const rate = 1 / state.intervalMs;
+  const lastCutRate = AIMD.estimateShare / state.cutFromIntervalMs;
+  return rate > lastCutRate * (1 + RATE_TOLERANCE) ? AIMD.estimateShare : AIMD.decreaseFactor;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Upheal behind the guards of one record: before every call, the record may still be deferred
  * (the invocation has too little time left, the sync is quarantined); after a failed call, the
- * guards hear of it (a quarantine counts Upheal's faults). The use cases see the same port; a
+ * guards hear of it (a quarantine counts Upheal's faults), and after a successful one too (a
+ * fault among many answers is no outage). The use cases see the same port; a
  * guard that throws defers the record before the call, never in the middle of one.
  */
 import { OutOfTimeError } from '#lib/errors.ts';
@@ -19,6 +20,8 @@ import type {
 export interface CallGuard {
   /** Throws (a deferral error) when the call must not start now. */
   beforeCall(): Promise<void>;
+  /** Hears of a call that Upheal answered with success. */
+  afterSuccess?(): void;
   /**
    * Hears of a call that failed. The error is rethrown to the use case after, unless this throws
    * a deferral error of its own (the failure showed the record must wait, not fail).
@@ -89,6 +92,9 @@ export function allGuards(guards: readonly CallGuard[]): CallGuard {
     async beforeCall() {
       for (const guard of guards) await guard.beforeCall();
     },
+    afterSuccess() {
+      for (const guard of guards) guard.afterSuccess?.();
+    },
     async afterFailure(error) {
       for (const guard of guards) await guard.afterFailure?.(error);
     },
@@ -141,11 +147,14 @@ export class GuardedUpheal implements UphealPort {
 
   async #guarded<T>(call: () => Promise<T>): Promise<T> {
     await this.#guard.beforeCall();
+    let result: T;
     try {
-      return await call();
+      result = await call();
     } catch (error) {
       await this.#guard.afterFailure?.(error);
       throw error;
     }
+    this.#guard.afterSuccess?.();
+    return result;
   }
 }

@@ -2,9 +2,10 @@
  * The quarantine on DynamoDB: one item (`pk = QUARANTINE`, `sk = STATE`) that every Lambda
  * instance reads before its Upheal calls and changes with single-item conditional writes only.
  *
- * - A fault (quarantine-rules.ts `faultOf`) is counted in the item's current error window; the
- *   count that reaches the threshold, or any 401, starts the quarantine (once: the write is
- *   conditioned on none being in force).
+ * - A fault (quarantine-rules.ts `faultOf`) is counted in the item's current error window when
+ *   faults are common among this instance's recent calls (`RecentCalls`: a fault now and then
+ *   among answers is retried, not counted); the count that reaches the threshold, or any 401,
+ *   starts the quarantine (once: the write is conditioned on none being in force).
  * - While quarantined, no Upheal call is made: the guard throws QuarantinedError and the record
  *   waits in SQS (lib/sqs/outcome-policy.ts defers it without counting an attempt).
  * - Once per probe interval, one instance wins the conditional claim of the probe and makes one
@@ -14,7 +15,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { QuarantinedError } from '#lib/errors.ts';
+import { QuarantinedError, UpstreamError } from '#lib/errors.ts';
 import type { CallGuard } from '#lib/limiter/guarded-upheal.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import {
@@ -27,6 +28,7 @@ import {
   type QuarantineReason,
   type QuarantineSettings,
   type QuarantineState,
+  RecentCalls,
 } from '#lib/quarantine/quarantine-rules.ts';
 
 /** The item's key. */
@@ -75,6 +77,8 @@ export class DynamoQuarantine {
   readonly #onGate: ((held: boolean) => void) | undefined;
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
+  /** Faults and answers of this instance's latest calls. */
+  readonly #recent = new RecentCalls();
   #cached: QuarantineState | undefined;
   #cachedAt = Number.NEGATIVE_INFINITY;
 
@@ -96,10 +100,16 @@ export class DynamoQuarantine {
   guard(): CallGuard {
     return {
       beforeCall: () => this.admit(),
+      afterSuccess: () => this.#recent.record(false),
       afterFailure: async (error) => {
         if (await this.report(error)) {
           const reason = this.#cached?.reason ?? faultOf(error) ?? QUARANTINE_REASONS.failing;
-          throw new QuarantinedError(reason, this.#settings.probeIntervalMs);
+          const since = this.#cached?.since;
+          throw new QuarantinedError(
+            reason,
+            this.#settings.probeIntervalMs,
+            since === undefined ? undefined : this.#now() - since,
+          );
         }
       },
     };
@@ -124,22 +134,27 @@ export class DynamoQuarantine {
         return;
       }
       this.#onGate?.(true);
-      throw new QuarantinedError(state.reason, this.#settings.probeIntervalMs);
+      throw new QuarantinedError(state.reason, this.#settings.probeIntervalMs, now - state.since);
     }
     this.#onGate?.(true);
-    throw new QuarantinedError(state.reason, Math.max(probeAt - now, 0));
+    throw new QuarantinedError(state.reason, Math.max(probeAt - now, 0), now - state.since);
   }
 
   /**
-   * Counts the fault `error` shows, if any; quarantines the sync when it is one too many.
-   * Resolves true when `error` is a fault and the sync is quarantined after it.
+   * Records the outcome of a call that failed with `error`, and counts the fault it shows, if any
+   * and if faults are common among this instance's recent calls; quarantines the sync when it is
+   * one too many. Resolves true when `error` is a fault and the sync is quarantined after it.
    */
   async report(error: unknown): Promise<boolean> {
     const fault = faultOf(error);
+    // Only Upheal's answers (and transport faults) are calls' outcomes; our own errors are not.
+    if (fault !== undefined || error instanceof UpstreamError)
+      this.#recent.record(fault !== undefined);
     if (fault === undefined) return false;
     const now = this.#now();
     if (isQuarantined(await this.#state(now))) return true;
     if (fault === QUARANTINE_REASONS.unauthorized) return this.#enter(fault, now);
+    if (!this.#recent.faultsAreCommon()) return false;
     const errors = await this.#count(now);
     if (errors !== undefined && errors >= this.#settings.errorThreshold) {
       return this.#enter(fault, now);

@@ -72,6 +72,45 @@ export function faultOf(error: unknown): QuarantineReason | undefined {
   return undefined;
 }
 
+/**
+ * How many of an instance's latest Upheal calls its fault share is taken over. Enough that a
+ * few faults among many answers (Upheal failing now and then) make a small share, few enough
+ * that an outage shows within a handful of calls.
+ */
+export const RECENT_CALLS = 20;
+
+/**
+ * Least share of an instance's recent calls that must be faults for a fault to count towards the
+ * quarantine. Upheal failing a few calls in a hundred is no outage: those calls are retried, and
+ * the sync goes on. Counting each of them would quarantine a busy sync now and then (at 300
+ * calls a minute, a 6 % fault rate makes 18 faults a minute on average, near the threshold),
+ * stopping every call for a probe interval and more. In an outage nearly every call fails, so
+ * the share is reached within a few calls and every fault after counts.
+ */
+export const MIN_FAULT_SHARE = 0.25;
+
+/** The outcomes (fault or answer) of one instance's latest RECENT_CALLS Upheal calls. */
+export class RecentCalls {
+  readonly #faults: boolean[] = [];
+
+  /** Records one call's outcome: a fault (faultOf) or an answer (success or not). */
+  record(fault: boolean): void {
+    this.#faults.push(fault);
+    if (this.#faults.length > RECENT_CALLS) this.#faults.shift();
+  }
+
+  /** Share of the recorded calls that were faults (0 before any). */
+  faultShare(): number {
+    if (this.#faults.length === 0) return 0;
+    return this.#faults.filter(Boolean).length / this.#faults.length;
+  }
+
+  /** Whether the latest fault counts towards the quarantine (see MIN_FAULT_SHARE). */
+  faultsAreCommon(): boolean {
+    return this.faultShare() >= MIN_FAULT_SHARE;
+  }
+}
+
 /** Whether the state is a quarantine in force. */
 export function isQuarantined(
   state: QuarantineState | undefined,

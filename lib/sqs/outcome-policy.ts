@@ -47,8 +47,9 @@ export const MAX_DEPENDENCY_DEFER_MS = 300_000;
 
 /**
  * A record held back by a quarantine waits at least this share of the time it has waited so
- * far, so its receives grow with the logarithm of the outage (about 12 to reach an hour) and
- * stay far below the queue's dead-letter backstop.
+ * far (or of the quarantine's age, when that is shorter), so its receives grow with the
+ * logarithm of the outage (about 12 to reach an hour) and stay far below the queue's
+ * dead-letter backstop.
  */
 export const QUARANTINE_BACKOFF_SHARE = 0.5;
 /**
@@ -131,7 +132,10 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
     if (lastReceive) {
       return { action: 'fail', reason: 'quarantined until the receive limit', deadLetter: true };
     }
-    const grown = Math.min(MAX_QUARANTINE_DEFER_MS, context.waitedMs * QUARANTINE_BACKOFF_SHARE);
+    // Grown with the shorter of the record's wait and the quarantine's: a record that waited in
+    // a backlog before a short quarantine comes back soon after it, not after half its age.
+    const waitedMs = Math.min(context.waitedMs, error.quarantinedForMs ?? context.waitedMs);
+    const grown = Math.min(MAX_QUARANTINE_DEFER_MS, waitedMs * QUARANTINE_BACKOFF_SHARE);
     return { action: 'defer', delayMs: Math.max(error.retryAfterMs, grown) };
   }
   if (error instanceof UserBusyError) return decideBusy(error, context, lastReceive);

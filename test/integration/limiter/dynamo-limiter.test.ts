@@ -192,7 +192,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     const limiter = fakeLimiter(apiKey, clock);
     await limiter.rateLimited(0);
     const cut = Number((await itemOf(apiKey))?.intervalMs?.N);
-    expect(cut).toBeCloseTo(T / AIMD.decreaseFactor, 6);
+    expect(cut).toBeCloseTo(T / AIMD.estimateShare, 6);
     clock.time.now += SCALED.horizonMs + SCALED.jitterMs + SCALED.windowMs + 1;
     await limiter.acquire(LANES.live);
     const recovered = Number((await itemOf(apiKey))?.intervalMs?.N);
@@ -303,7 +303,7 @@ describe('DynamoRateLimiter on dynalite', () => {
     const quietUntil = reportedAt + retryAfterMs + SCALED.jitterMs;
     expect(runs.flat().filter((time) => time >= quietFrom && time < quietUntil)).toEqual([]);
     expect(runs[1]!.some((time) => time >= quietUntil)).toBe(true);
-    expect(Number((await itemOf(apiKey))?.intervalMs?.N)).toBeCloseTo(T / AIMD.decreaseFactor, 6);
+    expect(Number((await itemOf(apiKey))?.intervalMs?.N)).toBeCloseTo(T / AIMD.estimateShare, 6);
   });
 
   it('drops a slot booked before another instance reported a 429', async () => {

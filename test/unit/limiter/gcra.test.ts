@@ -9,6 +9,7 @@ import {
   bookSlots,
   boundedPause,
   CONTINUATION_LEAD_INTERVALS,
+  cutFactor,
   DECISIONS,
   decide,
   deriveParams,
@@ -52,7 +53,7 @@ describe('deriveParams', () => {
     expect(params.lateMs).toBe(500);
     expect(params.bulkLeadMs).toBeCloseTo(4 * T, 9);
     expect(params.maxIntervalMs).toBeCloseTo(T / AIMD.minRateShare, 9);
-    expect(params.defaultBackoffMs).toBe(3_000);
+    expect(params.defaultBackoffMs).toBe(1_200);
   });
 
   it('rejects a limit that leaves no room after the burst, and a late threshold above J', () => {
@@ -222,11 +223,24 @@ describe('isLate', () => {
 });
 
 describe('afterRateLimited', () => {
-  it('pauses everyone until Retry-After plus J and cuts the rate by the decrease factor', () => {
+  it('pauses everyone until Retry-After plus J and paces just below the rate that filled the window', () => {
     const next = afterRateLimited(state(), NOW, 5_000, params);
     expect(next.tat).toBe(NOW + 5_000 + params.jitterMs);
-    expect(next.intervalMs).toBeCloseTo(T / AIMD.decreaseFactor, 9);
+    expect(next.intervalMs).toBeCloseTo(T / AIMD.estimateShare, 9);
+    expect(next.cutFromIntervalMs).toBe(T);
     expect(next.holdUntil).toBeGreaterThanOrEqual(next.tat);
+  });
+
+  it('cuts by the decrease factor when the rate has not grown since the last cut', () => {
+    const first = afterRateLimited(state(), NOW, 0, params);
+    const again = afterRateLimited(first, first.holdUntil, 0, params);
+    expect(again.intervalMs).toBeCloseTo(first.intervalMs / AIMD.decreaseFactor, 9);
+    // Once the rate grew past what the cut set, the next 429 is an estimate again.
+    const grown = { ...again, intervalMs: again.cutFromIntervalMs / (AIMD.estimateShare + 0.01) };
+    expect(cutFactor(grown)).toBe(AIMD.estimateShare);
+    expect(cutFactor({ ...grown, intervalMs: again.cutFromIntervalMs / AIMD.estimateShare })).toBe(
+      AIMD.decreaseFactor,
+    );
   });
 
   it('pauses at most MAX_PAUSE_WINDOWS windows, however far Retry-After points', () => {
@@ -277,7 +291,13 @@ describe('afterRateLimited', () => {
 });
 
 describe('afterCleanWindows', () => {
-  const cut = afterRateLimited(state(), NOW, 1_000, params);
+  // A hard cut (the second of two): fast recovery only matters below the recovery share.
+  const cut = afterRateLimited(
+    afterRateLimited(state(), NOW - params.windowMs, 0, params),
+    NOW,
+    1_000,
+    params,
+  );
 
   it('changes nothing during the hold or before a full clean window', () => {
     expect(afterCleanWindows(cut, cut.holdUntil - 1, params)).toBeUndefined();
@@ -286,7 +306,7 @@ describe('afterCleanWindows', () => {
 
   it('climbs straight back to the recovery share of the pre-cut rate in the first clean window', () => {
     const later = afterCleanWindows(cut, cut.cleanSince + params.windowMs, params);
-    expect(later!.intervalMs).toBeCloseTo(T / AIMD.recoveryShare, 9);
+    expect(later!.intervalMs).toBeCloseTo(cut.cutFromIntervalMs / AIMD.recoveryShare, 9);
   });
 
   it('then adds one additive step per clean window', () => {

@@ -73,6 +73,27 @@ describe('GuardedUpheal', () => {
     expect(calls).toEqual(['check then createClient+replaceProviders']);
   });
 
+  it('tells every guard of a success, and of a failure only the failure', async () => {
+    let fail = false;
+    const { port } = recordingPort(async () => {
+      if (fail) throw new ServerError('upheal check: HTTP 500', 500, undefined, undefined);
+      return { exists: false };
+    });
+    const heard: string[] = [];
+    const listener = (name: string): CallGuard => ({
+      beforeCall: async () => {},
+      afterSuccess: () => heard.push(`${name} success`),
+      afterFailure: async () => {
+        heard.push(`${name} failure`);
+      },
+    });
+    const guarded = new GuardedUpheal(port, allGuards([listener('a'), listener('b')]));
+    await guarded.checkUser('a@b.test');
+    fail = true;
+    await expect(guarded.checkUser('a@b.test')).rejects.toBeInstanceOf(ServerError);
+    expect(heard).toEqual(['a success', 'b success', 'a failure', 'b failure']);
+  });
+
   it('tells the guards of a failure, and throws what a guard throws instead of the failure', async () => {
     const failure = new ServerError('upheal check: HTTP 503', 503, undefined, undefined);
     const { port } = recordingPort(async () => {

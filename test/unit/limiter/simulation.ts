@@ -49,8 +49,11 @@ export interface SimulationOptions {
   readonly delays: Delays;
   /** Time from Upheal's arrival to the worker having the answer. */
   readonly responseMs: number;
-  /** Requests per window a foreign client of the same key sends, evenly spaced. */
-  readonly foreignPerWindow?: number;
+  /**
+   * Requests per window a foreign client of the same key sends, evenly spaced; a function of
+   * the time for a client whose rate changes.
+   */
+  readonly foreignPerWindow?: number | ((at: number) => number);
   /** The lane the backlog workers use (the live lane only to show that the lanes matter). */
   readonly backlogLane?: Lane;
   /** Whether Upheal's 429s carry Retry-After (Upheal documents none; default true). */
@@ -318,14 +321,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
   }
 
   const foreign = options.foreignPerWindow;
-  if (foreign !== undefined && foreign > 0) {
-    const gap = params.windowMs / foreign;
+  const foreignAt = typeof foreign === 'function' ? foreign : () => foreign ?? 0;
+  if (foreignAt(0) > 0) {
+    const gapAt = (at: number) => params.windowMs / foreignAt(at);
     const nextForeign = (at: number): void => {
       if (upheal.tryAcquire(at).allowed) foreignAccepted += 1;
       else foreignRejected += 1;
-      events.push(at + gap, nextForeign);
+      events.push(at + gapAt(at), nextForeign);
     };
-    events.push(gap / 2, nextForeign);
+    events.push(gapAt(0) / 2, nextForeign);
   }
 
   for (let count = 0; count < MAX_EVENTS; count += 1) {

@@ -20,7 +20,11 @@ import {
   readQuarantine,
   STATE_CACHE_MS,
 } from '#lib/quarantine/dynamo-quarantine.ts';
-import { QUARANTINE_REASONS } from '#lib/quarantine/quarantine-rules.ts';
+import {
+  MIN_FAULT_SHARE,
+  QUARANTINE_REASONS,
+  RECENT_CALLS,
+} from '#lib/quarantine/quarantine-rules.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { createTable, startDynamoDb } from '#tools/local/aws-services.ts';
 import { localClientConfig } from '#tools/local/stack.ts';
@@ -108,12 +112,34 @@ describe('DynamoQuarantine', () => {
     const error = await b.admit().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(QuarantinedError);
     expect((error as QuarantinedError).retryAfterMs).toBeLessThanOrEqual(SETTINGS.probeIntervalMs);
+    // How long the quarantine has lasted, for the record's deferral to grow with.
+    expect((error as QuarantinedError).quarantinedForMs).toBe(STATE_CACHE_MS);
     expect(await readQuarantine(documents, TABLE_NAME)).toMatchObject({
       quarantined: true,
       reason: QUARANTINE_REASONS.unauthorized,
       since: new Date(START).toISOString(),
     });
     expect(gates).toEqual([true]);
+  });
+
+  it('does not count a fault among many answers (Upheal failing now and then), and counts once faults are common', async () => {
+    const a = instance();
+    const guard = a.guard();
+    for (let call = 0; call < RECENT_CALLS; call += 1) guard.afterSuccess!();
+    // Below MIN_FAULT_SHARE of the latest calls: retried by the records, never counted.
+    const uncounted = Math.ceil(MIN_FAULT_SHARE * RECENT_CALLS) - 1;
+    for (let fault = 0; fault < uncounted; fault += 1) {
+      await expect(a.report(serverError())).resolves.toBe(false);
+    }
+    later(0);
+    await expect(a.admit()).resolves.toBeUndefined();
+    // From the share on, every fault counts: the threshold quarantines as before.
+    for (let fault = 0; fault < SETTINGS.errorThreshold - 1; fault += 1) {
+      await expect(a.report(serverError())).resolves.toBe(false);
+    }
+    await expect(a.report(serverError())).resolves.toBe(true);
+    later(0);
+    await expect(a.admit()).rejects.toBeInstanceOf(QuarantinedError);
   });
 
   it('counts 5xx and timeouts across instances, and quarantines at the threshold within the window', async () => {

@@ -14,9 +14,12 @@ import {
 } from '#lib/errors.ts';
 import {
   faultOf,
+  MIN_FAULT_SHARE,
   PROBE_OUTCOMES,
   probeOutcome,
   QUARANTINE_REASONS,
+  RECENT_CALLS,
+  RecentCalls,
 } from '#lib/quarantine/quarantine-rules.ts';
 
 const upstream = <T>(
@@ -68,5 +71,30 @@ describe('probeOutcome', () => {
     ).toBe(PROBE_OUTCOMES.inconclusive);
     expect(probeOutcome(new SlotUnavailableError(1_000))).toBe(PROBE_OUTCOMES.inconclusive);
     expect(probeOutcome(new Error('DynamoDB throttled'))).toBe(PROBE_OUTCOMES.inconclusive);
+  });
+});
+
+describe('RecentCalls', () => {
+  it('counts a fault only when faults are common among the latest calls', () => {
+    const recent = new RecentCalls();
+    recent.record(true);
+    // An instance's first call failing: nothing says Upheal answers, so it counts.
+    expect(recent.faultsAreCommon()).toBe(true);
+    for (let call = 0; call < RECENT_CALLS; call += 1) recent.record(false);
+    expect(recent.faultShare()).toBe(0);
+    const faultsToCount = Math.ceil(MIN_FAULT_SHARE * RECENT_CALLS);
+    for (let fault = 1; fault < faultsToCount; fault += 1) {
+      recent.record(true);
+      expect(recent.faultsAreCommon()).toBe(false);
+    }
+    recent.record(true);
+    expect(recent.faultsAreCommon()).toBe(true);
+  });
+
+  it('forgets calls older than the latest RECENT_CALLS', () => {
+    const recent = new RecentCalls();
+    for (let call = 0; call < RECENT_CALLS; call += 1) recent.record(true);
+    for (let call = 0; call < RECENT_CALLS; call += 1) recent.record(false);
+    expect(recent.faultShare()).toBe(0);
   });
 });

@@ -95,6 +95,21 @@ describe('decide', () => {
     });
   });
 
+  it("grows a quarantined record's deferral with the quarantine's age when it is the shorter wait", () => {
+    // A record that waited ten minutes in a backlog, held back by a quarantine of one minute.
+    const young = new QuarantinedError('upheal-failing', 5_000, 60_000);
+    expect(decide(young, { ...context, waitedMs: 600_000 })).toEqual({
+      action: 'defer',
+      delayMs: 60_000 * QUARANTINE_BACKOFF_SHARE,
+    });
+    // A record younger than the quarantine: its own wait, as before.
+    const old = new QuarantinedError('upheal-failing', 5_000, 3_600_000);
+    expect(decide(old, { ...context, waitedMs: 600_000 })).toEqual({
+      action: 'defer',
+      delayMs: 600_000 * QUARANTINE_BACKOFF_SHARE,
+    });
+  });
+
   it('defers a record waiting for a dependency longer the longer it has waited, within the wait', () => {
     const error = new NotReadyError('provider p-1 is not mapped', 10_000);
     // First receive: the dependency may be in the same batch; look again soon.
