@@ -2,7 +2,13 @@
  * The benchmark's output: one Markdown table row per scenario (so it pastes into
  * docs/benchmark.md as is) and the SPEC §11 targets, each met or missed by how much.
  */
-import { callsPerMinimum, type ScenarioResult, SYSTEMS, writesPerCall } from './result.ts';
+import {
+  callsPerMinimum,
+  requestsPerCall,
+  type ScenarioResult,
+  SYSTEMS,
+  writesPerCall,
+} from './result.ts';
 
 /** SPEC §11 figures. */
 export const TARGETS = {
@@ -17,6 +23,8 @@ export const TARGETS = {
   /** Calls per user ÷ the minimum. */
   callsPerMinimum: 1.0,
   maxWritesPerCall: 1.5,
+  /** DynamoDB requests of any kind (reads included) per Upheal call. */
+  maxRequestsPerCall: 4,
   /** Live publish → applied p99 during the bulk load. */
   maxLiveP99Ms: 5_000,
 } as const;
@@ -44,6 +52,7 @@ const HEADER = [
   '429s',
   'calls ÷ min',
   'DDB writes/call',
+  'DDB requests/call',
   'live p50',
   'live p99',
   'time',
@@ -58,6 +67,11 @@ export function formatTable(results: readonly ScenarioResult[]): string {
       ? result.calls === 0
         ? `${result.dynamo.writes} writes, 0 calls`
         : fixed(writesPerCall(result), 2)
+      : 'n/a';
+    const requests = result.dynamo
+      ? result.calls === 0
+        ? `${result.dynamo.requests} requests, 0 calls`
+        : fixed(requestsPerCall(result), 2)
       : 'n/a';
     const calls =
       result.minimumCalls === 0
@@ -74,6 +88,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
       `${result.rateLimited} (${percent(rateLimitedShare(result))})`,
       calls,
       writes,
+      requests,
       result.live.count === 0 ? '—' : seconds(result.live.p50),
       result.live.count === 0 ? '—' : seconds(result.live.p99),
       seconds(result.durationMs),
@@ -172,6 +187,14 @@ export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
       writesPerCall(result),
       (v) => v <= TARGETS.maxWritesPerCall,
       TARGETS.maxWritesPerCall,
+      (v) => v.toFixed(2),
+    );
+    check(
+      name,
+      `DynamoDB requests per call ≤ ${TARGETS.maxRequestsPerCall}`,
+      requestsPerCall(result),
+      (v) => v <= TARGETS.maxRequestsPerCall,
+      TARGETS.maxRequestsPerCall,
       (v) => v.toFixed(2),
     );
     check(

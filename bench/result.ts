@@ -68,3 +68,9 @@ export function writesPerCall(result: ScenarioResult): number {
   if (!result.dynamo || result.calls === 0) return Number.NaN;
   return result.dynamo.writes / result.calls;
 }
+
+/** DynamoDB requests of any kind (reads included) per Upheal call (NaN likewise). */
+export function requestsPerCall(result: ScenarioResult): number {
+  if (!result.dynamo || result.calls === 0) return Number.NaN;
+  return result.dynamo.requests / result.calls;
+}
