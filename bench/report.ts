@@ -27,6 +27,8 @@ export const TARGETS = {
   maxRequestsPerCall: 4,
   /** Live publish → applied p99 during the bulk load. */
   maxLiveP99Ms: 5_000,
+  /** Scale scenario: time from first publish to last applied ÷ the floor (calls ÷ limit). */
+  maxTimeOverFloor: 1.03,
 } as const;
 
 const MS_PER_SECOND = 1000;
@@ -132,6 +134,24 @@ export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
     const name = result.name;
     // Four digits, so that a value just under its bound never prints as the bound.
     const ratio = (value: number) => value.toFixed(4);
+    if (result.scale) {
+      check(
+        name,
+        `rate ≥ ${TARGETS.minRate} × limit from first publish to last applied`,
+        result.scale.rate,
+        (v) => v >= TARGETS.minRate,
+        TARGETS.minRate,
+        ratio,
+      );
+      check(
+        name,
+        `time ≤ ${TARGETS.maxTimeOverFloor} × floor (calls ÷ limit)`,
+        result.durationMs / result.scale.floorMs,
+        (v) => v <= TARGETS.maxTimeOverFloor,
+        TARGETS.maxTimeOverFloor,
+        ratio,
+      );
+    }
     if (result.minimumCalls === 0) {
       check(name, 'zero Upheal calls on a re-run', result.calls, (v) => v === 0, 0, String);
       continue;
@@ -214,4 +234,24 @@ export function formatVerdicts(verdicts: readonly Verdict[]): string {
   return verdicts
     .map((v) => `${v.met ? 'met   ' : 'MISSED'}  ${v.scenario}: ${v.target} — ${v.detail}`)
     .join('\n');
+}
+
+/** The scale scenario's figures (time against the floor, peak RSS per worker), if it ran. */
+export function formatScale(results: readonly ScenarioResult[]): string | undefined {
+  const lines = results.flatMap((result) => {
+    const scale = result.scale;
+    if (!scale) return [];
+    const rss = Object.entries(scale.peakRssMb)
+      .map(
+        ([name, sizes]) =>
+          `${name} ${sizes.length} × (max ${fixed(sizes.at(-1), 0)}, median ${fixed(sizes[Math.floor(sizes.length / 2)], 0)} MiB)`,
+      )
+      .join('; ');
+    return [
+      `${result.name}: ${result.calls} calls in ${seconds(result.durationMs)}, floor ${seconds(scale.floorMs)}` +
+        ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
+      `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
+    ];
+  });
+  return lines.length === 0 ? undefined : lines.join('\n');
 }

@@ -4,15 +4,17 @@
  * Prints progress, then a Markdown table and the targets met or missed, and writes
  * `bench/results/latest.json` and one SVG plot per scenario beside it. `BENCH_QUICK=1` runs a small version (about two minutes);
  * `BENCH_ONLY=name,name` runs only the named scenarios (`cold start` names the bundle sizes and
- * module-init times, measured after the scenarios). See docs/benchmark.md.
+ * module-init times, measured after the scenarios; `scale 10k` the 10 000-user import). See
+ * docs/benchmark.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
-import { assessTargets, formatTable, formatVerdicts } from './report.ts';
+import { assessTargets, formatScale, formatTable, formatVerdicts } from './report.ts';
 import type { ScenarioResult } from './result.ts';
+import { runScaleScenario } from './scale-scenario.ts';
 import { LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
 import { runSyncScenario } from './sync-scenario.ts';
 import { buildWorkload, type WorkloadSize } from './workload.ts';
@@ -38,6 +40,8 @@ const QUICK: WorkloadSize = {
 };
 /** Longest wait for one phase of a scenario before it is reported incomplete. */
 const PHASE_TIMEOUT_MS = { full: 240_000, quick: 120_000 } as const;
+/** Longest wait for the scale scenario's import (it needs about 7 minutes). */
+const SCALE_TIMEOUT_MS = 900_000;
 /** The name that selects the cold-start measurement in BENCH_ONLY. */
 const COLD_START = 'cold start';
 /** The sync-user bundle target (the function every event runs through). */
@@ -48,7 +52,7 @@ const FOREIGN_SHARE = 0.3;
 /** One scenario to run. */
 interface Plan {
   readonly name: string;
-  readonly system: 'sync' | 'naive';
+  readonly system: 'sync' | 'naive' | 'scale';
   readonly workers: number;
   readonly foreignShare: number;
   readonly rerun?: boolean;
@@ -63,6 +67,8 @@ const FULL_PLAN: readonly Plan[] = [
   { name: 'naive W=16', system: 'naive', workers: 16, foreignShare: 0 },
   { name: 'sync W=4 foreign', system: 'sync', workers: 4, foreignShare: FOREIGN_SHARE },
   { name: 'naive W=4 foreign', system: 'naive', workers: 4, foreignShare: FOREIGN_SHARE },
+  // Its own workload and key (bench/scale-scenario.ts); last, being the longest.
+  { name: 'scale 10k', system: 'scale', workers: 16, foreignShare: 0 },
 ];
 const QUICK_PLAN: readonly Plan[] = [
   { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
@@ -103,7 +109,9 @@ async function main(): Promise<void> {
     const produced =
       entry.system === 'sync'
         ? await runSyncScenario({ ...common, rerun: entry.rerun ?? false })
-        : [await runNaiveScenario(common)];
+        : entry.system === 'scale'
+          ? [await runScaleScenario({ name: entry.name, phaseTimeoutMs: SCALE_TIMEOUT_MS, log })]
+          : [await runNaiveScenario(common)];
     for (const result of produced) {
       results.push(result);
       log(
@@ -122,6 +130,8 @@ async function main(): Promise<void> {
   log(formatTable(results));
   log('');
   log(formatVerdicts(verdicts));
+  const scale = formatScale(results);
+  if (scale) log(`\n${scale}`);
   if (coldStarts.length > 0) {
     log('');
     log(formatColdStarts(coldStarts));
@@ -159,7 +169,10 @@ async function main(): Promise<void> {
   };
   for (const result of results) {
     const file = new URL(`./results/${plotFileName(result.name)}`, import.meta.url);
-    await writeFile(file, renderScenarioSvg(result, plotSettings));
+    const limitPerSecond = result.scale
+      ? result.scale.limit / (result.scale.windowMs / MS_PER_SECOND)
+      : plotSettings.limitPerSecond;
+    await writeFile(file, renderScenarioSvg(result, { ...plotSettings, limitPerSecond }));
   }
   if (results.length > 0)
     log(`plots: ${results.map((result) => plotFileName(result.name)).join(', ')} beside it`);

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { assessTargets, formatScale, formatTable } from '#bench/report.ts';
+import type { ScenarioResult } from '#bench/result.ts';
+
+function result(overrides: Partial<ScenarioResult> = {}): ScenarioResult {
+  return {
+    name: 'scale 10k',
+    system: 'sync',
+    workers: 16,
+    foreignShare: 0,
+    users: 3,
+    minimumCalls: 6_000,
+    calls: 6_000,
+    rateLimited: 0,
+    callsByRoute: {},
+    utilisation: {
+      mean: 0.98,
+      p5: 0.97,
+      shareMean: 0.98,
+      shareP5: 0.97,
+      samples: 10,
+      from: 0,
+      to: 1,
+    },
+    peaks: { offered: 0.99 } as ScenarioResult['peaks'],
+    dynamo: {
+      byOperation: {},
+      writes: 7_200,
+      conditionalFailures: 0,
+      requests: 30_000,
+      writesByItem: {},
+      conditionalFailuresByItem: {},
+      readsByItem: {},
+    },
+    live: { count: 0, p50: Number.NaN, p99: Number.NaN, max: Number.NaN, latenciesMs: [] },
+    timeline: { start: 0, ownOk: [], own429: [], foreignOk: [] },
+    clientPhaseAtS: 1,
+    durationMs: 104_000,
+    complete: true,
+    failures: 0,
+    retries: 0,
+    deferrals: {},
+    ...overrides,
+  };
+}
+
+const scale = {
+  limit: 600,
+  windowMs: 10_000,
+  floorMs: 100_000,
+  rate: 6_000 / (0.06 * 104_000),
+  peakRssMb: { 'sync-user': [120, 150, 180] },
+};
+
+describe('the report of the scale scenario', () => {
+  it('judges the whole-run rate and the time against the floor', () => {
+    const verdicts = assessTargets([result({ scale })]);
+    const of = (start: string) => verdicts.find((v) => v.target.startsWith(start));
+    // 104 s for a 100 s floor: 4 % over (missed), a rate of 0.9615 (missed).
+    expect(of('time ≤ 1.03 × floor')).toMatchObject({ met: false });
+    expect(of('time ≤ 1.03 × floor')?.detail).toContain('1.0400');
+    expect(of('rate ≥ 0.97 × limit from first publish')).toMatchObject({ met: false });
+    const fast = assessTargets([result({ scale, durationMs: 102_000 })]);
+    expect(fast.find((v) => v.target.startsWith('time ≤'))).toMatchObject({ met: true });
+  });
+
+  it('judges DynamoDB requests per call, and shows them in the table', () => {
+    const verdicts = assessTargets([result({ scale })]);
+    expect(verdicts.find((v) => v.target.startsWith('DynamoDB requests per call'))).toMatchObject({
+      met: false,
+      detail: '5.00 — missed by 1.00',
+    });
+    expect(formatTable([result()])).toContain('| 1.20 | 5.00 |');
+  });
+
+  it('prints the peak RSS per worker by function', () => {
+    expect(formatScale([result({ scale })])).toContain('sync-user 3 × (max 180, median 150 MiB)');
+    expect(formatScale([result()])).toBeUndefined();
+  });
+});
