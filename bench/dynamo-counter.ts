@@ -3,8 +3,9 @@
  * `AWS_ENDPOINT_URL_DYNAMODB`, so every request they make passes through it and is counted by its
  * `x-amz-target` operation. Writes (PutItem, UpdateItem, DeleteItem, BatchWriteItem) are what
  * DynamoDB bills as write units; a write that fails its condition still costs one, so it is
- * counted too (and separately). dynalite does not report consumed capacity faithfully
- * (research/rate-limiting.md §6.2), hence counting requests ourselves.
+ * counted too (and separately). Reads are counted by the kind of item (or index) they read, so a
+ * run's requests per call can be traced to their source. dynalite does not report consumed
+ * capacity faithfully, hence counting requests ourselves.
  */
 import {
   Agent,
@@ -17,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 
 /** The operations DynamoDB bills as writes. */
 export const WRITE_OPERATIONS = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'] as const;
+/** The read operations whose item kinds are counted (`readsByItem`). */
+export const READ_OPERATIONS = ['GetItem', 'BatchGetItem', 'Query', 'Scan'] as const;
 
 /** The error type dynalite and DynamoDB answer a failed condition with. */
 const CONDITIONAL_FAILURE = 'ConditionalCheckFailedException';
@@ -42,6 +45,11 @@ export interface DynamoCounts {
   readonly writesByItem: Readonly<Record<string, number>>;
   /** Failed conditional writes by item, likewise. */
   readonly conditionalFailuresByItem: Readonly<Record<string, number>>;
+  /**
+   * Read requests by operation and what they read (`readKindOf`): `GetItem LIMITER#/STATE`,
+   * `BatchGetItem USER#/MAPPING`, `Query <index or table> <pk kind>`; one entry per request.
+   */
+  readonly readsByItem: Readonly<Record<string, number>>;
 }
 
 /** A running counting proxy. */
@@ -65,6 +73,7 @@ export function diffCounts(later: DynamoCounts, earlier: DynamoCounts): DynamoCo
       later.conditionalFailuresByItem,
       earlier.conditionalFailuresByItem,
     ),
+    readsByItem: diffRecord(later.readsByItem, earlier.readsByItem),
   };
 }
 
@@ -89,16 +98,62 @@ const KIND_PREFIX = /^[^#]*#?/;
  */
 export function itemKindOf(body: string): string {
   try {
-    const request = JSON.parse(body) as {
-      Key?: Record<string, { S?: string }>;
-      Item?: Record<string, { S?: string }>;
-    };
-    const key = request.Key ?? request.Item;
-    const pk = key?.pk?.S?.match(KIND_PREFIX)?.[0] ?? '?';
-    const sk = key?.sk?.S?.match(KIND_PREFIX)?.[0] ?? '?';
-    return `${pk}/${sk}`;
+    const request = JSON.parse(body) as { Key?: DynamoKey; Item?: DynamoKey };
+    return kindOfKey(request.Key ?? request.Item);
   } catch {
     return 'unparsed';
+  }
+}
+
+/** A DynamoDB JSON key: attribute name → typed value. */
+type DynamoKey = Record<string, { S?: string }>;
+
+/** Item kinds are names in capitals: a prefix (`USER#`) or a constant (`QUARANTINE`, `STATE`). */
+const KIND_NAME = /^[A-Z][A-Z_]*#?$/;
+
+/** The kind a key value names: its prefix up to `#` or the constant, else `?` (an id, a time). */
+function kindOfValue(value: string | undefined): string {
+  const kind = value?.match(KIND_PREFIX)?.[0];
+  return kind !== undefined && KIND_NAME.test(kind) ? kind : '?';
+}
+
+/** `USER#/MAPPING` of a DynamoDB JSON key (ids cut off). */
+function kindOfKey(key: DynamoKey | undefined): string {
+  return `${kindOfValue(key?.pk?.S)}/${kindOfValue(key?.sk?.S)}`;
+}
+
+/**
+ * What a read request reads, from its JSON body, prefixed with the operation: the item kind of a
+ * GetItem; the kinds of a BatchGetItem's keys (distinct, sorted, joined by `+`); the index (or
+ * table) of a Query or Scan, and for a Query the kind of the first key value it names. Only kinds
+ * are kept, never ids or attribute values.
+ */
+export function readKindOf(operation: string, body: string): string {
+  try {
+    const request = JSON.parse(body) as {
+      Key?: DynamoKey;
+      RequestItems?: Record<string, { Keys?: DynamoKey[] }>;
+      TableName?: string;
+      IndexName?: string;
+      ExpressionAttributeValues?: Record<string, { S?: string }>;
+    };
+    if (operation === 'GetItem') return `${operation} ${kindOfKey(request.Key)}`;
+    if (operation === 'BatchGetItem') {
+      const keys = Object.values(request.RequestItems ?? {}).flatMap((table) => table.Keys ?? []);
+      const kinds = [...new Set(keys.map(kindOfKey))].sort();
+      return `${operation} ${kinds.join('+') || '?'}`;
+    }
+    // An index is named by what it looks up; a query of the table by its partition's kind.
+    if (request.IndexName !== undefined) return `${operation} ${request.IndexName}`;
+    if (operation === 'Query') {
+      const first = Object.values(request.ExpressionAttributeValues ?? {}).find(
+        (value) => typeof value.S === 'string',
+      );
+      return `${operation} table ${kindOfValue(first?.S)}`;
+    }
+    return `${operation} table`;
+  } catch {
+    return `${operation} unparsed`;
   }
 }
 
@@ -115,19 +170,23 @@ export async function startDynamoCounter(): Promise<DynamoCounter> {
   let requests = 0;
   const writesByItem: Record<string, number> = {};
   const conditionalFailuresByItem: Record<string, number> = {};
+  const readsByItem: Record<string, number> = {};
   const agent = new Agent({ keepAlive: true });
 
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
     const target = String(incoming.headers['x-amz-target'] ?? '');
     const operation = target.slice(target.lastIndexOf(TARGET_SEPARATOR) + 1) || 'unknown';
     const isWrite = (WRITE_OPERATIONS as readonly string[]).includes(operation);
+    const isRead = (READ_OPERATIONS as readonly string[]).includes(operation);
     requests += 1;
     increment(byOperation, operation);
     if (isWrite) writes += 1;
-    // A write's body is kept (it is small) to learn which kind of item it touches.
+    // A write's or read's body is kept (it is small) to learn which kind of item it touches.
     const sent: Buffer[] = [];
-    if (isWrite) incoming.on('data', (chunk: Buffer) => sent.push(chunk));
-    const kind = () => itemKindOf(Buffer.concat(sent).toString('utf8'));
+    if (isWrite || isRead) incoming.on('data', (chunk: Buffer) => sent.push(chunk));
+    const body = () => Buffer.concat(sent).toString('utf8');
+    const kind = () => itemKindOf(body());
+    if (isRead) incoming.on('end', () => increment(readsByItem, readKindOf(operation, body())));
     if (!upstream) {
       incoming.resume();
       outgoing.writeHead(BAD_GATEWAY).end();
@@ -184,6 +243,7 @@ export async function startDynamoCounter(): Promise<DynamoCounter> {
       requests,
       writesByItem: { ...writesByItem },
       conditionalFailuresByItem: { ...conditionalFailuresByItem },
+      readsByItem: { ...readsByItem },
     }),
     stop: () =>
       new Promise<void>((resolve) => {

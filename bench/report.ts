@@ -3,7 +3,13 @@
  * docs/benchmark.md as is) and the SPEC §11 targets, each met or missed by how much, with the
  * import-mode targets of the create-first and auto scenarios.
  */
-import { callsPerMinimum, type ScenarioResult, SYSTEMS, writesPerCall } from './result.ts';
+import {
+  callsPerMinimum,
+  requestsPerCall,
+  type ScenarioResult,
+  SYSTEMS,
+  writesPerCall,
+} from './result.ts';
 
 /** SPEC §11 figures. */
 export const TARGETS = {
@@ -18,6 +24,8 @@ export const TARGETS = {
   /** Calls per user ÷ the minimum. */
   callsPerMinimum: 1.0,
   maxWritesPerCall: 1.5,
+  /** DynamoDB requests of any kind (reads included) per Upheal call. */
+  maxRequestsPerCall: 4,
   /** Live publish → applied p99 during the bulk load. */
   maxLiveP99Ms: 5_000,
   /**
@@ -28,6 +36,8 @@ export const TARGETS = {
   maxCreateFirstTimeShare: 0.55,
   /** `auto` with 30 % of the users in Upheal: time (and calls) ÷ check-first's, at most. */
   maxAutoExistingRatio: 1.05,
+  /** Scale scenario: time from first publish to last applied ÷ the floor (calls ÷ limit). */
+  maxTimeOverFloor: 1.03,
 } as const;
 
 /** Above this share of users already in Upheal, a workload is not a fresh organisation. */
@@ -65,6 +75,7 @@ const HEADER = [
   '429s',
   'calls ÷ min',
   'DDB writes/call',
+  'DDB requests/call',
   'live p50',
   'live p99',
   'time',
@@ -79,6 +90,11 @@ export function formatTable(results: readonly ScenarioResult[]): string {
       ? result.calls === 0
         ? `${result.dynamo.writes} writes, 0 calls`
         : fixed(writesPerCall(result), 2)
+      : 'n/a';
+    const requests = result.dynamo
+      ? result.calls === 0
+        ? `${result.dynamo.requests} requests, 0 calls`
+        : fixed(requestsPerCall(result), 2)
       : 'n/a';
     const calls =
       result.minimumCalls === 0
@@ -95,6 +111,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
       `${result.rateLimited} (${percent(rateLimitedShare(result))})`,
       calls,
       writes,
+      requests,
       result.live.count === 0 ? '—' : seconds(result.live.p50),
       result.live.count === 0 ? '—' : seconds(result.live.p99),
       seconds(result.durationMs),
@@ -138,6 +155,24 @@ export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
     const name = result.name;
     // Four digits, so that a value just under its bound never prints as the bound.
     const ratio = (value: number) => value.toFixed(4);
+    if (result.scale) {
+      check(
+        name,
+        `rate ≥ ${TARGETS.minRate} × limit from first publish to last applied`,
+        result.scale.rate,
+        (v) => v >= TARGETS.minRate,
+        TARGETS.minRate,
+        ratio,
+      );
+      check(
+        name,
+        `time ≤ ${TARGETS.maxTimeOverFloor} × floor (calls ÷ limit)`,
+        result.durationMs / result.scale.floorMs,
+        (v) => v <= TARGETS.maxTimeOverFloor,
+        TARGETS.maxTimeOverFloor,
+        ratio,
+      );
+    }
     if (result.minimumCalls === 0) {
       check(name, 'zero Upheal calls on a re-run', result.calls, (v) => v === 0, 0, String);
       continue;
@@ -211,6 +246,14 @@ export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
       writesPerCall(result),
       (v) => v <= TARGETS.maxWritesPerCall,
       TARGETS.maxWritesPerCall,
+      (v) => v.toFixed(2),
+    );
+    check(
+      name,
+      `DynamoDB requests per call ≤ ${TARGETS.maxRequestsPerCall}`,
+      requestsPerCall(result),
+      (v) => v <= TARGETS.maxRequestsPerCall,
+      TARGETS.maxRequestsPerCall,
       (v) => v.toFixed(2),
     );
     check(
@@ -310,4 +353,24 @@ export function formatVerdicts(verdicts: readonly Verdict[]): string {
   return verdicts
     .map((v) => `${v.met ? 'met   ' : 'MISSED'}  ${v.scenario}: ${v.target} — ${v.detail}`)
     .join('\n');
+}
+
+/** The scale scenario's figures (time against the floor, peak RSS per worker), if it ran. */
+export function formatScale(results: readonly ScenarioResult[]): string | undefined {
+  const lines = results.flatMap((result) => {
+    const scale = result.scale;
+    if (!scale) return [];
+    const rss = Object.entries(scale.peakRssMb)
+      .map(
+        ([name, sizes]) =>
+          `${name} ${sizes.length} × (max ${fixed(sizes.at(-1), 0)}, median ${fixed(sizes[Math.floor(sizes.length / 2)], 0)} MiB)`,
+      )
+      .join('; ');
+    return [
+      `${result.name}: ${result.calls} calls in ${seconds(result.durationMs)}, floor ${seconds(scale.floorMs)}` +
+        ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
+      `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
+    ];
+  });
+  return lines.length === 0 ? undefined : lines.join('\n');
 }

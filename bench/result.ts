@@ -67,6 +67,21 @@ export interface ScenarioResult {
   readonly eventsPerSecond?: Readonly<Record<string, readonly number[]>>;
   /** Error classes of the naive baseline's failed users. */
   readonly failureKinds?: Readonly<Record<string, number>>;
+  /** The scale scenario's own figures (bench/scale-scenario.ts). */
+  readonly scale?: ScaleFigures;
+}
+
+/** What the scale scenario measures besides a scenario's usual figures. */
+export interface ScaleFigures {
+  /** The key it ran at (its own scaling, see docs/benchmark.md). */
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Calls ÷ limit: the least time the calls made can take. */
+  readonly floorMs: number;
+  /** Own calls ÷ (limit × time): the achieved rate from first publish to last applied. */
+  readonly rate: number;
+  /** Peak resident set of each worker process, by function, in MiB (ascending). */
+  readonly peakRssMb: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Calls per user ÷ the minimum (NaN when the minimum is 0). */
@@ -78,4 +93,10 @@ export function callsPerMinimum(result: ScenarioResult): number {
 export function writesPerCall(result: ScenarioResult): number {
   if (!result.dynamo || result.calls === 0) return Number.NaN;
   return result.dynamo.writes / result.calls;
+}
+
+/** DynamoDB requests of any kind (reads included) per Upheal call (NaN likewise). */
+export function requestsPerCall(result: ScenarioResult): number {
+  if (!result.dynamo || result.calls === 0) return Number.NaN;
+  return result.dynamo.requests / result.calls;
 }

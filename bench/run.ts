@@ -4,9 +4,10 @@
  * Prints progress, then a Markdown table and the targets met or missed, and writes
  * `bench/results/latest.json` and one SVG plot per scenario beside it. `BENCH_QUICK=1` runs a small version (about two minutes);
  * `BENCH_ONLY=name,name` runs only the named scenarios (`cold start` names the bundle sizes and
- * module-init times, measured after the scenarios). The import-mode scenarios (`create-first
- * W=4`, `auto W=4`, and `auto W=4 30 % existing` beside `sync W=4 30 % existing`) are judged
- * against `sync W=4` and its 30 % counterpart when those ran too. See docs/benchmark.md.
+ * module-init times, measured after the scenarios; `scale 10k` the 10 000-user import). The
+ * import-mode scenarios (`create-first W=4`, `auto W=4`, and `auto W=4 30 % existing` beside
+ * `sync W=4 30 % existing`) are judged against `sync W=4` and its 30 % counterpart when those ran
+ * too. See docs/benchmark.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,9 @@ import type { FaultOptions } from '#tools/simulator/options.ts';
 import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
-import { assessTargets, formatTable, formatVerdicts } from './report.ts';
+import { assessTargets, formatScale, formatTable, formatVerdicts } from './report.ts';
 import type { ScenarioResult } from './result.ts';
+import { runScaleScenario } from './scale-scenario.ts';
 import { LIGHT_FAULTS, LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
 import { runSyncScenario } from './sync-scenario.ts';
 import { buildWorkload, type WorkloadSize } from './workload.ts';
@@ -42,6 +44,8 @@ const QUICK: WorkloadSize = {
 };
 /** Longest wait for one phase of a scenario before it is reported incomplete. */
 const PHASE_TIMEOUT_MS = { full: 240_000, quick: 120_000 } as const;
+/** Longest wait for the scale scenario's import (it needs about 7 minutes). */
+const SCALE_TIMEOUT_MS = 900_000;
 /** The name that selects the cold-start measurement in BENCH_ONLY. */
 const COLD_START = 'cold start';
 /** The sync-user bundle target (the function every event runs through). */
@@ -56,7 +60,7 @@ const LARGE_FOREIGN_SHARE = 0.6;
 /** One scenario to run. */
 interface Plan {
   readonly name: string;
-  readonly system: 'sync' | 'naive';
+  readonly system: 'sync' | 'naive' | 'scale';
   readonly workers: number;
   readonly foreignShare: number;
   readonly rerun?: boolean;
@@ -101,6 +105,8 @@ const FULL_PLAN: readonly Plan[] = [
     faults: LIGHT_FAULTS,
   },
   { name: 'sync W=4 foreign 60%', system: 'sync', workers: 4, foreignShare: LARGE_FOREIGN_SHARE },
+  // Its own workload and key (bench/scale-scenario.ts); last, being the longest.
+  { name: 'scale 10k', system: 'scale', workers: 16, foreignShare: 0 },
 ];
 const QUICK_PLAN: readonly Plan[] = [
   { name: 'sync W=4', system: 'sync', workers: 4, foreignShare: 0, rerun: true },
@@ -152,7 +158,9 @@ async function main(): Promise<void> {
             mode: entry.mode ?? IMPORT_MODES.checkFirst,
             ...(entry.faults ? { faults: entry.faults } : {}),
           })
-        : [await runNaiveScenario(common)];
+        : entry.system === 'scale'
+          ? [await runScaleScenario({ name: entry.name, phaseTimeoutMs: SCALE_TIMEOUT_MS, log })]
+          : [await runNaiveScenario(common)];
     for (const result of produced) {
       results.push(result);
       log(
@@ -171,6 +179,8 @@ async function main(): Promise<void> {
   log(formatTable(results));
   log('');
   log(formatVerdicts(verdicts));
+  const scale = formatScale(results);
+  if (scale) log(`\n${scale}`);
   if (coldStarts.length > 0) {
     log('');
     log(formatColdStarts(coldStarts));
@@ -208,7 +218,10 @@ async function main(): Promise<void> {
   };
   for (const result of results) {
     const file = new URL(`./results/${plotFileName(result.name)}`, import.meta.url);
-    await writeFile(file, renderScenarioSvg(result, plotSettings));
+    const limitPerSecond = result.scale
+      ? result.scale.limit / (result.scale.windowMs / MS_PER_SECOND)
+      : plotSettings.limitPerSecond;
+    await writeFile(file, renderScenarioSvg(result, { ...plotSettings, limitPerSecond }));
   }
   if (results.length > 0)
     log(`plots: ${results.map((result) => plotFileName(result.name)).join(', ')} beside it`);

@@ -24,21 +24,29 @@ export const SCALED = {
   horizonMs: 500,
 } as const;
 
+/** A scaled key: its limit and window, and the limiter's jitter allowance and horizon. */
+export interface ScaledKey {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly jitterMs: number;
+  readonly horizonMs: number;
+}
+
 /** The functions' environment overrides that apply the scaled limiter configuration. */
-export function scaledLimiterEnv(): Record<string, string> {
+export function scaledLimiterEnv(scaled: ScaledKey = SCALED): Record<string, string> {
   return {
-    UPHEAL_RATE_LIMIT: String(SCALED.limit),
-    UPHEAL_RATE_WINDOW_SECONDS: String(SCALED.windowMs / 1000),
-    UPHEAL_RATE_JITTER_MS: String(SCALED.jitterMs),
-    UPHEAL_RATE_HORIZON_MS: String(SCALED.horizonMs),
+    UPHEAL_RATE_LIMIT: String(scaled.limit),
+    UPHEAL_RATE_WINDOW_SECONDS: String(scaled.windowMs / 1000),
+    UPHEAL_RATE_JITTER_MS: String(scaled.jitterMs),
+    UPHEAL_RATE_HORIZON_MS: String(scaled.horizonMs),
   };
 }
 
 /** The simulator's rate limit for a run: the exact sliding log (the strictest reading). */
-export function simulatorRateLimit(foreignShare: number) {
+export function simulatorRateLimit(foreignShare: number, scaled: ScaledKey = SCALED) {
   return {
-    limit: SCALED.limit,
-    windowMs: SCALED.windowMs,
+    limit: scaled.limit,
+    windowMs: scaled.windowMs,
     mode: 'sliding' as const,
     foreignShare,
   };

@@ -86,6 +86,12 @@ export const RECHECK_LEAD_SHARE = 0.5;
 /** After a failed condition, wait a random 0..this many ms, so racing callers spread out. */
 export const CONFLICT_JITTER_MS = 5;
 
+/**
+ * Weight of each new DynamoDB round trip in the instance's running estimate (an exponential
+ * moving average); the first one is taken as it is.
+ */
+export const ROUND_TRIP_WEIGHT = 0.25;
+
 /** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
 const MAX_SLEEPS_PER_WAIT = 100;
 
@@ -220,6 +226,8 @@ export class DynamoRateLimiter implements RateLimiter {
   readonly #pool = new SlotPool();
   /** Callers inside acquire that hold no slot: how many slots a lease should book. */
   #demand = 0;
+  /** Running estimate of one DynamoDB round trip of this instance, in ms (see #book). */
+  #roundTripMs: number | undefined;
   #stats = {
     writes: 0,
     conditionalFailures: 0,
@@ -358,8 +366,10 @@ export class DynamoRateLimiter implements RateLimiter {
       return { kind: STEP_OUTCOMES.retry };
     }
     this.#pool.bookedFor(continuation);
-    this.#pool.add(slots.slice(1), now);
-    return { kind: STEP_OUTCOMES.slot, slot: slots[0]!, bookedAt: now };
+    // As of the answer: only slots well beyond it are re-checked for a 429 before use.
+    const bookedAt = this.#now();
+    this.#pool.add(slots.slice(1), bookedAt);
+    return { kind: STEP_OUTCOMES.slot, slot: slots[0]!, bookedAt };
   }
 
   #defer(retryAfterMs: number): never {
@@ -406,6 +416,7 @@ export class DynamoRateLimiter implements RateLimiter {
     const { Item } = await this.#client.send(
       new GetItemCommand({ TableName: this.#tableName, Key: this.#key, ConsistentRead: true }),
     );
+    this.#roundTrip(now);
     const state = toState(Item);
     if (state !== undefined && pauseBeyondBound(state, now, this.params)) {
       this.#see(await this.#dropUnboundedPause(state, now), now);
@@ -457,18 +468,23 @@ export class DynamoRateLimiter implements RateLimiter {
   async #book(now: number, deadline: number, wanted: number): Promise<number[] | undefined> {
     const { params } = this;
     const view = this.#view;
-    const path = bookingPath(view, now, params);
-    const from = now - params.catchUpMs;
+    // The slot is used when the write's answer is back: booked as of that moment, a restart's
+    // slot (and a head taken just after it passed) is not late on arrival when DynamoDB is
+    // slow. Booked as of the step's start, every slot would be dropped by the late-slot rule
+    // once a read and a write take longer than lateMs (a loaded host), by every caller, for ever.
+    const at = Math.max(now, this.#now() + this.#expectedRoundTripMs());
+    const path = bookingPath(view, at, params);
+    const from = at - params.catchUpMs;
     const intervalMs = clampInterval(view?.intervalMs ?? params.safeIntervalMs, params);
     // A restart books one slot: its write sets `tat` from the view's interval, which another
     // process may have changed meanwhile (the next booking then uses the stored one).
     const count =
       path === BOOKING_PATHS.restart
         ? 1
-        : (bookSlots(view, now, deadline, params, wanted)?.slots.length ?? 1);
+        : (bookSlots(view, at, deadline, params, wanted)?.slots.length ?? 1);
     const command =
       path === BOOKING_PATHS.restart
-        ? this.#restartCommand(now, from, intervalMs)
+        ? this.#restartCommand(at, from, intervalMs)
         : count > 1
           ? this.#leaseCommand(from, deadline, intervalMs, count)
           : this.#advanceCommand(from, deadline);
@@ -483,7 +499,7 @@ export class DynamoRateLimiter implements RateLimiter {
     this.#see(state, now);
     this.#stats.slotsBooked += count;
     await this.#raiseAfterCleanWindows(state, now);
-    const first = path === BOOKING_PATHS.restart ? now : state.tat - count * state.intervalMs;
+    const first = path === BOOKING_PATHS.restart ? at : state.tat - count * state.intervalMs;
     return Array.from({ length: count }, (_, index) => first + index * state.intervalMs);
   }
 
@@ -570,9 +586,11 @@ export class DynamoRateLimiter implements RateLimiter {
     const sentAt = this.#now();
     try {
       const { Attributes } = await this.#client.send(command);
+      this.#roundTrip(sentAt);
       return { ok: true, attributes: Attributes };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      this.#roundTrip(sentAt);
       this.#stats.conditionalFailures += 1;
       // AWS returns the item that failed the condition; emulators may not: then read next step.
       if (error.Item !== undefined) this.#see(toState(error.Item), sentAt);
@@ -681,6 +699,20 @@ export class DynamoRateLimiter implements RateLimiter {
     );
     if (written.ok) this.#see(toState(written.attributes), now);
     return written.ok;
+  }
+
+  /** Learns from a DynamoDB request sent at `sentAt` that just answered. */
+  #roundTrip(sentAt: number): void {
+    const sample = Math.max(0, this.#now() - sentAt);
+    this.#roundTripMs =
+      this.#roundTripMs === undefined
+        ? sample
+        : this.#roundTripMs + ROUND_TRIP_WEIGHT * (sample - this.#roundTripMs);
+  }
+
+  /** The round trip a booking expects, at most half the horizon (a slot stays within reach). */
+  #expectedRoundTripMs(): number {
+    return Math.min(this.#roundTripMs ?? 0, this.params.horizonMs / 2);
   }
 
   /** Sleeps until the clock reads `target` (timers may fire early: it checks and sleeps again). */

@@ -5,7 +5,9 @@
  * those of one group in order, a failure skipping the rest of that group only (`group-order.ts`);
  * plus the queue side of each record's outcome
  * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
- * failures and dead-lettering after the last one, and recording permanent failures.
+ * failures and dead-lettering after the last one, and recording permanent failures. After a
+ * deferral for want of a limiter slot, the next records of that queue wait for the slot or are
+ * deferred unread (`capacity-gate.ts`), so instances the API cannot serve do not poll DynamoDB.
  *
  * Requires `ReportBatchItemFailures` on the event source mapping (serverless.yml does it).
  */
@@ -20,10 +22,12 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { SlotUnavailableError } from '#lib/errors.ts';
 import type { InvocationClock } from '#lib/limiter/guarded-upheal.ts';
 import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
+import { CapacityGate } from '#lib/sqs/capacity-gate.ts';
 import { GroupOrder } from '#lib/sqs/group-order.ts';
 import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
@@ -80,6 +84,8 @@ export interface ConsumerDeps {
   /** Most records of different message groups run at once (default DEFAULT_RECORDS_IN_PARALLEL). */
   readonly recordsInParallel?: number | undefined;
   readonly now?: () => number;
+  /** Sleeps `ms` (a record waiting at the capacity gate); default a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Builds an SQS handler that processes each record with `work`. */
@@ -93,6 +99,10 @@ export function sqsConsumer(
   const parallelism = new AdaptiveParallelism(
     deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL,
   );
+  // Also per instance: a deferral for want of a slot holds back the next records of its queue.
+  const gate = new CapacityGate();
+  const sleep =
+    deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   return async (event, context) => {
     const processor = new BatchProcessor(EventType.SQS);
@@ -104,10 +114,12 @@ export function sqsConsumer(
       now,
       timed: new Set(),
       forCapacity: false,
+      gate,
     };
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
+        await passGate(gate, record.eventSourceARN, now, sleep);
         await work.run(record, context);
         count(deps, METRIC_NAMES.applied);
         const sent = Number(record.attributes.SentTimestamp);
@@ -152,6 +164,30 @@ interface Invocation {
   readonly timed: Set<string>;
   /** Whether a record was deferred for want of a limiter slot. */
   forCapacity: boolean;
+  /** This instance's capacity gate (told of every deferral for want of a slot). */
+  readonly gate: CapacityGate;
+}
+
+/**
+ * Lets a record start once its queue's capacity gate is open: waits out a short closure once,
+ * and throws SlotUnavailableError (deferring the record unread) for a longer one, or for one
+ * that another deferral extended while this record waited.
+ */
+async function passGate(
+  gate: CapacityGate,
+  queue: string,
+  now: () => number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
+  const first = gate.admit(queue, now());
+  if (first.action === 'run') return;
+  if (first.action === 'wait') {
+    await sleep(first.ms);
+    const again = gate.admit(queue, now());
+    if (again.action === 'run') return;
+    throw new SlotUnavailableError(again.ms);
+  }
+  throw new SlotUnavailableError(first.ms);
 }
 
 /** Adds one metric value, when the consumer publishes metrics. */
@@ -192,7 +228,10 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
     run.timed.add(record.messageId);
   };
   if (decision.action === 'defer') {
-    if (decision.forCapacity) run.forCapacity = true;
+    if (decision.forCapacity) {
+      run.forCapacity = true;
+      run.gate.deferred(record.eventSourceARN, now(), decision.delayMs);
+    }
     count(deps, METRIC_NAMES.deferred);
     deps.logger.debug('deferred', {
       ...ids,

@@ -126,6 +126,31 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     expect(late.stats()).toMatchObject({ slotsBooked: 2, slotsDropped: 1, slotsUsed: 1 });
   });
 
+  it('books an idle schedule as of when the answer arrives, so slow round trips do not make every slot late', async () => {
+    const clock = fakeTime(START);
+    const roundTripMs = 2 * SCALED_PARAMS.lateMs;
+    // DynamoDB answering each request a round trip later than it was sent (a loaded host).
+    const slow = {
+      send: async (command: Parameters<typeof table.client.send>[0]) => {
+        clock.time.now += roundTripMs;
+        return table.client.send(command);
+      },
+    } as unknown as typeof table.client;
+    const limiter = new DynamoRateLimiter({
+      client: slow,
+      tableName: TABLE_NAME,
+      apiKey: freshKey(),
+      ...SCALED,
+      now: clock.now,
+      sleep: clock.sleep,
+      random: () => 0,
+    });
+    await limiter.acquire(LANES.live);
+    await limiter.acquire(LANES.live);
+    // Each slot was in time when its booking's answer came back: none dropped as late.
+    expect(limiter.stats()).toMatchObject({ slotsUsed: 2, slotsDropped: 0 });
+  });
+
   it('pauses for the default backoff when a 429 came without Retry-After', async () => {
     const apiKey = freshKey();
     const clock = fakeTime(START);

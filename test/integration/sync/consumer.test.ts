@@ -212,6 +212,69 @@ describe('sqsConsumer', () => {
     expect(await attemptsOf(event.Records[0]!.messageId)).toBeUndefined();
   });
 
+  it('after a deferral for want of a slot, defers the next records of the queue without running them', async () => {
+    const ran: string[] = [];
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        // One record at a time, so the first one's deferral comes before the others start.
+        recordsInParallel: 1,
+      },
+      {
+        run: async (record) => {
+          ran.push(record.messageId);
+          throw new SlotUnavailableError(5_000);
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }, { body: '{}' }]);
+    const response = await handler(event, context);
+    expect(response.batchItemFailures).toHaveLength(3);
+    // Only the first record did any work (and its reads); the gate deferred the others unread.
+    expect(ran).toEqual([event.Records[0]!.messageId]);
+    for (const record of event.Records) expect(await attemptsOf(record.messageId)).toBeUndefined();
+  });
+
+  it('lets the next records wait out a closure shorter than a deferral, then run them', async () => {
+    const ran: string[] = [];
+    const slept: number[] = [];
+    let clock = 1_000_000;
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        recordsInParallel: 1,
+        now: () => clock,
+        sleep: async (ms) => {
+          slept.push(ms);
+          clock += ms;
+        },
+      },
+      {
+        run: async (record) => {
+          ran.push(record.messageId);
+          if (ran.length === 1) throw new SlotUnavailableError(400);
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
+    const response = await handler(event, context);
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
+      event.Records[0]!.messageId,
+    ]);
+    expect(slept).toEqual([400]);
+    expect(ran).toEqual(event.Records.map((record) => record.messageId));
+  });
+
   it('defers a record the invocation has no time left for, before any Upheal call, without counting an attempt', async () => {
     const handler = consumerWith(
       syncUserWork({
