@@ -6,7 +6,7 @@
  * create-first and goes on check-first while the observed share of users Upheal already has is
  * above the break-even. The identity rules hold in every mode (`lib/sync/identity.ts`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The import modes. */
 export const IMPORT_MODES = {
