@@ -24,7 +24,7 @@ import {
   type WorkerMode,
 } from './limiter-protocol.ts';
 
-/** Production figures, and the time scale of the run (SPEC §11: 300 per 10 s). */
+/** Production figures, and the time scale of the run (300 per 10 s). */
 const PRODUCTION = { limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 3_000 } as const;
 const WINDOW_MS = 10_000;
 /** Every time constant shrinks with the window (research §6.2), so utilisation is comparable. */

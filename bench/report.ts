@@ -1,6 +1,6 @@
 /**
  * The benchmark's output: one Markdown table row per scenario (so it pastes into
- * docs/benchmark.md as is) and the SPEC §11 targets, each met or missed by how much, with the
+ * docs/benchmark.md as is) and the performance targets, each met or missed by how much, with the
  * import-mode targets of the create-first and auto scenarios.
  */
 import {
@@ -11,7 +11,7 @@ import {
   writesPerCall,
 } from './result.ts';
 
-/** SPEC §11 figures. */
+/** The performance targets (docs/benchmark.md). */
 export const TARGETS = {
   /** Achieved rate ÷ limit while a backlog exists (no other client). */
   minRate: 0.97,
@@ -44,7 +44,7 @@ export const TARGETS = {
 const FRESH_SHARE = 0.1;
 /**
  * Issue 16's targets for a shared key, at a foreign share up to `atMostForeignShare`, with and
- * without the simulator's light faults (stricter than the SPEC figures above).
+ * without the simulator's light faults (stricter than the targets above).
  */
 export const SHARED_KEY_TARGETS = {
   atMostForeignShare: 0.3,
@@ -130,7 +130,7 @@ export interface Verdict {
   readonly detail: string;
 }
 
-/** Checks every SPEC §11 target that applies to the product's rows (not to the naive baseline). */
+/** Checks every performance target that applies to the product's rows (not to the naive baseline). */
 export function assessTargets(results: readonly ScenarioResult[]): Verdict[] {
   const verdicts: Verdict[] = [];
   const check = (

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (after `npm run build`): SPEC §11's figures for the product and for a naive
+ * `npm run bench` (after `npm run build`): the performance figures of the product and for a naive
  * baseline on the same workload, under a sliding window scaled to 300 requests per 10 s.
  * Prints progress, then a Markdown table and the targets met or missed, and writes
  * `bench/results/latest.json` and one SVG plot per scenario beside it. `BENCH_QUICK=1` runs a small version (about two minutes);

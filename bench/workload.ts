@@ -131,7 +131,7 @@ export function buildWorkload(size: WorkloadSize): Workload {
 }
 
 /**
- * The fewest Upheal calls that can sync this import user in `mode` (SPEC §11). `auto` is counted
+ * The fewest Upheal calls that can sync this import user in `mode`. `auto` is counted
  * as create-first: below the break-even share it stays so.
  */
 export function minimumCalls(user: BenchUser, mode: ImportMode = IMPORT_MODES.checkFirst): number {

@@ -1,5 +1,5 @@
 /**
- * `ingest`: the HTTPS entry for partner events, behind a Lambda function URL (SPEC §3). Parses the
+ * `ingest`: the HTTPS entry for partner events, behind a Lambda function URL. Parses the
  * function-URL event, runs `ingestEvents` and maps its outcome to the HTTP answer. Logs one JSON
  * line per request with ids, counts and reasons only: never bodies, event data or secrets.
  */
@@ -106,7 +106,7 @@ function logAttributes(outcome: IngestOutcome): Record<string, unknown> {
   };
 }
 
-// AWS clients are built once per Lambda instance; endpoints come from AWS_ENDPOINT_URL_* (SPEC §4).
+// AWS clients are built once per Lambda instance; endpoints come from AWS_ENDPOINT_URL_*.
 const sqs = new SQSClient({});
 const dynamodb = new DynamoDBClient({});
 const logger = new Logger({ serviceName: SERVICE });

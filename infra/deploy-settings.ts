@@ -35,7 +35,7 @@ const DeploySettingsSchema = z.object({
   uphealApiKeyParameter: SsmParameterName,
   /** SSM SecureString holding the ingest signing secret(s), comma-separated during a rotation. */
   ingestSecretParameter: SsmParameterName,
-  /** The partner's HTTPS endpoint for outbound events (SPEC §5.1); none when empty. */
+  /** The partner's HTTPS endpoint for outbound events; none when empty. */
   outboundWebhookUrl: optional(z.url({ protocol: /^https$/, message: 'must be an https URL' })),
   /** SSM SecureString holding the secret outbound webhook requests are signed with. */
   outboundWebhookSecretParameter: SsmParameterName,
@@ -46,7 +46,7 @@ const DeploySettingsSchema = z.object({
   uphealBaseUrl: z.url({ protocol: /^https$/, message: 'must be an https URL' }),
   uphealRateLimit: numberParam.pipe(z.number().int().positive()),
   uphealRateWindowSeconds: numberParam.pipe(z.number().positive()),
-  /** Whether a created provider's single-use invite URL goes to the partner (SPEC §5.1). */
+  /** Whether a created provider's single-use invite URL goes to the partner. */
   shareInviteUrl: z.enum(['true', 'false']),
   deleteGuardMaxCount: numberParam.pipe(z.number().int().nonnegative()),
   deleteGuardMaxShare: numberParam.pipe(z.number().min(0).max(1)),

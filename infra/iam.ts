@@ -1,5 +1,5 @@
 /**
- * One least-privilege IAM role per function (SPEC §9): what `FUNCTIONS[name].access` in
+ * One least-privilege IAM role per function: what `FUNCTIONS[name].access` in
  * infra/functions.ts says the function's code uses, and nothing else. No statement has a `*`
  * resource; the package test pins every role resource by resource.
  */
@@ -103,7 +103,7 @@ function tableStatements(table: TableAccess, scansTable: boolean): Record<string
 }
 
 /**
- * The statements of one function's role (SPEC §9, least privilege): its own log group; its SQS
+ * The statements of one function's role (least privilege): its own log group; its SQS
  * triggers and their DLQs; the queues it sends to; the table (ingest: its nonces only); the
  * bucket and the secrets only where it uses them. No statement has a `*` resource.
  */

@@ -1,5 +1,5 @@
 /**
- * CloudWatch alarms and the overview dashboard (SPEC §9; what to do for each alarm is in
+ * CloudWatch alarms and the overview dashboard (what to do for each alarm is in
  * docs/operations.md). Product metrics are published by the functions (EMF, names in
  * `METRIC_NAMES`, namespace `UphealSync`, dimension `service`); queue and function metrics are AWS's own.
  */
@@ -26,7 +26,7 @@ import {
 
 /** Period and threshold of the "dead-letter queue not empty" alarms. */
 const DLQ_ALARM = { periodSeconds: 300, threshold: 0 } as const;
-/** 429s above this share of Upheal calls over the period mean another client or a limiter bug (SPEC §11: ≤ 2 %). */
+/** 429s above this share of Upheal calls over the period mean another client or a limiter bug (≤ 2 %). */
 const RATE_LIMITED_ALARM = { periodSeconds: 300, share: 0.02 } as const;
 /** Any record failed for good within the period needs an operator's look. */
 const FAILED_ALARM = { periodSeconds: 300, threshold: 0 } as const;

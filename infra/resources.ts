@@ -239,7 +239,7 @@ export const QUEUES = {
     maxReceiveCount: BACKSTOP_MAX_RECEIVES,
     consumer: { functionName: 'apply-upheal-webhook', batchSize: 10, maximumConcurrency: 2 },
   },
-  /** Outcomes for the partner system (SPEC §5.1); consumed by the partner, not by us. */
+  /** Outcomes for the partner system; consumed by the partner, not by us. */
   outbound: {
     logicalId: 'OutboundQueue',
     suffix: 'outbound',

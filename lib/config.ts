@@ -1,5 +1,5 @@
 /**
- * The one validated configuration of every function and of the CLI (SPEC §4). Parsed once from
+ * The one validated configuration of every function and of the CLI. Parsed once from
  * the environment with zod; a missing or malformed variable stops start-up with a ConfigError
  * naming it. AWS endpoints are not configured here: the AWS SDK reads `AWS_ENDPOINT_URL`,
  * `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_DYNAMODB` itself, so the same code runs against

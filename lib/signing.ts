@@ -1,5 +1,5 @@
 /**
- * The one request-signing scheme of this product (SPEC §3, `ingest`; SPEC §5.1, outbound POSTs):
+ * The one request-signing scheme of this product (`ingest`; outbound POSTs):
  * HMAC-SHA256 with a shared secret over `${timestamp}.${rawBody}`, where the timestamp is in
  * milliseconds since the epoch. The timestamp is signed so that a captured request cannot be
  * replayed outside the replay window; within the window, replays are stopped by the caller's

@@ -17,7 +17,7 @@ export const BUNDLE_DIR = 'dist/functions';
 /** Where esbuild's record of each bundle's inputs goes (not part of the deployed package). */
 const METAFILE_DIR = 'dist/meta';
 
-/** Lambda's Node runtime this project targets (SPEC §9). */
+/** Lambda's Node runtime this project targets. */
 const NODE_TARGET = 'node24';
 
 /**

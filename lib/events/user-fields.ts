@@ -1,5 +1,5 @@
 /**
- * The partner's user fields (SPEC §6), shared by partner events (SPEC §5) and import rows.
+ * The partner's user fields, shared by partner events and import rows.
  * Enumerations are Upheal's; formats Upheal leaves undocumented (upheal-api.md §8 row 19) are
  * checked here conservatively so a bad value fails at our edge with the field named, not as an
  * opaque 400 from Upheal later. Objects are strict: an unknown field is an error.
@@ -110,7 +110,7 @@ const NameSchema = z
   .max(FIELD_LIMITS.nameMaxLength, `must have at most ${FIELD_LIMITS.nameMaxLength} characters`)
   .superRefine(refuseUnsafeText);
 
-/** An email, normalised as Upheal's check-by-email expects (SPEC §3.3: trimmed, lower-case). */
+/** An email, normalised as Upheal's check-by-email expects (trimmed, lower-case). */
 export const EmailSchema = z
   .string()
   .trim()
@@ -188,7 +188,7 @@ const NoteTemplateIdsSchema = uniqueIds(0, FIELD_LIMITS.maxNoteTemplates);
 /** A client's providers: non-empty, no repeats; the first is the primary (`therapistUserId`). */
 export const ProviderPartnerUserIdsSchema = uniqueIds(1, FIELD_LIMITS.maxProvidersPerClient);
 
-/** The full state of a provider as the partner system knows it (SPEC §6). */
+/** The full state of a provider as the partner system knows it. */
 export const ProviderFieldsSchema = z.strictObject({
   email: EmailSchema,
   firstName: NameSchema,
@@ -207,7 +207,7 @@ export const ProviderFieldsSchema = z.strictObject({
 /** A provider's fields after validation and normalisation. */
 export type ProviderFields = z.output<typeof ProviderFieldsSchema>;
 
-/** The full state of a client as the partner system knows it (SPEC §6). */
+/** The full state of a client as the partner system knows it. */
 export const ClientFieldsSchema = z.strictObject({
   firstName: NameSchema,
   lastName: NameSchema,

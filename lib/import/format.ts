@@ -1,4 +1,4 @@
-/** The import file formats (SPEC §6) and how a file's name selects one. */
+/** The import file formats and how a file's name selects one. */
 import { ValidationError } from '#lib/errors.ts';
 
 /** The supported import formats. */

@@ -1,5 +1,5 @@
 /**
- * One record of an import file (SPEC §6): a provider or a client, each with its `partnerUserId`
+ * One record of an import file: a provider or a client, each with its `partnerUserId`
  * and the same fields partner events carry. Both file formats (NDJSON and CSV) decode a row into
  * a flat object first and validate it here, so they accept and reject exactly the same records.
  */

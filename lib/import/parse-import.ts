@@ -1,5 +1,5 @@
 /**
- * Streams an import file (SPEC §6) into validated rows. Every row is answered — a record, or a
+ * Streams an import file into validated rows. Every row is answered — a record, or a
  * `ValidationError` naming the field and the line — and a bad row never stops the rest. The file
  * is read chunk by chunk; memory grows only with the partner ids and email digests seen (for
  * duplicates).

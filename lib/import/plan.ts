@@ -1,5 +1,5 @@
 /**
- * The dry-run plan of an import (SPEC §7 `import --dry-run`): how many Upheal calls the file will
+ * The dry-run plan of an import (`import --dry-run`): how many Upheal calls the file will
  * cost and roughly how long that takes under the shared rate limit, and the reference check every
  * planning runs (a client's providers must be in the file or mapped). It reads the rows and the id
  * mappings only; it never calls Upheal.

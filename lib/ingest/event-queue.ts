@@ -1,5 +1,5 @@
 /**
- * Puts validated partner events on the user-events FIFO queue (SPEC §3: `sync-user` consumes it).
+ * Puts validated partner events on the user-events FIFO queue (`sync-user` consumes it).
  * The message group derives from the partner user id, so one user's events are applied in order;
  * the deduplication id derives from the event id (both in `#lib/sqs/message-ids.ts`), so a partner re-sending an event within SQS's five-minute
  * deduplication interval does not enqueue it twice (and `sync-user`'s versioning makes later

@@ -1,5 +1,5 @@
 /**
- * How sync-user's outcomes reach the job ledger cheaply (SPEC §11: ≤ 1.5 DynamoDB writes per
+ * How sync-user's outcomes reach the job ledger cheaply (≤ 1.5 DynamoDB writes per
  * Upheal call). Outcomes of one Lambda invocation are counted in memory and flushed at the end of
  * the batch as one atomic `ADD` per job. The flush's answer (the item as that very write left it)
  * tells whether this batch settled the last row of a phase; then one conditional update moves the

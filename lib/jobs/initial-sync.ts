@@ -1,5 +1,5 @@
 /**
- * The `initial-sync` use case (SPEC §6, issue 6): runs one control message of an import job.
+ * The `initial-sync` use case (issue 6): runs one control message of an import job.
  *
  * 1. planning (plan-job.ts): resolve the export time, check every row (a client's providers must
  *    be in the file or mapped), record each invalid row as a job failure (line + reason), count

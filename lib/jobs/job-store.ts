@@ -1,5 +1,5 @@
 /**
- * The job ledger in DynamoDB (SPEC §3.1): one item per import job (`JOB#<jobId>` / `JOB`) plus one
+ * The job ledger in DynamoDB: one item per import job (`JOB#<jobId>` / `JOB`) plus one
  * small index item per job (`JOBS` / `<startedAt>#<jobId>`) so the latest job can be found without
  * a scan. Single-item conditional writes only (dynalite has no transactions): counters move with
  * `ADD`, phases move with an update conditioned on the phase they leave, so of many workers that

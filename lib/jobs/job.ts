@@ -1,5 +1,5 @@
 /**
- * An import job (SPEC §3.1 "Jobs", §6): what the ledger item holds and the words for its phases
+ * An import job (§6): what the ledger item holds and the words for its phases
  * and outcome counters. One item per job; every counter is a number attribute that `ADD` can
  * bump, so many workers settle rows of one job without reading it first.
  */

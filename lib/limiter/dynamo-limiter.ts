@@ -1,5 +1,5 @@
 /**
- * The shared rate limiter on DynamoDB (SPEC §3.2, docs/limits.md): the pure algorithm of
+ * The shared rate limiter on DynamoDB (docs/limits.md): the pure algorithm of
  * `gcra.ts` on one item per API key (`pk = LIMITER#<keyId>`, `sk = STATE`), so every Lambda
  * instance and every process books its send slots from the same schedule.
  *

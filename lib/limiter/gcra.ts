@@ -1,5 +1,5 @@
 /**
- * The pure rate-limiting algorithm behind the shared limiter (SPEC §3.2, docs/limits.md): GCRA in
+ * The pure rate-limiting algorithm behind the shared limiter (docs/limits.md): GCRA in
  * reservation mode ("virtual scheduling") with burst B = 1, two lanes and AIMD adaptation. No I/O
  * and no clock of its own: every function takes `now` (epoch ms), so the same code runs in the
  * DynamoDB adapter and in the virtual-time simulation that proves its bounds. It stays one file

@@ -1,5 +1,5 @@
 /**
- * Outbound events (SPEC §5.1): what the partner system learns back — Upheal ids, failures and,
+ * Outbound events: what the partner system learns back — Upheal ids, failures and,
  * when invite sharing is on, a created provider's `inviteUrl`. One JSON message per outcome on
  * the outbound FIFO queue, deduplicated on the outcome (type, user, cause), not on the delivery,
  * so a redelivered cause does not announce its outcome twice.

@@ -1,5 +1,5 @@
 /**
- * Optional delivery of outbound events to a partner's HTTPS endpoint (SPEC §5.1), signed with the
+ * Optional delivery of outbound events to a partner's HTTPS endpoint, signed with the
  * same scheme `ingest` verifies (`lib/signing.ts`), so a partner needs one verifier for both
  * directions. Runs in `deliver-outbound`, which consumes the webhook queue: any failure — a
  * non-2xx answer, a timeout, a refused connection — is retried with backoff by the consumer and,

@@ -1,5 +1,5 @@
 /**
- * Failure records (SPEC §3.3, nothing is lost): every event that ends as a permanent failure is
+ * Failure records (nothing is lost): every event that ends as a permanent failure is
  * recorded with ids, the operation, the HTTP status and a reason — never clinical data. Import
  * failures are also filed under their job, by line, for `upheal-sync failures JOB`.
  */

@@ -1,6 +1,6 @@
 /**
  * The user-mapping port: partner user id → Upheal user id, with what the sync needs to apply
- * events exactly once and in order (SPEC §3.1). No clinical data is stored: only ids, versions
+ * events exactly once and in order. No clinical data is stored: only ids, versions
  * and hashes of the synced fields.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The `assign-providers` use case: makes a client's provider list in Upheal equal to the
  * partner's desired list with one full-list replace (`POST /users/{userId}/providers`), primary
- * provider first, and skips the call when Upheal already has exactly that list (SPEC §3.3).
+ * provider first, and skips the call when Upheal already has exactly that list.
  * A client or provider not mapped yet is waited for (NotReadyError, bounded by the consumer),
  * then fails with a reason naming the missing partner ids.
  */

@@ -1,5 +1,5 @@
 /**
- * DynamoDB adapter of the DeleteGuard port (SPEC §3.3): deletes are counted per fixed window in
+ * DynamoDB adapter of the DeleteGuard port: deletes are counted per fixed window in
  * one item; the count may only grow while it stays under the threshold, which is the smaller of
  * a fixed count and a share of the mapped users. One atomic conditional update per delete.
  */

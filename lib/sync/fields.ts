@@ -1,8 +1,8 @@
 /**
  * How a partner user's fields map onto Upheal's requests, and the hashes that let the sync skip
- * calls that would change nothing (SPEC §3.1). The integration guide's update endpoints cannot
+ * calls that would change nothing. The integration guide's update endpoints cannot
  * change some fields (email, phone, locale); those are compared by hash so the partner learns
- * which changes were not applied (SPEC §5.1).
+ * which changes were not applied.
  */
 import { createHash } from 'node:crypto';
 import type { ClientFields, ProviderFields } from '#lib/events/user-fields.ts';

@@ -64,13 +64,13 @@ export interface AssignmentQueue {
   enqueue(clientPartnerUserId: string, cause: OutcomeCause): Promise<void>;
 }
 
-/** What caused an outcome: a partner event or an import job (SPEC §5.1). */
+/** What caused an outcome: a partner event or an import job. */
 export interface OutcomeCause {
   readonly eventId?: string | undefined;
   readonly jobId?: string | undefined;
 }
 
-/** Decides whether a delete may run now or must wait for an operator (SPEC §3.3). */
+/** Decides whether a delete may run now or must wait for an operator. */
 export interface DeleteGuard {
   /** True when one more delete stays within the thresholds; counts it if so. */
   admit(): Promise<boolean>;

@@ -1,5 +1,5 @@
 /**
- * Event ordering (SPEC §3.3, stale events are dropped): an event's version is its `occurredAt`,
+ * Event ordering (stale events are dropped): an event's version is its `occurredAt`,
  * ties broken by event id, so every worker orders one user's history the same way and a
  * redelivered event is recognised as already applied.
  */

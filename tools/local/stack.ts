@@ -1,5 +1,5 @@
 /**
- * The whole product on one machine (SPEC §8): SQS/S3 and DynamoDB emulators on loopback, the
+ * The whole product on one machine: SQS/S3 and DynamoDB emulators on loopback, the
  * resources of `infra/resources.ts` (stage `local`), the Upheal simulator (unless a URL is given),
  * and one event source mapping per SQS trigger of `infra/functions.ts`, invoking the functions'
  * built bundles in worker processes. `stop()` ends every process and server it started.
