@@ -2,8 +2,9 @@
  * The stored shape of a partner user's item (`USER#<id>` / `MAPPING`) shared by the mapping
  * store and the per-user lease, which both write it. Besides the mapping itself the item carries
  * the user's lease (`leaseOwner`, `leaseUntil`) and, while the user has no mapping yet, the create
- * claim (`claimedAt`, `createEmail`, `createFields`, `createEmailHash`, and the version of its event,
- * `createVersionMs` and `createVersionEventId`) and a TTL: such a "shell" item has no `rev`, is no mapping to any reader, and is replaced whole by the first mapping save.
+ * claim (`claimedAt`, `createEmail`, `createFields`, `createEmailHash`, and the version of its
+ * event, `createVersionMs` and `createVersionEventId`) and a TTL: such a "shell" item has no
+ * `rev`, is no mapping to any reader, and is replaced whole by the first mapping save.
  */
 import { createHash } from 'node:crypto';
 import { TABLE } from '#infra/resources.ts';
