@@ -214,7 +214,7 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
     );
   }
   if (decision.action === 'trace' && healedBefore) {
-    await settle(command, mapping, failures, deps);
+    await settle(command, mapping, failures, claim?.version?.eventId, deps);
   }
   if (decision.action === 'trace') {
     await deps.store.recordTrace({
@@ -229,7 +229,7 @@ export async function healCreatedUser(command: HealCommand, deps: HealDeps): Pro
       clearedFailures: healedBefore ? failures.length : 0,
     };
   }
-  await settle(command, saved, failures, deps);
+  await settle(command, saved, failures, claim?.version?.eventId, deps);
   await deps.store.recordTrace({ ...traceOf(command), outcome: HEAL_OUTCOMES.healed });
   return { ...traceOf(command), outcome: HEAL_OUTCOMES.healed, clearedFailures: failures.length };
 }
@@ -248,15 +248,24 @@ function wroteBefore(mapping: UserMapping, uphealUserId: string): boolean {
   );
 }
 
-/** After the mapping is saved: failures cleared, the partner told, a client's list queued. */
+/**
+ * After the mapping is saved: failures cleared, the partner told, a client's list queued. What
+ * is announced names the event whose create was lost (the claim's) when a failure of it is
+ * found, else only an import job: another failure of the user (an event refused for its own
+ * reason) is not what took effect.
+ */
 async function settle(
   command: HealCommand,
   saved: UserMapping | undefined,
   failures: readonly FoundFailure[],
+  createEventId: string | undefined,
   deps: HealDeps,
 ): Promise<void> {
   await deps.store.clearFailures(failures);
-  const cause = failures[0];
+  const cause = failures.find((failure) => failure.eventId === createEventId) ?? {
+    jobId: failures.find((failure) => failure.jobId !== undefined)?.jobId,
+    eventId: undefined,
+  };
   await deps.outbound.publish({
     type: 'user.created',
     partnerUserId: command.partnerUserId,

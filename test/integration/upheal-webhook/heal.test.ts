@@ -294,6 +294,54 @@ describe('healCreatedUser', () => {
     expect(await fixture.mappings.get('c-second')).toBeUndefined();
   });
 
+  it("announces the lost create's own event, never another event's refusal", async () => {
+    const createdAt = { ms: Date.parse('2026-11-27T10:00:20.000Z'), eventId: 'e-create' };
+    await fixture.failures.record({
+      partnerUserId: 'c-cause',
+      eventId: 'e-refused',
+      operation: 'client.updated',
+      reason: 'occurredAt: must not be more than 300 seconds in the future',
+    });
+    await fixture.failures.record({
+      partnerUserId: 'c-cause',
+      eventId: 'e-create',
+      operation: 'client.created',
+      reason: 'gave up waiting',
+    });
+    expect(
+      await fixture.mappings.claim('c-cause', 'msg-7', 60_000, { fields: [], version: createdAt }),
+    ).toBe(true);
+    const first = command('c-cause', 'u-cause');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(first, deps())).outcome).toBe('healed');
+    const about = (id: string) =>
+      published.filter((event) => 'partnerUserId' in event && event.partnerUserId === id);
+    const announced = about('c-cause');
+    expect(announced.map((event) => ('eventId' in event ? event.eventId : undefined))).toEqual([
+      'e-create',
+    ]);
+
+    // Only another event's failure: the announcement names no event.
+    await fixture.failures.record({
+      partnerUserId: 'c-cause-2',
+      eventId: 'e-refused-2',
+      operation: 'client.updated',
+      reason: 'occurredAt: must not be more than 300 seconds in the future',
+    });
+    expect(
+      await fixture.mappings.claim('c-cause-2', 'msg-8', 60_000, {
+        fields: [],
+        version: createdAt,
+      }),
+    ).toBe(true);
+    const next = command('c-cause-2', 'u-cause-2');
+    now += WORKER_SETTLE_MS;
+    expect((await healCreatedUser(next, deps())).outcome).toBe('healed');
+    const second = about('c-cause-2');
+    expect(second).toHaveLength(1);
+    expect(second[0] && 'eventId' in second[0] ? second[0].eventId : undefined).toBeUndefined();
+  });
+
   it('only traces a partner id it never sent', async () => {
     const before = published.length;
     const result = await healCreatedUser(command('c-stranger', 'u-stranger'), deps());
