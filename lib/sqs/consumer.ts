@@ -29,7 +29,7 @@ import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
 import { CapacityGate } from '#lib/sqs/capacity-gate.ts';
 import { GroupOrder } from '#lib/sqs/group-order.ts';
-import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
+import { backoff, decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 import { MS_PER_SECOND } from '#lib/time.ts';
 
@@ -210,7 +210,7 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
   const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
   const decision = decide(error, {
-    attempt: receives,
+    receives,
     waitedMs: Number.isFinite(firstReceived) ? now() - firstReceived : 0,
     dependencyWaitMs: deps.dependencyWaitMs,
     ...(deps.webhookWaitMs === undefined ? {} : { webhookWaitMs: deps.webhookWaitMs }),
@@ -245,7 +245,7 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
     const attempts = await deps.failures.countAttempt(record.messageId);
     if (attempts < deps.maxAttempts) {
       deps.logger.warn('retrying', { ...ids, attempts, error: describeError(error) });
-      await setVisibility(decision.delayMs);
+      await setVisibility(backoff(attempts, Math.random));
       throw error;
     }
     await deadLetter(deps.sqs, queues, record);

@@ -8,7 +8,9 @@
  *   invocation (too little time left); the message comes back after the delay and the wait does
  *   NOT count as a failed attempt;
  * - retry: a transient failure (5xx, timeout, connection reset, a lost write race); counted, with
- *   capped exponential backoff and full jitter, and after `maxAttempts` the message goes to the DLQ;
+ *   capped exponential backoff and full jitter over the failed attempts counted (`backoff`; never
+ *   over SQS's receive count, which deferrals raise too), and after `maxAttempts` the message goes
+ *   to the DLQ;
  * - fail: permanent (bad input, a 4xx other than 429, a dependency that never came); the failure
  *   is recorded with its reason and the message leaves the queue.
  * Unknown errors (bugs, AWS SDK errors, a raw socket error) are retried like transient ones,
@@ -75,7 +77,8 @@ export type RecordDecision =
        */
       readonly forCapacity?: boolean;
     }
-  | { readonly action: 'retry'; readonly delayMs: number }
+  /** Count the failed attempt, then wait `backoff(failedAttempts)` (or dead-letter at the limit). */
+  | { readonly action: 'retry' }
   | {
       readonly action: 'fail';
       readonly reason: string;
@@ -86,8 +89,8 @@ export type RecordDecision =
 
 /** Inputs besides the error. */
 export interface DecisionContext {
-  /** 1 for the first failed attempt of this message. */
-  readonly attempt: number;
+  /** How many times SQS delivered the message, this delivery included (1 for the first). */
+  readonly receives: number;
   /** How long ago SQS first delivered the message. */
   readonly waitedMs: number;
   /** How long a record may wait for a dependency (a mapping) before it fails. */
@@ -102,7 +105,6 @@ export interface DecisionContext {
   readonly receivesLeft?: number;
   /** Deferral after a 429 without `Retry-After` (default DEFAULT_RATE_LIMIT_DEFER_MS). */
   readonly rateLimitDeferMs?: number;
-  readonly random?: () => number;
 }
 
 /** Decides what to do with a record whose work threw `error`. */
@@ -161,7 +163,7 @@ export function decide(error: unknown, context: DecisionContext): RecordDecision
       status: error instanceof UpstreamError ? error.status : undefined,
     };
   }
-  return { action: 'retry', delayMs: backoff(context.attempt, context.random ?? Math.random) };
+  return { action: 'retry' };
 }
 
 /**
@@ -186,14 +188,17 @@ function decideBusy(
 function decideWait(error: NotReadyError, context: DecisionContext, remainingMs: number) {
   const grown = Math.min(MAX_DEPENDENCY_DEFER_MS, context.waitedMs * DEPENDENCY_BACKOFF_SHARE);
   const hint =
-    context.attempt <= 1
+    context.receives <= 1
       ? Math.min(error.retryAfterMs, FIRST_DEPENDENCY_DEFER_MS)
       : error.retryAfterMs;
   return { action: 'defer', delayMs: Math.min(Math.max(hint, grown), remainingMs) } as const;
 }
 
 /**
- * Capped exponential backoff with full jitter: uniform in [0, min(MAX, BASE·2^(attempt−1))).
+ * The wait before retrying a message whose `attempt`-th try failed (1 for the first failure):
+ * capped exponential backoff with full jitter, uniform in [0, min(MAX, BASE·2^(attempt−1))). The
+ * attempt is the message's count of real failures: a message deferred ten times for a slot and
+ * then answered one 500 waits up to a second, not the cap.
  * `random` returns a number in [0, 1); injected so tests are deterministic.
  */
 export function backoff(attempt: number, random: () => number): number {

@@ -22,7 +22,7 @@
  * Deliveries run one at a time, or two at once interleaved operation by operation in a seeded
  * order (`interleave`), so a seed replays the same run.
  */
-import { decide, describeError } from '#lib/sqs/outcome-policy.ts';
+import { backoff, decide, describeError } from '#lib/sqs/outcome-policy.ts';
 import { type CrashPoint, WorkerCrash } from './crash.ts';
 
 /** The virtual clock every component of a case reads. */
@@ -391,12 +391,11 @@ export async function runDeliveries(
         return;
       }
       const decision = decide(error, {
-        attempt: message.receiveCount,
+        receives: message.receiveCount,
         waitedMs: clock.now() - message.firstReceivedAt!,
         dependencyWaitMs: options.dependencyWaitMs,
         ...(options.webhookWaitMs === undefined ? {} : { webhookWaitMs: options.webhookWaitMs }),
         receivesLeft: options.backstopReceives - message.receiveCount,
-        random,
       });
       if (decision.action === 'defer') {
         stats.deferrals += 1;
@@ -405,7 +404,7 @@ export async function runDeliveries(
         message.failures += 1;
         if (message.failures < options.maxAttempts) {
           stats.retries += 1;
-          message.visibleAt = clock.now() + decision.delayMs;
+          message.visibleAt = clock.now() + backoff(message.failures, random);
         } else {
           stats.deadLettered += 1;
           const reason = `dead-lettered after ${message.failures} attempts: ${describeError(error)}`;

@@ -19,6 +19,7 @@ import { deadlineGuard } from '#lib/limiter/guarded-upheal.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
+import { BASE_DELAY_MS } from '#lib/sqs/outcome-policy.ts';
 import { attemptsKey } from '#lib/store/keys.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
 import { providerEvent } from '#test/helpers/events.ts';
@@ -323,6 +324,29 @@ describe('sqsConsumer', () => {
     expect(dead.map((message) => message.Body)).toContain('{"kept":"intact"}');
     const failure = (await fixture.failures.list()).find((f) => f.partnerUserId === 'p-transient');
     expect(failure?.reason).toMatch(/dead-lettered after 2 attempts/);
+  });
+
+  it('backs off by the failed attempts, not by the receives that deferrals added', async () => {
+    const handler = consumerWith({
+      run: async () => {
+        throw new ServerError('upheal checkUser: HTTP 500', 500, undefined, undefined);
+      },
+      describe: () => ({ operation: 'client.created', partnerUserId: 'c-deferred-often' }),
+    });
+    const event = await batchOf('userEvents', [{ body: '{"deferred":"often"}' }]);
+    // Received a dozen times before (each a deferral for want of a slot): by the receive count the
+    // backoff ceiling would be the cap (60 s); by the failures counted it is BASE_DELAY_MS.
+    const record = event.Records[0]!;
+    const often = {
+      ...record,
+      attributes: { ...record.attributes, ApproximateReceiveCount: '12' },
+    };
+    const response = await handler({ Records: [often] }, context);
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(await attemptsOf(record.messageId)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, BASE_DELAY_MS + 500));
+    const again = await receiveAll(fixture.queues.queueUrls.userEvents);
+    expect(again.map((message) => message.Body)).toContain('{"deferred":"often"}');
   });
 
   it("skips only the rest of a failed record's message group", async () => {

@@ -24,6 +24,7 @@ import {
 } from '#lib/errors.ts';
 import {
   BASE_DELAY_MS,
+  backoff,
   DEFAULT_RATE_LIMIT_DEFER_MS,
   decide,
   describeError,
@@ -34,7 +35,7 @@ import {
   QUARANTINE_BACKOFF_SHARE,
 } from '#lib/sqs/outcome-policy.ts';
 
-const context = { attempt: 1, waitedMs: 0, dependencyWaitMs: 900_000, random: () => 0.5 };
+const context = { receives: 1, waitedMs: 0, dependencyWaitMs: 900_000 };
 
 describe('decide', () => {
   it("defers a record with no rate-limit slot by the limiter's wait", () => {
@@ -114,7 +115,7 @@ describe('decide', () => {
     const error = new NotReadyError('provider p-1 is not mapped', 10_000);
     // First receive: the dependency may be in the same batch; look again soon.
     expect(decide(error, context)).toEqual({ action: 'defer', delayMs: FIRST_DEPENDENCY_DEFER_MS });
-    expect(decide(error, { ...context, attempt: 2, waitedMs: 2_000 })).toEqual({
+    expect(decide(error, { ...context, receives: 2, waitedMs: 2_000 })).toEqual({
       action: 'defer',
       delayMs: 10_000,
     });
@@ -140,7 +141,7 @@ describe('decide', () => {
     let receives = 0;
     for (;;) {
       receives += 1;
-      const decision = decide(error, { ...context, attempt: receives, waitedMs });
+      const decision = decide(error, { ...context, receives: receives, waitedMs });
       if (decision.action !== 'defer') break;
       waitedMs += decision.delayMs;
     }
@@ -151,11 +152,11 @@ describe('decide', () => {
   it("bounds a create's wait for Upheal's webhook by its own setting", () => {
     const error = new AwaitingWebhookError('create of c-1 answered 409', 10_000);
     const waiting = { ...context, webhookWaitMs: 60_000 };
-    expect(decide(error, { ...waiting, attempt: 2, waitedMs: 30_000 })).toEqual({
+    expect(decide(error, { ...waiting, receives: 2, waitedMs: 30_000 })).toEqual({
       action: 'defer',
       delayMs: 15_000,
     });
-    expect(decide(error, { ...waiting, attempt: 5, waitedMs: 60_000 })).toEqual({
+    expect(decide(error, { ...waiting, receives: 5, waitedMs: 60_000 })).toEqual({
       action: 'fail',
       reason: 'gave up waiting: create of c-1 answered 409',
     });
@@ -165,7 +166,7 @@ describe('decide', () => {
     expect(
       decide(new NotReadyError('provider p-1 is not mapped', 10_000), {
         ...waiting,
-        attempt: 5,
+        receives: 5,
         waitedMs: 60_000,
       }),
     ).toMatchObject({ action: 'defer' });
@@ -185,12 +186,12 @@ describe('decide', () => {
   it('never fails a record whose user is held by another message when its dependency wait is over', () => {
     const busy = new UserBusyError('user c-1 is being changed by another message', 1_000, 60_000);
     // Within the wait: like a dependency.
-    expect(decide(busy, { ...context, attempt: 3, waitedMs: 10_000 })).toEqual({
+    expect(decide(busy, { ...context, receives: 3, waitedMs: 10_000 })).toEqual({
       action: 'defer',
       delayMs: 5_000,
     });
     // After it: back once any holder's lease has run out, so the real reason can be found.
-    expect(decide(busy, { ...context, attempt: 14, waitedMs: 900_000 })).toEqual({
+    expect(decide(busy, { ...context, receives: 14, waitedMs: 900_000 })).toEqual({
       action: 'defer',
       delayMs: 60_000,
     });
@@ -288,10 +289,15 @@ describe('decide: retry backoff', () => {
   /** The largest value a `random()` may return. */
   const top = () => 1 - Number.EPSILON;
   const serverError = new ServerError('x', 500, undefined, undefined);
-  const retryDelay = (attempt: number, random: () => number) => {
-    const decision = decide(serverError, { ...context, attempt, random });
-    return decision.action === 'retry' ? decision.delayMs : undefined;
-  };
+  const retryDelay = (attempt: number, random: () => number) => backoff(attempt, random);
+
+  it('retries a transient failure without a delay of its own: the backoff follows the failures', () => {
+    // However many times SQS delivered it (deferrals included), a retry is just a retry: the
+    // consumer counts the failed attempt and waits backoff(failed attempts).
+    for (const receives of [1, 7, 30]) {
+      expect(decide(serverError, { ...context, receives })).toEqual({ action: 'retry' });
+    }
+  });
 
   it('doubles the backoff ceiling per attempt, starting at the base', () => {
     expect([1, 2, 3, 4].map((attempt) => retryDelay(attempt, top))).toEqual([
