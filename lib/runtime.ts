@@ -14,6 +14,7 @@ import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
 import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
+import { deriveParams, slotDeadline } from '#lib/limiter/gcra.ts';
 import {
   allGuards,
   type CallGuard,
@@ -199,8 +200,7 @@ const AFTER_CALL_MARGIN_MS = 1_000;
  */
 export function callGuardOf(runtime: Runtime): CallGuardFactory {
   const { config } = runtime;
-  const callBudgetMs =
-    config.UPHEAL_RATE_HORIZON_MS + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
+  const callBudgetMs = longestSlotWaitMs(config) + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
   const deadlines = invocationDeadlines(callBudgetMs);
   return (invocation) => {
     const guards: CallGuard[] = [runtime.quarantine.guard()];
@@ -219,6 +219,17 @@ function outboundOf(config: Config, sqs: SQSClient): OutboundPublisher {
   }
   if (targets.length === 0) return new NoOutbound();
   return targets.length === 1 ? targets[0]! : new FanOutPublisher(targets);
+}
+
+/** The longest in-process wait for a slot (a bulk call that continues an event: H plus its lead). */
+function longestSlotWaitMs(config: Config): number {
+  const params = deriveParams({
+    limit: config.UPHEAL_RATE_LIMIT,
+    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
+    jitterMs: config.UPHEAL_RATE_JITTER_MS,
+    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
+  });
+  return slotDeadline(LANES.bulk, 0, params, true);
 }
 
 /**

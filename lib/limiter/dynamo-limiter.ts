@@ -49,6 +49,7 @@ import {
   needsRecheck,
   pauseBeyondBound,
   pausedAfterBooking,
+  slotDeadline,
   viewIsFresh,
   withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
@@ -80,17 +81,30 @@ export const WAKE_SPREAD_INTERVALS = 2;
  */
 export const DEFER_SPREAD_INTERVALS = 4;
 
-/** A slot's re-check read (gcra.ts `needsRecheck`) starts this share of an interval before it. */
+/**
+ * A slot's re-check (gcra.ts `needsRecheck`) happens this share of an interval before it, on a
+ * view of the item at most one interval older than that moment: the process's view when one of
+ * its callers read or booked that recently (with several callers, nearly always), else a read.
+ */
 export const RECHECK_LEAD_SHARE = 0.5;
 
 /** After a failed condition, wait a random 0..this many ms, so racing callers spread out. */
 export const CONFLICT_JITTER_MS = 5;
 
 /**
- * Weight of each new DynamoDB round trip in the instance's running estimate (an exponential
- * moving average); the first one is taken as it is.
+ * Weight of each new DynamoDB round trip in the instance's running estimates of its mean and of
+ * its mean deviation (exponential moving averages, as TCP estimates its round trip); the first
+ * one is taken as it is.
  */
 export const ROUND_TRIP_WEIGHT = 0.25;
+
+/**
+ * A booking expects its answer this many mean deviations after the mean round trip: DynamoDB's
+ * round trips have a long tail when it is busy, and a slot booked as of the mean would be late on
+ * arrival (dropped by the late-slot rule, booked again: more load, longer round trips) for every
+ * answer slower than the mean by the late-slot threshold.
+ */
+export const ROUND_TRIP_DEVIATIONS = 4;
 
 /** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
 const MAX_SLEEPS_PER_WAIT = 100;
@@ -228,6 +242,8 @@ export class DynamoRateLimiter implements RateLimiter {
   #demand = 0;
   /** Running estimate of one DynamoDB round trip of this instance, in ms (see #book). */
   #roundTripMs: number | undefined;
+  /** Running estimate of the mean deviation of those round trips, in ms. */
+  #roundTripDeviationMs = 0;
   #stats = {
     writes: 0,
     conditionalFailures: 0,
@@ -280,7 +296,9 @@ export class DynamoRateLimiter implements RateLimiter {
     options: Required<AcquireOptions>,
     hold: (held: boolean) => void,
   ): Promise<void> {
-    let deadline = this.#now() + this.params.horizonMs;
+    const deadlineFrom = (now: number) =>
+      slotDeadline(lane, now, this.params, options.continuation);
+    let deadline = deadlineFrom(this.#now());
     // After a wait, a view from before the moment waited for is as old as the wait: the caller
     // reads unless another caller of this process read (or booked) since that moment (the random
     // spread on top only de-synchronises processes; within one, the mutex already does).
@@ -299,12 +317,16 @@ export class DynamoRateLimiter implements RateLimiter {
       const { slot, bookedAt } = outcome;
       hold(true);
       if (needsRecheck(slot, bookedAt, this.params)) {
-        // Read shortly before the slot (not under the mutex: it only refreshes the view).
-        await this.#sleepUntil(slot - RECHECK_LEAD_SHARE * this.params.safeIntervalMs);
-        if (pausedAfterBooking(slot, await this.#read())) {
+        // Read shortly before the slot (not under the mutex: it only refreshes the view),
+        // unless another caller of this process read or booked since that moment.
+        const recheckAt = slot - RECHECK_LEAD_SHARE * this.params.safeIntervalMs;
+        await this.#sleepUntil(recheckAt);
+        const seen =
+          this.#viewAt >= recheckAt - this.params.safeIntervalMs ? this.#view : await this.#read();
+        if (pausedAfterBooking(slot, seen)) {
           this.#stats.slotsDropped += 1;
           hold(false);
-          deadline = this.#now() + this.params.horizonMs;
+          deadline = deadlineFrom(this.#now());
           continue;
         }
       }
@@ -314,7 +336,7 @@ export class DynamoRateLimiter implements RateLimiter {
         // Late-slot rule (or a pause this process just learned of): never use the slot.
         this.#stats.slotsDropped += 1;
         hold(false);
-        deadline = sendAt + this.params.horizonMs;
+        deadline = deadlineFrom(sendAt);
         continue;
       }
       this.#stats.slotsUsed += 1;
@@ -704,15 +726,23 @@ export class DynamoRateLimiter implements RateLimiter {
   /** Learns from a DynamoDB request sent at `sentAt` that just answered. */
   #roundTrip(sentAt: number): void {
     const sample = Math.max(0, this.#now() - sentAt);
-    this.#roundTripMs =
-      this.#roundTripMs === undefined
-        ? sample
-        : this.#roundTripMs + ROUND_TRIP_WEIGHT * (sample - this.#roundTripMs);
+    if (this.#roundTripMs === undefined) {
+      this.#roundTripMs = sample;
+      return;
+    }
+    const error = sample - this.#roundTripMs;
+    this.#roundTripMs += ROUND_TRIP_WEIGHT * error;
+    this.#roundTripDeviationMs +=
+      ROUND_TRIP_WEIGHT * (Math.abs(error) - this.#roundTripDeviationMs);
   }
 
-  /** The round trip a booking expects, at most half the horizon (a slot stays within reach). */
+  /**
+   * The round trip a booking expects (mean plus ROUND_TRIP_DEVIATIONS deviations), at most half
+   * the horizon (a slot stays within reach).
+   */
   #expectedRoundTripMs(): number {
-    return Math.min(this.#roundTripMs ?? 0, this.params.horizonMs / 2);
+    const expected = (this.#roundTripMs ?? 0) + ROUND_TRIP_DEVIATIONS * this.#roundTripDeviationMs;
+    return Math.min(expected, this.params.horizonMs / 2);
   }
 
   /** Sleeps until the clock reads `target` (timers may fire early: it checks and sleeps again). */

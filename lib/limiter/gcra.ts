@@ -69,9 +69,12 @@ export const AIMD = {
    * (the interval is divided by it): Upheal's window was full when it answered, so the rate
    * that filled it, what the schedule sent over the last window, is an estimate of the share
    * other clients leave, too high by at most the last increase; pacing just below it uses that
-   * share instead of cutting far below it.
+   * share instead of cutting far below it. 0.95 rather than closer to 1: in the virtual-time
+   * simulation (30 % and 60 % foreign shares) it used as much of the rest as 0.97 did at 30 %
+   * (0.965–0.968) and more at 60 % (0.954 against 0.931), with fewer 429s, since a rate a little
+   * further below the estimate takes more clean windows of increases to fill the window again.
    */
-  estimateShare: 0.97,
+  estimateShare: 0.95,
   /**
    * A 429 that finds the rate not grown back above the last cut's estimate (the estimate was
    * wrong: the other clients took more, or our own sending was below the schedule) multiplies it
@@ -216,6 +219,24 @@ export function viewIsFresh(
   params: GcraParams,
 ): view is LimiterState {
   return view !== undefined && view.tat >= now && now - viewAt < params.safeIntervalMs;
+}
+
+/**
+ * The latest slot a caller asking at `now` waits for in-process before it defers: the horizon H
+ * for the live lane; for the bulk lane H plus its lead, so that a bulk caller defers only when it
+ * could not even start booking within H. Bulk callers book only once the head is within their
+ * lead, and several processes booking at once push the head a lead or so beyond that: with the
+ * plain horizon as the bound, such a head made every waiting bulk caller defer (a trip through
+ * the queue, and the user's state read again) instead of waiting a few intervals.
+ */
+export function slotDeadline(
+  lane: Lane,
+  now: number,
+  params: GcraParams,
+  continuation = false,
+): number {
+  if (lane === LANES.live) return now + params.horizonMs;
+  return now + params.horizonMs + (continuation ? params.continuationLeadMs : params.bulkLeadMs);
 }
 
 /** What a caller should do next. */

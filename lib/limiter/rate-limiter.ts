@@ -31,7 +31,8 @@ export interface AcquireOptions {
 export interface RateLimiter {
   /**
    * Resolves when the caller may send one request now. Waits in-process only up to the
-   * configured horizon; beyond it throws SlotUnavailableError (from `#lib/errors.ts`) carrying the
+   * configured horizon (a bulk caller: until it can start booking within the horizon, gcra.ts
+   * `slotDeadline`); beyond it throws SlotUnavailableError (from `#lib/errors.ts`) carrying the
    * expected wait, so the caller defers its SQS message instead of sleeping.
    */
   acquire(lane: Lane, options?: AcquireOptions): Promise<void>;

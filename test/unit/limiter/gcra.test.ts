@@ -22,6 +22,7 @@ import {
   needsRecheck,
   pauseBeyondBound,
   pausedAfterBooking,
+  slotDeadline,
   withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
@@ -126,6 +127,29 @@ describe('decide', () => {
     expect(wide.continuationLeadMs).toBeCloseTo(CONTINUATION_LEAD_INTERVALS * T, 6);
     const narrow = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 500 });
     expect(narrow.continuationLeadMs).toBe(narrow.bulkLeadMs);
+  });
+
+  it('lets a bulk caller wait while it can start booking within the horizon (slotDeadline)', () => {
+    expect(slotDeadline(LANES.live, NOW, params)).toBe(NOW + params.horizonMs);
+    expect(slotDeadline(LANES.bulk, NOW, params)).toBe(NOW + params.horizonMs + params.bulkLeadMs);
+    expect(slotDeadline(LANES.bulk, NOW, params, true)).toBe(
+      NOW + params.horizonMs + params.continuationLeadMs,
+    );
+    // Other processes pushed the head a little beyond the horizon: a live caller defers, a bulk
+    // caller waits (it can start booking within H) instead of a trip through the queue.
+    const pushed = state({ tat: NOW + params.horizonMs + params.bulkLeadMs / 2 });
+    expect(
+      decide(pushed, LANES.live, NOW, slotDeadline(LANES.live, NOW, params), params).kind,
+    ).toBe(DECISIONS.defer);
+    expect(decide(pushed, LANES.bulk, NOW, slotDeadline(LANES.bulk, NOW, params), params)).toEqual({
+      kind: DECISIONS.wait,
+      untilMs: pushed.tat - params.bulkLeadMs,
+    });
+    // Beyond the horizon plus the lead, even a bulk caller defers.
+    const far = state({ tat: NOW + params.horizonMs + params.bulkLeadMs + 1 });
+    expect(decide(far, LANES.bulk, NOW, slotDeadline(LANES.bulk, NOW, params), params).kind).toBe(
+      DECISIONS.defer,
+    );
   });
 
   it('books at once on an idle or unknown schedule', () => {

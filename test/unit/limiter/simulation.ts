@@ -19,6 +19,7 @@ import {
   MAX_LEASE_SLOTS,
   needsRecheck,
   pausedAfterBooking,
+  slotDeadline,
   viewIsFresh,
 } from '#lib/limiter/gcra.ts';
 import { LANES, type Lane } from '#lib/limiter/rate-limiter.ts';
@@ -198,7 +199,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   ): void => {
     let view: LimiterState | undefined;
     let viewAt = Number.NEGATIVE_INFINITY;
-    let deadline = requestedAt + params.horizonMs;
+    let deadline = slotDeadline(lane, requestedAt, params);
     process.demand += 1;
     const step = (now: number): void => {
       if (now >= durationMs) return;
@@ -219,7 +220,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
         deferrals[lane] += 1;
         const back = now + decision.retryAfterMs;
         view = undefined;
-        deadline = back + params.horizonMs;
+        deadline = slotDeadline(lane, back, params);
         process.demand -= 1;
         events.push(back, (at) => {
           process.demand += 1;
@@ -267,7 +268,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       events.push(slot + delay.send, (woke) => {
         const drop = () => {
           process.demand += 1;
-          deadline = woke + params.horizonMs;
+          deadline = slotDeadline(lane, woke, params);
           step(woke);
         };
         if (needsRecheck(slot, bookedAt, params)) {
