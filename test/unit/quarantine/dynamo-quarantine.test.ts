@@ -3,7 +3,7 @@
  * DynamoQuarantine each, as Lambda instances have) share the one item, in fake time.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BadRequestError,
@@ -16,6 +16,7 @@ import {
 } from '#lib/errors.ts';
 import {
   DynamoQuarantine,
+  HEALTHY_STATE_CACHE_MS,
   QUARANTINE_KEY,
   readQuarantine,
   STATE_CACHE_MS,
@@ -30,7 +31,7 @@ import { createTable, startDynamoDb } from '#tools/local/aws-services.ts';
 import { localClientConfig } from '#tools/local/stack.ts';
 
 const TABLE_NAME = 'quarantine-test';
-const SETTINGS = { errorThreshold: 3, errorWindowMs: 10_000, probeIntervalMs: 5_000 } as const;
+const SETTINGS = { errorThreshold: 3, errorWindowMs: 30_000, probeIntervalMs: 20_000 } as const;
 const START = 1_800_000_000_000;
 const serverError = () => new ServerError('upheal check: HTTP 503', 503, undefined, undefined);
 const unauthorized = () =>
@@ -69,10 +70,10 @@ beforeEach(async () => {
   await documents.send(new DeleteCommand({ TableName: TABLE_NAME, Key: QUARANTINE_KEY }));
 });
 
-/** One instance's quarantine. */
-const instance = () =>
+/** One instance's quarantine (on `client`, the shared one unless a test counts its requests). */
+const instance = (client: DynamoDBDocumentClient = documents) =>
   new DynamoQuarantine({
-    client: documents,
+    client,
     tableName: TABLE_NAME,
     settings: SETTINGS,
     probe: async () => {
@@ -85,7 +86,7 @@ const instance = () =>
 
 /** Lets every instance's cached view expire. */
 const later = (ms: number) => {
-  clock.now += Math.max(ms, STATE_CACHE_MS);
+  clock.now += Math.max(ms, HEALTHY_STATE_CACHE_MS);
 };
 
 describe('DynamoQuarantine', () => {
@@ -105,6 +106,39 @@ describe('DynamoQuarantine', () => {
     expect(gates).toEqual([false]);
   });
 
+  it('reads the item every few seconds while its calls are answered, every second once it sees a fault', async () => {
+    let reads = 0;
+    const counting = new Proxy(documents, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return (command: Parameters<typeof documents.send>[0]) => {
+          if (command instanceof GetCommand) reads += 1;
+          return target.send(command);
+        };
+      },
+    });
+    const a = instance(counting);
+    const guard = a.guard();
+    guard.afterSuccess!();
+    const readsOver = async (ms: number) => {
+      const before = reads;
+      for (let at = 0; at < ms; at += 100) {
+        await guard.beforeCall();
+        clock.now += 100;
+      }
+      return reads - before;
+    };
+    expect(await readsOver(2 * HEALTHY_STATE_CACHE_MS)).toBe(2);
+    // A fault among its recent calls: it looks at the item every second again, so a quarantine
+    // another instance starts reaches it within STATE_CACHE_MS.
+    await guard.afterFailure!(serverError()).catch(() => undefined);
+    // (The fault's report read it at the fault; then once a second.)
+    expect(await readsOver(5 * STATE_CACHE_MS)).toBe(4);
+    await instance().report(unauthorized());
+    clock.now += STATE_CACHE_MS;
+    await expect(guard.beforeCall()).rejects.toBeInstanceOf(QuarantinedError);
+  });
+
   it('quarantines every instance at once when Upheal refuses the key (401)', async () => {
     const [a, b] = [instance(), instance()];
     await a.report(unauthorized());
@@ -113,7 +147,7 @@ describe('DynamoQuarantine', () => {
     expect(error).toBeInstanceOf(QuarantinedError);
     expect((error as QuarantinedError).retryAfterMs).toBeLessThanOrEqual(SETTINGS.probeIntervalMs);
     // How long the quarantine has lasted, for the record's deferral to grow with.
-    expect((error as QuarantinedError).quarantinedForMs).toBe(STATE_CACHE_MS);
+    expect((error as QuarantinedError).quarantinedForMs).toBe(HEALTHY_STATE_CACHE_MS);
     expect(await readQuarantine(documents, TABLE_NAME)).toMatchObject({
       quarantined: true,
       reason: QUARANTINE_REASONS.unauthorized,
