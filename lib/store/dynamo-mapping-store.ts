@@ -20,6 +20,7 @@ import {
   leaseHolderOf,
   mappingOfItem,
   pendingOf,
+  seenClaimOf,
   withoutUndefined,
 } from '#lib/store/mapping-item.ts';
 import type {
@@ -78,7 +79,12 @@ export class DynamoMappingStore implements MappingStore {
         ConsistentRead: true,
       }),
     );
-    return { mapping: mappingOfItem(Item), leaseHolder: leaseHolderOf(Item, this.#now()) };
+    return {
+      mapping: mappingOfItem(Item),
+      leaseHolder: leaseHolderOf(Item, this.#now()),
+      // A user with a mapping keeps its claim in an item apart: only a shell's (or no item's) is known.
+      ...(Item?.rev === undefined ? { claim: seenClaimOf(Item) } : {}),
+    };
   }
 
   async getMany(partnerUserIds: readonly string[]): Promise<Map<string, UserMapping>> {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TABLE } from '#infra/resources.ts';
-import type { PendingCreate, UserKind, UserMapping } from '#lib/store/mapping-store.ts';
+import type { PendingCreate, SeenClaim, UserKind, UserMapping } from '#lib/store/mapping-store.ts';
 
 /** Attribute names of the lease and the claim on the user's item. */
 export const ITEM = {
@@ -49,6 +49,15 @@ export function mappingOfItem(item: Record<string, unknown> | undefined): UserMa
 export function claimOfItem(item: Record<string, unknown> | undefined): PendingCreate | undefined {
   if (item === undefined || item[ITEM.claimedAt] === undefined) return undefined;
   return pendingOf(item);
+}
+
+/** The claim a shell item (or no item) holds, as a read saw it: what it was sent with, and when. */
+export function seenClaimOf(item: Record<string, unknown> | undefined): SeenClaim {
+  const claimedAt = item?.[ITEM.claimedAt];
+  return {
+    pending: claimOfItem(item),
+    claimedAt: typeof claimedAt === 'number' ? claimedAt : undefined,
+  };
 }
 
 /** A stored claim's email and field names (a shell item or a claim item alike). */

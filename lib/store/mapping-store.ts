@@ -99,11 +99,24 @@ export interface PendingCreate {
   readonly fields?: readonly string[] | undefined;
 }
 
+/** A create claim as one read saw it. */
+export interface SeenClaim {
+  /** What the claimed create was sent with; undefined when there was no claim. */
+  readonly pending: PendingCreate | undefined;
+  /** When it was claimed (names the claim); undefined when there was no claim. */
+  readonly claimedAt: number | undefined;
+}
+
 /** A mapping and the holder of its user's lease, read together. */
 export interface MappingLookup {
   readonly mapping: UserMapping | undefined;
   /** The message holding the user's lease, while it has not run out. */
   readonly leaseHolder?: string | undefined;
+  /**
+   * The create claim, when the same item holds it (a user with no mapping yet); absent when it
+   * lives in an item apart (a user with a mapping) or the store does not say.
+   */
+  readonly claim?: SeenClaim | undefined;
 }
 
 /** Stores and reads mappings. */

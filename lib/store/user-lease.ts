@@ -64,6 +64,13 @@ export interface AcquireOptions {
   readonly pending?: PendingCreate | undefined;
   /** Whether the caller last saw a mapping (a saved item): saves a retried write when right. */
   readonly expectMapping?: boolean | undefined;
+  /**
+   * With `pending` on a user with no mapping: the claim the caller's decision rests on (`null`:
+   * none), by its `claimedAt`. A different claim on the item (another message claimed a create
+   * since the caller read it) fails the write, and the user is reported busy: the caller starts
+   * over from a fresh read, so no claim it did not see is ever replaced.
+   */
+  readonly expectClaimedAt?: number | null | undefined;
 }
 
 /** Per-user leases (the port; `DynamoUserLeases` is its adapter). */
@@ -119,6 +126,7 @@ export class DynamoUserLeases implements UserLeases {
           lengthMs,
           mapped,
           options.pending,
+          options.expectClaimedAt,
         );
         // A user with a mapping (a tombstone being created again) keeps its claim apart.
         if (mapped && options.pending)
@@ -170,6 +178,7 @@ export class DynamoUserLeases implements UserLeases {
     lengthMs: number,
     mapped: boolean,
     pending: PendingCreate | undefined,
+    expectClaimedAt: number | null | undefined,
   ): Promise<Record<string, unknown> | undefined> {
     const names: Record<string, string> = {
       '#owner': ITEM.leaseOwner,
@@ -189,6 +198,15 @@ export class DynamoUserLeases implements UserLeases {
       set.push('#ttl = :ttl');
       if (pending) claimUpdate(pending, now, names, values, set, remove);
     }
+    let sameClaim = '';
+    if (!mapped && pending && expectClaimedAt !== undefined) {
+      names['#claimedAt'] = ITEM.claimedAt;
+      if (expectClaimedAt === null) sameClaim = ' AND attribute_not_exists(#claimedAt)';
+      else {
+        values[':seenClaimedAt'] = expectClaimedAt;
+        sameClaim = ' AND #claimedAt = :seenClaimedAt';
+      }
+    }
     const { Attributes } = await this.#client.send(
       new UpdateCommand({
         TableName: this.#table,
@@ -196,7 +214,7 @@ export class DynamoUserLeases implements UserLeases {
         UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
         ConditionExpression: `(attribute_not_exists(#until) OR #until < :now OR #owner = :owner) AND ${
           mapped ? 'attribute_exists(#rev)' : 'attribute_not_exists(#rev)'
-        }`,
+        }${sameClaim}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',

@@ -20,6 +20,7 @@ import type {
   MappingLookup,
   MappingStore,
   PendingCreate,
+  SeenClaim,
   UserMapping,
 } from '#lib/store/mapping-store.ts';
 import { LEASE_BUSY_RETRY_MS, USER_LEASE_MS, type UserLeases } from '#lib/store/user-lease.ts';
@@ -87,6 +88,10 @@ class HeldLease {
   #held = false;
   /** Another message held the lease when the mapping was read: a look-up would be wasted. */
   #busyAtRead = false;
+  /** The create claim the first read saw on the user's item, when the item holds it. */
+  #seenClaim: SeenClaim | undefined;
+  /** Whether the decision used that claim instead of reading it again (see `claimSeen`). */
+  #claimAssumed = false;
 
   constructor(leases: UserLeases, partnerUserId: string, owner: string, leaseMs?: number) {
     this.#leases = leases;
@@ -105,6 +110,18 @@ class HeldLease {
     this.#basis = decisionBasis(found.mapping);
     this.#mapped = found.mapping !== undefined;
     this.#busyAtRead = found.leaseHolder !== undefined && found.leaseHolder !== this.#owner;
+    this.#seenClaim = found.claim;
+  }
+
+  /**
+   * The create claim the first read saw, if that read saw the claim, and remembered as used: the
+   * create claimed with the lease is then written only if the item still holds that very claim
+   * (another message's claim since is never replaced unseen; this message starts over instead).
+   * Saves reading the item again for it.
+   */
+  claimSeen(): SeenClaim | undefined {
+    if (this.#seenClaim !== undefined) this.#claimAssumed = true;
+    return this.#seenClaim;
   }
 
   /** Before a look-up: waits, like a change, for a user another message held when it was read. */
@@ -118,12 +135,16 @@ class HeldLease {
    */
   async take(pending?: PendingCreate): Promise<void> {
     if (this.#held && pending === undefined) return;
+    const claimed = pending !== undefined && this.#claimAssumed;
     const grant = await this.#leases.acquire(this.partnerUserId, this.#owner, {
       leaseMs: this.#leaseMs,
       pending,
       expectMapping: this.#mapped,
+      ...(claimed ? { expectClaimedAt: this.#seenClaim?.claimedAt ?? null } : {}),
     });
     if (!grant.taken) throw this.#busy();
+    // The item now holds this message's own claim, under its lease.
+    if (claimed) this.#claimAssumed = false;
     const first = !this.#held;
     this.#held = true;
     if (first && this.#basis !== undefined && decisionBasis(grant.mapping) !== this.#basis) {
@@ -178,6 +199,11 @@ function leasedMappings(mappings: MappingStore, lease: HeldLease): MappingStore 
       const saved = await mappings.save(draft, expectedRev);
       if (saved) lease.saved(draft);
       return saved;
+    },
+    async pendingCreate(id) {
+      if (!own(id) || lease.unread) return mappings.pendingCreate(id);
+      const seen = lease.claimSeen();
+      return seen === undefined ? mappings.pendingCreate(id) : seen.pending;
     },
     async claim(id, owner, leaseMs, pending, expectedRev) {
       if (!own(id)) return mappings.claim(id, owner, leaseMs, pending, expectedRev);

@@ -200,6 +200,35 @@ describe('messageLease', () => {
     expect(await fixture.mappings.get('p-ml-4')).toMatchObject({ rev: 1 });
   });
 
+  it("answers a claim from the message's first read, and never replaces a claim it did not see", async () => {
+    const reader = messageLease(leases(), fixture.mappings, 'p-ml-6', 'msg-reader');
+    expect(await reader.mappings.get('p-ml-6')).toBeUndefined();
+    // What the first read saw (no claim), without reading the item again.
+    expect(await reader.mappings.pendingCreate('p-ml-6')).toBeUndefined();
+    // Meanwhile another message claims a create with another email and dies; its lease runs out.
+    const crashed = messageLease(leases(), fixture.mappings, 'p-ml-6', 'msg-crashed', 1_000);
+    expect(await crashed.mappings.get('p-ml-6')).toBeUndefined();
+    const orphan = { email: 'p-ml-6-old@example.com' };
+    await expect(crashed.mappings.claim('p-ml-6', 'msg-crashed', 1_000, orphan)).resolves.toBe(
+      true,
+    );
+    clock += 2_000;
+    // The reader's claim would replace the orphan's email unseen: the user is busy instead, and
+    // the message starts over from a fresh read (which finds the orphan's email).
+    await expect(
+      reader.mappings.claim('p-ml-6', 'msg-reader', 1_000, { email: 'p-ml-6@example.com' }),
+    ).rejects.toBeInstanceOf(UserBusyError);
+    expect(await fixture.mappings.pendingCreate('p-ml-6')).toEqual(orphan);
+    const fresh = messageLease(leases(), fixture.mappings, 'p-ml-6', 'msg-reader');
+    expect(await fresh.mappings.get('p-ml-6')).toBeUndefined();
+    expect(await fresh.mappings.pendingCreate('p-ml-6')).toEqual(orphan);
+    await expect(
+      fresh.mappings.claim('p-ml-6', 'msg-reader', 1_000, { email: 'p-ml-6@example.com' }),
+    ).resolves.toBe(true);
+    expect(await fixture.mappings.pendingCreate('p-ml-6')).toEqual({ email: 'p-ml-6@example.com' });
+    await fresh.release();
+  });
+
   it('keeps a tombstone when its user is claimed again: the lease on the item, the claim apart', async () => {
     const draft = {
       partnerUserId: 'p-ml-5',
