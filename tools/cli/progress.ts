@@ -27,9 +27,14 @@ export interface RateSettings {
 const BAR_WIDTH = 24;
 const SECONDS_PER_MINUTE = 60;
 const SECONDS_PER_HOUR = 3600;
-/** Upheal calls a created user costs (check + create) and a linked one (check). */
-const CALLS_PER_CREATE = 2;
-const CALLS_PER_LINK = 1;
+/**
+ * Upheal calls a created and a linked user cost: checking first, check + create and a check;
+ * creating first, a create, and a create answered "duplicate" + the check that finds the user.
+ */
+const CALLS_PER_USER = {
+  checkFirst: { created: 2, linked: 1 },
+  createFirst: { created: 1, linked: 2 },
+} as const;
 /** ANSI: return to column 0 and clear the line. */
 const CLEAR_LINE = '\r\u001b[2K';
 
@@ -40,9 +45,22 @@ export interface Sample {
   readonly calls: number;
 }
 
-/** Upheal calls the job's outcomes imply (lower bound: updates and assignments not counted). */
+/**
+ * Upheal calls the job's outcomes imply, phase by phase in the job's mode (lower bound: updates
+ * and assignments not counted; for `auto`, each phase as it runs now).
+ */
 export function impliedCalls(job: Job): number {
-  return job.counts.created * CALLS_PER_CREATE + job.counts.linked * CALLS_PER_LINK;
+  let calls = 0;
+  for (const kind of ['provider', 'client'] as const) {
+    const sample = phaseSample(job, kind);
+    if (sample === undefined) continue;
+    const createsFirst =
+      job.mode === IMPORT_MODES.createFirst ||
+      (job.mode === IMPORT_MODES.auto && autoCreatesFirst(sample));
+    const cost = createsFirst ? CALLS_PER_USER.createFirst : CALLS_PER_USER.checkFirst;
+    calls += sample.created * cost.created + sample.linked * cost.linked;
+  }
+  return calls;
 }
 
 /** A sample of `job` taken at `atMs`. */

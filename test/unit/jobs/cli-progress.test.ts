@@ -7,6 +7,7 @@ import { createStatusCommand } from '#tools/cli/commands/status.ts';
 import { main } from '#tools/cli/main.ts';
 import {
   formatDuration,
+  impliedCalls,
   jobReport,
   ProgressWriter,
   paceOf,
@@ -67,6 +68,23 @@ describe('progress', () => {
     expect(pace.rowsPerMinute).toBe(30);
     expect(pace.callsPerMinute).toBe(57);
     expect(pace.etaSeconds).toBe(120);
+  });
+
+  it("counts the calls each outcome cost in the job's mode, phase by phase", () => {
+    const counts = { ...emptyCounts(), created: 38, linked: 2 };
+    const providerPhaseCounts = { created: 9, linked: 1 };
+    // Check first: check + create per created user, a check per linked one.
+    expect(impliedCalls(job({ counts, providerPhaseCounts }))).toBe(38 * 2 + 2);
+    // Create first: a create per created user, a create answered duplicate + a check per linked.
+    expect(impliedCalls(job({ counts, providerPhaseCounts, mode: 'create-first' }))).toBe(
+      38 + 2 * 2,
+    );
+    // Auto, each phase by what it does now: the providers (10 settled, under the sample auto
+    // decides on) create first; the clients, 31 of 60 found in Upheal (over the break-even),
+    // have switched to checking first.
+    const autoCounts = { ...emptyCounts(), created: 38, linked: 32 };
+    const autoJob = job({ counts: autoCounts, providerPhaseCounts, mode: 'auto' });
+    expect(impliedCalls(autoJob)).toBe(9 * 1 + 1 * 2 + 29 * 2 + 31 * 1);
   });
 
   it('estimates from the plan at the configured rate before any row settled', () => {
