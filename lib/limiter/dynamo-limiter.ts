@@ -99,8 +99,8 @@ export const CONFLICT_JITTER_MS = 5;
 export const ROUND_TRIP_WEIGHT = 0.25;
 
 /**
- * A booking expects its answer this many mean deviations after the mean round trip: DynamoDB's
- * round trips have a long tail when it is busy, and a slot booked as of the mean would be late on
+ * A restart's slot allows for this many mean deviations beyond the mean round trip: DynamoDB's
+ * round trips have a long tail when it is busy, and a slot set as of the mean would be late on
  * arrival (dropped by the late-slot rule, booked again: more load, longer round trips) for every
  * answer slower than the mean by the late-slot threshold.
  */
@@ -494,9 +494,13 @@ export class DynamoRateLimiter implements RateLimiter {
     // slot (and a head taken just after it passed) is not late on arrival when DynamoDB is
     // slow. Booked as of the step's start, every slot would be dropped by the late-slot rule
     // once a read and a write take longer than lateMs (a loaded host), by every caller, for ever.
-    const at = Math.max(now, this.#now() + this.#expectedRoundTripMs());
+    // The path is chosen as of the mean round trip (a head the answer will find just passed is
+    // still taken); a restart's slot lies a few deviations later, so that a slow answer does not
+    // find it late (an idle schedule loses nothing by starting a little later).
+    const at = Math.max(now, this.#now() + this.#meanRoundTripMs());
     const path = bookingPath(view, at, params);
     const from = at - params.catchUpMs;
+    const restartAt = Math.max(at, this.#now() + this.#expectedRoundTripMs());
     const intervalMs = clampInterval(view?.intervalMs ?? params.safeIntervalMs, params);
     // A restart books one slot: its write sets `tat` from the view's interval, which another
     // process may have changed meanwhile (the next booking then uses the stored one).
@@ -506,7 +510,7 @@ export class DynamoRateLimiter implements RateLimiter {
         : (bookSlots(view, at, deadline, params, wanted)?.slots.length ?? 1);
     const command =
       path === BOOKING_PATHS.restart
-        ? this.#restartCommand(at, from, intervalMs)
+        ? this.#restartCommand(restartAt, from, intervalMs)
         : count > 1
           ? this.#leaseCommand(from, deadline, intervalMs, count)
           : this.#advanceCommand(from, deadline);
@@ -521,7 +525,7 @@ export class DynamoRateLimiter implements RateLimiter {
     this.#see(state, now);
     this.#stats.slotsBooked += count;
     await this.#raiseAfterCleanWindows(state, now);
-    const first = path === BOOKING_PATHS.restart ? at : state.tat - count * state.intervalMs;
+    const first = path === BOOKING_PATHS.restart ? restartAt : state.tat - count * state.intervalMs;
     return Array.from({ length: count }, (_, index) => first + index * state.intervalMs);
   }
 
@@ -736,9 +740,14 @@ export class DynamoRateLimiter implements RateLimiter {
       ROUND_TRIP_WEIGHT * (Math.abs(error) - this.#roundTripDeviationMs);
   }
 
+  /** The mean round trip, at most half the horizon (a slot stays within reach). */
+  #meanRoundTripMs(): number {
+    return Math.min(this.#roundTripMs ?? 0, this.params.horizonMs / 2);
+  }
+
   /**
-   * The round trip a booking expects (mean plus ROUND_TRIP_DEVIATIONS deviations), at most half
-   * the horizon (a slot stays within reach).
+   * The round trip a restart's slot allows for (mean plus ROUND_TRIP_DEVIATIONS deviations), at
+   * most half the horizon.
    */
   #expectedRoundTripMs(): number {
     const expected = (this.#roundTripMs ?? 0) + ROUND_TRIP_DEVIATIONS * this.#roundTripDeviationMs;
