@@ -221,7 +221,7 @@ function outboundOf(config: Config, sqs: SQSClient): OutboundPublisher {
   return targets.length === 1 ? targets[0]! : new FanOutPublisher(targets);
 }
 
-/** The longest in-process wait for a slot (a bulk call that continues an event: H plus its lead). */
+/** The longest in-process wait for a slot (a bulk call: H plus the bulk lead). */
 function longestSlotWaitMs(config: Config): number {
   const params = deriveParams({
     limit: config.UPHEAL_RATE_LIMIT,
@@ -229,7 +229,7 @@ function longestSlotWaitMs(config: Config): number {
     jitterMs: config.UPHEAL_RATE_JITTER_MS,
     horizonMs: config.UPHEAL_RATE_HORIZON_MS,
   });
-  return slotDeadline(LANES.bulk, 0, params, true);
+  return slotDeadline(LANES.bulk, 0, params);
 }
 
 /**

@@ -53,7 +53,12 @@ import {
   viewIsFresh,
   withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
-import type { AcquireOptions, Lane, RateLimiter } from '#lib/limiter/rate-limiter.ts';
+import {
+  type AcquireOptions,
+  LANES,
+  type Lane,
+  type RateLimiter,
+} from '#lib/limiter/rate-limiter.ts';
 import { SlotPool } from '#lib/limiter/slot-pool.ts';
 
 /** The limiter item's key parts (infra/resources.ts: `LIMITER#<apiKeyId>` / `STATE`). */
@@ -296,8 +301,7 @@ export class DynamoRateLimiter implements RateLimiter {
     options: Required<AcquireOptions>,
     hold: (held: boolean) => void,
   ): Promise<void> {
-    const deadlineFrom = (now: number) =>
-      slotDeadline(lane, now, this.params, options.continuation);
+    const deadlineFrom = (now: number) => slotDeadline(lane, now, this.params);
     let deadline = deadlineFrom(this.#now());
     // After a wait, a view from before the moment waited for is as old as the wait: the caller
     // reads unless another caller of this process read (or booked) since that moment (the random
@@ -382,7 +386,15 @@ export class DynamoRateLimiter implements RateLimiter {
     // A lease: one slot for this caller, and for the calls this process will want next (its
     // other callers without a slot, and the follow-ups announced, this caller's included).
     const announced = this.#pool.expect(followUps, now + this.params.horizonMs);
-    const slots = await this.#book(now, deadline, this.#pool.wanted(this.#demand, MAX_LEASE_SLOTS));
+    // A bulk booking never takes a head beyond now + H, whatever the caller's own bound: a live
+    // request (bound by H) then always finds room right behind the bulk slots.
+    const writeDeadline =
+      lane === LANES.live ? deadline : Math.min(deadline, now + this.params.horizonMs);
+    const slots = await this.#book(
+      now,
+      writeDeadline,
+      this.#pool.wanted(this.#demand, MAX_LEASE_SLOTS),
+    );
     if (slots === undefined) {
       announced.withdraw();
       return { kind: STEP_OUTCOMES.retry };

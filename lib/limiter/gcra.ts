@@ -223,20 +223,17 @@ export function viewIsFresh(
 
 /**
  * The latest slot a caller asking at `now` waits for in-process before it defers: the horizon H
- * for the live lane; for the bulk lane H plus its lead, so that a bulk caller defers only when it
- * could not even start booking within H. Bulk callers book only once the head is within their
- * lead, and several processes booking at once push the head a lead or so beyond that: with the
- * plain horizon as the bound, such a head made every waiting bulk caller defer (a trip through
- * the queue, and the user's state read again) instead of waiting a few intervals.
+ * for the live lane; for the bulk lane H plus the bulk lead, so that a bulk caller defers only
+ * when it could not even start booking within H. Bulk callers book only once the head is within
+ * their lead, and several processes booking at once push the head a lead or so beyond that;
+ * bound by H alone, every bulk caller that saw such a head would defer (a trip through the
+ * queue, and the user's state read again) instead of waiting a few intervals. The bulk lead, not
+ * the longer continuation lead, keeps the longest wait, H plus the bulk lead, within the call
+ * budget of an invocation (see lib/runtime.ts).
  */
-export function slotDeadline(
-  lane: Lane,
-  now: number,
-  params: GcraParams,
-  continuation = false,
-): number {
+export function slotDeadline(lane: Lane, now: number, params: GcraParams): number {
   if (lane === LANES.live) return now + params.horizonMs;
-  return now + params.horizonMs + (continuation ? params.continuationLeadMs : params.bulkLeadMs);
+  return now + params.horizonMs + params.bulkLeadMs;
 }
 
 /** What a caller should do next. */

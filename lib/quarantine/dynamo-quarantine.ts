@@ -44,9 +44,9 @@ export const STATE_CACHE_MS = 1_000;
 /**
  * How long an instance whose recent calls were all answered trusts the state it read. A
  * quarantine starts only when faults are common, so an instance that sees none has little to
- * learn from the item: it reads it five times less often (at 16 instances that was the largest
- * share of the item's reads), and hears of a quarantine within this time, or within
- * STATE_CACHE_MS of its first fault (an outage reaches its calls too).
+ * learn from the item: it reads it five times less often (with many instances those reads add
+ * up to a fair share of all DynamoDB requests), and hears of a quarantine within this time, or
+ * within STATE_CACHE_MS of its first fault (an outage reaches its calls too).
  */
 export const HEALTHY_STATE_CACHE_MS = 5_000;
 

@@ -144,6 +144,11 @@ export class DynamoUserLeases implements UserLeases {
       );
       if (leaseHeldByOther(Item, owner, now)) return { taken: false };
       mapped = Item?.rev !== undefined;
+      // Another claim than the one the caller saw: writing again would fail the same way.
+      if (!mapped && options.pending && options.expectClaimedAt !== undefined) {
+        const claimedAt = Item?.[ITEM.claimedAt];
+        if ((claimedAt ?? null) !== options.expectClaimedAt) return { taken: false };
+      }
     }
     return { taken: false };
   }

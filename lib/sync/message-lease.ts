@@ -114,10 +114,10 @@ class HeldLease {
   }
 
   /**
-   * The create claim the first read saw, if that read saw the claim, and remembered as used: the
-   * create claimed with the lease is then written only if the item still holds that very claim
-   * (another message's claim since is never replaced unseen; this message starts over instead).
-   * Saves reading the item again for it.
+   * The create claim the first read saw, if that read saw the claim (and this message has not
+   * claimed since). Once it is used, this message's own claim is written only if the item still
+   * holds that very claim (another message's claim since is never replaced unseen; this message
+   * starts over instead). Saves reading the item again for it.
    */
   claimSeen(): SeenClaim | undefined {
     if (this.#seenClaim !== undefined) this.#claimAssumed = true;
@@ -143,8 +143,11 @@ class HeldLease {
       ...(claimed ? { expectClaimedAt: this.#seenClaim?.claimedAt ?? null } : {}),
     });
     if (!grant.taken) throw this.#busy();
-    // The item now holds this message's own claim, under its lease.
-    if (claimed) this.#claimAssumed = false;
+    if (pending !== undefined) {
+      // The item now holds this message's own claim: a later look at the claim reads it.
+      this.#seenClaim = undefined;
+      this.#claimAssumed = false;
+    }
     const first = !this.#held;
     this.#held = true;
     if (first && this.#basis !== undefined && decisionBasis(grant.mapping) !== this.#basis) {

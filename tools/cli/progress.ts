@@ -88,7 +88,8 @@ export function paceOf(job: Job, first: Sample, latest: Sample, rate: RateSettin
     const rowsPerMinute = rows / elapsedMinutes;
     return {
       rowsPerMinute,
-      callsPerMinute: (latest.calls - first.calls) / elapsedMinutes,
+      // An `auto` phase that switched re-prices its earlier rows: never a negative pace.
+      callsPerMinute: Math.max(0, latest.calls - first.calls) / elapsedMinutes,
       etaSeconds: (remainingRows / rowsPerMinute) * SECONDS_PER_MINUTE,
     };
   }

@@ -226,6 +226,11 @@ describe('messageLease', () => {
       fresh.mappings.claim('p-ml-6', 'msg-reader', 1_000, { email: 'p-ml-6@example.com' }),
     ).resolves.toBe(true);
     expect(await fixture.mappings.pendingCreate('p-ml-6')).toEqual({ email: 'p-ml-6@example.com' });
+    // After its own claim the message sees that claim, and may claim again (its own claim stands).
+    expect(await fresh.mappings.pendingCreate('p-ml-6')).toEqual({ email: 'p-ml-6@example.com' });
+    await expect(
+      fresh.mappings.claim('p-ml-6', 'msg-reader', 1_000, { email: 'p-ml-6-new@example.com' }),
+    ).resolves.toBe(true);
     await fresh.release();
   });
 

@@ -132,9 +132,6 @@ describe('decide', () => {
   it('lets a bulk caller wait while it can start booking within the horizon (slotDeadline)', () => {
     expect(slotDeadline(LANES.live, NOW, params)).toBe(NOW + params.horizonMs);
     expect(slotDeadline(LANES.bulk, NOW, params)).toBe(NOW + params.horizonMs + params.bulkLeadMs);
-    expect(slotDeadline(LANES.bulk, NOW, params, true)).toBe(
-      NOW + params.horizonMs + params.continuationLeadMs,
-    );
     // Other processes pushed the head a little beyond the horizon: a live caller defers, a bulk
     // caller waits (it can start booking within H) instead of a trip through the queue.
     const pushed = state({ tat: NOW + params.horizonMs + params.bulkLeadMs / 2 });
