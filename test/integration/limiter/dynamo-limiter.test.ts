@@ -99,6 +99,28 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       random: () => 0,
     });
 
+  /** A limiter whose DynamoDB answers each request `roundTripMs(command)` after it was sent. */
+  const limiterWithRoundTrips = (
+    clock: ReturnType<typeof fakeTime>,
+    roundTripMs: (command: Parameters<typeof table.client.send>[0]) => number,
+  ) => {
+    const delayed = {
+      send: async (command: Parameters<typeof table.client.send>[0]) => {
+        clock.time.now += roundTripMs(command);
+        return table.client.send(command);
+      },
+    } as unknown as typeof table.client;
+    return new DynamoRateLimiter({
+      client: delayed,
+      tableName: TABLE_NAME,
+      apiKey: freshKey(),
+      ...SCALED,
+      now: clock.now,
+      sleep: clock.sleep,
+      random: () => 0,
+    });
+  };
+
   it('books a check and its create with one write, keeping the create’s slot from first calls', async () => {
     const limiter = fakeLimiter(freshKey(), fakeTime(START));
     await limiter.acquire(LANES.live); // starts the schedule
@@ -130,21 +152,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     const clock = fakeTime(START);
     const roundTripMs = 2 * SCALED_PARAMS.lateMs;
     // DynamoDB answering each request a round trip later than it was sent (a loaded host).
-    const slow = {
-      send: async (command: Parameters<typeof table.client.send>[0]) => {
-        clock.time.now += roundTripMs;
-        return table.client.send(command);
-      },
-    } as unknown as typeof table.client;
-    const limiter = new DynamoRateLimiter({
-      client: slow,
-      tableName: TABLE_NAME,
-      apiKey: freshKey(),
-      ...SCALED,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0,
-    });
+    const limiter = limiterWithRoundTrips(clock, () => roundTripMs);
     await limiter.acquire(LANES.live);
     await limiter.acquire(LANES.live);
     // Each slot was in time when its booking's answer came back: none dropped as late.
@@ -158,21 +166,9 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     const fastMs = 10;
     const slowMs = fastMs + 3 * SCALED_PARAMS.lateMs;
     let writes = 0;
-    const spread = {
-      send: async (command: Parameters<typeof table.client.send>[0]) => {
-        const isWrite = command.constructor.name === 'UpdateItemCommand';
-        clock.time.now += isWrite && writes++ % 2 === 1 ? slowMs : fastMs;
-        return table.client.send(command);
-      },
-    } as unknown as typeof table.client;
-    const limiter = new DynamoRateLimiter({
-      client: spread,
-      tableName: TABLE_NAME,
-      apiKey: freshKey(),
-      ...SCALED,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0,
+    const limiter = limiterWithRoundTrips(clock, (command) => {
+      const isWrite = command.constructor.name === 'UpdateItemCommand';
+      return isWrite && writes++ % 2 === 1 ? slowMs : fastMs;
     });
     // A few bookings teach the instance the spread; then none is late, each on an idle schedule.
     for (let warmUp = 0; warmUp < 4; warmUp += 1) await limiter.acquire(LANES.live);
