@@ -14,7 +14,7 @@ import { SqsControlQueue } from '#lib/jobs/control-messages.ts';
 import { SqsImportQueue } from '#lib/jobs/import-queue.ts';
 import { DynamoJobStore } from '#lib/jobs/job-store.ts';
 import { DynamoRateLimiter } from '#lib/limiter/dynamo-limiter.ts';
-import { deriveParams, slotDeadline } from '#lib/limiter/gcra.ts';
+import { deriveParams, type GcraConfig, slotDeadline } from '#lib/limiter/gcra.ts';
 import {
   allGuards,
   type CallGuard,
@@ -221,15 +221,19 @@ function outboundOf(config: Config, sqs: SQSClient): OutboundPublisher {
   return targets.length === 1 ? targets[0]! : new FanOutPublisher(targets);
 }
 
-/** The longest in-process wait for a slot (a bulk call: H plus the bulk lead). */
-function longestSlotWaitMs(config: Config): number {
-  const params = deriveParams({
+/** The limiter's settings from `UPHEAL_RATE_*` (the window in seconds). */
+function limiterSettings(config: Config): GcraConfig {
+  return {
     limit: config.UPHEAL_RATE_LIMIT,
     windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
     jitterMs: config.UPHEAL_RATE_JITTER_MS,
     horizonMs: config.UPHEAL_RATE_HORIZON_MS,
-  });
-  return slotDeadline(LANES.bulk, 0, params);
+  };
+}
+
+/** The longest in-process wait for a slot (a bulk call: H plus the bulk lead). */
+function longestSlotWaitMs(config: Config): number {
+  return slotDeadline(LANES.bulk, 0, deriveParams(limiterSettings(config)));
 }
 
 /**
@@ -242,9 +246,6 @@ export function limiterFromConfig(config: Config, client: DynamoDBClient): Dynam
     client,
     tableName: config.TABLE_NAME,
     apiKey: config.UPHEAL_API_KEY ?? config.UPHEAL_API_KEY_PARAMETER ?? '',
-    limit: config.UPHEAL_RATE_LIMIT,
-    windowMs: config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND,
-    jitterMs: config.UPHEAL_RATE_JITTER_MS,
-    horizonMs: config.UPHEAL_RATE_HORIZON_MS,
+    ...limiterSettings(config),
   });
 }

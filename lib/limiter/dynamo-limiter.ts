@@ -512,7 +512,7 @@ export class DynamoRateLimiter implements RateLimiter {
     const at = Math.max(now, this.#now() + this.#meanRoundTripMs());
     const path = bookingPath(view, at, params);
     const from = at - params.catchUpMs;
-    const restartAt = Math.max(at, this.#now() + this.#expectedRoundTripMs());
+    const restartAt = Math.max(at, this.#now() + this.#restartRoundTripMs());
     const intervalMs = clampInterval(view?.intervalMs ?? params.safeIntervalMs, params);
     // A restart books one slot: its write sets `tat` from the view's interval, which another
     // process may have changed meanwhile (the next booking then uses the stored one).
@@ -761,7 +761,7 @@ export class DynamoRateLimiter implements RateLimiter {
    * The round trip a restart's slot allows for (mean plus ROUND_TRIP_DEVIATIONS deviations), at
    * most half the horizon.
    */
-  #expectedRoundTripMs(): number {
+  #restartRoundTripMs(): number {
     const expected = (this.#roundTripMs ?? 0) + ROUND_TRIP_DEVIATIONS * this.#roundTripDeviationMs;
     return Math.min(expected, this.params.horizonMs / 2);
   }
