@@ -320,7 +320,7 @@ export class DynamoRateLimiter implements RateLimiter {
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
       const { slot, bookedAt } = outcome;
       hold(true);
-      if (needsRecheck(slot, bookedAt, this.params)) {
+      if (needsRecheck(slot, bookedAt, this.#view, this.params)) {
         // Read shortly before the slot (not under the mutex: it only refreshes the view),
         // unless another caller of this process read or booked since that moment.
         const recheckAt = slot - RECHECK_LEAD_SHARE * this.params.safeIntervalMs;

@@ -336,9 +336,29 @@ export function clampInterval(intervalMs: number, params: GcraParams): number {
  */
 export const RECHECK_AHEAD_INTERVALS = 2;
 
-/** Whether a slot booked at `bookedAt` is far enough ahead to be checked again before use. */
-export function needsRecheck(slot: number, bookedAt: number, params: GcraParams): boolean {
-  return slot - bookedAt >= RECHECK_AHEAD_INTERVALS * params.safeIntervalMs;
+/**
+ * Whether a slot booked at `bookedAt` is checked against the item again before use, given `seen`,
+ * the latest state the process saw: a slot booked at least RECHECK_AHEAD_INTERVALS ahead, while
+ * the schedule shows that it shares its key: it runs below the configured rate (a cut not yet
+ * recovered from), or drew a 429 or raised its rate within the last window (`cleanSince`). A
+ * schedule at the configured rate for a whole window without either is alone on its key: a 429
+ * between booking and use is not expected there, and the read would be spent on nearly every bulk
+ * slot (every slot of a process with a single caller). Should one come anyway, slots booked
+ * before it go out once (at most a lead or a lease of them per process); its cut makes every
+ * later booking re-check.
+ */
+export function needsRecheck(
+  slot: number,
+  bookedAt: number,
+  seen: LimiterState | undefined,
+  params: GcraParams,
+): boolean {
+  if (slot - bookedAt < RECHECK_AHEAD_INTERVALS * params.safeIntervalMs) return false;
+  return (
+    seen === undefined ||
+    seen.intervalMs > params.safeIntervalMs ||
+    seen.cleanSince > bookedAt - params.windowMs
+  );
 }
 
 /**

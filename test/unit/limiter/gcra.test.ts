@@ -216,8 +216,20 @@ describe('bookSlot', () => {
 
 describe('the re-check before use', () => {
   it('checks only slots booked at least two intervals ahead', () => {
-    expect(needsRecheck(NOW + 2 * T, NOW, params)).toBe(true);
-    expect(needsRecheck(NOW + T, NOW, params)).toBe(false);
+    const shared = state({ intervalMs: 1.5 * T });
+    expect(needsRecheck(NOW + 2 * T, NOW, shared, params)).toBe(true);
+    expect(needsRecheck(NOW + T, NOW, shared, params)).toBe(false);
+  });
+
+  it('checks while the key is shared, and not on a schedule alone at its rate for a window', () => {
+    const later = NOW + params.windowMs + 1;
+    const slot = later + 4 * T;
+    const alone = state({ cleanSince: NOW });
+    expect(needsRecheck(slot, later, alone, params)).toBe(false);
+    // Slowed by a cut, or a 429 (or a raise) within the last window, or nothing seen: checked.
+    expect(needsRecheck(slot, later, { ...alone, intervalMs: 1.2 * T }, params)).toBe(true);
+    expect(needsRecheck(slot, later, { ...alone, cleanSince: later - 1_000 }, params)).toBe(true);
+    expect(needsRecheck(slot, later, undefined, params)).toBe(true);
   });
 
   it('drops a slot that a later 429 pause covers, and keeps the slots booked after it', () => {

@@ -271,7 +271,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
           deadline = slotDeadline(lane, woke, params);
           step(woke);
         };
-        if (needsRecheck(slot, bookedAt, params)) {
+        if (needsRecheck(slot, bookedAt, view, params)) {
           counters.reads += 1;
           if (pausedAfterBooking(slot, item)) {
             counters.pausedDrops += 1;
