@@ -187,11 +187,20 @@ export class SlotUnavailableError extends AppError {
   readonly retryable = true;
   /** Milliseconds until a slot is expected to be free. */
   readonly retryAfterMs: number;
-  constructor(retryAfterMs: number) {
+  /**
+   * Set when the bulk lane was refused: the import has more records in flight than the API
+   * serves (a live refusal means a pause; the consumer's capacity gate tells them apart).
+   */
+  readonly bulk: boolean;
+  constructor(retryAfterMs: number, options: { bulk?: boolean } = {}) {
     super(`no rate-limit slot within the horizon; next in ${retryAfterMs} ms`);
     this.retryAfterMs = retryAfterMs;
+    this.bulk = options.bulk ?? false;
   }
 }
+
+/** A record the consumer's capacity gate deferred unread (lib/sqs/capacity-gate.ts). */
+export class HeldAtGateError extends SlotUnavailableError {}
 
 /** A conditional write kept losing to other workers' writes; trying again later will succeed. */
 export class ContentionError extends AppError {

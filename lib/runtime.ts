@@ -38,6 +38,7 @@ import {
 } from '#lib/outbound/outbound-events.ts';
 import { DynamoQuarantine } from '#lib/quarantine/dynamo-quarantine.ts';
 import { requiredSecret } from '#lib/secrets.ts';
+import { SIT_OUT_HORIZONS } from '#lib/sqs/capacity-gate.ts';
 import type { ConsumerDeps } from '#lib/sqs/consumer.ts';
 import { documentClient } from '#lib/store/document-client.ts';
 import { DynamoMappingStore } from '#lib/store/dynamo-mapping-store.ts';
@@ -183,6 +184,8 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     rateLimitDeferMs:
       (config.UPHEAL_RATE_WINDOW_SECONDS * MS_PER_SECOND) / RATE_LIMIT_DEFER_WINDOW_DIVISOR,
     metrics: runtime.metrics,
+    capacitySitOutMs: SIT_OUT_HORIZONS * config.UPHEAL_RATE_HORIZON_MS,
+    callBudgetMs: callBudgetMsOf(config),
   };
 }
 
@@ -200,8 +203,7 @@ const AFTER_CALL_MARGIN_MS = 1_000;
  */
 export function callGuardOf(runtime: Runtime): CallGuardFactory {
   const { config } = runtime;
-  const callBudgetMs = longestSlotWaitMs(config) + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
-  const deadlines = invocationDeadlines(callBudgetMs);
+  const deadlines = invocationDeadlines(callBudgetMsOf(config));
   return (invocation) => {
     const guards: CallGuard[] = [runtime.quarantine.guard()];
     if (invocation) guards.push(deadlines(invocation));
@@ -229,6 +231,11 @@ function limiterSettings(config: Config): GcraConfig {
     jitterMs: config.UPHEAL_RATE_JITTER_MS,
     horizonMs: config.UPHEAL_RATE_HORIZON_MS,
   };
+}
+
+/** The invocation time one Upheal call needs: its wait for a slot, its timeout, its recording. */
+function callBudgetMsOf(config: Config): number {
+  return longestSlotWaitMs(config) + config.UPHEAL_TIMEOUT_MS + AFTER_CALL_MARGIN_MS;
 }
 
 /** The longest in-process wait for a slot (a bulk call: H plus the bulk lead). */

@@ -347,7 +347,7 @@ export class DynamoRateLimiter implements RateLimiter {
       return;
     }
     this.#stats.deferrals += 1;
-    throw new SlotUnavailableError(this.params.horizonMs);
+    throw new SlotUnavailableError(this.params.horizonMs, { bulk: lane === LANES.bulk });
   }
 
   /**
@@ -374,13 +374,13 @@ export class DynamoRateLimiter implements RateLimiter {
     }
     if (now < this.#pausedUntil) {
       // This process saw the 429 itself: wait out the pause before booking (or defer).
-      if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now);
+      if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now, lane);
       return { kind: STEP_OUTCOMES.wait, untilMs: this.#pausedUntil };
     }
     const stale = this.#viewAt < viewNotBefore;
     if (stale || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
     const decision = decide(this.#view, lane, now, deadline, this.params, continuation);
-    if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs);
+    if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs, lane);
     if (decision.kind === DECISIONS.wait)
       return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs };
     // A lease: one slot for this caller, and for the calls this process will want next (its
@@ -406,9 +406,10 @@ export class DynamoRateLimiter implements RateLimiter {
     return { kind: STEP_OUTCOMES.slot, slot: slots[0]!, bookedAt };
   }
 
-  #defer(retryAfterMs: number): never {
+  #defer(retryAfterMs: number, lane: Lane): never {
     this.#stats.deferrals += 1;
-    throw new SlotUnavailableError(Math.ceil(retryAfterMs + this.#spread(DEFER_SPREAD_INTERVALS)));
+    const ms = Math.ceil(retryAfterMs + this.#spread(DEFER_SPREAD_INTERVALS));
+    throw new SlotUnavailableError(ms, { bulk: lane === LANES.bulk });
   }
 
   /** A random delay of up to `intervals` safe intervals. */

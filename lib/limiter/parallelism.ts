@@ -5,11 +5,13 @@
  */
 
 /**
- * Fewest records an instance runs at once while records are deferred for slots: with two, the
- * records' calls can still share a lease of slots (one limiter write for several calls), which
- * saves more writes than the extra deferrals cost; with one, every call books its own slot.
+ * Fewest records an instance runs at once while records are deferred for slots: one. Such an
+ * instance has more company than the API can serve; each record it runs besides the first would
+ * wait for a slot (a limiter read at every turn it loses) and, refused, be read again when it
+ * comes back. A single record still books its check and its create with one write (the check
+ * announces the create).
  */
-export const MIN_RECORDS_IN_PARALLEL = 2;
+export const MIN_RECORDS_IN_PARALLEL = 1;
 
 /**
  * How many records one Lambda instance runs at once, adapted between invocations: one fewer after
@@ -17,7 +19,7 @@ export const MIN_RECORDS_IN_PARALLEL = 2;
  * flight than the limiter serves within its horizon: they would only churn through SQS and starve
  * each other), one more after an invocation without, between MIN_RECORDS_IN_PARALLEL (or `max`,
  * if lower) and `max`. With few instances each runs several records (the API stays busy, and the
- * limiter books their slots in leases); with many, each runs about two.
+ * limiter books their slots in leases); with many, each runs one.
  */
 export class AdaptiveParallelism {
   readonly #max: number;
@@ -36,6 +38,11 @@ export class AdaptiveParallelism {
   /** Records to run at once in the next invocation. */
   get current(): number {
     return this.#current;
+  }
+
+  /** Whether the instance already runs as few records at once as it may. */
+  get atLeast(): boolean {
+    return this.#current === this.#min;
   }
 
   /** Learns from one invocation: whether any of its records was deferred for a slot. */

@@ -6,8 +6,9 @@
  * plus the queue side of each record's outcome
  * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
  * failures and dead-lettering after the last one, and recording permanent failures. After a
- * deferral for want of a limiter slot, the next records of that queue wait for the slot or are
- * deferred unread (`capacity-gate.ts`), so instances the API cannot serve do not poll DynamoDB.
+ * refusal of a limiter slot, the instance sits out: the next records of that queue wait in-process
+ * or are deferred unread (`capacity-gate.ts`), so instances the API cannot serve do not poll
+ * DynamoDB.
  *
  * Requires `ReportBatchItemFailures` on the event source mapping (serverless.yml does it).
  */
@@ -22,7 +23,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { SlotUnavailableError } from '#lib/errors.ts';
+import { HeldAtGateError, SlotUnavailableError } from '#lib/errors.ts';
 import type { InvocationClock } from '#lib/limiter/guarded-upheal.ts';
 import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
@@ -86,6 +87,18 @@ export interface ConsumerDeps {
   readonly now?: () => number;
   /** Sleeps `ms` (a record waiting at the capacity gate); default a timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * How long the instance sits out after the limiter refused one of its records a slot (mean;
+   * see CapacityGate). Default 0: only until the slot is expected.
+   */
+  readonly capacitySitOutMs?: number | undefined;
+  /**
+   * The invocation time one Upheal call needs (lib/runtime.ts `callGuardOf`): a record that waited
+   * at the capacity gate starts only if that much is left, else it is deferred unread.
+   */
+  readonly callBudgetMs?: number | undefined;
+  /** Uniform in [0, 1): the sit-out's spread and the retries' jitter; default Math.random. */
+  readonly random?: () => number;
 }
 
 /** Builds an SQS handler that processes each record with `work`. */
@@ -100,7 +113,8 @@ export function sqsConsumer(
     deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL,
   );
   // Also per instance: a deferral for want of a slot holds back the next records of its queue.
-  const gate = new CapacityGate();
+  const random = deps.random ?? Math.random;
+  const gate = new CapacityGate({ sitOutMs: deps.capacitySitOutMs ?? 0, random });
   const sleep =
     deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
@@ -115,11 +129,19 @@ export function sqsConsumer(
       timed: new Set(),
       forCapacity: false,
       gate,
+      parallelism,
+      random,
     };
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
-        await passGate(gate, record.eventSourceARN, now, sleep);
+        await passGate(
+          gate,
+          record.eventSourceARN,
+          now,
+          sleep,
+          () => context.getRemainingTimeInMillis() >= (deps.callBudgetMs ?? 0),
+        );
         await work.run(record, context);
         count(deps, METRIC_NAMES.applied);
         const sent = Number(record.attributes.SentTimestamp);
@@ -164,30 +186,35 @@ interface Invocation {
   readonly timed: Set<string>;
   /** Whether a record was deferred for want of a limiter slot. */
   forCapacity: boolean;
-  /** This instance's capacity gate (told of every deferral for want of a slot). */
+  /** This instance's capacity gate (told of every refusal of a slot). */
   readonly gate: CapacityGate;
+  /** How many records this instance runs at once (a gate sits out only at the least). */
+  readonly parallelism: AdaptiveParallelism;
+  readonly random: () => number;
 }
 
 /**
  * Lets a record start once its queue's capacity gate is open: waits out a short closure once,
- * and throws SlotUnavailableError (deferring the record unread) for a longer one, or for one
- * that another deferral extended while this record waited.
+ * and throws HeldAtGateError (deferring the record unread) for a longer one, for one that
+ * another refusal extended while this record waited, or when the wait left the invocation too
+ * little time for a call (`timeLeft`; the record would be read only to be deferred).
  */
 async function passGate(
   gate: CapacityGate,
   queue: string,
   now: () => number,
   sleep: (ms: number) => Promise<void>,
+  timeLeft: () => boolean,
 ): Promise<void> {
   const first = gate.admit(queue, now());
   if (first.action === 'run') return;
   if (first.action === 'wait') {
     await sleep(first.ms);
     const again = gate.admit(queue, now());
-    if (again.action === 'run') return;
-    throw new SlotUnavailableError(again.ms);
+    if (again.action === 'run' && timeLeft()) return;
+    throw new HeldAtGateError(again.action === 'run' ? 0 : again.ms);
   }
-  throw new SlotUnavailableError(first.ms);
+  throw new HeldAtGateError(first.ms);
 }
 
 /** Adds one metric value, when the consumer publishes metrics. */
@@ -205,7 +232,7 @@ function count(
  * so the batch response returns it) or dead-letters it, records the failure and tells the work.
  */
 async function settleFailure(error: unknown, record: SQSRecord, run: Invocation): Promise<void> {
-  const { deps, work, queues, now } = run;
+  const { deps, work, queues, now, random } = run;
   const ids = work.describe(record);
   const firstReceived = Number(record.attributes.ApproximateFirstReceiveTimestamp);
   const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
@@ -230,7 +257,10 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
       run.forCapacity = true;
-      run.gate.deferred(record.eventSourceARN, now(), decision.delayMs);
+      // A bulk refusal at a single record sits out; any other waits for its slot (a live one
+      // for a pause, a record held at the gate for the closure it was held by).
+      const sitOut = error instanceof SlotUnavailableError && error.bulk && run.parallelism.atLeast;
+      run.gate.refused(record.eventSourceARN, now(), decision.delayMs, sitOut);
     }
     count(deps, METRIC_NAMES.deferred);
     deps.logger.debug('deferred', {
@@ -245,7 +275,7 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
     const attempts = await deps.failures.countAttempt(record.messageId);
     if (attempts < deps.maxAttempts) {
       deps.logger.warn('retrying', { ...ids, attempts, error: describeError(error) });
-      await setVisibility(backoff(attempts, Math.random));
+      await setVisibility(backoff(attempts, random));
       throw error;
     }
     await deadLetter(deps.sqs, queues, record);

@@ -335,6 +335,10 @@ describe('DynamoRateLimiter on dynalite', () => {
     expect((error as SlotUnavailableError).retryAfterMs).toBeGreaterThan(SCALED.horizonMs);
     expect(reporter.stats().slotsBooked).toBe(0);
     expect(other.stats()).toMatchObject({ slotsBooked: 0, writes: 0, deferrals: 1 });
+    // The refusal says its lane (the consumer sits out only for bulk ones).
+    expect((error as SlotUnavailableError).bulk).toBe(false);
+    const bulk = await other.acquire(LANES.bulk).catch((caught: unknown) => caught);
+    expect((bulk as SlotUnavailableError).bulk).toBe(true);
   });
 
   it('pauses every instance after a 429 and cuts the shared rate', async () => {

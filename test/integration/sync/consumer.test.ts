@@ -276,6 +276,118 @@ describe('sqsConsumer', () => {
     expect(ran).toEqual(event.Records.map((record) => record.messageId));
   });
 
+  it('sits out a refusal at a single record: its next records wait out the sit-out, unread', async () => {
+    const ran: string[] = [];
+    const slept: number[] = [];
+    let clock = 1_000_000;
+    const sitOutMs = 3_000;
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        recordsInParallel: 1,
+        capacitySitOutMs: sitOutMs,
+        // The middle of the sit-out's spread: exactly the mean.
+        random: () => 0.5,
+        now: () => clock,
+        sleep: async (ms) => {
+          slept.push(ms);
+          clock += ms;
+        },
+      },
+      {
+        run: async (record) => {
+          ran.push(record.messageId);
+          // The slot itself would be free in 400 ms: the instance still sits out.
+          if (ran.length === 1) throw new SlotUnavailableError(400, { bulk: true });
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
+    const response = await handler(event, context);
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
+      event.Records[0]!.messageId,
+    ]);
+    expect(slept).toEqual([sitOutMs]);
+    expect(ran).toEqual(event.Records.map((record) => record.messageId));
+  });
+
+  it('defers unread a record whose wait at the gate left the invocation too little time for a call', async () => {
+    const ran: string[] = [];
+    let clock = 1_000_000;
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        recordsInParallel: 1,
+        capacitySitOutMs: 3_000,
+        callBudgetMs: 10_000,
+        random: () => 0.5,
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+      {
+        run: async (record) => {
+          ran.push(record.messageId);
+          throw new SlotUnavailableError(400, { bulk: true });
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
+    // 12 s left at the start: the 3 s sit-out leaves 9, less than a call's 10.
+    const startedAt = clock;
+    const short = {
+      ...context,
+      getRemainingTimeInMillis: () => 12_000 - (clock - startedAt),
+    } as Context;
+    const response = await handler(event, short);
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(ran).toEqual([event.Records[0]!.messageId]);
+  });
+
+  it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {
+    const slept: number[] = [];
+    let clock = 1_000_000;
+    let runs = 0;
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        recordsInParallel: 1,
+        capacitySitOutMs: 3_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          slept.push(ms);
+          clock += ms;
+        },
+      },
+      {
+        run: async () => {
+          runs += 1;
+          if (runs === 1) throw new SlotUnavailableError(400);
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const event = await batchOf('userEvents', [{ body: '{}' }, { body: '{}' }]);
+    await handler(event, context);
+    expect(slept).toEqual([400]);
+    expect(runs).toBe(2);
+  });
+
   it('defers a record the invocation has no time left for, before any Upheal call, without counting an attempt', async () => {
     const handler = consumerWith(
       syncUserWork({
