@@ -188,8 +188,8 @@ export class SlotUnavailableError extends AppError {
   /** Milliseconds until a slot is expected to be free. */
   readonly retryAfterMs: number;
   /**
-   * Set when the bulk lane was refused: the import has more records in flight than the API
-   * serves (a live refusal means a pause; the consumer's capacity gate tells them apart).
+   * Set when the bulk lane was refused: more import records are in flight than the API serves,
+   * or a 429's pause holds the schedule (the consumer's capacity gate sits out only for these).
    */
   readonly bulk: boolean;
   constructor(retryAfterMs: number, options: { bulk?: boolean } = {}) {

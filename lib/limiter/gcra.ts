@@ -337,15 +337,22 @@ export function clampInterval(intervalMs: number, params: GcraParams): number {
 export const RECHECK_AHEAD_INTERVALS = 2;
 
 /**
+ * Windows without a 429 or a rate increase after which a schedule at its configured rate stops
+ * re-checking slots before use: two, because a sliding window takes one to fill at a new rate, so
+ * a client that came back to the full rate beside a small foreign one meets its next 429 about a
+ * window later.
+ */
+export const RECHECK_CLEAN_WINDOWS = 2;
+
+/**
  * Whether a slot booked at `bookedAt` is checked against the item again before use, given `seen`,
  * the latest state the process saw: a slot booked at least RECHECK_AHEAD_INTERVALS ahead, while
  * the schedule shows that it shares its key: it runs below the configured rate (a cut not yet
- * recovered from), or drew a 429 or raised its rate within the last window (`cleanSince`). A
- * schedule at the configured rate for a whole window without either is alone on its key: a 429
- * between booking and use is not expected there, and the read would be spent on nearly every bulk
- * slot (every slot of a process with a single caller). Should one come anyway, slots booked
- * before it go out once (at most a lead or a lease of them per process); its cut makes every
- * later booking re-check.
+ * recovered from), or drew a 429 or raised its rate within RECHECK_CLEAN_WINDOWS (`cleanSince`).
+ * Beyond that no 429 is expected, and the read would be spent on nearly every bulk slot (every
+ * slot of a process with a single caller). Should one come anyway (a foreign client appears),
+ * the slots booked before it go out once, at most a horizon's worth and in practice a lead or a
+ * lease per process; its cut makes every later booking re-check.
  */
 export function needsRecheck(
   slot: number,
@@ -357,7 +364,7 @@ export function needsRecheck(
   return (
     seen === undefined ||
     seen.intervalMs > params.safeIntervalMs ||
-    seen.cleanSince > bookedAt - params.windowMs
+    seen.cleanSince > bookedAt - RECHECK_CLEAN_WINDOWS * params.windowMs
   );
 }
 

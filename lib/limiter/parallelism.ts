@@ -41,7 +41,7 @@ export class AdaptiveParallelism {
   }
 
   /** Whether the instance already runs as few records at once as it may. */
-  get atLeast(): boolean {
+  get atMinimum(): boolean {
     return this.#current === this.#min;
   }
 

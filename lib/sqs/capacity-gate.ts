@@ -59,8 +59,9 @@ export class CapacityGate {
    * single record: it has nothing left to give up but its turn), whichever is longer.
    */
   refused(queue: string, now: number, delayMs: number, sitOut: boolean): void {
-    const spread = 1 - SIT_OUT_SPREAD + 2 * SIT_OUT_SPREAD * this.#random();
-    const sitOutMs = sitOut ? this.#sitOutMs * spread : 0;
+    const sitOutMs = sitOut
+      ? this.#sitOutMs * (1 - SIT_OUT_SPREAD + 2 * SIT_OUT_SPREAD * this.#random())
+      : 0;
     const until = now + Math.max(delayMs, sitOutMs);
     if (until > (this.#closedUntil.get(queue) ?? Number.NEGATIVE_INFINITY))
       this.#closedUntil.set(queue, until);

@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { HeldAtGateError, SlotUnavailableError } from '#lib/errors.ts';
-import type { InvocationClock } from '#lib/limiter/guarded-upheal.ts';
+import { type InvocationClock, MAX_CALL_SHARE_OF_INVOCATION } from '#lib/limiter/guarded-upheal.ts';
 import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
@@ -93,8 +93,8 @@ export interface ConsumerDeps {
    */
   readonly capacitySitOutMs?: number | undefined;
   /**
-   * The invocation time one Upheal call needs (lib/runtime.ts `callGuardOf`): a record that waited
-   * at the capacity gate starts only if that much is left, else it is deferred unread.
+   * The invocation time one Upheal call needs (lib/runtime.ts `callGuardOf`): a record waits at
+   * the capacity gate only if that much would be left after the wait, else it is deferred unread.
    */
   readonly callBudgetMs?: number | undefined;
   /** Uniform in [0, 1): the sit-out's spread and the retries' jitter; default Math.random. */
@@ -120,6 +120,12 @@ export function sqsConsumer(
 
   return async (event, context) => {
     const processor = new BatchProcessor(EventType.SQS);
+    // As the call guard counts it (guarded-upheal.ts): a record waits at the gate only while a
+    // call could still start after the wait.
+    const callNeedsMs = Math.min(
+      deps.callBudgetMs ?? 0,
+      context.getRemainingTimeInMillis() * MAX_CALL_SHARE_OF_INVOCATION,
+    );
     const order = new GroupOrder(parallelism.current);
     const invocation: Invocation = {
       deps,
@@ -140,7 +146,7 @@ export function sqsConsumer(
           record.eventSourceARN,
           now,
           sleep,
-          () => context.getRemainingTimeInMillis() >= (deps.callBudgetMs ?? 0),
+          (waitMs) => context.getRemainingTimeInMillis() - waitMs >= callNeedsMs,
         );
         await work.run(record, context);
         count(deps, METRIC_NAMES.applied);
@@ -190,29 +196,31 @@ interface Invocation {
   readonly gate: CapacityGate;
   /** How many records this instance runs at once (a gate sits out only at the least). */
   readonly parallelism: AdaptiveParallelism;
+  /** Uniform in [0, 1), for the retries' jitter. */
   readonly random: () => number;
 }
 
 /**
  * Lets a record start once its queue's capacity gate is open: waits out a short closure once,
- * and throws HeldAtGateError (deferring the record unread) for a longer one, for one that
- * another refusal extended while this record waited, or when the wait left the invocation too
- * little time for a call (`timeLeft`; the record would be read only to be deferred).
+ * and throws HeldAtGateError (deferring the record unread until the closure ends) for a longer
+ * one, for one the invocation has no time to wait out (`timeLeftAfter`: a call could no longer
+ * start; the record would be read only to be deferred), or for one that another refusal
+ * extended while this record waited.
  */
 async function passGate(
   gate: CapacityGate,
   queue: string,
   now: () => number,
   sleep: (ms: number) => Promise<void>,
-  timeLeft: () => boolean,
+  timeLeftAfter: (waitMs: number) => boolean,
 ): Promise<void> {
   const first = gate.admit(queue, now());
   if (first.action === 'run') return;
-  if (first.action === 'wait') {
+  if (first.action === 'wait' && timeLeftAfter(first.ms)) {
     await sleep(first.ms);
     const again = gate.admit(queue, now());
-    if (again.action === 'run' && timeLeft()) return;
-    throw new HeldAtGateError(again.action === 'run' ? 0 : again.ms);
+    if (again.action === 'run') return;
+    throw new HeldAtGateError(again.ms);
   }
   throw new HeldAtGateError(first.ms);
 }
@@ -257,9 +265,10 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
       run.forCapacity = true;
-      // A bulk refusal at a single record sits out; any other waits for its slot (a live one
-      // for a pause, a record held at the gate for the closure it was held by).
-      const sitOut = error instanceof SlotUnavailableError && error.bulk && run.parallelism.atLeast;
+      // A bulk refusal at a single record sits out; any other closes the queue only until its
+      // slot (a record held at the gate: the closure it was held by).
+      const sitOut =
+        error instanceof SlotUnavailableError && error.bulk && run.parallelism.atMinimum;
       run.gate.refused(record.eventSourceARN, now(), decision.delayMs, sitOut);
     }
     count(deps, METRIC_NAMES.deferred);

@@ -316,8 +316,9 @@ describe('sqsConsumer', () => {
     expect(ran).toEqual(event.Records.map((record) => record.messageId));
   });
 
-  it('defers unread a record whose wait at the gate left the invocation too little time for a call', async () => {
+  it('defers unread, without waiting, a record the invocation has no time to wait at the gate for', async () => {
     const ran: string[] = [];
+    const slept: number[] = [];
     let clock = 1_000_000;
     const handler = sqsConsumer(
       {
@@ -332,27 +333,65 @@ describe('sqsConsumer', () => {
         random: () => 0.5,
         now: () => clock,
         sleep: async (ms) => {
+          slept.push(ms);
           clock += ms;
         },
       },
       {
         run: async (record) => {
           ran.push(record.messageId);
+          // A slow first record: 18 of the invocation's 30 s.
+          clock += 18_000;
           throw new SlotUnavailableError(400, { bulk: true });
         },
         describe: () => ({ operation: 'test' }),
       },
     );
     const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
-    // 12 s left at the start: the 3 s sit-out leaves 9, less than a call's 10.
     const startedAt = clock;
-    const short = {
+    const invocation = {
       ...context,
-      getRemainingTimeInMillis: () => 12_000 - (clock - startedAt),
+      getRemainingTimeInMillis: () => 30_000 - (clock - startedAt),
     } as Context;
-    const response = await handler(event, short);
+    const response = await handler(event, invocation);
+    // 12 s left: after the 3 s sit-out 9 s would remain, less than a call's 10 s.
     expect(response.batchItemFailures).toHaveLength(2);
     expect(ran).toEqual([event.Records[0]!.messageId]);
+    expect(slept).toEqual([]);
+  });
+
+  it('does not sit out a bulk refusal while the instance still runs several records', async () => {
+    const slept: number[] = [];
+    let clock = 1_000_000;
+    let runs = 0;
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        recordsInParallel: 2,
+        capacitySitOutMs: 3_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          slept.push(ms);
+          clock += ms;
+        },
+      },
+      {
+        run: async () => {
+          runs += 1;
+          if (runs === 1) throw new SlotUnavailableError(400, { bulk: true });
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    // The first record's refusal settles before the third starts (two run at once).
+    const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }, { body: '{}' }]);
+    await handler(event, context);
+    expect(runs).toBe(3);
+    expect(slept.every((ms) => ms <= 400)).toBe(true);
   });
 
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {

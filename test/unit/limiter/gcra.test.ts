@@ -22,6 +22,7 @@ import {
   needsRecheck,
   pauseBeyondBound,
   pausedAfterBooking,
+  RECHECK_CLEAN_WINDOWS,
   slotDeadline,
   withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
@@ -222,7 +223,7 @@ describe('the re-check before use', () => {
   });
 
   it('checks while the key is shared, and not on a schedule alone at its rate for a window', () => {
-    const later = NOW + params.windowMs + 1;
+    const later = NOW + RECHECK_CLEAN_WINDOWS * params.windowMs + 1;
     const slot = later + 4 * T;
     const alone = state({ cleanSince: NOW });
     expect(needsRecheck(slot, later, alone, params)).toBe(false);

@@ -6,10 +6,13 @@ describe('AdaptiveParallelism', () => {
   it('starts at the most, steps down after deferrals for slots and back up after clean runs', () => {
     const parallelism = new AdaptiveParallelism(4);
     expect(parallelism.current).toBe(4);
+    expect(parallelism.atMinimum).toBe(false);
     for (let i = 0; i < 5; i += 1) parallelism.settle(true);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
+    expect(parallelism.atMinimum).toBe(true);
     parallelism.settle(false);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL + 1);
+    expect(parallelism.atMinimum).toBe(false);
     for (let i = 0; i < 5; i += 1) parallelism.settle(false);
     expect(parallelism.current).toBe(4);
   });

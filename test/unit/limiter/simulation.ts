@@ -323,11 +323,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   const foreign = options.foreignPerWindow;
   const foreignAt = typeof foreign === 'function' ? foreign : () => foreign ?? 0;
-  if (foreignAt(0) > 0) {
-    const gapAt = (at: number) => params.windowMs / foreignAt(at);
+  if (foreign !== undefined && foreign !== 0) {
+    // A client that sends nothing yet looks again every hundredth of a window.
+    const gapAt = (at: number) =>
+      foreignAt(at) > 0 ? params.windowMs / foreignAt(at) : params.windowMs / 100;
     const nextForeign = (at: number): void => {
-      if (upheal.tryAcquire(at).allowed) foreignAccepted += 1;
-      else foreignRejected += 1;
+      if (foreignAt(at) > 0) {
+        if (upheal.tryAcquire(at).allowed) foreignAccepted += 1;
+        else foreignRejected += 1;
+      }
       events.push(at + gapAt(at), nextForeign);
     };
     events.push(gapAt(0) / 2, nextForeign);

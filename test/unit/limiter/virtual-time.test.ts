@@ -213,6 +213,22 @@ describe('adaptation (AIMD)', () => {
     });
   }
 
+  it('adapts when a foreign client appears on a key that looked unshared (slots not re-checked)', () => {
+    // Alone for the first half: the schedule runs at the safe rate and stops re-checking slots
+    // before use; then a 30 % client appears, and the first 429s meet slots booked unchecked.
+    const half = DURATION_MS / 2;
+    const result = run({ bulkWorkers: 16, foreignPerWindow: (at) => (at < half ? 0 : 90) });
+    const firstEvent = rejected(result).filter(
+      (sent) => sent.arrival >= half && sent.arrival < half + 2 * W,
+    );
+    const late = accepted(result).filter((sent) => sent.arrival >= half + 5 * W);
+    const perWindow = (late.length * W) / (DURATION_MS - half - 5 * W);
+    expect(rejected(result).filter((sent) => sent.arrival < half)).toHaveLength(0);
+    expect(firstEvent.length).toBeLessThanOrEqual(25);
+    expect(perWindow / (N - 90)).toBeGreaterThanOrEqual(0.93);
+    expect(perWindow).toBeLessThanOrEqual(N - 90);
+  });
+
   it('finds the remaining share again when the foreign client takes more (the estimate was wrong)', () => {
     // 30 % for the first half, then 60 %: the rate set for 30 % fills the window at once, and the
     // cuts that follow must come down to the new remainder instead of trying just below the old.

@@ -52,7 +52,7 @@ describe('CapacityGate', () => {
     expect(gate.admit(QUEUE, 4_000)).toEqual({ action: 'wait', ms: 1_000 });
   });
 
-  it('does not sit out while the instance can still run fewer records', () => {
+  it('closes only until the slot for a refusal that does not sit out', () => {
     const gate = new CapacityGate({ sitOutMs: 1_000 });
     gate.refused(QUEUE, 0, 100, false);
     expect(gate.admit(QUEUE, 100)).toEqual({ action: 'run' });
