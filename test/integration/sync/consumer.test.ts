@@ -18,7 +18,7 @@ import { ServerError, SlotUnavailableError } from '#lib/errors.ts';
 import { deadlineGuard } from '#lib/limiter/guarded-upheal.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
-import { type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
+import { type ConsumerDeps, type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
 import { BASE_DELAY_MS } from '#lib/sqs/outcome-policy.ts';
 import { attemptsKey } from '#lib/store/keys.ts';
 import { syncUserWork } from '#lib/sync/record-work.ts';
@@ -90,6 +90,48 @@ function consumerWith(work: RecordWork, maxAttempts = 3) {
     { sqs: fixture.sqs, failures: fixture.failures, logger, maxAttempts, dependencyWaitMs: 60_000 },
     work,
   );
+}
+
+/**
+ * A consumer on a fake clock whose work throws `refusal` for the first record it runs (after
+ * `slowMs` of its clock) and applies the others; `deps` override the defaults (one record at a
+ * time, the middle of every random spread).
+ */
+function gatedConsumer(
+  refusal: SlotUnavailableError,
+  deps: Partial<ConsumerDeps> = {},
+  slowMs = 0,
+) {
+  const clock = { now: 1_000_000 };
+  const ran: string[] = [];
+  const slept: number[] = [];
+  const handler = sqsConsumer(
+    {
+      sqs: fixture.sqs,
+      failures: fixture.failures,
+      logger,
+      maxAttempts: 3,
+      dependencyWaitMs: 60_000,
+      recordsInParallel: 1,
+      random: () => 0.5,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        clock.now += ms;
+      },
+      ...deps,
+    },
+    {
+      run: async (record) => {
+        ran.push(record.messageId);
+        if (ran.length > 1) return;
+        clock.now += slowMs;
+        throw refusal;
+      },
+      describe: () => ({ operation: 'test' }),
+    },
+  );
+  return { handler, ran, slept, clock };
 }
 
 async function attemptsOf(messageId: string): Promise<number | undefined> {
@@ -214,25 +256,8 @@ describe('sqsConsumer', () => {
   });
 
   it('after a deferral for want of a slot, defers the next records of the queue without running them', async () => {
-    const ran: string[] = [];
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        // One record at a time, so the first one's deferral comes before the others start.
-        recordsInParallel: 1,
-      },
-      {
-        run: async (record) => {
-          ran.push(record.messageId);
-          throw new SlotUnavailableError(5_000);
-        },
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+    // One record at a time, so the first one's deferral comes before the others start.
+    const { handler, ran } = gatedConsumer(new SlotUnavailableError(5_000));
     const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }, { body: '{}' }]);
     const response = await handler(event, context);
     expect(response.batchItemFailures).toHaveLength(3);
@@ -242,31 +267,7 @@ describe('sqsConsumer', () => {
   });
 
   it('lets the next records wait out a closure shorter than a deferral, then run them', async () => {
-    const ran: string[] = [];
-    const slept: number[] = [];
-    let clock = 1_000_000;
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        recordsInParallel: 1,
-        now: () => clock,
-        sleep: async (ms) => {
-          slept.push(ms);
-          clock += ms;
-        },
-      },
-      {
-        run: async (record) => {
-          ran.push(record.messageId);
-          if (ran.length === 1) throw new SlotUnavailableError(400);
-        },
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+    const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400));
     const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
     const response = await handler(event, context);
     expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
@@ -277,36 +278,11 @@ describe('sqsConsumer', () => {
   });
 
   it('sits out a refusal at a single record: its next records wait out the sit-out, unread', async () => {
-    const ran: string[] = [];
-    const slept: number[] = [];
-    let clock = 1_000_000;
     const sitOutMs = 3_000;
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        recordsInParallel: 1,
-        capacitySitOutMs: sitOutMs,
-        // The middle of the sit-out's spread: exactly the mean.
-        random: () => 0.5,
-        now: () => clock,
-        sleep: async (ms) => {
-          slept.push(ms);
-          clock += ms;
-        },
-      },
-      {
-        run: async (record) => {
-          ran.push(record.messageId);
-          // The slot itself would be free in 400 ms: the instance still sits out.
-          if (ran.length === 1) throw new SlotUnavailableError(400, { bulk: true });
-        },
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+    // The slot itself would be free in 400 ms: the instance still sits out (random 0.5: the mean).
+    const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400, { bulk: true }), {
+      capacitySitOutMs: sitOutMs,
+    });
     const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
     const response = await handler(event, context);
     expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
@@ -317,41 +293,17 @@ describe('sqsConsumer', () => {
   });
 
   it('defers unread, without waiting, a record the invocation has no time to wait at the gate for', async () => {
-    const ran: string[] = [];
-    const slept: number[] = [];
-    let clock = 1_000_000;
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        recordsInParallel: 1,
-        capacitySitOutMs: 3_000,
-        callBudgetMs: 10_000,
-        random: () => 0.5,
-        now: () => clock,
-        sleep: async (ms) => {
-          slept.push(ms);
-          clock += ms;
-        },
-      },
-      {
-        run: async (record) => {
-          ran.push(record.messageId);
-          // A slow first record: 18 of the invocation's 30 s.
-          clock += 18_000;
-          throw new SlotUnavailableError(400, { bulk: true });
-        },
-        describe: () => ({ operation: 'test' }),
-      },
+    // A slow first record: 18 of the invocation's 30 s.
+    const { handler, ran, slept, clock } = gatedConsumer(
+      new SlotUnavailableError(400, { bulk: true }),
+      { capacitySitOutMs: 3_000, callBudgetMs: 10_000 },
+      18_000,
     );
     const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }]);
-    const startedAt = clock;
+    const startedAt = clock.now;
     const invocation = {
       ...context,
-      getRemainingTimeInMillis: () => 30_000 - (clock - startedAt),
+      getRemainingTimeInMillis: () => 30_000 - (clock.now - startedAt),
     } as Context;
     const response = await handler(event, invocation);
     // 12 s left: after the 3 s sit-out 9 s would remain, less than a call's 10 s.
@@ -361,70 +313,25 @@ describe('sqsConsumer', () => {
   });
 
   it('does not sit out a bulk refusal while the instance still runs several records', async () => {
-    const slept: number[] = [];
-    let clock = 1_000_000;
-    let runs = 0;
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        recordsInParallel: 2,
-        capacitySitOutMs: 3_000,
-        now: () => clock,
-        sleep: async (ms) => {
-          slept.push(ms);
-          clock += ms;
-        },
-      },
-      {
-        run: async () => {
-          runs += 1;
-          if (runs === 1) throw new SlotUnavailableError(400, { bulk: true });
-        },
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+    const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400, { bulk: true }), {
+      recordsInParallel: 2,
+      capacitySitOutMs: 3_000,
+    });
     // The first record's refusal settles before the third starts (two run at once).
     const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }, { body: '{}' }]);
     await handler(event, context);
-    expect(runs).toBe(3);
+    expect(ran).toHaveLength(3);
     expect(slept.every((ms) => ms <= 400)).toBe(true);
   });
 
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {
-    const slept: number[] = [];
-    let clock = 1_000_000;
-    let runs = 0;
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        recordsInParallel: 1,
-        capacitySitOutMs: 3_000,
-        now: () => clock,
-        sleep: async (ms) => {
-          slept.push(ms);
-          clock += ms;
-        },
-      },
-      {
-        run: async () => {
-          runs += 1;
-          if (runs === 1) throw new SlotUnavailableError(400);
-        },
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+    const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400), {
+      capacitySitOutMs: 3_000,
+    });
     const event = await batchOf('userEvents', [{ body: '{}' }, { body: '{}' }]);
     await handler(event, context);
     expect(slept).toEqual([400]);
-    expect(runs).toBe(2);
+    expect(ran).toHaveLength(2);
   });
 
   it('defers a record the invocation has no time left for, before any Upheal call, without counting an attempt', async () => {
