@@ -335,10 +335,13 @@ describe('DynamoRateLimiter on dynalite', () => {
     expect((error as SlotUnavailableError).retryAfterMs).toBeGreaterThan(SCALED.horizonMs);
     expect(reporter.stats().slotsBooked).toBe(0);
     expect(other.stats()).toMatchObject({ slotsBooked: 0, writes: 0, deferrals: 1 });
-    // The refusal says its lane (the consumer sits out only for bulk ones).
+    // The refusal says its lane (the consumer sits out only for bulk ones), on the path of a
+    // schedule beyond the deadline and on that of the reporter's own pause.
     expect((error as SlotUnavailableError).bulk).toBe(false);
     const bulk = await other.acquire(LANES.bulk).catch((caught: unknown) => caught);
     expect((bulk as SlotUnavailableError).bulk).toBe(true);
+    const paused = await reporter.acquire(LANES.bulk).catch((caught: unknown) => caught);
+    expect((paused as SlotUnavailableError).bulk).toBe(true);
   });
 
   it('pauses every instance after a 429 and cuts the shared rate', async () => {
