@@ -3,7 +3,7 @@
  * reservation mode ("virtual scheduling") with burst B = 1, two lanes and AIMD adaptation. No I/O
  * and no clock of its own: every function takes `now` (epoch ms), so the same code runs in the
  * DynamoDB adapter and in the virtual-time simulation that proves its bounds. It stays one file
- * (about 470 lines) because booking, leases, lanes and AIMD all move the same `tat` and
+ * (about 500 lines) because booking, leases, lanes and AIMD all move the same `tat` and
  * their bounds are proven together.
  *
  * The schedule is one number, `tat` (theoretical arrival time): the earliest time the next slot may

@@ -65,8 +65,16 @@ export function deadlineGuard(invocation: InvocationClock, callBudgetMs: number)
 export const MAX_CALL_SHARE_OF_INVOCATION = 0.5;
 
 /**
- * Deadline guards for the records of each invocation: a call needs `callBudgetMs`, or at most
- * MAX_CALL_SHARE_OF_INVOCATION of the time the invocation had when its first record asked.
+ * The invocation time a call needs: `callBudgetMs`, or at most MAX_CALL_SHARE_OF_INVOCATION of
+ * `invocationMs`, the time the invocation had at its start.
+ */
+export function callTimeNeededMs(callBudgetMs: number, invocationMs: number): number {
+  return Math.min(callBudgetMs, invocationMs * MAX_CALL_SHARE_OF_INVOCATION);
+}
+
+/**
+ * Deadline guards for the records of each invocation: a call needs `callTimeNeededMs` of the time
+ * the invocation had when its first record asked.
  */
 export function invocationDeadlines(
   callBudgetMs: number,
@@ -79,7 +87,7 @@ export function invocationDeadlines(
       total = invocation.getRemainingTimeInMillis();
       firstRemaining.set(invocation, total);
     }
-    return deadlineGuard(invocation, Math.min(callBudgetMs, total * MAX_CALL_SHARE_OF_INVOCATION));
+    return deadlineGuard(invocation, callTimeNeededMs(callBudgetMs, total));
   };
 }
 

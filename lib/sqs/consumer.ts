@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { HeldAtGateError, SlotUnavailableError } from '#lib/errors.ts';
-import { type InvocationClock, MAX_CALL_SHARE_OF_INVOCATION } from '#lib/limiter/guarded-upheal.ts';
+import { callTimeNeededMs, type InvocationClock } from '#lib/limiter/guarded-upheal.ts';
 import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
@@ -112,7 +112,7 @@ export function sqsConsumer(
   const parallelism = new AdaptiveParallelism(
     deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL,
   );
-  // Also per instance: a deferral for want of a slot holds back the next records of its queue.
+  // Also per instance: a refusal of a slot holds back the next records of its queue.
   const random = deps.random ?? Math.random;
   const gate = new CapacityGate({ sitOutMs: deps.capacitySitOutMs ?? 0, random });
   const sleep =
@@ -120,11 +120,11 @@ export function sqsConsumer(
 
   return async (event, context) => {
     const processor = new BatchProcessor(EventType.SQS);
-    // As the call guard counts it (guarded-upheal.ts): a record waits at the gate only while a
-    // call could still start after the wait.
-    const callNeedsMs = Math.min(
+    // As the call guard counts it: a record waits at the gate only while a call could still
+    // start after the wait.
+    const callNeedsMs = callTimeNeededMs(
       deps.callBudgetMs ?? 0,
-      context.getRemainingTimeInMillis() * MAX_CALL_SHARE_OF_INVOCATION,
+      context.getRemainingTimeInMillis(),
     );
     const order = new GroupOrder(parallelism.current);
     const invocation: Invocation = {
