@@ -5,13 +5,12 @@
  */
 
 /**
- * Fewest records an instance runs at once while records are deferred for slots: one. Such an
- * instance has more company than the API can serve; each record it runs besides the first would
- * wait for a slot (a limiter read at every turn it loses) and, refused, be read again when it
- * comes back. A single record still books its check and its create with one write (the check
- * announces the create).
+ * Fewest records an instance runs at once while records are deferred for slots: two. With one, a
+ * record that waits in-process (for a dependency, a lease, a slot) holds up every other record of
+ * its batch, and on a loaded machine a batch of live events then stalled for over a minute. An
+ * instance refused at two records sits out instead (lib/sqs/capacity-gate.ts).
  */
-export const MIN_RECORDS_IN_PARALLEL = 1;
+export const MIN_RECORDS_IN_PARALLEL = 2;
 
 /**
  * How many records one Lambda instance runs at once, adapted between invocations: one fewer after
@@ -19,7 +18,7 @@ export const MIN_RECORDS_IN_PARALLEL = 1;
  * flight than the limiter serves within its horizon: they would only churn through SQS and starve
  * each other), one more after an invocation without, between MIN_RECORDS_IN_PARALLEL (or `max`,
  * if lower) and `max`. With few instances each runs several records (the API stays busy, and the
- * limiter books their slots in leases); with many, each runs one.
+ * limiter books their slots in leases); with many, each runs two and sits out when refused.
  */
 export class AdaptiveParallelism {
   readonly #max: number;

@@ -3,8 +3,8 @@
  * when its records of that queue should not start. A refusal means more records are in flight,
  * across all instances, than the API serves within the limiter's horizon; a record started
  * meanwhile would read the user's state (and the limiter's) only to be refused in turn. The queue
- * closes until the slot is expected, and, once the instance runs a single record at a time and
- * is refused still (lib/limiter/parallelism.ts), for a sit-out of a few horizons: its next
+ * closes until the slot is expected, and, once the instance runs as few records at once as it
+ * may and is refused still (lib/limiter/parallelism.ts), for a sit-out of a few horizons: its next
  * records wait in-process, reading nothing, while the instances the API can serve run without
  * the surplus polling the limiter and re-reading users. Instances refused together come back at
  * different moments (a random length), and one refused again sits out again, so about as many
@@ -55,8 +55,8 @@ export class CapacityGate {
 
   /**
    * The limiter refused a record of `queue` a slot at `now`, the next one expected in `delayMs`:
-   * the queue closes until then, or for a sit-out when `sitOut` (the instance already runs a
-   * single record: it has nothing left to give up but its turn), whichever is longer.
+   * the queue closes until then, or for a sit-out when `sitOut` (the instance already runs its
+   * fewest records: it has nothing left to give up but its turn), whichever is longer.
    */
   refused(queue: string, now: number, delayMs: number, sitOut: boolean): void {
     const sitOutMs = sitOut

@@ -265,7 +265,7 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
       run.forCapacity = true;
-      // A bulk refusal at a single record sits out; any other closes the queue only until its
+      // A bulk refusal at the fewest records sits out; any other closes the queue only until its
       // slot (a record held at the gate: the closure it was held by).
       const sitOut =
         error instanceof SlotUnavailableError && error.bulk && run.parallelism.atMinimum;

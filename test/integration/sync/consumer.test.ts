@@ -277,7 +277,7 @@ describe('sqsConsumer', () => {
     expect(ran).toEqual(event.Records.map((record) => record.messageId));
   });
 
-  it('sits out a refusal at a single record: its next records wait out the sit-out, unread', async () => {
+  it('sits out a refusal at its fewest records: its next records wait out the sit-out, unread', async () => {
     const sitOutMs = 3_000;
     // The slot itself would be free in 400 ms: the instance still sits out (random 0.5: the mean).
     const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400, { bulk: true }), {
@@ -314,7 +314,7 @@ describe('sqsConsumer', () => {
 
   it('does not sit out a bulk refusal while the instance still runs several records', async () => {
     const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400, { bulk: true }), {
-      recordsInParallel: 2,
+      recordsInParallel: 3,
       capacitySitOutMs: 3_000,
     });
     // The first record's refusal settles before the third starts (two run at once).
