@@ -19,6 +19,12 @@ export const MIN_RECORDS_IN_PARALLEL = 2;
  * each other), one more after an invocation without, between MIN_RECORDS_IN_PARALLEL (or `max`,
  * if lower) and `max`. With few instances each runs several records (the API stays busy, and the
  * limiter books their slots in leases); with many, each runs two and sits out when refused.
+ *
+ * A new instance starts at the least and earns its way up. Instances start together (an import's
+ * first batches reach every one of them at once): starting at the most, sixteen of them put eighty
+ * records in flight for the few the API serves, most read their user only to be refused, and the
+ * first seconds of an import ran at a fraction of the limit (docs/benchmark.md). A lone instance
+ * reaches the most after a few short invocations.
  */
 export class AdaptiveParallelism {
   readonly #max: number;
@@ -31,7 +37,7 @@ export class AdaptiveParallelism {
     }
     this.#max = max;
     this.#min = Math.min(MIN_RECORDS_IN_PARALLEL, max);
-    this.#current = max;
+    this.#current = this.#min;
   }
 
   /** Records to run at once in the next invocation. */

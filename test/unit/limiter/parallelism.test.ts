@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { AdaptiveParallelism, MIN_RECORDS_IN_PARALLEL } from '#lib/limiter/parallelism.ts';
 
 describe('AdaptiveParallelism', () => {
-  it('starts at the most, steps down after deferrals for slots and back up after clean runs', () => {
+  it('starts at the least, steps up after clean runs and back down after deferrals for slots', () => {
     const parallelism = new AdaptiveParallelism(4);
+    expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
+    expect(parallelism.atMinimum).toBe(true);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(false);
     expect(parallelism.current).toBe(4);
     expect(parallelism.atMinimum).toBe(false);
     for (let i = 0; i < 5; i += 1) parallelism.settle(true);
