@@ -101,6 +101,7 @@ function gatedConsumer(
   refusal: SlotUnavailableError,
   deps: Partial<ConsumerDeps> = {},
   slowMs = 0,
+  refusedRun = 1,
 ) {
   const clock = { now: 1_000_000 };
   const ran: string[] = [];
@@ -124,7 +125,7 @@ function gatedConsumer(
     {
       run: async (record) => {
         ran.push(record.messageId);
-        if (ran.length > 1) return;
+        if (ran.length !== refusedRun) return;
         clock.now += slowMs;
         throw refusal;
       },
@@ -313,14 +314,21 @@ describe('sqsConsumer', () => {
   });
 
   it('does not sit out a bulk refusal while the instance still runs several records', async () => {
-    const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400, { bulk: true }), {
-      recordsInParallel: 3,
-      capacitySitOutMs: 3_000,
-    });
-    // The first record's refusal settles before the third starts (two run at once).
-    const event = await batchOf('imports', [{ body: '{}' }, { body: '{}' }, { body: '{}' }]);
+    const { handler, ran, slept } = gatedConsumer(
+      new SlotUnavailableError(400, { bulk: true }),
+      { recordsInParallel: 3, capacitySitOutMs: 3_000 },
+      0,
+      2,
+    );
+    // A new instance runs two records; a clean invocation lets it run three.
+    await handler(await batchOf('imports', [{ body: '{}', group: 'warm-up' }]), context);
+    // The refusal of the batch's first record settles before its third starts.
+    const event = await batchOf(
+      'imports',
+      ['a', 'b', 'c'].map((name) => ({ body: '{}', group: `several-${name}` })),
+    );
     await handler(event, context);
-    expect(ran).toHaveLength(3);
+    expect(ran).toHaveLength(4);
     expect(slept.every((ms) => ms <= 400)).toBe(true);
   });
 
