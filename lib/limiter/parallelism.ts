@@ -20,11 +20,12 @@ export const MIN_RECORDS_IN_PARALLEL = 2;
  * if lower) and `max`. With few instances each runs several records (the API stays busy, and the
  * limiter books their slots in leases); with many, each runs two and sits out when refused.
  *
- * A new instance starts at the least and earns its way up. Instances start together (an import's
- * first batches reach every one of them at once): starting at the most, sixteen of them put eighty
- * records in flight for the few the API serves, most read their user only to be refused, and the
- * first seconds of an import ran at a fraction of the limit (docs/benchmark.md). A lone instance
- * reaches the most after a few short invocations.
+ * A new instance starts at the least and earns its way up, and only an invocation that had more
+ * records than it ran at once counts as earning: one of a few live events says nothing about
+ * more records. Instances start together (an import's first batches reach every one of them at
+ * once), and so do instances kept warm by live events; starting at the most, many of them would
+ * put more records in flight than the API serves, and most of those records would be read only
+ * to be refused. A lone instance with full batches reaches the most after a few invocations.
  */
 export class AdaptiveParallelism {
   readonly #max: number;
@@ -50,10 +51,13 @@ export class AdaptiveParallelism {
     return this.#current === this.#min;
   }
 
-  /** Learns from one invocation: whether any of its records was deferred for a slot. */
-  settle(deferredForSlot: boolean): void {
-    this.#current = deferredForSlot
-      ? Math.max(this.#min, this.#current - 1)
-      : Math.min(this.#max, this.#current + 1);
+  /**
+   * Learns from one invocation of `records` records: whether any of them was deferred for a
+   * slot. Without a deferral, the next invocation runs one more only if this one had more records
+   * than it ran at once.
+   */
+  settle(deferredForSlot: boolean, records: number): void {
+    if (deferredForSlot) this.#current = Math.max(this.#min, this.#current - 1);
+    else if (records > this.#current) this.#current = Math.min(this.#max, this.#current + 1);
   }
 }

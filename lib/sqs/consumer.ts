@@ -1,12 +1,12 @@
 /**
  * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' batch processor
  * answering with a partial batch response, with the records of different message groups run
- * concurrently (up to `recordsInParallel`: two in a new instance, more after invocations without
- * refusals, fewer while records have to wait for limiter slots) and
- * those of one group in order, a failure skipping the rest of that group only (`group-order.ts`);
- * plus the queue side of each record's outcome
- * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
- * failures and dead-lettering after the last one, and recording permanent failures. After a
+ * concurrently (up to `recordsInParallel`: two in a new instance, more after full batches without
+ * refusals, fewer while records have to wait for limiter slots) and those of one group in order,
+ * a failure skipping the rest of that group only (`group-order.ts`); plus the queue side of each
+ * record's outcome (`outcome-policy.ts`): deferring without counting towards the dead-letter
+ * limit, counting real failures and dead-lettering after the last one, and recording permanent
+ * failures. After a
  * refusal of a limiter slot, the instance sits out: the next records of that queue wait in-process
  * or are deferred unread (`capacity-gate.ts`), so instances the API cannot serve do not poll
  * DynamoDB.
@@ -174,7 +174,7 @@ export function sqsConsumer(
         response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
     );
     await releaseNow(deps.sqs, queues, skipped);
-    parallelism.settle(invocation.forCapacity);
+    parallelism.settle(invocation.forCapacity, event.Records.length);
     deps.metrics?.publishStoredMetrics();
     return response;
   };

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueKey } from '#infra/resources.ts';
 import { ServerError, SlotUnavailableError } from '#lib/errors.ts';
 import { deadlineGuard } from '#lib/limiter/guarded-upheal.ts';
+import { MIN_RECORDS_IN_PARALLEL } from '#lib/limiter/parallelism.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type ConsumerDeps, type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
@@ -93,8 +94,8 @@ function consumerWith(work: RecordWork, maxAttempts = 3) {
 }
 
 /**
- * A consumer on a fake clock whose work throws `refusal` for the first record it runs (after
- * `slowMs` of its clock) and applies the others; `deps` override the defaults (one record at a
+ * A consumer on a fake clock whose work throws `refusal` for the `refusedRun`th record it runs
+ * (after `slowMs` of its clock) and applies the others; `deps` override the defaults (one record at a
  * time, the middle of every random spread).
  */
 function gatedConsumer(
@@ -318,18 +319,58 @@ describe('sqsConsumer', () => {
       new SlotUnavailableError(400, { bulk: true }),
       { recordsInParallel: 3, capacitySitOutMs: 3_000 },
       0,
-      2,
+      4,
     );
-    // A new instance runs two records; a clean invocation lets it run three.
-    await handler(await batchOf('imports', [{ body: '{}', group: 'warm-up' }]), context);
-    // The refusal of the batch's first record settles before its third starts.
+    // A new instance runs two records; a clean batch of more lets it run three.
+    const warmUp = ['0', '1', '2'].map((name) => ({ body: '{}', group: `warm-up-${name}` }));
+    await handler(await batchOf('imports', warmUp), context);
+    // The batch's first record is refused; its fourth starts after that, at a gate closed only
+    // until the slot (400 ms), not for the sit-out.
     const event = await batchOf(
       'imports',
-      ['a', 'b', 'c'].map((name) => ({ body: '{}', group: `several-${name}` })),
+      ['a', 'b', 'c', 'd'].map((name) => ({ body: '{}', group: `several-${name}` })),
     );
     await handler(event, context);
-    expect(ran).toHaveLength(4);
-    expect(slept.every((ms) => ms <= 400)).toBe(true);
+    expect(ran).toHaveLength(7);
+    expect(slept).toEqual([400]);
+  });
+
+  it('runs two records at once in a new instance, more only after a batch of more without refusals', async () => {
+    let running = 0;
+    const most: number[] = [];
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+      },
+      {
+        run: async () => {
+          running += 1;
+          most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running -= 1;
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const batch = async (size: number, prefix: string) =>
+      batchOf(
+        'imports',
+        Array.from({ length: size }, (_, index) => ({ body: '{}', group: `${prefix}-${index}` })),
+      );
+    for (const [size, prefix] of [
+      [1, 'one'],
+      [5, 'first'],
+      [5, 'second'],
+    ] as const) {
+      most.push(0);
+      await handler(await batch(size, prefix), context);
+    }
+    // One record teaches nothing; five, all served, let it run three.
+    expect(most).toEqual([1, MIN_RECORDS_IN_PARALLEL, MIN_RECORDS_IN_PARALLEL + 1]);
   });
 
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {
