@@ -338,24 +338,15 @@ describe('sqsConsumer', () => {
   it('runs two records at once in a new instance, more only after a batch of more without refusals', async () => {
     let running = 0;
     const most: number[] = [];
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
+    const handler = consumerWith({
+      run: async () => {
+        running += 1;
+        most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
       },
-      {
-        run: async () => {
-          running += 1;
-          most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          running -= 1;
-        },
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+      describe: () => ({ operation: 'test' }),
+    });
     const batch = async (size: number, prefix: string) =>
       batchOf(
         'imports',
