@@ -45,6 +45,7 @@ import { type RemoteSimulator, startRemoteSimulator } from './simulator-process.
 import {
   type BenchUser,
   buildWorkload,
+  LIVE_PROVIDER_CALLS,
   minimumCalls,
   upsertEvent,
   type WorkloadSize,
@@ -252,7 +253,6 @@ export async function runScaleScenario(
       const entry = applied.get('sync-user', live.eventId);
       return entry ? [entry.at - live.publishedAt] : [];
     });
-    const everyone: BenchUser[] = [...users, ...trickle.published.map((live) => live.user)];
     const problems = applied.problems();
     const clientStart = clientPhaseIndex ?? 0;
     return {
@@ -260,8 +260,10 @@ export async function runScaleScenario(
       system: SYSTEMS.sync,
       workers: SCALE_WORKERS,
       foreignShare: 0,
-      users: everyone.length,
-      minimumCalls: everyone.reduce((sum, user) => sum + minimumCalls(user), 0),
+      users: users.length + trickle.published.length,
+      minimumCalls:
+        users.reduce((sum, user) => sum + minimumCalls(user), 0) +
+        trickle.published.length * LIVE_PROVIDER_CALLS,
       calls: counts.calls,
       rateLimited: counts.rateLimited,
       callsByRoute: counts.byRoute,

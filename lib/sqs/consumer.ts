@@ -1,7 +1,7 @@
 /**
  * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' batch processor
  * answering with a partial batch response, with the records of different message groups run
- * concurrently (up to `recordsInParallel`: two in a new instance, more after full batches without
+ * concurrently (up to `recordsInParallel`: two in a new instance, more after larger batches without
  * refusals, fewer while records have to wait for limiter slots) and those of one group in order,
  * a failure skipping the rest of that group only (`group-order.ts`); plus the queue side of each
  * record's outcome (`outcome-policy.ts`): deferring without counting towards the dead-letter
