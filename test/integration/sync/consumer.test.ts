@@ -107,8 +107,8 @@ function consumerWith(work: RecordWork, maxAttempts = 3) {
 
 /**
  * A consumer on a fake clock whose work throws `refusal` for the `refusedRun`th record it runs
- * (after `slowMs` of its clock) and applies the others; `deps` override the defaults (one record at a
- * time, the middle of every random spread).
+ * (after `slowMs` of its clock) and applies the others; `deps` override the defaults (one record
+ * at a time, the middle of every random spread).
  */
 function gatedConsumer(
   refusal: SlotUnavailableError,
