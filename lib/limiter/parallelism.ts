@@ -1,36 +1,57 @@
 /**
- * How many records one Lambda instance runs at once, tuned by the limiter's answers: the
- * consumer's side of pacing. The consumer reports, per invocation, whether a record had to be
- * deferred for want of a slot (the one signal it gets, `forCapacity` of the record's decision).
+ * How many records one Lambda instance runs at once from one queue, tuned by the limiter's
+ * answers: the consumer's side of pacing. The consumer reports, per invocation, whether a record
+ * had to be deferred for want of a slot (the one signal it gets, `forCapacity` of the record's
+ * decision), and whether that refusal was for the bulk lane (an import's work).
  */
 
 /**
- * Fewest records an instance runs at once while records are deferred for slots: two. With one, a
- * record that waits in-process (for a dependency, a lease, a slot) holds up every other record of
- * its batch, which on a loaded machine can stall a batch of live events for over a minute. An
- * instance refused at two records sits out instead (lib/sqs/capacity-gate.ts).
+ * Fewest records an instance runs at once from a queue: two. With one, a record that waits
+ * in-process (for a slot, at the gate) holds up every other record of its batch, which on a loaded
+ * machine can stall a batch of live events for over a minute.
  */
 export const MIN_RECORDS_IN_PARALLEL = 2;
 
 /**
- * How many records one Lambda instance runs at once, adapted between invocations: one fewer after
- * an invocation in which a record had to be deferred for want of a limiter slot (more records in
- * flight than the limiter serves within its horizon: they would only churn through SQS and starve
- * each other), one more after an invocation without that had more records than it ran at once,
- * between MIN_RECORDS_IN_PARALLEL (or `max`, if lower) and `max`. With few instances each runs
- * several records (the API stays busy, and the limiter books their slots in leases); with many,
- * each runs two and sits out when refused.
+ * Fewest records at once after a refusal for the bulk lane: one. Bulk refusals mean more import
+ * records are in flight, across all instances, than the API serves; each of them has read its
+ * user (and a client its providers) before it was refused. With many instances, one record each
+ * is already more than the API can use. An instance refused for the bulk lane at one record sits
+ * out (lib/sqs/capacity-gate.ts). Live batches do not suffer: each queue has its own count, and
+ * only a bulk refusal goes below two.
+ */
+export const MIN_BULK_RECORDS_IN_PARALLEL = 1;
+
+/** What one invocation learned about slots: served, refused, or refused for the bulk lane. */
+export const SLOT_OUTCOMES = {
+  served: 'served',
+  refused: 'refused',
+  refusedBulk: 'refused-bulk',
+} as const;
+
+/** A slot outcome of one invocation. */
+export type SlotOutcome = (typeof SLOT_OUTCOMES)[keyof typeof SLOT_OUTCOMES];
+
+/**
+ * How many records one Lambda instance runs at once from one queue, adapted between invocations:
+ * one fewer after an invocation in which a record had to be deferred for want of a limiter slot
+ * (more records in flight than the limiter serves within its horizon: they would only churn
+ * through SQS and starve each other), down to MIN_BULK_RECORDS_IN_PARALLEL after a bulk refusal
+ * and MIN_RECORDS_IN_PARALLEL after any other; one more after an invocation without that had more
+ * records than it ran at once, up to `max` (no bound goes above `max`). With few instances each
+ * runs several records (the API stays busy, and the limiter books their slots in leases); with
+ * many, each runs one import record and sits out when refused.
  *
- * A new instance starts at the least and earns its way up, and only an invocation that had more
- * records than it ran at once counts as earning: one of a few live events says nothing about
- * more records. Instances start together (an import's first batches reach every one of them at
- * once), and so do instances kept warm by live events; starting at the most, many of them would
- * put more records in flight than the API serves, and most of those records would be read only
- * to be refused. A lone instance given large batches reaches the most after a few invocations.
+ * A new count starts at MIN_RECORDS_IN_PARALLEL and earns its way up, and only an invocation that
+ * had more records than it ran at once counts as earning: one of a few live events says nothing
+ * about more records. Instances start together (an import's first batches reach every one of them
+ * at once), and so do instances kept warm by live events; starting at the most, many of them
+ * would put more records in flight than the API serves, and most of those records would be read
+ * only to be refused. A lone instance given large batches reaches the most after a few
+ * invocations.
  */
 export class AdaptiveParallelism {
   readonly #max: number;
-  readonly #min: number;
   #current: number;
 
   constructor(max: number) {
@@ -38,8 +59,7 @@ export class AdaptiveParallelism {
       throw new RangeError('records in parallel must be a positive integer');
     }
     this.#max = max;
-    this.#min = Math.min(MIN_RECORDS_IN_PARALLEL, max);
-    this.#current = this.#min;
+    this.#current = Math.min(MIN_RECORDS_IN_PARALLEL, max);
   }
 
   /** Records to run at once in the next invocation. */
@@ -47,18 +67,28 @@ export class AdaptiveParallelism {
     return this.#current;
   }
 
-  /** Whether the instance already runs as few records at once as it may. */
-  get atMinimum(): boolean {
-    return this.#current === this.#min;
+  /**
+   * Whether the count is as low as a bulk refusal can take it: an instance refused for the bulk
+   * lane here has nothing left to give up but its turn (it sits out).
+   */
+  get atFewest(): boolean {
+    return this.#current <= MIN_BULK_RECORDS_IN_PARALLEL;
   }
 
   /**
-   * Learns from one invocation of `records` records: whether any of them was deferred for a
-   * slot. Without a deferral, the next invocation runs one more only if this one had more records
-   * than it ran at once.
+   * Learns from one invocation of `records` records. A refusal steps down towards its floor (never
+   * up: a live refusal after bulk ones leaves one record at one); a served invocation steps up
+   * only if it had more records than it ran at once.
    */
-  settle(deferredForSlot: boolean, records: number): void {
-    if (deferredForSlot) this.#current = Math.max(this.#min, this.#current - 1);
-    else if (records > this.#current) this.#current = Math.min(this.#max, this.#current + 1);
+  settle(outcome: SlotOutcome, records: number): void {
+    if (outcome === SLOT_OUTCOMES.served) {
+      if (records > this.#current) this.#current = Math.min(this.#max, this.#current + 1);
+      return;
+    }
+    const floor =
+      outcome === SLOT_OUTCOMES.refusedBulk
+        ? MIN_BULK_RECORDS_IN_PARALLEL
+        : MIN_RECORDS_IN_PARALLEL;
+    this.#current = Math.min(this.#current, Math.max(floor, this.#current - 1));
   }
 }

@@ -1,12 +1,13 @@
 /**
  * The SQS consumer shared by `sync-user` and `assign-providers`: Powertools' batch processor
  * answering with a partial batch response, with the records of different message groups run
- * concurrently (up to `recordsInParallel`: two in a new instance, more after larger batches without
- * refusals, fewer while records have to wait for limiter slots) and those of one group in order,
- * a failure skipping the rest of that group only (`group-order.ts`); plus the queue side of each
- * record's outcome (`outcome-policy.ts`): deferring without counting towards the dead-letter
- * limit, counting real failures and dead-lettering after the last one, and recording permanent
- * failures. After a refusal of a limiter slot, the instance sits out: the next records of that
+ * concurrently (up to `recordsInParallel`, counted per queue: two in a new instance, more after
+ * larger batches without refusals, fewer while records have to wait for limiter slots, down to
+ * one for an import's records) and those of one group in order, a failure skipping the rest of
+ * that group only (`group-order.ts`); plus the queue side of each record's outcome
+ * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
+ * failures and dead-lettering after the last one, and recording permanent failures. After a
+ * refusal of a limiter slot, the instance sits out: the next records of that
  * queue wait in-process or are deferred unread (`capacity-gate.ts`), so instances the API cannot
  * serve do not poll DynamoDB.
  *
@@ -25,7 +26,7 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { HeldAtGateError, SlotUnavailableError } from '#lib/errors.ts';
 import { callTimeNeededMs, type InvocationClock } from '#lib/limiter/guarded-upheal.ts';
-import { AdaptiveParallelism } from '#lib/limiter/parallelism.ts';
+import { AdaptiveParallelism, SLOT_OUTCOMES, type SlotOutcome } from '#lib/limiter/parallelism.ts';
 import type { Logger } from '#lib/observability/logger.ts';
 import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metrics.ts';
 import { CapacityGate } from '#lib/sqs/capacity-gate.ts';
@@ -108,10 +109,18 @@ export function sqsConsumer(
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const now = deps.now ?? Date.now;
   const queues = new QueueUrls(deps.sqs);
-  // Lives as long as the Lambda instance: each invocation's deferrals tune the next one.
-  const parallelism = new AdaptiveParallelism(
-    deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL,
-  );
+  // Live as long as the Lambda instance, one per queue (a batch comes from one queue): each
+  // invocation's deferrals tune the next one of its queue, so an import's refusals leave the
+  // instance's live batches as they were.
+  const parallelismByQueue = new Map<string, AdaptiveParallelism>();
+  const parallelismOf = (queue: string): AdaptiveParallelism => {
+    let parallelism = parallelismByQueue.get(queue);
+    if (parallelism === undefined) {
+      parallelism = new AdaptiveParallelism(deps.recordsInParallel ?? DEFAULT_RECORDS_IN_PARALLEL);
+      parallelismByQueue.set(queue, parallelism);
+    }
+    return parallelism;
+  };
   // Also per instance: a refusal of a slot holds back the next records of its queue.
   const random = deps.random ?? Math.random;
   const gate = new CapacityGate({ sitOutMs: deps.capacitySitOutMs ?? 0, random });
@@ -126,6 +135,7 @@ export function sqsConsumer(
       deps.callBudgetMs ?? 0,
       context.getRemainingTimeInMillis(),
     );
+    const parallelism = parallelismOf(event.Records[0]?.eventSourceARN ?? '');
     const order = new GroupOrder(parallelism.current);
     const invocation: Invocation = {
       deps,
@@ -133,7 +143,7 @@ export function sqsConsumer(
       queues,
       now,
       timed: new Set(),
-      forCapacity: false,
+      slots: SLOT_OUTCOMES.served,
       gate,
       parallelism,
       random,
@@ -173,7 +183,7 @@ export function sqsConsumer(
         response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
     );
     await releaseNow(deps.sqs, queues, skipped);
-    parallelism.settle(invocation.forCapacity, event.Records.length);
+    parallelism.settle(invocation.slots, event.Records.length);
     deps.metrics?.publishStoredMetrics();
     return response;
   };
@@ -190,11 +200,11 @@ interface Invocation {
    * processor behind a failed record of their group and are released right away (in order).
    */
   readonly timed: Set<string>;
-  /** Whether a record was deferred for want of a limiter slot. */
-  forCapacity: boolean;
+  /** Whether a record was deferred for want of a limiter slot, and whether for the bulk lane. */
+  slots: SlotOutcome;
   /** This instance's capacity gate (told of every refusal of a slot). */
   readonly gate: CapacityGate;
-  /** How many records this instance runs at once (a gate sits out only at the least). */
+  /** How many records this instance runs at once from the batch's queue (sits out at the fewest). */
   readonly parallelism: AdaptiveParallelism;
   /** Uniform in [0, 1), for the retries' jitter. */
   readonly random: () => number;
@@ -264,11 +274,12 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   };
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
-      run.forCapacity = true;
+      const bulk = error instanceof SlotUnavailableError && error.bulk;
+      if (bulk) run.slots = SLOT_OUTCOMES.refusedBulk;
+      else if (run.slots === SLOT_OUTCOMES.served) run.slots = SLOT_OUTCOMES.refused;
       // A bulk refusal at the fewest records sits out; any other closes the queue only until its
       // slot (a record held at the gate: the closure it was held by).
-      const sitOut =
-        error instanceof SlotUnavailableError && error.bulk && run.parallelism.atMinimum;
+      const sitOut = bulk && run.parallelism.atFewest;
       run.gate.refused(record.eventSourceARN, now(), decision.delayMs, sitOut);
     }
     count(deps, METRIC_NAMES.deferred);

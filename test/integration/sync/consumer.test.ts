@@ -17,7 +17,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueKey } from '#infra/resources.ts';
 import { ServerError, SlotUnavailableError } from '#lib/errors.ts';
 import { deadlineGuard } from '#lib/limiter/guarded-upheal.ts';
-import { MIN_RECORDS_IN_PARALLEL } from '#lib/limiter/parallelism.ts';
+import { MIN_BULK_RECORDS_IN_PARALLEL, MIN_RECORDS_IN_PARALLEL } from '#lib/limiter/parallelism.ts';
 import { createLogger } from '#lib/observability/logger.ts';
 import { SqsOutboundPublisher } from '#lib/outbound/outbound-events.ts';
 import { type ConsumerDeps, type RecordWork, sqsConsumer } from '#lib/sqs/consumer.ts';
@@ -374,6 +374,55 @@ describe('sqsConsumer', () => {
     }
     // One record teaches nothing; five, all served, let it run three.
     expect(most).toEqual([1, MIN_RECORDS_IN_PARALLEL, MIN_RECORDS_IN_PARALLEL + 1]);
+  });
+
+  it('runs one import record at a time after a bulk refusal, and a live batch still two at once', async () => {
+    const clock = { now: 1_000_000 };
+    let running = 0;
+    const most: number[] = [];
+    const handler = sqsConsumer(
+      {
+        sqs: fixture.sqs,
+        failures: fixture.failures,
+        logger,
+        maxAttempts: 3,
+        dependencyWaitMs: 60_000,
+        random: () => 0.5,
+        now: () => clock.now,
+        sleep: async (ms) => {
+          clock.now += ms;
+        },
+      },
+      {
+        run: async (record) => {
+          running += 1;
+          most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running -= 1;
+          if (record.body === 'refused') throw new SlotUnavailableError(400, { bulk: true });
+        },
+        describe: () => ({ operation: 'test' }),
+      },
+    );
+    const batch = (queue: 'imports' | 'userEvents', bodies: string[], prefix: string) =>
+      batchOf(
+        queue,
+        bodies.map((body, index) => ({ body, group: `${prefix}-${index}` })),
+      );
+    for (const [queue, bodies, prefix] of [
+      ['imports', ['refused', '{}', '{}'], 'bulk-refused'],
+      ['userEvents', ['{}', '{}', '{}'], 'live-after'],
+      ['imports', ['{}', '{}', '{}'], 'bulk-after'],
+    ] as const) {
+      most.push(0);
+      await handler(await batch(queue, [...bodies], prefix), context);
+    }
+    // The import queue went down to one record; the live queue kept its own two.
+    expect(most).toEqual([
+      MIN_RECORDS_IN_PARALLEL,
+      MIN_RECORDS_IN_PARALLEL,
+      MIN_BULK_RECORDS_IN_PARALLEL,
+    ]);
   });
 
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {

@@ -1,42 +1,64 @@
 /** The consumer runs fewer records at once while records wait for limiter slots. */
 import { describe, expect, it } from 'vitest';
-import { AdaptiveParallelism, MIN_RECORDS_IN_PARALLEL } from '#lib/limiter/parallelism.ts';
+import {
+  AdaptiveParallelism,
+  MIN_BULK_RECORDS_IN_PARALLEL,
+  MIN_RECORDS_IN_PARALLEL,
+  SLOT_OUTCOMES,
+} from '#lib/limiter/parallelism.ts';
+
+const { served, refused, refusedBulk } = SLOT_OUTCOMES;
 
 describe('AdaptiveParallelism', () => {
-  it('starts at the least, steps up after clean runs and back down after deferrals for slots', () => {
+  it('starts at two, steps up after clean runs and back down to two after live refusals', () => {
     const parallelism = new AdaptiveParallelism(4);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
-    expect(parallelism.atMinimum).toBe(true);
-    for (let i = 0; i < 5; i += 1) parallelism.settle(false, 10);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(served, 10);
     expect(parallelism.current).toBe(4);
-    expect(parallelism.atMinimum).toBe(false);
-    for (let i = 0; i < 5; i += 1) parallelism.settle(true, 10);
+    for (let i = 0; i < 5; i += 1) parallelism.settle(refused, 10);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
-    expect(parallelism.atMinimum).toBe(true);
-    parallelism.settle(false, 10);
+    expect(parallelism.atFewest).toBe(false);
+    parallelism.settle(served, 10);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL + 1);
-    expect(parallelism.atMinimum).toBe(false);
-    for (let i = 0; i < 5; i += 1) parallelism.settle(false, 10);
-    expect(parallelism.current).toBe(4);
+  });
+
+  it('goes down to one record after bulk refusals, where it is at its fewest', () => {
+    const parallelism = new AdaptiveParallelism(5);
+    parallelism.settle(served, 10);
+    expect(parallelism.current).toBe(3);
+    parallelism.settle(refusedBulk, 10);
+    expect(parallelism.current).toBe(2);
+    expect(parallelism.atFewest).toBe(false);
+    parallelism.settle(refusedBulk, 10);
+    expect(parallelism.current).toBe(MIN_BULK_RECORDS_IN_PARALLEL);
+    expect(parallelism.atFewest).toBe(true);
+    parallelism.settle(refusedBulk, 10);
+    expect(parallelism.current).toBe(MIN_BULK_RECORDS_IN_PARALLEL);
+    // A live refusal does not bring it back up to its own floor.
+    parallelism.settle(refused, 10);
+    expect(parallelism.current).toBe(MIN_BULK_RECORDS_IN_PARALLEL);
+    parallelism.settle(served, 10);
+    expect(parallelism.current).toBe(MIN_BULK_RECORDS_IN_PARALLEL + 1);
   });
 
   it('steps up only after an invocation that had more records than it ran at once', () => {
     const parallelism = new AdaptiveParallelism(5);
-    parallelism.settle(false, MIN_RECORDS_IN_PARALLEL);
-    parallelism.settle(false, 1);
+    parallelism.settle(served, MIN_RECORDS_IN_PARALLEL);
+    parallelism.settle(served, 1);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
-    parallelism.settle(false, MIN_RECORDS_IN_PARALLEL + 1);
+    parallelism.settle(served, MIN_RECORDS_IN_PARALLEL + 1);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL + 1);
     // A deferral steps down whatever the batch.
-    parallelism.settle(true, 1);
+    parallelism.settle(refused, 1);
     expect(parallelism.current).toBe(MIN_RECORDS_IN_PARALLEL);
   });
 
   it('never runs more than its most, also below the usual least', () => {
     const one = new AdaptiveParallelism(1);
-    one.settle(true, 10);
+    expect(one.atFewest).toBe(true);
+    one.settle(refused, 10);
     expect(one.current).toBe(1);
-    one.settle(false, 10);
+    one.settle(served, 10);
     expect(one.current).toBe(1);
   });
 });
