@@ -111,6 +111,16 @@ export const ROUND_TRIP_WEIGHT = 0.25;
  */
 export const ROUND_TRIP_DEVIATIONS = 4;
 
+/**
+ * Turns a first bulk call may lose before it defers: it woke when the head was to come within its
+ * lead, read the item, and found that other processes had booked past it again. Every lost turn
+ * costs a read, and losing several in a row means more bulk callers wait, across processes, than
+ * the API serves: the refusal steps the caller's instance down and, at one record, makes it sit
+ * out (lib/limiter/parallelism.ts, lib/sqs/capacity-gate.ts), which thins the crowd. A call that
+ * continues an event is not cut short: deferring it would repeat its event's earlier calls.
+ */
+export const MAX_LOST_TURNS = 3;
+
 /** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
 const MAX_SLEEPS_PER_WAIT = 100;
 
@@ -156,7 +166,12 @@ const STEP_OUTCOMES = { slot: 'slot', wait: 'wait', retry: 'retry' } as const;
 
 type StepOutcome =
   | { readonly kind: typeof STEP_OUTCOMES.slot; readonly slot: number; readonly bookedAt: number }
-  | { readonly kind: typeof STEP_OUTCOMES.wait; readonly untilMs: number }
+  | {
+      readonly kind: typeof STEP_OUTCOMES.wait;
+      readonly untilMs: number;
+      /** Waiting for the head to come within the caller's lead (not out a pause). */
+      readonly forTurn: boolean;
+    }
   | { readonly kind: typeof STEP_OUTCOMES.retry };
 
 /** Counters of one limiter instance, for benchmarks and metrics. */
@@ -307,11 +322,18 @@ export class DynamoRateLimiter implements RateLimiter {
     // reads unless another caller of this process read (or booked) since that moment (the random
     // spread on top only de-synchronises processes; within one, the mutex already does).
     let viewNotBefore = Number.NEGATIVE_INFINITY;
+    // Waits for a turn: the first is the caller's place in line, each later one a lost turn.
+    let turnWaits = 0;
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
       const outcome = await this.#exclusive(() =>
         this.#step(lane, options, deadline, viewNotBefore),
       );
       if (outcome.kind === STEP_OUTCOMES.wait) {
+        if (outcome.forTurn) turnWaits += 1;
+        const lostTurns = turnWaits - 1;
+        if (lostTurns >= MAX_LOST_TURNS && !options.continuation) {
+          this.#defer(outcome.untilMs - this.#now(), lane);
+        }
         const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);
         await this.#sleepUntil(wakeAt);
         viewNotBefore = outcome.untilMs;
@@ -375,14 +397,14 @@ export class DynamoRateLimiter implements RateLimiter {
     if (now < this.#pausedUntil) {
       // This process saw the 429 itself: wait out the pause before booking (or defer).
       if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now, lane);
-      return { kind: STEP_OUTCOMES.wait, untilMs: this.#pausedUntil };
+      return { kind: STEP_OUTCOMES.wait, untilMs: this.#pausedUntil, forTurn: false };
     }
     const stale = this.#viewAt < viewNotBefore;
     if (stale || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
     const decision = decide(this.#view, lane, now, deadline, this.params, continuation);
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs, lane);
     if (decision.kind === DECISIONS.wait)
-      return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs };
+      return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs, forTurn: true };
     // A lease: one slot for this caller, and for the calls this process will want next (its
     // other callers without a slot, and the follow-ups announced, this caller's included).
     const announced = this.#pool.expect(followUps, now + this.params.horizonMs);

@@ -4,7 +4,12 @@
  * shared memory), share one item; every count is taken from the times callers were allowed to
  * send. One file, so the timed runs do not compete with each other for the two cores.
  */
-import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '#lib/config.ts';
 import { SlotUnavailableError } from '#lib/errors.ts';
@@ -13,6 +18,7 @@ import {
   KEY_ID_HEX_CHARS,
   LIMITER_KEY,
   limiterKeyId,
+  MAX_LOST_TURNS,
 } from '#lib/limiter/dynamo-limiter.ts';
 import { AIMD, MAX_PAUSE_WINDOWS } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
@@ -136,6 +142,60 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       slotsFromPool: 1,
       slotsDropped: 0,
     });
+  });
+
+  it('defers a first bulk call that lost three turns in a row to other processes, not a continuation', async () => {
+    /** Moves the shared schedule's head by `ms`, as bookings of other processes do. */
+    const othersBook = (apiKey: string, ms: number) =>
+      table.client.send(
+        new UpdateItemCommand({
+          TableName: TABLE_NAME,
+          Key: {
+            pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
+            sk: { S: LIMITER_KEY.sk },
+          },
+          UpdateExpression: 'SET tat = tat + :ms',
+          ExpressionAttributeValues: { ':ms': { N: String(ms) } },
+        }),
+      );
+    /** A caller whose every sleep lets the other processes book one more slot. */
+    const crowded = async (continuation: boolean) => {
+      const apiKey = freshKey();
+      const clock = fakeTime(START);
+      await fakeLimiter(apiKey, clock).acquire(LANES.live);
+      await othersBook(apiKey, 10 * T);
+      const limiter = new DynamoRateLimiter({
+        client: table.client,
+        tableName: TABLE_NAME,
+        apiKey,
+        ...SCALED,
+        now: clock.now,
+        sleep: async (ms) => {
+          clock.time.now += ms;
+          await othersBook(apiKey, T);
+        },
+        random: () => 0,
+      });
+      const error = await limiter
+        .acquire(LANES.bulk, { continuation })
+        .catch((caught: unknown) => caught);
+      return { error, stats: limiter.stats() };
+    };
+
+    const first = await crowded(false);
+    expect(first.error).toBeInstanceOf(SlotUnavailableError);
+    expect((first.error as SlotUnavailableError).bulk).toBe(true);
+    // One read to take its place in line, one on each of the MAX_LOST_TURNS wake-ups; no write.
+    expect(first.stats).toMatchObject({
+      reads: MAX_LOST_TURNS + 1,
+      writes: 0,
+      slotsBooked: 0,
+      deferrals: 1,
+    });
+    // A continuation keeps its place until its deadline: deferring it would repeat its event's
+    // earlier calls.
+    const continuation = await crowded(true);
+    expect(continuation.stats.reads).toBeGreaterThan(2 * (MAX_LOST_TURNS + 1));
   });
 
   it('drops a slot it reaches more than lateMs late and books another', async () => {
