@@ -47,6 +47,7 @@ import {
   type LimiterState,
   MAX_LEASE_SLOTS,
   needsRecheck,
+  oldViewSuffices,
   pauseBeyondBound,
   pausedAfterBooking,
   slotDeadline,
@@ -399,12 +400,20 @@ export class DynamoRateLimiter implements RateLimiter {
       if (this.#pausedUntil > deadline) this.#defer(this.#pausedUntil - now, lane);
       return { kind: STEP_OUTCOMES.wait, untilMs: this.#pausedUntil, forTurn: false };
     }
-    const stale = this.#viewAt < viewNotBefore;
-    if (stale || !viewIsFresh(this.#view, this.#viewAt, now, this.params)) await this.#read();
+    // A view from before the moment waited for is read again; so is one older than an interval,
+    // unless it already says wait or defer (a wait decided on it then is no place in line yet:
+    // the head may lie further on).
+    const current = this.#viewAt >= viewNotBefore;
+    const fresh = current && viewIsFresh(this.#view, this.#viewAt, now, this.params);
+    const onOldView =
+      current &&
+      !fresh &&
+      oldViewSuffices(this.#view, lane, now, deadline, this.params, continuation);
+    if (!fresh && !onOldView) await this.#read();
     const decision = decide(this.#view, lane, now, deadline, this.params, continuation);
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs, lane);
     if (decision.kind === DECISIONS.wait)
-      return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs, forTurn: true };
+      return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs, forTurn: !onOldView };
     // A lease: one slot for this caller, and for the calls this process will want next (its
     // other callers without a slot, and the follow-ups announced, this caller's included).
     const announced = this.#pool.expect(followUps, now + this.params.horizonMs);

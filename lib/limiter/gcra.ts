@@ -470,6 +470,25 @@ export function maxReachMs(params: GcraParams): number {
 }
 
 /**
+ * Whether a view too old to book from (see `viewIsFresh`) still suffices to decide: it says wait
+ * or defer. It says so of the item too, whose head only moves on: bookings and 429s move it
+ * forward, and only the repair of a pause beyond the bound moves it back (a view holding such a
+ * pause does not suffice). A wait decided on it ends with a read, as every wait does, so the
+ * caller reads once instead of twice when it has to wait anyway.
+ */
+export function oldViewSuffices(
+  view: LimiterState | undefined,
+  lane: Lane,
+  now: number,
+  deadline: number,
+  params: GcraParams,
+  continuation = false,
+): view is LimiterState {
+  if (view === undefined || pauseBeyondBound(view, now, params)) return false;
+  return decide(view, lane, now, deadline, params, continuation).kind !== DECISIONS.book;
+}
+
+/**
  * Whether a stored state holds a pause no 429 within the bound could have written (a hint stored
  * before the bound existed, or by a misconfigured writer): such a state is ignored and repaired.
  */

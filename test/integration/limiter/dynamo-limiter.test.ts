@@ -198,6 +198,24 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     expect(continuation.stats.reads).toBeGreaterThan(2 * (MAX_LOST_TURNS + 1));
   });
 
+  it('waits on an old view that already shows the head beyond its lead, reading only after the wait', async () => {
+    const limiter = fakeLimiter(freshKey(), fakeTime(START));
+    await limiter.acquire(LANES.live); // starts the schedule
+    // A check that announces four calls after it: a lease of five slots, the head five ahead.
+    await limiter.acquire(LANES.bulk, { followUps: 4 });
+    // The next first call's view is an interval old (too old to book from), but its head lies
+    // beyond the bulk lead even so: it waits without reading first, reads when it wakes, and
+    // books.
+    const before = limiter.stats();
+    await limiter.acquire(LANES.bulk);
+    const after = limiter.stats();
+    // One read on waking, one re-check before its slot (booked four intervals ahead on a
+    // schedule that started just now); none before the wait.
+    expect(after.reads - before.reads).toBe(2);
+    expect(after.slotsUsed - before.slotsUsed).toBe(1);
+    expect(after.deferrals).toBe(0);
+  });
+
   it('drops a slot it reaches more than lateMs late and books another', async () => {
     const apiKey = freshKey();
     const clock = fakeTime(START);

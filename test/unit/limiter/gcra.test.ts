@@ -20,6 +20,7 @@ import {
   MIN_JITTER_MS,
   maxReachMs,
   needsRecheck,
+  oldViewSuffices,
   pauseBeyondBound,
   pausedAfterBooking,
   RECHECK_CLEAN_WINDOWS,
@@ -148,6 +149,22 @@ describe('decide', () => {
     expect(decide(far, LANES.bulk, NOW, slotDeadline(LANES.bulk, NOW, params), params).kind).toBe(
       DECISIONS.defer,
     );
+  });
+
+  it('decides on a view too old to book from only when it says wait or defer (oldViewSuffices)', () => {
+    const bulkDeadline = slotDeadline(LANES.bulk, NOW, params);
+    const ahead = state({ tat: NOW + 2 * params.bulkLeadMs });
+    expect(oldViewSuffices(ahead, LANES.bulk, NOW, bulkDeadline, params)).toBe(true);
+    const far = state({ tat: bulkDeadline + 1 });
+    expect(oldViewSuffices(far, LANES.live, NOW, deadline, params)).toBe(true);
+    // A view that says book must be read again: the head may have moved on since.
+    const near = state({ tat: NOW + params.bulkLeadMs });
+    expect(oldViewSuffices(near, LANES.bulk, NOW, bulkDeadline, params)).toBe(false);
+    expect(oldViewSuffices(ahead, LANES.live, NOW, deadline, params)).toBe(false);
+    expect(oldViewSuffices(undefined, LANES.bulk, NOW, bulkDeadline, params)).toBe(false);
+    // A pause beyond the bound is repaired before anyone decides from it.
+    const unbounded = state({ tat: NOW + maxReachMs(params) + 1 });
+    expect(oldViewSuffices(unbounded, LANES.bulk, NOW, bulkDeadline, params)).toBe(false);
   });
 
   it('books at once on an idle or unknown schedule', () => {
