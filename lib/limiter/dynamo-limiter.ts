@@ -114,11 +114,13 @@ export const ROUND_TRIP_DEVIATIONS = 4;
 
 /**
  * Turns a first bulk call may lose before it defers: it woke when the head was to come within its
- * lead, read the item, and found that other processes had booked past it again. Every lost turn
- * costs a read, and losing several in a row means more bulk callers wait, across processes, than
- * the API serves: the refusal steps the caller's instance down and, at one record, makes it sit
- * out (lib/limiter/parallelism.ts, lib/sqs/capacity-gate.ts), which thins the crowd. A call that
+ * lead, saw the item (its own read, or a fresh one of another caller of its process), and found
+ * that others had booked past it again. A lost turn usually costs a read, and losing several in
+ * a row means more bulk callers wait, across processes, than the API serves: the refusal steps
+ * the caller's instance down and, at its fewest records, makes it sit out
+ * (lib/limiter/parallelism.ts, lib/sqs/capacity-gate.ts), which thins the crowd. A call that
  * continues an event is not cut short: deferring it would repeat its event's earlier calls.
+ * Waits out a 429's pause are not turns.
  */
 export const MAX_LOST_TURNS = 3;
 
@@ -323,7 +325,8 @@ export class DynamoRateLimiter implements RateLimiter {
     // reads unless another caller of this process read (or booked) since that moment (the random
     // spread on top only de-synchronises processes; within one, the mutex already does).
     let viewNotBefore = Number.NEGATIVE_INFINITY;
-    // Waits for a turn: the first is the caller's place in line, each later one a lost turn.
+    // Waits for a turn: the first is the caller's place in line, each later one a lost turn (a
+    // dropped slot starts the count again, with a new deadline).
     let turnWaits = 0;
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step += 1) {
       const outcome = await this.#exclusive(() =>
@@ -354,6 +357,7 @@ export class DynamoRateLimiter implements RateLimiter {
           this.#stats.slotsDropped += 1;
           hold(false);
           deadline = deadlineFrom(this.#now());
+          turnWaits = 0;
           continue;
         }
       }
@@ -364,6 +368,7 @@ export class DynamoRateLimiter implements RateLimiter {
         this.#stats.slotsDropped += 1;
         hold(false);
         deadline = deadlineFrom(sendAt);
+        turnWaits = 0;
         continue;
       }
       this.#stats.slotsUsed += 1;
@@ -412,8 +417,15 @@ export class DynamoRateLimiter implements RateLimiter {
     if (!fresh && !onOldView) await this.#read();
     const decision = decide(this.#view, lane, now, deadline, this.params, continuation);
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs, lane);
-    if (decision.kind === DECISIONS.wait)
-      return { kind: STEP_OUTCOMES.wait, untilMs: decision.untilMs, forTurn: !onOldView };
+    if (decision.kind === DECISIONS.wait) {
+      // Nor is a wait out a pause another process stored (its clean period lies ahead).
+      const paused = (this.#view?.cleanSince ?? Number.NEGATIVE_INFINITY) > now;
+      return {
+        kind: STEP_OUTCOMES.wait,
+        untilMs: decision.untilMs,
+        forTurn: !onOldView && !paused,
+      };
+    }
     // A lease: one slot for this caller, and for the calls this process will want next (its
     // other callers without a slot, and the follow-ups announced, this caller's included).
     const announced = this.#pool.expect(followUps, now + this.params.horizonMs);

@@ -473,8 +473,10 @@ export function maxReachMs(params: GcraParams): number {
  * Whether a view too old to book from (see `viewIsFresh`) still suffices to decide: it says wait
  * or defer. It says so of the item too, whose head only moves on: bookings and 429s move it
  * forward, and only the repair of a pause beyond the bound moves it back (a view holding such a
- * pause does not suffice). A wait decided on it ends with a read, as every wait does, so the
- * caller reads once instead of twice when it has to wait anyway.
+ * pause does not suffice; a view taken before a pause that was written and repaired since may
+ * overstate the head, which costs a needless wait or deferral, never a send). A wait decided on
+ * it ends with a read, as every wait does, so the caller reads once instead of twice when it has
+ * to wait anyway.
  */
 export function oldViewSuffices(
   view: LimiterState | undefined,

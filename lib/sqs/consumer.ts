@@ -62,6 +62,12 @@ export interface RecordWork {
   run(record: SQSRecord, invocation?: InvocationClock): Promise<void>;
   /** Ids and operation of a record, for failure records and logs (no clinical data). */
   describe(record: SQSRecord): Omit<FailureRecord, 'at' | 'reason' | 'status'>;
+  /**
+   * Whether a record is import work (the limiter's bulk lane), read before it runs. A batch of
+   * import work only may run one record at a time (lib/limiter/parallelism.ts); without this,
+   * every record counts as live work.
+   */
+  isImportWork?(record: SQSRecord): boolean;
   /** Called once a record has failed for good (e.g. to tell the partner). */
   onFailed?(failure: FailureRecord): Promise<void>;
 }
@@ -136,7 +142,10 @@ export function sqsConsumer(
       context.getRemainingTimeInMillis(),
     );
     const parallelism = parallelismOf(event.Records[0]?.eventSourceARN ?? '');
-    const order = new GroupOrder(parallelism.current);
+    const importOnly =
+      event.Records.length > 0 &&
+      event.Records.every((record) => work.isImportWork?.(record) ?? false);
+    const order = new GroupOrder(parallelism.forBatch(importOnly));
     const invocation: Invocation = {
       deps,
       work,
@@ -146,6 +155,7 @@ export function sqsConsumer(
       slots: SLOT_OUTCOMES.served,
       gate,
       parallelism,
+      importOnly,
       random,
     };
 
@@ -183,7 +193,7 @@ export function sqsConsumer(
         response.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
     );
     await releaseNow(deps.sqs, queues, skipped);
-    parallelism.settle(invocation.slots, event.Records.length);
+    parallelism.settle(invocation.slots, event.Records.length, importOnly);
     deps.metrics?.publishStoredMetrics();
     return response;
   };
@@ -206,6 +216,8 @@ interface Invocation {
   readonly gate: CapacityGate;
   /** How many records this instance runs at once from the batch's queue (sits out at the fewest). */
   readonly parallelism: AdaptiveParallelism;
+  /** Whether every record of the batch is import work (it may then run one at a time). */
+  readonly importOnly: boolean;
   /** Uniform in [0, 1), for the retries' jitter. */
   readonly random: () => number;
 }
@@ -275,11 +287,11 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
       const bulk = error instanceof SlotUnavailableError && error.bulk;
-      if (bulk) run.slots = SLOT_OUTCOMES.refusedBulk;
+      if (bulk && run.importOnly) run.slots = SLOT_OUTCOMES.refusedBulk;
       else if (run.slots === SLOT_OUTCOMES.served) run.slots = SLOT_OUTCOMES.refused;
       // A bulk refusal at the fewest records sits out; any other closes the queue only until its
       // slot (a record held at the gate: the closure it was held by).
-      const sitOut = bulk && run.parallelism.atFewest;
+      const sitOut = bulk && run.parallelism.atFewest(run.importOnly);
       run.gate.refused(record.eventSourceARN, now(), decision.delayMs, sitOut);
     }
     count(deps, METRIC_NAMES.deferred);

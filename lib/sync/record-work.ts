@@ -123,6 +123,9 @@ export function syncUserWork(deps: SyncUserWorkDeps): RecordWork {
       }
       if (jobId) await deps.importProgress?.recordOutcome(jobId, outcome.kind);
     },
+    isImportWork(record) {
+      return attribute(record, IMPORT_ATTRIBUTES.jobId) !== undefined;
+    },
     describe(record) {
       const event = decoded.get(record) ?? peekIds(record.body);
       const line = Number(attribute(record, IMPORT_ATTRIBUTES.line));
@@ -244,6 +247,11 @@ export function assignProvidersWork(deps: AssignWorkDeps): RecordWork {
       if (outcome.kind === 'providers-assigned') {
         await deps.outbound.publish(providersAssignedEvent(outcome, command));
       }
+    },
+    isImportWork(record) {
+      // The command is read again by `run`; one that does not parse counts as live work.
+      const parsed = AssignmentCommandSchema.safeParse(safeJson(record.body));
+      return parsed.success && parsed.data.jobId !== undefined;
     },
     describe(record) {
       const command = decoded.get(record);

@@ -158,12 +158,16 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
           ExpressionAttributeValues: { ':ms': { N: String(ms) } },
         }),
       );
-    /** A caller whose every sleep lets the other processes book one more slot. */
-    const crowded = async (continuation: boolean) => {
+    /**
+     * A caller whose every sleep lets the other processes book one more slot, on a schedule whose
+     * head lies ten slots ahead, or behind a pause of `pauseMs` another process stored.
+     */
+    const crowded = async (continuation: boolean, pauseMs?: number) => {
       const apiKey = freshKey();
       const clock = fakeTime(START);
       await fakeLimiter(apiKey, clock).acquire(LANES.live);
-      await othersBook(apiKey, 10 * T);
+      if (pauseMs === undefined) await othersBook(apiKey, 10 * T);
+      else await fakeLimiter(apiKey, clock).rateLimited(pauseMs);
       const limiter = new DynamoRateLimiter({
         client: table.client,
         tableName: TABLE_NAME,
@@ -196,6 +200,11 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     // earlier calls.
     const continuation = await crowded(true);
     expect(continuation.stats.reads).toBeGreaterThan(2 * (MAX_LOST_TURNS + 1));
+    // Waits out a pause are no turns: behind one, a first call wakes and reads more often before
+    // it defers.
+    const paused = await crowded(false, 300);
+    expect(paused.error).toBeInstanceOf(SlotUnavailableError);
+    expect(paused.stats.reads).toBeGreaterThan(MAX_LOST_TURNS + 2);
   });
 
   it('waits on an old view that already shows the head beyond its lead, reading only after the wait', async () => {

@@ -376,7 +376,7 @@ describe('sqsConsumer', () => {
     expect(most).toEqual([1, MIN_RECORDS_IN_PARALLEL, MIN_RECORDS_IN_PARALLEL + 1]);
   });
 
-  it('runs one import record at a time after a bulk refusal, and a live batch still two at once', async () => {
+  it('runs one import record at a time after a bulk refusal, and a batch with live work still two', async () => {
     const clock = { now: 1_000_000 };
     let running = 0;
     const most: number[] = [];
@@ -399,26 +399,30 @@ describe('sqsConsumer', () => {
           most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
           await new Promise((resolve) => setTimeout(resolve, 5));
           running -= 1;
-          if (record.body === 'refused') throw new SlotUnavailableError(400, { bulk: true });
+          if (record.body === 'import-refused') {
+            throw new SlotUnavailableError(400, { bulk: true });
+          }
         },
+        isImportWork: (record) => record.body.startsWith('import'),
         describe: () => ({ operation: 'test' }),
       },
     );
-    const batch = (queue: 'imports' | 'userEvents', bodies: string[], prefix: string) =>
-      batchOf(
-        queue,
-        bodies.map((body, index) => ({ body, group: `${prefix}-${index}` })),
-      );
     for (const [queue, bodies, prefix] of [
-      ['imports', ['refused', '{}', '{}'], 'bulk-refused'],
+      ['imports', ['import-refused', 'import', 'import'], 'bulk-refused'],
       ['userEvents', ['{}', '{}', '{}'], 'live-after'],
-      ['imports', ['{}', '{}', '{}'], 'bulk-after'],
+      // The assignments queue carries live and import work in one batch: such a batch still runs
+      // two at once, and its bulk refusal does not take the count below one.
+      ['imports', ['{}', 'import-refused', 'import'], 'mixed'],
+      ['imports', ['import', 'import', 'import'], 'bulk-after'],
     ] as const) {
       most.push(0);
-      await handler(await batch(queue, [...bodies], prefix), context);
+      const entries = bodies.map((body, index) => ({ body, group: `${prefix}-${index}` }));
+      await handler(await batchOf(queue, entries), context);
     }
-    // The import queue went down to one record; the live queue kept its own two.
+    // The import queue's count went down to one; the live queue kept its own two, and so did the
+    // batch with live work in it.
     expect(most).toEqual([
+      MIN_RECORDS_IN_PARALLEL,
       MIN_RECORDS_IN_PARALLEL,
       MIN_RECORDS_IN_PARALLEL,
       MIN_BULK_RECORDS_IN_PARALLEL,
