@@ -106,18 +106,15 @@ function consumerWith(work: RecordWork, maxAttempts = 3) {
 }
 
 /**
- * A consumer on a fake clock whose work throws `refusal` for the `refusedRun`th record it runs
- * (after `slowMs` of its clock) and applies the others; `deps` override the defaults (one record
- * at a time, the middle of every random spread).
+ * A consumer on a fake clock (its sleeps, recorded in `slept`, only move the clock) running the
+ * work `workOf` builds on that clock; `deps` override the defaults (the middle of every random
+ * spread).
  */
-function gatedConsumer(
-  refusal: SlotUnavailableError,
+function fakeClockConsumer(
+  workOf: (clock: { now: number }) => RecordWork,
   deps: Partial<ConsumerDeps> = {},
-  slowMs = 0,
-  refusedRun = 1,
 ) {
   const clock = { now: 1_000_000 };
-  const ran: string[] = [];
   const slept: number[] = [];
   const handler = sqsConsumer(
     {
@@ -126,7 +123,6 @@ function gatedConsumer(
       logger,
       maxAttempts: 3,
       dependencyWaitMs: 60_000,
-      recordsInParallel: 1,
       random: () => 0.5,
       now: () => clock.now,
       sleep: async (ms) => {
@@ -135,7 +131,25 @@ function gatedConsumer(
       },
       ...deps,
     },
-    {
+    workOf(clock),
+  );
+  return { handler, slept, clock };
+}
+
+/**
+ * A consumer on a fake clock whose work throws `refusal` for the `refusedRun`th record it runs
+ * (after `slowMs` of its clock) and applies the others; `deps` override the defaults (one record
+ * at a time).
+ */
+function gatedConsumer(
+  refusal: SlotUnavailableError,
+  deps: Partial<ConsumerDeps> = {},
+  slowMs = 0,
+  refusedRun = 1,
+) {
+  const ran: string[] = [];
+  const consumer = fakeClockConsumer(
+    (clock) => ({
       run: async (record) => {
         ran.push(record.messageId);
         if (ran.length !== refusedRun) return;
@@ -143,9 +157,10 @@ function gatedConsumer(
         throw refusal;
       },
       describe: () => ({ operation: 'test' }),
-    },
+    }),
+    { recordsInParallel: 1, ...deps },
   );
-  return { handler, ran, slept, clock };
+  return { ...consumer, ran };
 }
 
 async function attemptsOf(messageId: string): Promise<number | undefined> {
@@ -377,36 +392,21 @@ describe('sqsConsumer', () => {
   });
 
   it('runs one import record at a time after a bulk refusal, and a batch with live work still two', async () => {
-    const clock = { now: 1_000_000 };
     let running = 0;
     const most: number[] = [];
-    const handler = sqsConsumer(
-      {
-        sqs: fixture.sqs,
-        failures: fixture.failures,
-        logger,
-        maxAttempts: 3,
-        dependencyWaitMs: 60_000,
-        random: () => 0.5,
-        now: () => clock.now,
-        sleep: async (ms) => {
-          clock.now += ms;
-        },
+    const { handler } = fakeClockConsumer(() => ({
+      run: async (record) => {
+        running += 1;
+        most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        if (record.body === 'import-refused') {
+          throw new SlotUnavailableError(400, { bulk: true });
+        }
       },
-      {
-        run: async (record) => {
-          running += 1;
-          most[most.length - 1] = Math.max(most.at(-1) ?? 0, running);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          running -= 1;
-          if (record.body === 'import-refused') {
-            throw new SlotUnavailableError(400, { bulk: true });
-          }
-        },
-        isImportWork: (record) => record.body.startsWith('import'),
-        describe: () => ({ operation: 'test' }),
-      },
-    );
+      isImportWork: (record) => record.body.startsWith('import'),
+      describe: () => ({ operation: 'test' }),
+    }));
     for (const [queue, bodies, prefix] of [
       ['imports', ['import-refused', 'import', 'import'], 'bulk-refused'],
       ['userEvents', ['{}', '{}', '{}'], 'live-after'],
