@@ -674,8 +674,11 @@ export class DynamoRateLimiter implements RateLimiter {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       this.#roundTrip(sentAt);
       this.#stats.conditionalFailures += 1;
-      // AWS returns the item that failed the condition; emulators may not: then read next step.
-      if (error.Item !== undefined) this.#see(toState(error.Item), sentAt);
+      // AWS returns the item that failed the condition; emulators may not: then read next step,
+      // as for a returned item holding a pause beyond the bound (the read repairs it).
+      const seen = error.Item === undefined ? undefined : toState(error.Item);
+      if (seen !== undefined && !pauseBeyondBound(seen, sentAt, this.params))
+        this.#see(seen, sentAt);
       else this.#see(undefined, Number.NEGATIVE_INFINITY);
       return { ok: false };
     }

@@ -5,6 +5,7 @@
  * send. One file, so the timed runs do not compete with each other for the two cores.
  */
 import {
+  ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
   ScanCommand,
@@ -326,6 +327,58 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     expect(Number(item?.tat?.N)).toBe(START + T);
     expect(Number(item?.cleanSince?.N)).toBe(START);
     expect(Number(item?.holdUntil?.N)).toBe(START);
+  });
+
+  it('repairs a pause beyond the bound that a failed booking returned, instead of deferring on it', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    const key = {
+      pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
+      sk: { S: LIMITER_KEY.sk },
+    };
+    // DynamoDB returns the item that failed a condition (ReturnValuesOnConditionCheckFailure);
+    // dynalite does not, so the client attaches it as DynamoDB would.
+    const withOldItem = {
+      send: async (command: Parameters<typeof table.client.send>[0]) => {
+        try {
+          return await table.client.send(command);
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          const { Item } = await table.client.send(
+            new GetItemCommand({ TableName: TABLE_NAME, Key: key, ConsistentRead: true }),
+          );
+          throw new ConditionalCheckFailedException({
+            message: error.message,
+            $metadata: {},
+            Item,
+          });
+        }
+      },
+    } as unknown as typeof table.client;
+    const limiter = new DynamoRateLimiter({
+      client: withOldItem,
+      tableName: TABLE_NAME,
+      apiKey,
+      ...SCALED,
+      now: clock.now,
+      sleep: clock.sleep,
+      random: () => 0,
+    });
+    await limiter.acquire(LANES.live); // a fresh view of a schedule near now
+    const farAhead = Date.UTC(10_000, 0, 1);
+    await table.client.send(
+      new UpdateItemCommand({
+        TableName: TABLE_NAME,
+        Key: key,
+        UpdateExpression: 'SET tat = :far, cleanSince = :far, holdUntil = :far',
+        ExpressionAttributeValues: { ':far': { N: String(farAhead) } },
+      }),
+    );
+    // Its booking fails its condition on the far head. The item that comes back must not be
+    // decided on (a deferral until the year 10000) but read again, which repairs it.
+    await limiter.acquire(LANES.live);
+    expect(limiter.stats()).toMatchObject({ conditionalFailures: 1, deferrals: 0, slotsUsed: 2 });
+    expect(Number((await itemOf(apiKey))?.tat?.N)).toBeLessThan(START + SCALED.windowMs);
   });
 
   it('climbs back after a clean window, never above the safe rate', async () => {
