@@ -16,6 +16,7 @@ import type { Config } from '#lib/config.ts';
 import { SlotUnavailableError } from '#lib/errors.ts';
 import {
   DynamoRateLimiter,
+  type DynamoRateLimiterOptions,
   KEY_ID_HEX_CHARS,
   LIMITER_KEY,
   limiterKeyId,
@@ -66,16 +67,15 @@ afterAll(async () => {
 const limiterFor = (apiKey: string): DynamoRateLimiter =>
   new DynamoRateLimiter({ client: table.client, tableName: TABLE_NAME, apiKey, ...SCALED });
 
+/** The key of the limiter item of `apiKey`. */
+const itemKey = (apiKey: string) => ({
+  pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
+  sk: { S: LIMITER_KEY.sk },
+});
+
 const itemOf = async (apiKey: string) => {
   const { Item } = await table.client.send(
-    new GetItemCommand({
-      TableName: TABLE_NAME,
-      Key: {
-        pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
-        sk: { S: LIMITER_KEY.sk },
-      },
-      ConsistentRead: true,
-    }),
+    new GetItemCommand({ TableName: TABLE_NAME, Key: itemKey(apiKey), ConsistentRead: true }),
   );
   return Item;
 };
@@ -95,7 +95,12 @@ const fakeTime = (start: number) => {
 
 describe('DynamoRateLimiter in fake time, on dynalite', () => {
   const START = 1_800_000_000_000;
-  const fakeLimiter = (apiKey: string, clock: ReturnType<typeof fakeTime>) =>
+  /** A limiter on the fake clock, no random spread; `overrides` replace its client or sleep. */
+  const fakeLimiter = (
+    apiKey: string,
+    clock: ReturnType<typeof fakeTime>,
+    overrides: Partial<DynamoRateLimiterOptions> = {},
+  ) =>
     new DynamoRateLimiter({
       client: table.client,
       tableName: TABLE_NAME,
@@ -104,6 +109,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       now: clock.now,
       sleep: clock.sleep,
       random: () => 0,
+      ...overrides,
     });
 
   /** A limiter whose DynamoDB answers each request `roundTripMs(command)` after it was sent. */
@@ -117,15 +123,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
         return table.client.send(command);
       },
     } as unknown as typeof table.client;
-    return new DynamoRateLimiter({
-      client: delayed,
-      tableName: TABLE_NAME,
-      apiKey: freshKey(),
-      ...SCALED,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0,
-    });
+    return fakeLimiter(freshKey(), clock, { client: delayed });
   };
 
   it('books a check and its create with one write, keeping the create’s slot from first calls', async () => {
@@ -151,10 +149,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       table.client.send(
         new UpdateItemCommand({
           TableName: TABLE_NAME,
-          Key: {
-            pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
-            sk: { S: LIMITER_KEY.sk },
-          },
+          Key: itemKey(apiKey),
           UpdateExpression: 'SET tat = tat + :ms',
           ExpressionAttributeValues: { ':ms': { N: String(ms) } },
         }),
@@ -169,17 +164,11 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       await fakeLimiter(apiKey, clock).acquire(LANES.live);
       if (pauseMs === undefined) await othersBook(apiKey, 10 * T);
       else await fakeLimiter(apiKey, clock).rateLimited(pauseMs);
-      const limiter = new DynamoRateLimiter({
-        client: table.client,
-        tableName: TABLE_NAME,
-        apiKey,
-        ...SCALED,
-        now: clock.now,
+      const limiter = fakeLimiter(apiKey, clock, {
         sleep: async (ms) => {
           clock.time.now += ms;
           await othersBook(apiKey, T);
         },
-        random: () => 0,
       });
       const error = await limiter
         .acquire(LANES.bulk, { continuation })
@@ -302,10 +291,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     const apiKey = freshKey();
     const clock = fakeTime(START);
     const farAhead = Date.UTC(10_000, 0, 1);
-    const key = {
-      pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
-      sk: { S: LIMITER_KEY.sk },
-    };
+    const key = itemKey(apiKey);
     await table.client.send(
       new PutItemCommand({
         TableName: TABLE_NAME,
@@ -332,10 +318,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
   it('repairs a pause beyond the bound that a failed booking returned, instead of deferring on it', async () => {
     const apiKey = freshKey();
     const clock = fakeTime(START);
-    const key = {
-      pk: { S: `${LIMITER_KEY.pkPrefix}${limiterKeyId(apiKey)}` },
-      sk: { S: LIMITER_KEY.sk },
-    };
+    const key = itemKey(apiKey);
     // DynamoDB returns the item that failed a condition (ReturnValuesOnConditionCheckFailure);
     // dynalite does not, so the client attaches it as DynamoDB would.
     const withOldItem = {
@@ -355,15 +338,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
         }
       },
     } as unknown as typeof table.client;
-    const limiter = new DynamoRateLimiter({
-      client: withOldItem,
-      tableName: TABLE_NAME,
-      apiKey,
-      ...SCALED,
-      now: clock.now,
-      sleep: clock.sleep,
-      random: () => 0,
-    });
+    const limiter = fakeLimiter(apiKey, clock, { client: withOldItem });
     await limiter.acquire(LANES.live); // a fresh view of a schedule near now
     const farAhead = Date.UTC(10_000, 0, 1);
     await table.client.send(
