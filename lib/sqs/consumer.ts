@@ -7,9 +7,9 @@
  * that group only (`group-order.ts`); plus the queue side of each record's outcome
  * (`outcome-policy.ts`): deferring without counting towards the dead-letter limit, counting real
  * failures and dead-lettering after the last one, and recording permanent failures. After a
- * refusal of a limiter slot, the instance sits out: the next records of that
- * queue wait in-process or are deferred unread (`capacity-gate.ts`), so instances the API cannot
- * serve do not poll DynamoDB.
+ * refusal of a limiter slot, the instance sits out: the next records of that queue wait
+ * in-process or are deferred unread (`capacity-gate.ts`), so instances the API cannot serve do
+ * not poll DynamoDB.
  *
  * Requires `ReportBatchItemFailures` on the event source mapping (serverless.yml does it).
  */
