@@ -165,10 +165,12 @@ const CONDITIONS = {
 } as const;
 
 /** What one step of an acquire ends in (besides a deferral, which throws). */
-const STEP_OUTCOMES = { slot: 'slot', wait: 'wait', retry: 'retry' } as const;
+const STEP_OUTCOMES = { slot: 'slot', turn: 'turn', wait: 'wait', retry: 'retry' } as const;
 
 type StepOutcome =
   | { readonly kind: typeof STEP_OUTCOMES.slot; readonly slot: number; readonly bookedAt: number }
+  /** The caller could book now (a caller that only awaits its turn). */
+  | { readonly kind: typeof STEP_OUTCOMES.turn }
   | {
       readonly kind: typeof STEP_OUTCOMES.wait;
       readonly untilMs: number;
@@ -176,6 +178,11 @@ type StepOutcome =
       readonly forTurn: boolean;
     }
   | { readonly kind: typeof STEP_OUTCOMES.retry };
+
+/** How a caller steps: an acquire's options, and whether it only awaits its turn. */
+interface StepOptions extends Required<AcquireOptions> {
+  readonly turnOnly: boolean;
+}
 
 /** Counters of one limiter instance, for benchmarks and metrics. */
 export interface LimiterStats {
@@ -304,7 +311,7 @@ export class DynamoRateLimiter implements RateLimiter {
     this.#demand += 1;
     let holding = false;
     try {
-      await this.#acquire(lane, { continuation, followUps }, (held) => {
+      await this.#acquire(lane, { continuation, followUps, turnOnly: false }, (held) => {
         if (held !== holding) this.#demand += held ? -1 : 1;
         holding = held;
       });
@@ -313,12 +320,17 @@ export class DynamoRateLimiter implements RateLimiter {
     }
   }
 
+  /**
+   * The steps of an acquire up to the decision to book, without the booking: the same reads,
+   * waits, lost turns and deferrals. The caller is not counted in the demand, so no lease books a
+   * slot for it (it may find it has no call to make).
+   */
+  async awaitTurn(lane: Lane): Promise<void> {
+    await this.#acquire(lane, { continuation: false, followUps: 0, turnOnly: true }, () => {});
+  }
+
   /** The steps of one acquire; `hold` tells whether the caller holds a slot (for the demand). */
-  async #acquire(
-    lane: Lane,
-    options: Required<AcquireOptions>,
-    hold: (held: boolean) => void,
-  ): Promise<void> {
+  async #acquire(lane: Lane, options: StepOptions, hold: (held: boolean) => void): Promise<void> {
     const deadlineFrom = (now: number) => slotDeadline(lane, now, this.params);
     let deadline = deadlineFrom(this.#now());
     // After a wait, a view from before the moment waited for is as old as the wait: the caller
@@ -344,6 +356,7 @@ export class DynamoRateLimiter implements RateLimiter {
         continue;
       }
       if (outcome.kind === STEP_OUTCOMES.retry) continue;
+      if (outcome.kind === STEP_OUTCOMES.turn) return;
       const { slot, bookedAt } = outcome;
       hold(true);
       if (needsRecheck(slot, bookedAt, this.#view, this.params)) {
@@ -385,7 +398,7 @@ export class DynamoRateLimiter implements RateLimiter {
    */
   async #step(
     lane: Lane,
-    { continuation, followUps }: Required<AcquireOptions>,
+    { continuation, followUps, turnOnly }: StepOptions,
     deadline: number,
     viewNotBefore: number,
   ): Promise<StepOutcome> {
@@ -394,6 +407,8 @@ export class DynamoRateLimiter implements RateLimiter {
       now,
       (slot) => isLate(slot, now, this.params) || slot < this.#pausedUntil,
     );
+    // A slot waiting in the pool is this process's turn now; one awaiting its turn leaves it there.
+    if (turnOnly && this.#pool.free > 0) return { kind: STEP_OUTCOMES.turn };
     const pooled = this.#pool.take(deadline, continuation);
     if (pooled !== undefined) {
       this.#stats.slotsFromPool += 1;
@@ -426,6 +441,7 @@ export class DynamoRateLimiter implements RateLimiter {
         forTurn: !onOldView && !paused,
       };
     }
+    if (turnOnly) return { kind: STEP_OUTCOMES.turn };
     // A lease: one slot for this caller, and for the calls this process will want next (its
     // other callers without a slot, and the follow-ups announced, this caller's included).
     const announced = this.#pool.expect(followUps, now + this.params.horizonMs);

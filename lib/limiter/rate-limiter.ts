@@ -37,6 +37,12 @@ export interface RateLimiter {
    */
   acquire(lane: Lane, options?: AcquireOptions): Promise<void>;
   /**
+   * Resolves when a first call of `lane` could book a slot now, and books nothing: a record about
+   * to read its user's state first learns that its call will be served, so one the API cannot
+   * serve is deferred (SlotUnavailableError, as from `acquire`) before it reads anything.
+   */
+  awaitTurn(lane: Lane): Promise<void>;
+  /**
    * Takes back follow-up calls announced with `followUps` that will not be made (the check found
    * the user, or failed): the slots kept for them go to other callers.
    */

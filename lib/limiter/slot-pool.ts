@@ -25,6 +25,11 @@ export class SlotPool {
     return this.#slots.length;
   }
 
+  /** Pooled slots a first call may take (those not kept for follow-ups). */
+  get free(): number {
+    return this.#slots.length - this.#reserved;
+  }
+
   /**
    * Removes slots that can no longer be used (`unusable`, e.g. late or paused) from the head and
    * announced follow-ups that expired; returns how many slots it dropped.

@@ -9,7 +9,8 @@
  * failures and dead-lettering after the last one, and recording permanent failures. After a
  * refusal of a limiter slot, the instance sits out: the next records of that queue wait
  * in-process or are deferred unread (`capacity-gate.ts`), so instances the API cannot serve do
- * not poll DynamoDB.
+ * not poll DynamoDB; and its next import record of that queue awaits its turn at the limiter
+ * before it reads the user's state, so a refusal that comes again costs no read of that state.
  *
  * Requires `ReportBatchItemFailures` on the event source mapping (serverless.yml does it).
  */
@@ -106,6 +107,13 @@ export interface ConsumerDeps {
   readonly callBudgetMs?: number | undefined;
   /** Uniform in [0, 1): the sit-out's spread and the retries' jitter; default Math.random. */
   readonly random?: () => number;
+  /**
+   * Resolves when an import call could book a limiter slot (RateLimiter `awaitTurn`), or throws
+   * SlotUnavailableError. After a bulk refusal, the next import record of that queue awaits its
+   * turn before it reads anything, so an instance the API still cannot serve is refused again
+   * without reading the user's state.
+   */
+  readonly awaitBulkTurn?: (() => Promise<void>) | undefined;
 }
 
 /** Builds an SQS handler that processes each record with `work`. */
@@ -130,6 +138,9 @@ export function sqsConsumer(
   // Also per instance: a refusal of a slot holds back the next records of its queue.
   const random = deps.random ?? Math.random;
   const gate = new CapacityGate({ sitOutMs: deps.capacitySitOutMs ?? 0, random });
+  // Queues whose last import record to settle was refused a bulk slot: the next one awaits its
+  // turn before it reads.
+  const unproven = new Set<string>();
   const sleep =
     deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
@@ -156,6 +167,7 @@ export function sqsConsumer(
       gate,
       parallelism,
       importOnly,
+      unproven,
       random,
     };
 
@@ -168,6 +180,10 @@ export function sqsConsumer(
           sleep,
           (waitMs) => context.getRemainingTimeInMillis() - waitMs >= callNeedsMs,
         );
+        if (unproven.has(record.eventSourceARN) && (work.isImportWork?.(record) ?? false)) {
+          await deps.awaitBulkTurn?.();
+          unproven.delete(record.eventSourceARN);
+        }
         await work.run(record, context);
         count(deps, METRIC_NAMES.applied);
         const sent = Number(record.attributes.SentTimestamp);
@@ -218,6 +234,8 @@ interface Invocation {
   readonly parallelism: AdaptiveParallelism;
   /** Whether every record of the batch is import work (it may then run one at a time). */
   readonly importOnly: boolean;
+  /** Queues whose next import record awaits its turn before it reads (told of bulk refusals). */
+  readonly unproven: Set<string>;
   /** Uniform in [0, 1), for the retries' jitter. */
   readonly random: () => number;
 }
@@ -287,6 +305,7 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
       const bulk = error instanceof SlotUnavailableError && error.bulk;
+      if (bulk) run.unproven.add(record.eventSourceARN);
       if (bulk && run.importOnly) run.slots = SLOT_OUTCOMES.refusedBulk;
       else if (run.slots === SLOT_OUTCOMES.served) run.slots = SLOT_OUTCOMES.refused;
       // A bulk refusal at the fewest records sits out; any other closes the queue only until its

@@ -37,6 +37,7 @@ import { type Simulator, startSimulator } from '#tools/simulator/server.ts';
 /** A limiter that grants every request at once. */
 export const unpacedLimiter: RateLimiter = {
   acquire: async () => {},
+  awaitTurn: async () => {},
   forgo: () => {},
   rateLimited: async () => {},
 };

@@ -143,7 +143,7 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     });
   });
 
-  it('defers a first bulk call that lost three turns in a row to other processes, not a continuation', async () => {
+  describe('on a schedule that other processes keep booking', () => {
     /** Moves the shared schedule's head by `ms`, as bookings of other processes do. */
     const othersBook = (apiKey: string, ms: number) =>
       table.client.send(
@@ -158,7 +158,10 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
      * A caller whose every sleep lets the other processes book one more slot, on a schedule whose
      * head lies ten slots ahead, or behind a pause of `pauseMs` another process stored.
      */
-    const crowded = async (continuation: boolean, pauseMs?: number) => {
+    const crowded = async (
+      call: (limiter: DynamoRateLimiter) => Promise<void>,
+      pauseMs?: number,
+    ) => {
       const apiKey = freshKey();
       const clock = fakeTime(START);
       await fakeLimiter(apiKey, clock).acquire(LANES.live);
@@ -170,31 +173,56 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
           await othersBook(apiKey, T);
         },
       });
-      const error = await limiter
-        .acquire(LANES.bulk, { continuation })
-        .catch((caught: unknown) => caught);
+      const error = await call(limiter).catch((caught: unknown) => caught);
       return { error, stats: limiter.stats() };
     };
+    const firstCall = (limiter: DynamoRateLimiter) => limiter.acquire(LANES.bulk);
 
-    const first = await crowded(false);
-    expect(first.error).toBeInstanceOf(SlotUnavailableError);
-    expect((first.error as SlotUnavailableError).bulk).toBe(true);
-    // One read to take its place in line, one on each of the MAX_LOST_TURNS wake-ups; no write.
-    expect(first.stats).toMatchObject({
-      reads: MAX_LOST_TURNS + 1,
-      writes: 0,
-      slotsBooked: 0,
-      deferrals: 1,
+    it('defers a first bulk call that lost three turns in a row, not a continuation', async () => {
+      const first = await crowded(firstCall);
+      expect(first.error).toBeInstanceOf(SlotUnavailableError);
+      expect((first.error as SlotUnavailableError).bulk).toBe(true);
+      // One read to take its place in line, one on each of the MAX_LOST_TURNS wake-ups; no write.
+      expect(first.stats).toMatchObject({
+        reads: MAX_LOST_TURNS + 1,
+        writes: 0,
+        slotsBooked: 0,
+        deferrals: 1,
+      });
+      // A continuation keeps its place until its deadline: deferring it would repeat its event's
+      // earlier calls.
+      const continuation = await crowded((limiter) =>
+        limiter.acquire(LANES.bulk, { continuation: true }),
+      );
+      expect(continuation.stats.reads).toBeGreaterThan(2 * (MAX_LOST_TURNS + 1));
+      // Waits out a pause are no turns: behind one, a first call wakes and reads more often before
+      // it defers.
+      const paused = await crowded(firstCall, 300);
+      expect(paused.error).toBeInstanceOf(SlotUnavailableError);
+      expect(paused.stats.reads).toBeGreaterThan(MAX_LOST_TURNS + 2);
     });
-    // A continuation keeps its place until its deadline: deferring it would repeat its event's
-    // earlier calls.
-    const continuation = await crowded(true);
-    expect(continuation.stats.reads).toBeGreaterThan(2 * (MAX_LOST_TURNS + 1));
-    // Waits out a pause are no turns: behind one, a first call wakes and reads more often before
-    // it defers.
-    const paused = await crowded(false, 300);
-    expect(paused.error).toBeInstanceOf(SlotUnavailableError);
-    expect(paused.stats.reads).toBeGreaterThan(MAX_LOST_TURNS + 2);
+
+    it('refuses a caller awaiting its turn as it refuses a first call, without writing', async () => {
+      const awaiting = await crowded((limiter) => limiter.awaitTurn(LANES.bulk));
+      expect(awaiting.error).toBeInstanceOf(SlotUnavailableError);
+      expect((awaiting.error as SlotUnavailableError).bulk).toBe(true);
+      expect(awaiting.stats).toMatchObject({ reads: MAX_LOST_TURNS + 1, writes: 0 });
+    });
+  });
+
+  it('gives a caller its turn once it could book, and books nothing for it', async () => {
+    const apiKey = freshKey();
+    const clock = fakeTime(START);
+    const limiter = fakeLimiter(apiKey, clock);
+    await limiter.acquire(LANES.live); // starts the schedule
+    const headBefore = (await itemOf(apiKey))?.tat?.N;
+    await limiter.awaitTurn(LANES.bulk);
+    expect(limiter.stats()).toMatchObject({ writes: 1, slotsBooked: 1, deferrals: 0 });
+    expect((await itemOf(apiKey))?.tat?.N).toBe(headBefore);
+    // The call that follows books from the view its turn left (no read of its own).
+    const reads = limiter.stats().reads;
+    await limiter.acquire(LANES.bulk);
+    expect(limiter.stats()).toMatchObject({ reads, writes: 2, slotsUsed: 2 });
   });
 
   it('waits on an old view that already shows the head beyond its lead, reading only after the wait', async () => {

@@ -429,6 +429,49 @@ describe('sqsConsumer', () => {
     ]);
   });
 
+  it('after a bulk refusal, has the next import record await its turn before it reads', async () => {
+    const ran: string[] = [];
+    // Each await of a turn takes the next answer: refused, then served.
+    const turns = [false, true];
+    let awaited = 0;
+    const { handler } = fakeClockConsumer(
+      () => ({
+        run: async (record) => {
+          ran.push(record.body);
+          if (record.body === 'refused') throw new SlotUnavailableError(400, { bulk: true });
+        },
+        isImportWork: () => true,
+        describe: () => ({ operation: 'test' }),
+      }),
+      {
+        recordsInParallel: 1,
+        awaitBulkTurn: async () => {
+          awaited += 1;
+          if (turns.shift() === false) throw new SlotUnavailableError(400, { bulk: true });
+        },
+      },
+    );
+    const batch = (...bodies: string[]) =>
+      batchOf(
+        'imports',
+        bodies.map((body) => ({ body, group: `turn-${groupSeq}-${body}` })),
+      );
+    await handler(await batch('refused'), context);
+    expect(awaited).toBe(0);
+    // The batch's first record is refused its turn and deferred unread (no attempt counted); the
+    // other waits out the gate, is given its turn, and runs.
+    const event = await batch('a', 'b');
+    const [refused, served] = event.Records;
+    const response = await handler(event, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: refused!.messageId }]);
+    expect(await attemptsOf(refused!.messageId)).toBeUndefined();
+    expect(awaited).toBe(2);
+    // Served again, the queue's records run without awaiting a turn.
+    await handler(await batch('c'), context);
+    expect(awaited).toBe(2);
+    expect(ran).toEqual(['refused', served!.body, 'c']);
+  });
+
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {
     const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400), {
       capacitySitOutMs: 3_000,

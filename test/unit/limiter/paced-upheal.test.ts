@@ -12,6 +12,7 @@ function scriptedLimiter(script: boolean[]) {
     acquire: async (_lane: Lane) => {
       if (script.shift() === false) throw new SlotUnavailableError(500);
     },
+    awaitTurn: async () => {},
     forgo: () => {},
     rateLimited: async (retryAfterMs) => {
       reported.push(retryAfterMs);
@@ -98,6 +99,7 @@ describe('PacedUpheal', () => {
         lanes.push(lane);
         if (lanes.length === 2) throw new SlotUnavailableError(500);
       },
+      awaitTurn: async () => {},
       forgo: () => {},
       rateLimited: async () => {},
     };
@@ -132,6 +134,7 @@ describe('PacedUpheal and follow-up slots', () => {
       acquire: async (_lane: Lane, options: AcquireOptions = {}) => {
         asked.push(options);
       },
+      awaitTurn: async () => {},
       forgo: (count) => {
         forgone.push(count);
       },
@@ -192,6 +195,7 @@ describe('PacedUpheal and follow-up slots', () => {
       acquire: async () => {
         throw new SlotUnavailableError(500);
       },
+      awaitTurn: async () => {},
       forgo: (count) => {
         forgone.push(count);
       },
