@@ -124,6 +124,16 @@ export const ROUND_TRIP_DEVIATIONS = 4;
  */
 export const MAX_LOST_TURNS = 3;
 
+/**
+ * Turns a caller that only awaits its turn (`awaitTurn`) may lose before it defers: none, so it
+ * defers rather than wait for a turn at all (a wait out a 429's pause is still waited out). It
+ * has read nothing yet, so a deferral costs it only the trip through the queue, and an instance
+ * back from sitting out joins the crowd of waiting bulk callers only when the schedule has room
+ * for it now. When every instance is out, nobody books, the head falls back, and the next one to
+ * ask finds room.
+ */
+export const MAX_LOST_TURNS_AWAITING = 0;
+
 /** Sleeps of one wait: a timer that fires early is slept again, at most this often. */
 const MAX_SLEEPS_PER_WAIT = 100;
 
@@ -321,9 +331,9 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   /**
-   * The steps of an acquire up to the decision to book, without the booking: the same reads,
-   * waits, lost turns and deferrals. The caller is not counted in the demand, so no lease books a
-   * slot for it (it may find it has no call to make).
+   * The steps of an acquire up to the decision to book, without the booking: the same reads and
+   * deferrals, but no wait for a turn (MAX_LOST_TURNS_AWAITING). The caller is not counted in the
+   * demand, so no lease books a slot for it (it may find it has no call to make).
    */
   async awaitTurn(lane: Lane): Promise<void> {
     await this.#acquire(lane, { continuation: false, followUps: 0, turnOnly: true }, () => {});
@@ -347,7 +357,8 @@ export class DynamoRateLimiter implements RateLimiter {
       if (outcome.kind === STEP_OUTCOMES.wait) {
         if (outcome.forTurn) turnWaits += 1;
         const lostTurns = turnWaits - 1;
-        if (lostTurns >= MAX_LOST_TURNS && !options.continuation) {
+        const maxLostTurns = options.turnOnly ? MAX_LOST_TURNS_AWAITING : MAX_LOST_TURNS;
+        if (lostTurns >= maxLostTurns && !options.continuation) {
           this.#defer(outcome.untilMs - this.#now(), lane);
         }
         const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);

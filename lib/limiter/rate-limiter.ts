@@ -37,9 +37,10 @@ export interface RateLimiter {
    */
   acquire(lane: Lane, options?: AcquireOptions): Promise<void>;
   /**
-   * Resolves when a first call of `lane` could book a slot now, and books nothing: a record about
-   * to read its user's state first learns that its call will be served, so one the API cannot
-   * serve is deferred (SlotUnavailableError, as from `acquire`) before it reads anything.
+   * Resolves when a first call of `lane` could book a slot now, and books nothing; throws
+   * SlotUnavailableError (as `acquire` does) when it would have to wait for its turn: a record
+   * about to read its user's state first learns that its call will be served, so one the API
+   * cannot serve now is deferred before it reads anything.
    */
   awaitTurn(lane: Lane): Promise<void>;
   /**
