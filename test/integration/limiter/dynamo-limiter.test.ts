@@ -226,6 +226,23 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     expect(limiter.stats()).toMatchObject({ reads, writes: 2, slotsUsed: 2 });
   });
 
+  it('gives a caller its turn at once, reading nothing, while its process holds a free pooled slot', async () => {
+    const limiter = fakeLimiter(freshKey(), fakeTime(START));
+    await limiter.acquire(LANES.live); // starts the schedule
+    // A check books its create's slot too; the user existed, so that slot goes back to the pool.
+    await limiter.acquire(LANES.bulk, { followUps: 1 });
+    limiter.forgo(1);
+    const before = limiter.stats();
+    await limiter.awaitTurn(LANES.bulk);
+    expect(limiter.stats()).toEqual(before);
+    // The call that follows takes that slot.
+    await limiter.acquire(LANES.bulk);
+    expect(limiter.stats()).toMatchObject({
+      writes: before.writes,
+      slotsFromPool: before.slotsFromPool + 1,
+    });
+  });
+
   it('waits on an old view that already shows the head beyond its lead, reading only after the wait', async () => {
     const limiter = fakeLimiter(freshKey(), fakeTime(START));
     await limiter.acquire(LANES.live); // starts the schedule

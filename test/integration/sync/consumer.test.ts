@@ -440,7 +440,7 @@ describe('sqsConsumer', () => {
           ran.push(record.body);
           if (record.body === 'refused') throw new SlotUnavailableError(400, { bulk: true });
         },
-        isImportWork: () => true,
+        isImportWork: (record) => record.body !== 'live',
         describe: () => ({ operation: 'test' }),
       }),
       {
@@ -458,6 +458,9 @@ describe('sqsConsumer', () => {
       );
     await handler(await batch('refused'), context);
     expect(awaited).toBe(0);
+    // A live event on the same queue does not await a turn (nor does it end the wait for one).
+    await handler(await batch('live'), context);
+    expect(awaited).toBe(0);
     // The batch's first record is refused its turn and deferred unread (no attempt counted); the
     // other waits out the gate, is given its turn, and runs.
     const event = await batch('a', 'b');
@@ -469,7 +472,7 @@ describe('sqsConsumer', () => {
     // Served again, the queue's records run without awaiting a turn.
     await handler(await batch('c'), context);
     expect(awaited).toBe(2);
-    expect(ran).toEqual(['refused', served!.body, 'c']);
+    expect(ran).toEqual(['refused', 'live', served!.body, 'c']);
   });
 
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {
