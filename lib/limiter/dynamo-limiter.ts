@@ -359,7 +359,7 @@ export class DynamoRateLimiter implements RateLimiter {
         const lostTurns = turnWaits - 1;
         const maxLostTurns = options.turnOnly ? MAX_LOST_TURNS_AWAITING : MAX_LOST_TURNS;
         if (lostTurns >= maxLostTurns && !options.continuation) {
-          this.#defer(outcome.untilMs - this.#now(), lane);
+          this.#defer(Math.max(0, outcome.untilMs - this.#now()), lane);
         }
         const wakeAt = outcome.untilMs + this.#spread(WAKE_SPREAD_INTERVALS);
         await this.#sleepUntil(wakeAt);
@@ -444,12 +444,14 @@ export class DynamoRateLimiter implements RateLimiter {
     const decision = decide(this.#view, lane, now, deadline, this.params, continuation);
     if (decision.kind === DECISIONS.defer) this.#defer(decision.retryAfterMs, lane);
     if (decision.kind === DECISIONS.wait) {
-      // Nor is a wait out a pause another process stored (its clean period lies ahead).
+      // Nor is a wait out a pause another process stored (its clean period lies ahead). For a
+      // caller that only awaits its turn, an old view's wait is one: the head only moves on, so
+      // a read would show no more room.
       const paused = (this.#view?.cleanSince ?? Number.NEGATIVE_INFINITY) > now;
       return {
         kind: STEP_OUTCOMES.wait,
         untilMs: decision.untilMs,
-        forTurn: !onOldView && !paused,
+        forTurn: (!onOldView || turnOnly) && !paused,
       };
     }
     if (turnOnly) return { kind: STEP_OUTCOMES.turn };

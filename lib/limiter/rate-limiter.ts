@@ -37,10 +37,11 @@ export interface RateLimiter {
    */
   acquire(lane: Lane, options?: AcquireOptions): Promise<void>;
   /**
-   * Resolves when a first call of `lane` could book a slot now, and books nothing; throws
-   * SlotUnavailableError (as `acquire` does) when it would have to wait for its turn: a record
-   * about to read its user's state first learns that its call will be served, so one the API
-   * cannot serve now is deferred before it reads anything.
+   * Resolves when a first call of `lane` could book a slot now (after waiting out a 429's pause,
+   * if any), and books nothing; throws SlotUnavailableError (as `acquire` does) when it would have
+   * to wait for its turn. A record about to read its user's state first learns whether there is
+   * room for its call, so one the API cannot serve now is deferred before it reads anything. The
+   * turn reserves nothing: the call that follows may still have to wait or be refused.
    */
   awaitTurn(lane: Lane): Promise<void>;
   /**

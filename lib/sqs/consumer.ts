@@ -138,9 +138,9 @@ export function sqsConsumer(
   // Also per instance: a refusal of a slot holds back the next records of its queue.
   const random = deps.random ?? Math.random;
   const gate = new CapacityGate({ sitOutMs: deps.capacitySitOutMs ?? 0, random });
-  // Queues whose last import record to settle was refused a bulk slot: the next one awaits its
-  // turn before it reads.
-  const unproven = new Set<string>();
+  // Per queue, the bulk refusals since one of its import records was last given its turn: while
+  // there are any, its next import records await their turn before they read.
+  const unproven = new Map<string, number>();
   const sleep =
     deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
@@ -173,16 +173,21 @@ export function sqsConsumer(
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       try {
-        await passGate(
-          gate,
-          record.eventSourceARN,
-          now,
-          sleep,
-          (waitMs) => context.getRemainingTimeInMillis() - waitMs >= callNeedsMs,
-        );
-        if (unproven.has(record.eventSourceARN) && (work.isImportWork?.(record) ?? false)) {
+        const queue = record.eventSourceARN;
+        const timeLeftAfter = (waitMs: number) =>
+          context.getRemainingTimeInMillis() - waitMs >= callNeedsMs;
+        await passGate(gate, queue, now, sleep, timeLeftAfter);
+        const refusals = unproven.get(queue);
+        // The await waits at most as long as a call's own wait for a slot (a part of
+        // callNeedsMs): without time for both, the record runs as it would without a refusal.
+        if (
+          refusals !== undefined &&
+          (work.isImportWork?.(record) ?? false) &&
+          timeLeftAfter(callNeedsMs)
+        ) {
           await deps.awaitBulkTurn?.();
-          unproven.delete(record.eventSourceARN);
+          // Refusals that came while it awaited its turn still count.
+          if (unproven.get(queue) === refusals) unproven.delete(queue);
         }
         await work.run(record, context);
         count(deps, METRIC_NAMES.applied);
@@ -234,8 +239,8 @@ interface Invocation {
   readonly parallelism: AdaptiveParallelism;
   /** Whether every record of the batch is import work (it may then run one at a time). */
   readonly importOnly: boolean;
-  /** Queues whose next import record awaits its turn before it reads (told of bulk refusals). */
-  readonly unproven: Set<string>;
+  /** Bulk refusals per queue since an import record was last given its turn (told of each). */
+  readonly unproven: Map<string, number>;
   /** Uniform in [0, 1), for the retries' jitter. */
   readonly random: () => number;
 }
@@ -305,7 +310,9 @@ async function settleFailure(error: unknown, record: SQSRecord, run: Invocation)
   if (decision.action === 'defer') {
     if (decision.forCapacity) {
       const bulk = error instanceof SlotUnavailableError && error.bulk;
-      if (bulk) run.unproven.add(record.eventSourceARN);
+      if (bulk) {
+        run.unproven.set(record.eventSourceARN, (run.unproven.get(record.eventSourceARN) ?? 0) + 1);
+      }
       if (bulk && run.importOnly) run.slots = SLOT_OUTCOMES.refusedBulk;
       else if (run.slots === SLOT_OUTCOMES.served) run.slots = SLOT_OUTCOMES.refused;
       // A bulk refusal at the fewest records sits out; any other closes the queue only until its

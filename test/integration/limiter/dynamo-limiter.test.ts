@@ -203,11 +203,17 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
       expect(paused.stats.reads).toBeGreaterThan(MAX_LOST_TURNS + 2);
     });
 
-    it('refuses a caller awaiting its turn sooner than a first call, without writing', async () => {
+    it('refuses a caller awaiting its turn rather than let it wait for one, without writing', async () => {
       const awaiting = await crowded((limiter) => limiter.awaitTurn(LANES.bulk));
       expect(awaiting.error).toBeInstanceOf(SlotUnavailableError);
       expect((awaiting.error as SlotUnavailableError).bulk).toBe(true);
-      expect(awaiting.stats).toMatchObject({ reads: MAX_LOST_TURNS_AWAITING + 1, writes: 0 });
+      // One read, which shows the head beyond its lead; no wait.
+      expect(MAX_LOST_TURNS_AWAITING).toBe(0);
+      expect(awaiting.stats).toMatchObject({ reads: 1, writes: 0, waitedMs: 0 });
+      // A pause is waited out, not refused: it reads again when the pause ends.
+      const paused = await crowded((limiter) => limiter.awaitTurn(LANES.bulk), 300);
+      expect(paused.stats.reads).toBeGreaterThan(1);
+      expect(paused.stats.waitedMs).toBeGreaterThanOrEqual(300);
     });
   });
 
@@ -259,6 +265,17 @@ describe('DynamoRateLimiter in fake time, on dynalite', () => {
     expect(after.reads - before.reads).toBe(2);
     expect(after.slotsUsed - before.slotsUsed).toBe(1);
     expect(after.deferrals).toBe(0);
+  });
+
+  it('refuses a caller awaiting its turn on an old view that shows no room, without reading', async () => {
+    const limiter = fakeLimiter(freshKey(), fakeTime(START));
+    await limiter.acquire(LANES.live); // starts the schedule
+    // The head five slots ahead, four of them kept for follow-ups (not free for a first call).
+    await limiter.acquire(LANES.bulk, { followUps: 4 });
+    const before = limiter.stats();
+    const error = await limiter.awaitTurn(LANES.bulk).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlotUnavailableError);
+    expect(limiter.stats()).toMatchObject({ reads: before.reads, waitedMs: before.waitedMs });
   });
 
   it('drops a slot it reaches more than lateMs late and books another', async () => {

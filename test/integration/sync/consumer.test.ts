@@ -475,6 +475,54 @@ describe('sqsConsumer', () => {
     expect(ran).toEqual(['refused', 'live', served!.body, 'c']);
   });
 
+  it('after a bulk refusal, does not await a turn the invocation has no time left for', async () => {
+    const ran: string[] = [];
+    let awaited = 0;
+    const { handler, clock } = fakeClockConsumer(
+      (fakeClock) => ({
+        run: async (record) => {
+          ran.push(record.body);
+          if (record.body === 'refused') throw new SlotUnavailableError(400, { bulk: true });
+          if (record.body === 'slow-refused') {
+            fakeClock.now += 18_000;
+            throw new SlotUnavailableError(400, { bulk: true });
+          }
+        },
+        isImportWork: () => true,
+        describe: () => ({ operation: 'test' }),
+      }),
+      {
+        recordsInParallel: 1,
+        callBudgetMs: 10_000,
+        awaitBulkTurn: async () => {
+          awaited += 1;
+        },
+      },
+    );
+    const invocation = () => {
+      const startedAt = clock.now;
+      return {
+        ...context,
+        getRemainingTimeInMillis: () => 30_000 - (clock.now - startedAt),
+      } as Context;
+    };
+    const batch = (...bodies: string[]) =>
+      batchOf(
+        'imports',
+        bodies.map((body) => ({ body, group: `late-turn-${groupSeq}-${body}` })),
+      );
+    await handler(await batch('refused'), invocation());
+    // The first record awaits its turn, takes 18 of the invocation's 30 s and is refused; the
+    // next one, after the 400 ms closure, has 11.6 s left: enough for a call (10 s), not for an
+    // await as long as a call's too, so it runs without one.
+    const event = await batch('slow-refused', 'next');
+    // Records of different groups may come back in either order.
+    if (event.Records[0]!.body !== 'slow-refused') event.Records.reverse();
+    await handler(event, invocation());
+    expect(awaited).toBe(1);
+    expect(ran).toEqual(['refused', 'slow-refused', 'next']);
+  });
+
   it('does not sit out a live refusal (a pause): the next records wait for the slot only', async () => {
     const { handler, ran, slept } = gatedConsumer(new SlotUnavailableError(400), {
       capacitySitOutMs: 3_000,
