@@ -186,7 +186,10 @@ export function consumerDepsOf(runtime: Runtime): Omit<ConsumerDeps, 'logger'> {
     metrics: runtime.metrics,
     capacitySitOutMs: SIT_OUT_HORIZONS * config.UPHEAL_RATE_HORIZON_MS,
     callBudgetMs: callBudgetMsOf(config),
-    awaitBulkTurn: () => runtime.limiter.awaitTurn(LANES.bulk),
+    bulkTurn: {
+      await: () => runtime.limiter.awaitTurn(LANES.bulk),
+      longestWaitMs: longestSlotWaitMs(config),
+    },
   };
 }
 

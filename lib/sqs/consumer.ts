@@ -73,6 +73,17 @@ export interface RecordWork {
   onFailed?(failure: FailureRecord): Promise<void>;
 }
 
+/** How an import record awaits its turn at the limiter. */
+export interface BulkTurn {
+  /**
+   * Resolves when an import call could book a limiter slot (RateLimiter `awaitTurn`), or throws
+   * SlotUnavailableError.
+   */
+  readonly await: () => Promise<void>;
+  /** The longest that `await` waits (out a 429's pause) before it resolves or throws. */
+  readonly longestWaitMs: number;
+}
+
 /** The consumer's collaborators and limits. */
 export interface ConsumerDeps {
   readonly sqs: SQSClient;
@@ -108,12 +119,11 @@ export interface ConsumerDeps {
   /** Uniform in [0, 1): the sit-out's spread and the retries' jitter; default Math.random. */
   readonly random?: () => number;
   /**
-   * Resolves when an import call could book a limiter slot (RateLimiter `awaitTurn`), or throws
-   * SlotUnavailableError. After a bulk refusal, the next import record of that queue awaits its
-   * turn before it reads anything, so an instance the API still cannot serve is refused again
-   * without reading the user's state.
+   * After a bulk refusal, the next import record of that queue awaits its turn before it reads
+   * anything, so an instance the API still cannot serve is refused again without reading the
+   * user's state. Without it, records never await a turn.
    */
-  readonly awaitBulkTurn?: (() => Promise<void>) | undefined;
+  readonly bulkTurn?: BulkTurn | undefined;
 }
 
 /** Builds an SQS handler that processes each record with `work`. */
@@ -178,14 +188,16 @@ export function sqsConsumer(
           context.getRemainingTimeInMillis() - waitMs >= callNeedsMs;
         await passGate(gate, queue, now, sleep, timeLeftAfter);
         const refusals = unproven.get(queue);
-        // The await waits at most as long as a call's own wait for a slot (a part of
-        // callNeedsMs): without time for both, the record runs as it would without a refusal.
+        const { bulkTurn } = deps;
+        // Without time for the await and a call after it, the record runs as it would without a
+        // refusal (the call's own guard defers it if need be).
         if (
+          bulkTurn !== undefined &&
           refusals !== undefined &&
           (work.isImportWork?.(record) ?? false) &&
-          timeLeftAfter(callNeedsMs)
+          timeLeftAfter(bulkTurn.longestWaitMs)
         ) {
-          await deps.awaitBulkTurn?.();
+          await bulkTurn.await();
           // Refusals that came while it awaited its turn still count.
           if (unproven.get(queue) === refusals) unproven.delete(queue);
         }

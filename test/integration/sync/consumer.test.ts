@@ -445,9 +445,12 @@ describe('sqsConsumer', () => {
       }),
       {
         recordsInParallel: 1,
-        awaitBulkTurn: async () => {
-          awaited += 1;
-          if (turns.shift() === false) throw new SlotUnavailableError(400, { bulk: true });
+        bulkTurn: {
+          await: async () => {
+            awaited += 1;
+            if (turns.shift() === false) throw new SlotUnavailableError(400, { bulk: true });
+          },
+          longestWaitMs: 500,
         },
       },
     );
@@ -494,8 +497,11 @@ describe('sqsConsumer', () => {
       {
         recordsInParallel: 1,
         callBudgetMs: 10_000,
-        awaitBulkTurn: async () => {
-          awaited += 1;
+        bulkTurn: {
+          await: async () => {
+            awaited += 1;
+          },
+          longestWaitMs: 2_000,
         },
       },
     );
@@ -513,8 +519,8 @@ describe('sqsConsumer', () => {
       );
     await handler(await batch('refused'), invocation());
     // The first record awaits its turn, takes 18 of the invocation's 30 s and is refused; the
-    // next one, after the 400 ms closure, has 11.6 s left: enough for a call (10 s), not for an
-    // await as long as a call's too, so it runs without one.
+    // next one, after the 400 ms closure, has 11.6 s left: enough for a call (10 s), not for the
+    // await (up to 2 s) before it, so it runs without one.
     const event = await batch('slow-refused', 'next');
     // Records of different groups may come back in either order.
     if (event.Records[0]!.body !== 'slow-refused') event.Records.reverse();
