@@ -126,7 +126,7 @@ export const MAX_LOST_TURNS = 3;
 
 /**
  * Turns a caller that only awaits its turn (`awaitTurn`) may lose before it defers: none, so it
- * defers rather than wait for a turn at all (a wait out a 429's pause is still waited out). It
+ * defers rather than wait for a turn at all (a 429's pause it still waits out). It
  * has read nothing yet, so a deferral costs it only the trip through the queue, and an instance
  * back from sitting out joins the crowd of waiting bulk callers only when the schedule has room
  * for it now. When every instance is out, nobody books, the head falls back, and the next one to
