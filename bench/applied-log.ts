@@ -39,6 +39,8 @@ export class AppliedLog {
   #nonJsonStderr = 0;
   /** Deferrals (debug level) by `<event id prefix>:<error class>`, e.g. `live:SlotUnavailableError`. */
   readonly #deferrals: Record<string, number> = {};
+  /** Deferrals by event id: each is a receive of its message, counted towards the receive limit. */
+  readonly #deferralsByEvent = new Map<string, number>();
   /** When deferrals, retries and quarantine transitions happened, by kind. */
   readonly #events: { at: number; kind: string }[] = [];
 
@@ -63,6 +65,10 @@ export class AppliedLog {
     if (message === 'deferred') {
       const kind = `${String(parsed.eventId ?? '?').split('-')[0]}:${errorClass}`;
       this.#deferrals[kind] = (this.#deferrals[kind] ?? 0) + 1;
+      if (typeof parsed.eventId === 'string') {
+        const count = (this.#deferralsByEvent.get(parsed.eventId) ?? 0) + 1;
+        this.#deferralsByEvent.set(parsed.eventId, count);
+      }
       this.#events.push({ at: lineAt, kind: `deferred:${errorClass}` });
     }
     if (typeof message === 'string' && TIMELINE_MESSAGES.has(message)) {
@@ -119,6 +125,13 @@ export class AppliedLog {
   /** Deferrals logged so far (with LOG_LEVEL=DEBUG), by event kind and error class. */
   deferrals(): Record<string, number> {
     return { ...this.#deferrals };
+  }
+
+  /** The most deferrals of one event logged so far (0 when none was deferred). */
+  mostDeferralsOfOneEvent(): number {
+    let most = 0;
+    for (const count of this.#deferralsByEvent.values()) most = Math.max(most, count);
+    return most;
   }
 
   /**

@@ -3,6 +3,7 @@
  * docs/benchmark.md as is) and the performance targets, each met or missed by how much, with the
  * import-mode targets of the create-first and auto scenarios.
  */
+import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import {
   callsPerMinimum,
   requestsPerCall,
@@ -353,6 +354,21 @@ export function formatVerdicts(verdicts: readonly Verdict[]): string {
   return verdicts
     .map((v) => `${v.met ? 'met   ' : 'MISSED'}  ${v.scenario}: ${v.target} — ${v.detail}`)
     .join('\n');
+}
+
+/**
+ * The most deferrals of one message per scenario, against the receive limit at which a message is
+ * dead-lettered (each deferral is a receive); undefined when no scenario reports it.
+ */
+export function formatMostDeferrals(results: readonly ScenarioResult[]): string | undefined {
+  const lines = results.flatMap((result) =>
+    result.mostDeferralsOfOneEvent === undefined
+      ? []
+      : [
+          `${result.name}: most deferrals of one message ${result.mostDeferralsOfOneEvent} (dead-lettered at ${BACKSTOP_MAX_RECEIVES} receives)`,
+        ],
+  );
+  return lines.length === 0 ? undefined : lines.join('\n');
 }
 
 /** The scale scenario's figures (time against the floor, peak RSS per worker), if it ran. */

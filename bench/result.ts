@@ -61,6 +61,11 @@ export interface ScenarioResult {
   /** Messages deferred back to SQS, by event kind (`load`, `live`, `rerun`) and error class. */
   readonly deferrals: Readonly<Record<string, number>>;
   /**
+   * The most deferrals of one event (the product's scenarios only): each is a receive of its
+   * message, and a message deferred up to the queue's receive limit is dead-lettered.
+   */
+  readonly mostDeferralsOfOneEvent?: number;
+  /**
    * Deferrals and retries (by error class) and quarantine transitions per second, on the same
    * buckets as `timeline` (the product's scenarios only).
    */

@@ -16,7 +16,13 @@ import type { FaultOptions } from '#tools/simulator/options.ts';
 import { type ColdStart, formatColdStarts, measureColdStarts } from './cold-start.ts';
 import { runNaiveScenario } from './naive.ts';
 import { plotFileName, renderScenarioSvg } from './plot.ts';
-import { assessTargets, formatScale, formatTable, formatVerdicts } from './report.ts';
+import {
+  assessTargets,
+  formatMostDeferrals,
+  formatScale,
+  formatTable,
+  formatVerdicts,
+} from './report.ts';
 import type { ScenarioResult } from './result.ts';
 import { runScaleScenario } from './scale-scenario.ts';
 import { LIGHT_FAULTS, LIVE_INTERVAL_MS, SCALED, TAIL_CALLS, TIME_SCALE } from './settings.ts';
@@ -181,6 +187,8 @@ async function main(): Promise<void> {
   log(formatVerdicts(verdicts));
   const scale = formatScale(results);
   if (scale) log(`\n${scale}`);
+  const mostDeferrals = formatMostDeferrals(results);
+  if (mostDeferrals) log(`\n${mostDeferrals}`);
   if (coldStarts.length > 0) {
     log('');
     log(formatColdStarts(coldStarts));

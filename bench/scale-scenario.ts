@@ -282,6 +282,7 @@ export async function runScaleScenario(
       failures: problems.failures,
       retries: problems.retries,
       deferrals: applied.deferrals(),
+      mostDeferralsOfOneEvent: applied.mostDeferralsOfOneEvent(),
       scale: {
         limit: SCALE_KEY.limit,
         windowMs: SCALE_KEY.windowMs,

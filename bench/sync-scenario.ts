@@ -336,6 +336,7 @@ export async function runSyncScenario(options: SyncScenarioOptions): Promise<Sce
       failures: problems.failures,
       retries: problems.retries,
       deferrals: applied.deferrals(),
+      mostDeferralsOfOneEvent: applied.mostDeferralsOfOneEvent(),
       eventsPerSecond: applied.eventTimeline(arrivals[0]?.at ?? startedAt, TIMELINE_BUCKET_MS),
     };
     const results = [load];

@@ -1,6 +1,6 @@
 /** The report of the scale scenario and the DynamoDB requests per call. */
 import { describe, expect, it } from 'vitest';
-import { assessTargets, formatScale, formatTable } from '#bench/report.ts';
+import { assessTargets, formatMostDeferrals, formatScale, formatTable } from '#bench/report.ts';
 import type { ScenarioResult } from '#bench/result.ts';
 
 function result(overrides: Partial<ScenarioResult> = {}): ScenarioResult {
@@ -77,5 +77,12 @@ describe('the report of the scale scenario', () => {
   it('prints the peak RSS per worker by function', () => {
     expect(formatScale([result({ scale })])).toContain('sync-user 3 × (max 180, median 150 MiB)');
     expect(formatScale([result()])).toBeUndefined();
+  });
+
+  it('prints the most deferrals of one message against the receive limit', () => {
+    expect(formatMostDeferrals([result({ mostDeferralsOfOneEvent: 7 })])).toBe(
+      'scale 10k: most deferrals of one message 7 (dead-lettered at 30 receives)',
+    );
+    expect(formatMostDeferrals([result()])).toBeUndefined();
   });
 });
