@@ -18,8 +18,6 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
   type MessageAttributeValue,
   SendMessageCommand,
   type SQSClient,
@@ -33,6 +31,7 @@ import { METRIC_NAMES, type Metrics, MetricUnit } from '#lib/observability/metri
 import { CapacityGate } from '#lib/sqs/capacity-gate.ts';
 import { GroupOrder } from '#lib/sqs/group-order.ts';
 import { backoff, decide, describeError } from '#lib/sqs/outcome-policy.ts';
+import { QueueUrls } from '#lib/sqs/queue-urls.ts';
 import type { FailureRecord } from '#lib/store/failure-store.ts';
 import { MS_PER_SECOND } from '#lib/time.ts';
 
@@ -406,51 +405,4 @@ async function deadLetter(sqs: SQSClient, queues: QueueUrls, record: SQSRecord):
 /** Whole seconds for ChangeMessageVisibility, within SQS's bounds. */
 export function toVisibilitySeconds(delayMs: number): number {
   return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(delayMs / MS_PER_SECOND)));
-}
-
-/** Queue URLs by ARN, and their DLQs, looked up once per process. */
-class QueueUrls {
-  readonly #sqs: SQSClient;
-  readonly #urls = new Map<string, Promise<string>>();
-  readonly #dlqUrls = new Map<string, Promise<string>>();
-
-  constructor(sqs: SQSClient) {
-    this.#sqs = sqs;
-  }
-
-  urlOf(arn: string): Promise<string> {
-    let url = this.#urls.get(arn);
-    if (!url) {
-      url = this.#sqs
-        .send(new GetQueueUrlCommand({ QueueName: queueNameOf(arn) }))
-        .then((result) => result.QueueUrl!);
-      url.catch(() => this.#urls.delete(arn));
-      this.#urls.set(arn, url);
-    }
-    return url;
-  }
-
-  deadLetterUrlOf(arn: string): Promise<string> {
-    let url = this.#dlqUrls.get(arn);
-    if (!url) {
-      url = this.urlOf(arn).then(async (queueUrl) => {
-        const { Attributes } = await this.#sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }),
-        );
-        const policy = JSON.parse(Attributes?.RedrivePolicy ?? '{}') as {
-          deadLetterTargetArn?: string;
-        };
-        if (!policy.deadLetterTargetArn) throw new Error(`queue ${queueNameOf(arn)} has no DLQ`);
-        return this.urlOf(policy.deadLetterTargetArn);
-      });
-      url.catch(() => this.#dlqUrls.delete(arn));
-      this.#dlqUrls.set(arn, url);
-    }
-    return url;
-  }
-}
-
-/** The queue name at the end of an SQS ARN (`arn:aws:sqs:region:account:name`). */
-export function queueNameOf(arn: string): string {
-  return arn.slice(arn.lastIndexOf(':') + 1);
 }
