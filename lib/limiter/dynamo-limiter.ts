@@ -50,7 +50,11 @@ import {
   oldViewSuffices,
   pauseBeyondBound,
   pausedAfterBooking,
+  SENT_RING_SIZE,
+  sentBucket,
+  sentRingIndex,
   slotDeadline,
+  staleSentIndexes,
   viewIsFresh,
   withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
@@ -144,7 +148,12 @@ const ATTRIBUTES = {
   holdUntil: 'holdUntil',
   cleanSince: 'cleanSince',
   cutFromIntervalMs: 'cutFromIntervalMs',
+  /** The prefix of the ring's buckets: `sent0` … `sent19`. */
+  sent: 'sent',
 } as const satisfies Record<keyof LimiterState, string>;
+
+/** The attribute of one ring position of the count of booked slots. */
+const sentAttribute = (index: number): string => `${ATTRIBUTES.sent}${index}`;
 
 /** Expression attribute names for every attribute, so reserved words never bite. */
 const NAMES = {
@@ -250,12 +259,37 @@ function toState(item: Record<string, AttributeValue> | undefined): LimiterState
   const tat = read(ATTRIBUTES.tat);
   const intervalMs = read(ATTRIBUTES.intervalMs);
   if (tat === undefined || intervalMs === undefined) return undefined;
+  const ring = Array.from({ length: SENT_RING_SIZE }, (_, index) => read(sentAttribute(index)));
   return {
     tat,
     intervalMs,
     holdUntil: read(ATTRIBUTES.holdUntil) ?? 0,
     cleanSince: read(ATTRIBUTES.cleanSince) ?? tat,
     cutFromIntervalMs: read(ATTRIBUTES.cutFromIntervalMs) ?? intervalMs,
+    ...(ring.some((count) => count !== undefined) && { sent: ring.map((count) => count ?? 0) }),
+  };
+}
+
+/** The parts of a booking's write that count its slots: gcra.ts `recordSent`, in DynamoDB. */
+interface SentClauses {
+  /** Appended to the update expression: the ADD to the bucket, the REMOVE of stale ones. */
+  readonly update: string;
+  readonly names: Record<string, string>;
+  readonly values: Record<string, AttributeValue>;
+}
+
+/** The clauses that count `count` slots booked at `at`. */
+function sentClauses(at: number, count: number, params: GcraParams): SentClauses {
+  const bucket = sentBucket(at, params);
+  const names: Record<string, string> = { '#sentNow': sentAttribute(sentRingIndex(bucket)) };
+  const stale = staleSentIndexes(bucket).map((index, position) => {
+    names[`#sentOld${position}`] = sentAttribute(index);
+    return `#sentOld${position}`;
+  });
+  return {
+    update: ` ADD #sentNow :sentCount REMOVE ${stale.join(', ')}`,
+    names,
+    values: { ':sentCount': number(count) },
   };
 }
 
@@ -593,12 +627,13 @@ export class DynamoRateLimiter implements RateLimiter {
       path === BOOKING_PATHS.restart
         ? 1
         : (bookSlots(view, at, deadline, params, wanted)?.slots.length ?? 1);
+    const sent = sentClauses(at, count, params);
     const command =
       path === BOOKING_PATHS.restart
-        ? this.#restartCommand(restartAt, from, intervalMs)
+        ? this.#restartCommand(restartAt, from, intervalMs, sent)
         : count > 1
-          ? this.#leaseCommand(from, deadline, intervalMs, count)
-          : this.#advanceCommand(from, deadline);
+          ? this.#leaseCommand(from, deadline, intervalMs, count, sent)
+          : this.#advanceCommand(from, deadline, sent);
     const written = await this.#write(command);
     if (!written.ok) {
       await this.#repairInterval(now);
@@ -615,22 +650,28 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   /** The write that resumes an idle (or new) schedule at now with one slot. */
-  #restartCommand(now: number, from: number, intervalMs: number): UpdateItemCommand {
+  #restartCommand(
+    now: number,
+    from: number,
+    intervalMs: number,
+    sent: SentClauses,
+  ): UpdateItemCommand {
     return new UpdateItemCommand({
       TableName: this.#tableName,
       Key: this.#key,
       UpdateExpression:
         'SET #tat = :next, #interval = if_not_exists(#interval, :interval), ' +
         '#hold = if_not_exists(#hold, :zero), #clean = if_not_exists(#clean, :now), ' +
-        '#cutFrom = if_not_exists(#cutFrom, :interval)',
+        `#cutFrom = if_not_exists(#cutFrom, :interval)${sent.update}`,
       ConditionExpression: CONDITIONS.idle,
-      ExpressionAttributeNames: NAMES,
+      ExpressionAttributeNames: { ...NAMES, ...sent.names },
       ExpressionAttributeValues: {
         ':next': number(now + intervalMs),
         ':interval': number(intervalMs),
         ':zero': number(0),
         ':now': number(now),
         ':from': number(from),
+        ...sent.values,
       },
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -638,19 +679,22 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   /** The write that takes the head of a busy schedule, at the interval stored with it. */
-  #advanceCommand(from: number, deadline: number): UpdateItemCommand {
+  #advanceCommand(from: number, deadline: number, sent: SentClauses): UpdateItemCommand {
     const { params } = this;
+    const update = 'SET #tat = #tat + #interval';
+    const condition = `${CONDITIONS.headWithinDeadline} AND ${CONDITIONS.intervalInRange}`;
     return new UpdateItemCommand({
       TableName: this.#tableName,
       Key: this.#key,
-      UpdateExpression: 'SET #tat = #tat + #interval',
-      ConditionExpression: `${CONDITIONS.headWithinDeadline} AND ${CONDITIONS.intervalInRange}`,
-      ExpressionAttributeNames: namesIn(CONDITIONS.headWithinDeadline, CONDITIONS.intervalInRange),
+      UpdateExpression: `${update}${sent.update}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { ...namesIn(update, condition), ...sent.names },
       ExpressionAttributeValues: {
         ':from': number(from),
         ':deadline': number(deadline),
         ':safe': number(params.safeIntervalMs),
         ':max': number(params.maxIntervalMs),
+        ...sent.values,
       },
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -669,20 +713,23 @@ export class DynamoRateLimiter implements RateLimiter {
     deadline: number,
     intervalMs: number,
     count: number,
+    sent: SentClauses,
   ): UpdateItemCommand {
     const firstWithin = CONDITIONS.headWithinDeadline;
     const sameInterval = '#interval = :interval';
+    const update = 'SET #tat = #tat + :span';
     return new UpdateItemCommand({
       TableName: this.#tableName,
       Key: this.#key,
-      UpdateExpression: 'SET #tat = #tat + :span',
+      UpdateExpression: `${update}${sent.update}`,
       ConditionExpression: `${firstWithin} AND ${sameInterval}`,
-      ExpressionAttributeNames: namesIn(firstWithin, sameInterval),
+      ExpressionAttributeNames: { ...namesIn(update, firstWithin, sameInterval), ...sent.names },
       ExpressionAttributeValues: {
         ':from': number(from),
         ':deadline': number(deadline),
         ':interval': number(intervalMs),
         ':span': number(count * intervalMs),
+        ...sent.values,
       },
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -196,6 +196,11 @@ export interface LimiterState {
   readonly cleanSince: number;
   /** The interval in force when the last cut happened (fast recovery aims below its rate). */
   readonly cutFromIntervalMs: number;
+  /**
+   * Slots booked per tenth of a window, in a ring (see `recordSent`); absent on an item that
+   * no booking has counted yet.
+   */
+  readonly sent?: readonly number[];
 }
 
 /** The state of a key nobody has used yet. */
@@ -322,7 +327,74 @@ export function bookSlots(
   const fitting = Math.floor((deadline - first) / intervalMs) + 1;
   const taken = Math.max(1, Math.min(Math.floor(count), fitting));
   const slots = Array.from({ length: taken }, (_, index) => first + index * intervalMs);
-  return { slots, path, state: { ...current, intervalMs, tat: first + taken * intervalMs } };
+  const sent = recordSent(current.sent, now, taken, params);
+  return { slots, path, state: { ...current, intervalMs, tat: first + taken * intervalMs, sent } };
+}
+
+/**
+ * The count of booked slots is kept per bucket of a tenth of a window, in a ring of two
+ * windows' buckets: enough to sum the last window at any time, and one conditional write per
+ * booking can keep it (an ADD to its bucket, a REMOVE of the buckets more than a window old).
+ */
+export const SENT_BUCKETS_PER_WINDOW = 10;
+/** Buckets in the ring. */
+export const SENT_RING_SIZE = 2 * SENT_BUCKETS_PER_WINDOW;
+
+/** The absolute bucket of `at`. */
+export function sentBucket(at: number, params: GcraParams): number {
+  return Math.floor(at / (params.windowMs / SENT_BUCKETS_PER_WINDOW));
+}
+
+/** The ring position of an absolute bucket. */
+export function sentRingIndex(bucket: number): number {
+  return ((bucket % SENT_RING_SIZE) + SENT_RING_SIZE) % SENT_RING_SIZE;
+}
+
+/**
+ * The ring positions a booking in `bucket` clears: those of the next buckets, which hold counts
+ * from more than a window ago. The current bucket and the window's worth before it (plus the one
+ * partly inside) are kept. A position no booking cleared since (nearly a window without one)
+ * keeps an old count: the sum is then too high, never too low.
+ */
+export function staleSentIndexes(bucket: number): number[] {
+  return Array.from({ length: SENT_RING_SIZE - SENT_BUCKETS_PER_WINDOW - 1 }, (_, step) =>
+    sentRingIndex(bucket + 1 + step),
+  );
+}
+
+/** The ring after booking `count` slots at `now`, as the booking's write leaves it. */
+export function recordSent(
+  ring: readonly number[] | undefined,
+  now: number,
+  count: number,
+  params: GcraParams,
+): number[] {
+  const next = ring ? [...ring] : new Array<number>(SENT_RING_SIZE).fill(0);
+  const bucket = sentBucket(now, params);
+  for (const index of staleSentIndexes(bucket)) next[index] = 0;
+  next[sentRingIndex(bucket)] = (next[sentRingIndex(bucket)] ?? 0) + count;
+  return next;
+}
+
+/**
+ * Slots booked in the window that ends at `now`: the last SENT_BUCKETS_PER_WINDOW buckets, the
+ * current one included, and of the bucket before them the share still inside the window (as a
+ * sliding-window counter estimates). Undefined without a ring.
+ */
+export function sentInWindow(
+  ring: readonly number[] | undefined,
+  now: number,
+  params: GcraParams,
+): number | undefined {
+  if (ring === undefined) return undefined;
+  const bucketMs = params.windowMs / SENT_BUCKETS_PER_WINDOW;
+  const bucket = sentBucket(now, params);
+  let sum = 0;
+  for (let back = 0; back < SENT_BUCKETS_PER_WINDOW; back += 1) {
+    sum += ring[sentRingIndex(bucket - back)] ?? 0;
+  }
+  const inside = 1 - (now - bucket * bucketMs) / bucketMs;
+  return sum + inside * (ring[sentRingIndex(bucket - SENT_BUCKETS_PER_WINDOW)] ?? 0);
 }
 
 /** Keeps an interval within [safe, floor]: a stored interval from another configuration is fixed. */
@@ -406,9 +478,36 @@ export function afterRateLimited(
   const tat = Math.max(state.tat, until);
   const cleanSince = Math.max(state.cleanSince, until);
   if (now < state.holdUntil) return { ...state, tat, cleanSince };
-  const intervalMs = clampInterval(state.intervalMs / cutFactor(state), params);
   const holdUntil = Math.max(until, now + params.windowMs);
-  return { tat, intervalMs, holdUntil, cleanSince, cutFromIntervalMs: state.intervalMs };
+  return { ...state, ...cutAt(state, now, params), tat, holdUntil, cleanSince };
+}
+
+/**
+ * The interval a 429 outside a hold cuts to, and the interval fast recovery then aims below.
+ * With the count of slots booked over the last window (`sentInWindow`): Upheal's window was full
+ * when it answered, so what this key's own callers sent in it is the share the other clients
+ * left, measured rather than estimated from the rate in force; the rate goes to estimateShare of
+ * it. Never above estimateShare of the rate in force (the count is high when booked slots went
+ * unused or were answered 429, and after nearly a window without a booking), nor below
+ * decreaseFactor of it (the count is low when the callers sent less than the schedule allowed, a
+ * trickle of live events for one: one reading of it must not drop the rate to the floor). Fast
+ * recovery then aims at the cut rate itself. Without a count, `cutFactor` decides.
+ */
+function cutAt(
+  state: LimiterState,
+  now: number,
+  params: GcraParams,
+): Pick<LimiterState, 'intervalMs' | 'cutFromIntervalMs'> {
+  const sent = sentInWindow(state.sent, now, params);
+  if (sent === undefined) {
+    const intervalMs = clampInterval(state.intervalMs / cutFactor(state), params);
+    return { intervalMs, cutFromIntervalMs: state.intervalMs };
+  }
+  const rate = 1 / state.intervalMs;
+  const share = AIMD.estimateShare * (sent / params.windowMs);
+  const cutRate = Math.min(AIMD.estimateShare * rate, Math.max(AIMD.decreaseFactor * rate, share));
+  const intervalMs = clampInterval(1 / cutRate, params);
+  return { intervalMs, cutFromIntervalMs: intervalMs * AIMD.recoveryShare };
 }
 
 /** Relative tolerance when comparing rates (intervals are stored as floats). */

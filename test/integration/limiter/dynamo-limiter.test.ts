@@ -543,7 +543,25 @@ describe('DynamoRateLimiter on dynalite', () => {
     const quietUntil = reportedAt + retryAfterMs + SCALED.jitterMs;
     expect(runs.flat().filter((time) => time >= quietFrom && time < quietUntil)).toEqual([]);
     expect(runs[1]!.some((time) => time >= quietUntil)).toBe(true);
-    expect(Number((await itemOf(apiKey))?.intervalMs?.N)).toBeCloseTo(T / AIMD.estimateShare, 6);
+    // The callers sent for a tenth of the window before the 429: the count of what they sent lies
+    // far below the rate in force, so the cut stops at decreaseFactor of it.
+    const item = await itemOf(apiKey);
+    expect(Number(item?.intervalMs?.N)).toBeCloseTo(T / AIMD.decreaseFactor, 6);
+  });
+
+  it('counts every booked slot in the ring the cut measures the other clients by', async () => {
+    const apiKey = freshKey();
+    const limiters = Array.from({ length: 2 }, () => limiterFor(apiKey));
+    await Promise.all(
+      limiters.map((limiter) => runCallers(limiter, 2, LANES.bulk, Date.now() + 1_500)),
+    );
+    const booked = limiters.reduce((sum, limiter) => sum + limiter.stats().slotsBooked, 0);
+    const item = (await itemOf(apiKey)) ?? {};
+    const counted = Object.entries(item)
+      .filter(([name]) => /^sent\d+$/.test(name))
+      .reduce((sum, [, value]) => sum + Number(value.N), 0);
+    expect(booked).toBeGreaterThan(20);
+    expect(counted).toBe(booked);
   });
 
   it('drops a slot booked before another instance reported a 429', async () => {

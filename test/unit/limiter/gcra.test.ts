@@ -24,10 +24,14 @@ import {
   pauseBeyondBound,
   pausedAfterBooking,
   RECHECK_CLEAN_WINDOWS,
+  recordSent,
+  SENT_BUCKETS_PER_WINDOW,
+  sentInWindow,
   slotDeadline,
   withoutUnboundedPause,
 } from '#lib/limiter/gcra.ts';
 import { LANES } from '#lib/limiter/rate-limiter.ts';
+import { mulberry32 } from '#tools/simulator/prng.ts';
 
 /** Production figures: 300 per minute, 1 s jitter allowance, 3 s horizon. */
 const params = deriveParams({ limit: 300, windowMs: 60_000, jitterMs: 1_000, horizonMs: 3_000 });
@@ -338,6 +342,86 @@ describe('afterRateLimited', () => {
   it('never moves the schedule back', () => {
     const busy = state({ tat: NOW + 60_000 });
     expect(afterRateLimited(busy, NOW, 1_000, params).tat).toBe(NOW + 60_000);
+  });
+});
+
+describe('the count of booked slots', () => {
+  const bucketMs = params.windowMs / SENT_BUCKETS_PER_WINDOW;
+  /** A ring after `perBucket` slots booked in each bucket of the `buckets` before `end`. */
+  const steady = (end: number, buckets: number, perBucket: number) => {
+    let ring: number[] | undefined;
+    for (let back = buckets; back >= 1; back -= 1) {
+      ring = recordSent(ring, end - back * bucketMs, perBucket, params);
+    }
+    return ring;
+  };
+
+  it('sums the slots of the last window, the partly covered oldest bucket by its share', () => {
+    const start = 600 * params.windowMs;
+    // Five buckets of 10 slots each: all inside the window.
+    expect(sentInWindow(steady(start, 5, 10), start, params)).toBe(50);
+    // Three windows' worth, up to the bucket before `start`: the window ending at `start` holds
+    // those ten buckets, and halfway through the next bucket nine of them and half of one.
+    const ring = steady(start, 30, 10);
+    expect(sentInWindow(ring, start, params)).toBeCloseTo(100, 9);
+    expect(sentInWindow(ring, start + bucketMs / 2, params)).toBeCloseTo(90 + 5, 9);
+    expect(sentInWindow(undefined, start, params)).toBeUndefined();
+  });
+
+  it('is never below the slots booked in the window, whatever the gaps between bookings', () => {
+    const random = mulberry32(7);
+    for (let run = 0; run < 200; run += 1) {
+      let ring: number[] | undefined;
+      let at = 600 * params.windowMs;
+      const booked: { at: number; count: number }[] = [];
+      for (let booking = 0; booking < 60; booking += 1) {
+        // Gaps from a moment to two windows: idle spells leave old counts in the ring.
+        at += random() < 0.2 ? random() * 2 * params.windowMs : random() * bucketMs;
+        const count = 1 + Math.floor(random() * 5);
+        ring = recordSent(ring, at, count, params);
+        booked.push({ at, count });
+      }
+      const now = at + random() * params.windowMs;
+      const inWindow = booked
+        .filter((entry) => entry.at > now - params.windowMs + bucketMs)
+        .reduce((sum, entry) => sum + entry.count, 0);
+      expect(sentInWindow(ring, now, params)).toBeGreaterThanOrEqual(inWindow);
+    }
+  });
+
+  it('is kept by every booking', () => {
+    const lease = bookSlots(state(), NOW, NOW + 10 * T, params, 3)!;
+    const single = bookSlots(lease.state, NOW + 1, NOW + 10 * T, params, 1)!;
+    expect(sentInWindow(single.state.sent, NOW + 2, params)).toBe(4);
+  });
+});
+
+describe('afterRateLimited with the count of booked slots', () => {
+  const bucketMs = params.windowMs / SENT_BUCKETS_PER_WINDOW;
+  /** A window's start, on a bucket's edge. */
+  const AT = 600 * params.windowMs;
+  /** A state at `rate` whose last window, up to AT, held `sent` slots of ours. */
+  const sending = (rateShareOfCap: number, sent: number) => {
+    let ring: number[] | undefined;
+    for (let back = SENT_BUCKETS_PER_WINDOW; back >= 1; back -= 1) {
+      ring = recordSent(ring, AT - back * bucketMs, sent / SENT_BUCKETS_PER_WINDOW, params);
+    }
+    return state({ tat: AT, cleanSince: AT, intervalMs: T / rateShareOfCap, sent: ring });
+  };
+
+  it('paces at estimateShare of what the key sent in the full window: the share left to it', () => {
+    // At the cap, 270 of the window's 300 were ours: a foreign client took about 30.
+    const next = afterRateLimited(sending(1, 270), AT, undefined, params);
+    expect(params.windowMs / next.intervalMs).toBeCloseTo(AIMD.estimateShare * 270, 6);
+    // Fast recovery aims at the cut rate itself, not back at the rate that drew the 429.
+    expect(next.cutFromIntervalMs / AIMD.recoveryShare).toBeCloseTo(next.intervalMs, 9);
+  });
+
+  it('cuts at least by estimateShare and at most by decreaseFactor', () => {
+    const high = afterRateLimited(sending(1, 400), AT, undefined, params);
+    expect(high.intervalMs).toBeCloseTo(T / AIMD.estimateShare, 9);
+    const low = afterRateLimited(sending(1, 20), AT, undefined, params);
+    expect(low.intervalMs).toBeCloseTo(T / AIMD.decreaseFactor, 9);
   });
 });
 

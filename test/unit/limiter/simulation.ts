@@ -67,6 +67,11 @@ export interface SimulationOptions {
    * to MAX_LEASE_SLOTS), and the others wait in the process's pool for them.
    */
   readonly workersPerProcess?: number;
+  /**
+   * Whether bookings count their slots on the item (default true), so a cut measures the share
+   * the other clients leave; turned off only to show what the count is worth.
+   */
+  readonly countSent?: boolean;
 }
 
 /** One request of ours as Upheal saw it. */
@@ -181,6 +186,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let foreignRejected = 0;
   let item: LimiterState | undefined;
   const lateRule = options.lateRule ?? true;
+  const countSent = options.countSent ?? true;
 
   /** The earliest pooled slot usable by `deadline`; late ones are dropped on the way. */
   const takePooled = (process: Process, now: number, deadline: number) => {
@@ -249,7 +255,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
         events.push(now, step);
         return;
       }
-      item = booking.state;
+      item = countSent ? booking.state : { ...booking.state, sent: undefined };
       view = item;
       viewAt = now;
       const increased = afterCleanWindows(item, now, params);

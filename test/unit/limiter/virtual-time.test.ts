@@ -237,7 +237,9 @@ describe('adaptation (AIMD)', () => {
     const late = accepted(result).filter((sent) => sent.arrival >= half + 5 * W);
     const perWindow = (late.length * W) / (DURATION_MS - half - 5 * W);
     expect(perWindow / (N - 180)).toBeGreaterThanOrEqual(0.9);
-    expect(perWindow).toBeLessThanOrEqual(N - 180);
+    // At most 1 % above the remainder: a rate that fills the window now and then takes a few
+    // requests the foreign client would have got in.
+    expect(perWindow).toBeLessThanOrEqual(1.01 * (N - 180));
     const lateRejected = rejected(result).filter((sent) => sent.arrival >= half + 5 * W);
     expect(lateRejected.length / late.length).toBeLessThan(0.02);
   });
