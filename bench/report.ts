@@ -7,6 +7,7 @@ import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import {
   callsPerMinimum,
   requestsPerCall,
+  type ScaleFigures,
   type ScenarioResult,
   SYSTEMS,
   writesPerCall,
@@ -371,6 +372,17 @@ export function formatMostDeferrals(results: readonly ScenarioResult[]): string 
   return lines.length === 0 ? undefined : lines.join('\n');
 }
 
+/** When each phase was first seen and the first import record applied, after the start. */
+function phaseTimes(scale: ScaleFigures): string {
+  const phases = Object.entries(scale.phaseSeenAtMs).map(
+    ([phase, ms]) => `${phase} seen at ${seconds(ms)}`,
+  );
+  return [
+    ...phases,
+    `first import record applied at ${seconds(scale.firstImportAppliedAtMs)}`,
+  ].join(', ');
+}
+
 /** The scale scenario's figures (time against the floor, peak RSS per worker), if it ran. */
 export function formatScale(results: readonly ScenarioResult[]): string | undefined {
   const lines = results.flatMap((result) => {
@@ -386,6 +398,7 @@ export function formatScale(results: readonly ScenarioResult[]): string | undefi
       `${result.name}: ${result.calls} calls in ${seconds(result.durationMs)}, floor ${seconds(scale.floorMs)}` +
         ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
       `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
+      `${result.name}: after the first publish: ${phaseTimes(scale)}`,
     ];
   });
   return lines.length === 0 ? undefined : lines.join('\n');

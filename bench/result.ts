@@ -87,6 +87,13 @@ export interface ScaleFigures {
   readonly rate: number;
   /** Peak resident set of each worker process, by function, in MiB (ascending). */
   readonly peakRssMb: Readonly<Record<string, readonly number[]>>;
+  /**
+   * When the bench first saw the job in each phase, ms after the first publish (polled every
+   * 250 ms): with the first import record applied, where the start's time goes.
+   */
+  readonly phaseSeenAtMs: Readonly<Record<string, number>>;
+  /** Ms from the first publish to the first import record applied (live events aside). */
+  readonly firstImportAppliedAtMs: number;
 }
 
 /** Calls per user ÷ the minimum (NaN when the minimum is 0). */

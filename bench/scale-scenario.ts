@@ -195,11 +195,13 @@ export async function runScaleScenario(
     });
     let clientPhaseIndex: number | undefined;
     let phase: string = JOB_PHASES.planning;
+    const phaseSeenAtMs: Record<string, number> = {};
     const phaseTimer = setInterval(() => {
       target.jobs
         .get(JOB_ID)
         .then(async (job) => {
           if (!job) return;
+          phaseSeenAtMs[job.phase] ??= Date.now() - startedAt;
           if (job.phase === JOB_PHASES.clients && clientPhaseIndex === undefined)
             clientPhaseIndex = (await upheal.stats()).arrivals;
           phase = job.phase;
@@ -289,6 +291,10 @@ export async function runScaleScenario(
         floorMs: counts.calls / perMs,
         rate: durationMs > 0 ? counts.calls / (perMs * durationMs) : Number.NaN,
         peakRssMb,
+        phaseSeenAtMs,
+        firstImportAppliedAtMs:
+          Math.min(...providerIds.map((id) => applied.get('sync-user', id)?.at ?? Infinity)) -
+          startedAt,
       },
     };
   } finally {

@@ -51,6 +51,8 @@ const scale = {
   floorMs: 100_000,
   rate: 6_000 / (0.06 * 104_000),
   peakRssMb: { 'sync-user': [120, 150, 180] },
+  phaseSeenAtMs: { planning: 200, providers: 3_400 },
+  firstImportAppliedAtMs: 4_600,
 };
 
 describe('the report of the scale scenario', () => {
@@ -76,6 +78,9 @@ describe('the report of the scale scenario', () => {
 
   it('prints the peak RSS per worker by function', () => {
     expect(formatScale([result({ scale })])).toContain('sync-user 3 × (max 180, median 150 MiB)');
+    expect(formatScale([result({ scale })])).toContain(
+      'after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
+    );
     expect(formatScale([result()])).toBeUndefined();
   });
 
