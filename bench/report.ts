@@ -398,7 +398,7 @@ export function formatScale(results: readonly ScenarioResult[]): string | undefi
       `${result.name}: ${result.calls} calls in ${seconds(result.durationMs)}, floor ${seconds(scale.floorMs)}` +
         ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
       `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
-      `${result.name}: after the first publish: ${phaseTimes(scale)}`,
+      `${result.name}: before the clock, ${scale.warmWorkers} workers started warm with the stack in ${seconds(scale.stackStartMs)}; after the first publish: ${phaseTimes(scale)}`,
     ];
   });
   return lines.length === 0 ? undefined : lines.join('\n');

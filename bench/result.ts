@@ -94,6 +94,12 @@ export interface ScaleFigures {
   readonly phaseSeenAtMs: Readonly<Record<string, number>>;
   /** Ms from the first publish to the first import record applied (live events aside). */
   readonly firstImportAppliedAtMs: number;
+  /**
+   * Before the clock: the stack's start, its workers started and warm (Lambda starts its
+   * instances side by side; two shared cores would run these cold starts one after another).
+   */
+  readonly stackStartMs: number;
+  readonly warmWorkers: number;
 }
 
 /** Calls per user ÷ the minimum (NaN when the minimum is 0). */

@@ -129,6 +129,7 @@ export async function runScaleScenario(
   try {
     simulator = await startRemoteSimulator({ rateLimit: simulatorRateLimit(0, SCALE_KEY) });
     const upheal = simulator;
+    const warmingFrom = Date.now();
     stack = await startLocalStack({
       uphealUrl: simulator.url,
       uphealApiKey: DEFAULT_API_KEY,
@@ -142,7 +143,10 @@ export async function runScaleScenario(
       logSink: applied.sink,
       pollWaitSeconds: POLL_WAIT_SECONDS,
       drainMs: STOP_DRAIN_MS,
+      warmWorkers: true,
     });
+    const stackStartMs = Date.now() - warmingFrom;
+    const warmWorkers = stack.workerPids().length;
     counter.setUpstream(stack.endpoints.dynamodb);
     if (workload.seeded.length > 0) await simulator.seedUsers(workload.seeded);
     // The bench's own reads (the job's phase) go straight to dynalite, uncounted.
@@ -292,6 +296,8 @@ export async function runScaleScenario(
         rate: durationMs > 0 ? counts.calls / (perMs * durationMs) : Number.NaN,
         peakRssMb,
         phaseSeenAtMs,
+        stackStartMs,
+        warmWorkers,
         firstImportAppliedAtMs:
           Math.min(...providerIds.map((id) => applied.get('sync-user', id)?.at ?? Infinity)) -
           startedAt,

@@ -89,6 +89,16 @@ export class WorkerPool {
     return outcome;
   }
 
+  /**
+   * Starts `count` workers and waits until each has imported its bundle (or failed to): warm
+   * instances before the first event, as provisioned concurrency would keep them.
+   */
+  async warm(count: number): Promise<void> {
+    const workers = Array.from({ length: count }, () => this.#spawn());
+    await Promise.all(workers.map((worker) => worker.ready()));
+    for (const worker of workers) if (worker.alive && !this.#stopped) this.#idle.push(worker);
+  }
+
   /** Terminates every worker and waits for all of them to exit. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -186,6 +196,11 @@ class WorkerProcess {
 
   get alive(): boolean {
     return this.#alive;
+  }
+
+  /** Resolves once the bundle is imported, or the worker failed to start. */
+  async ready(): Promise<void> {
+    await this.#ready;
   }
 
   get pid(): number | undefined {

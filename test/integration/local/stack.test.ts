@@ -5,6 +5,7 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventSourcesOf } from '#infra/functions.ts';
 import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
 import type { FunctionUrlEcho } from '#test/fixtures/handlers/function-url.ts';
 import type { InvocationLine } from '#test/fixtures/handlers/scripted.ts';
@@ -123,5 +124,33 @@ describe('startLocalStack', () => {
     await stack.stop();
     expect(pids.filter(isRunning)).toEqual([]);
     expect(stack.workerPids()).toEqual([]);
+  });
+});
+
+describe('startLocalStack with warm workers', () => {
+  it("starts each SQS function's workers, one per unit of its sources' concurrency, before any event", async () => {
+    const concurrency = { userEvents: 2, imports: 3 } as const;
+    const expected = eventSourcesOf('sync-user').reduce(
+      (sum, source) =>
+        sum +
+        ((concurrency as Partial<Record<QueueKey, number>>)[source.queueKey] ??
+          source.maximumConcurrency),
+      0,
+    );
+    const stack = await startLocalStack({
+      functionsDir: bundles.dir,
+      functions: ['sync-user'],
+      concurrency,
+      pollWaitSeconds: 1,
+      warmWorkers: true,
+      logSink: () => {},
+    });
+    try {
+      expect(expected).toBeGreaterThanOrEqual(5);
+      expect(stack.workerPids()).toHaveLength(expected);
+      expect(stack.workerPids().every(isRunning)).toBe(true);
+    } finally {
+      await stack.stop();
+    }
   });
 });

@@ -53,6 +53,8 @@ const scale = {
   peakRssMb: { 'sync-user': [120, 150, 180] },
   phaseSeenAtMs: { planning: 200, providers: 3_400 },
   firstImportAppliedAtMs: 4_600,
+  stackStartMs: 9_000,
+  warmWorkers: 33,
 };
 
 describe('the report of the scale scenario', () => {
@@ -79,7 +81,7 @@ describe('the report of the scale scenario', () => {
   it('prints the peak RSS per worker by function', () => {
     expect(formatScale([result({ scale })])).toContain('sync-user 3 × (max 180, median 150 MiB)');
     expect(formatScale([result({ scale })])).toContain(
-      'after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
+      '33 workers started warm with the stack in 9.00 s; after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
     );
     expect(formatScale([result()])).toBeUndefined();
   });
