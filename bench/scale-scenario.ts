@@ -31,6 +31,7 @@ import {
   clientPhaseAt,
   latencySummary,
   peaks,
+  TIMELINE_BUCKET_MS,
   timeline,
   utilisation,
 } from './metrics.ts';
@@ -288,6 +289,7 @@ export async function runScaleScenario(
       failures: problems.failures,
       retries: problems.retries,
       deferrals: applied.deferrals(),
+      eventsPerSecond: applied.eventTimeline(arrivals[0]?.at ?? startedAt, TIMELINE_BUCKET_MS),
       mostDeferralsOfOneEvent: applied.mostDeferralsOfOneEvent(),
       scale: {
         limit: SCALE_KEY.limit,
