@@ -147,7 +147,6 @@ export async function runScaleScenario(
       warmWorkers: true,
     });
     const stackStartMs = Date.now() - warmingFrom;
-    const warmWorkers = stack.workerPids().length;
     counter.setUpstream(stack.endpoints.dynamodb);
     if (workload.seeded.length > 0) await simulator.seedUsers(workload.seeded);
     // The bench's own reads (the job's phase) go straight to dynalite, uncounted.
@@ -250,6 +249,8 @@ export async function runScaleScenario(
       ...multiIds.map((id) => applied.assignedAt(id) ?? 0),
     );
     const peakRssMb = await peakRssByFunction(stack.workerPids());
+    const appliedTimes = providerIds.flatMap((id) => applied.get('sync-user', id)?.at ?? []);
+    const firstAppliedAt = appliedTimes.length > 0 ? Math.min(...appliedTimes) : undefined;
     target.close();
 
     const arrivals = await simulator.arrivals();
@@ -299,10 +300,9 @@ export async function runScaleScenario(
         peakRssMb,
         phaseSeenAtMs,
         stackStartMs,
-        warmWorkers,
+        warmWorkers: stack.warmWorkers,
         firstImportAppliedAtMs:
-          Math.min(...providerIds.map((id) => applied.get('sync-user', id)?.at ?? Infinity)) -
-          startedAt,
+          firstAppliedAt === undefined ? Number.NaN : firstAppliedAt - startedAt,
       },
     };
   } finally {

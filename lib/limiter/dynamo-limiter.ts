@@ -627,7 +627,9 @@ export class DynamoRateLimiter implements RateLimiter {
       path === BOOKING_PATHS.restart
         ? 1
         : (bookSlots(view, at, deadline, params, wanted)?.slots.length ?? 1);
-    const sent = sentClauses(at, count, params);
+    // Counted as of now, not as of `at`: a 429's report sums the window up to its own now, and
+    // a booking filed in a bucket ahead of it would be missed, and would clear a counted one.
+    const sent = sentClauses(this.#now(), count, params);
     const command =
       path === BOOKING_PATHS.restart
         ? this.#restartCommand(restartAt, from, intervalMs, sent)

@@ -3,8 +3,8 @@
  * reservation mode ("virtual scheduling") with burst B = 1, two lanes and AIMD adaptation. No I/O
  * and no clock of its own: every function takes `now` (epoch ms), so the same code runs in the
  * DynamoDB adapter and in the virtual-time simulation that proves its bounds. It stays one file
- * (about 500 lines) because booking, leases, lanes and AIMD all move the same `tat` and
- * their bounds are proven together.
+ * (about 600 lines) because booking, leases, lanes and AIMD (with the count of booked slots it
+ * cuts by) all move the same item and their bounds are proven together.
  *
  * The schedule is one number, `tat` (theoretical arrival time): the earliest time the next slot may
  * be used. Booking a slot at `now` takes `slot = max(tat, now)` (or a `tat` that passed less than
@@ -65,20 +65,22 @@ export const MAX_LEASE_SLOTS = 5;
 /** AIMD adaptation to other clients of the same API key. */
 export const AIMD = {
   /**
-   * A 429 that finds the rate grown back above the last cut's estimate multiplies it by this
-   * (the interval is divided by it): Upheal's window was full when it answered, so the rate
-   * that filled it, what the schedule sent over the last window, is an estimate of the share
-   * other clients leave, too high by at most the last increase; pacing just below it uses that
-   * share instead of cutting far below it. 0.95 rather than closer to 1: in the virtual-time
+   * A 429 sets the rate to this share of what the key's own callers sent in the last window
+   * (`cutAt`): Upheal's window was full when it answered, so that count is the share other
+   * clients leave; pacing just below it uses that share instead of cutting far below it. It is
+   * also the most a 429 leaves of the rate in force. On an item without the count, a 429 that
+   * finds the rate grown back above the last cut's estimate multiplies the rate by it, the rate
+   * that filled the window standing for the count. 0.95 rather than closer to 1: in the virtual-time
    * simulation (30 % and 60 % foreign shares) it used as much of the rest as 0.97 did at 30 %
    * (0.965–0.968) and more at 60 % (0.954 against 0.931), with fewer 429s, since a rate a little
    * further below the estimate takes more clean windows of increases to fill the window again.
    */
   estimateShare: 0.95,
   /**
-   * A 429 that finds the rate not grown back above the last cut's estimate (the estimate was
-   * wrong: the other clients took more, or our own sending was below the schedule) multiplies it
-   * by this (see `cutFactor`).
+   * The least a 429 leaves of the rate in force: a low count (callers that sent less than the
+   * schedule allowed) must not drop the rate to the floor at one reading. On an item without the
+   * count, a 429 that finds the rate not grown back above the last cut's estimate (the estimate
+   * was wrong) multiplies the rate by this (see `cutFactor`).
    */
   decreaseFactor: 0.8,
   /** The rate never drops below this share of the safe cap 1/T. */
@@ -86,9 +88,11 @@ export const AIMD = {
   /** After each clean window the rate grows by this share of the safe cap. */
   increaseShare: 0.02,
   /**
-   * The first clean window after a cut climbs straight back to this share of the rate the cut
-   * started from (fast recovery): the 429 showed that rate was just too much, not far too much, so
-   * the rate stays near the share other clients leave instead of sawing far below it.
+   * The first clean window after a cut climbs straight back to this share of the rate recorded
+   * with the cut (`cutFromIntervalMs`; fast recovery). Without the count that is the rate the cut
+   * started from: the 429 showed it was just too much, not far too much, so the rate stays near
+   * the share other clients leave instead of sawing far below it. With the count the cut records
+   * its own rate ÷ this share, so recovery keeps the cut rate and the additive steps go on.
    */
   recoveryShare: 0.95,
   /**
@@ -194,7 +198,10 @@ export interface LimiterState {
   readonly holdUntil: number;
   /** Start of the current clean period; each full window of it adds one increase step. */
   readonly cleanSince: number;
-  /** The interval in force when the last cut happened (fast recovery aims below its rate). */
+  /**
+   * The interval fast recovery aims at recoveryShare of: the one in force when the last cut
+   * happened, or, for a cut by the count of booked slots, the cut interval × recoveryShare.
+   */
   readonly cutFromIntervalMs: number;
   /**
    * Slots booked per tenth of a window, in a ring (see `recordSent`); absent on an item that
@@ -463,7 +470,7 @@ export function isLate(slot: number, now: number, params: GcraParams): boolean {
  * The state after Upheal answered 429 at `now` (another client uses the key). Everyone pauses:
  * `tat` moves to at least now + Retry-After (or the default backoff) + J, so no slot is booked
  * inside the pause, and the clean period restarts after it. The first 429 of a congestion event
- * also cuts the rate (interval ÷ 0.8, up to the floor) and opens a hold of one window: Upheal's
+ * also cuts the rate (`cutAt`, never below the floor) and opens a hold of one window: Upheal's
  * window still holds the traffic sent before the cut for up to W, so 429s within W of a cut say
  * nothing about the new rate and pause without cutting again (one decrease per feedback period,
  * as TCP cuts once per round trip).
@@ -483,7 +490,7 @@ export function afterRateLimited(
 }
 
 /**
- * The interval a 429 outside a hold cuts to, and the interval fast recovery then aims below.
+ * The interval a 429 outside a hold cuts to, and the interval fast recovery then works from.
  * With the count of slots booked over the last window (`sentInWindow`): Upheal's window was full
  * when it answered, so what this key's own callers sent in it is the share the other clients
  * left, measured rather than estimated from the rate in force; the rate goes to estimateShare of
@@ -491,7 +498,7 @@ export function afterRateLimited(
  * unused or were answered 429, and after nearly a window without a booking), nor below
  * decreaseFactor of it (the count is low when the callers sent less than the schedule allowed, a
  * trickle of live events for one: one reading of it must not drop the rate to the floor). Fast
- * recovery then aims at the cut rate itself. Without a count, `cutFactor` decides.
+ * recovery then keeps the cut rate. Without a count, `cutFactor` decides.
  */
 function cutAt(
   state: LimiterState,

@@ -143,6 +143,8 @@ export interface LocalStack {
   readonly simulator?: Simulator;
   /** Process ids of the live worker processes. */
   workerPids(): number[];
+  /** Workers started warm with the stack (`warmWorkers`), past their init; 0 otherwise. */
+  readonly warmWorkers: number;
   /** Stops polling, lets in-flight batches finish (up to `drainMs`), ends every worker and server. */
   stop(): Promise<void>;
 }
@@ -188,7 +190,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const { selected, triggered, bundleOf } = selectFunctions(options);
 
-    const running: RunningFunctions = { pools: [], runners: [], servers: [], functionUrls: {} };
+    const running: RunningFunctions = {
+      pools: [],
+      runners: [],
+      servers: [],
+      functionUrls: {},
+      warmWorkers: 0,
+    };
     const { pools, runners, functionUrls } = running;
     cleanups.push(() => stopFunctions(running, options.drainMs ?? DEFAULT_DRAIN_MS));
     for (const functionName of selected) {
@@ -225,6 +233,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       skippedFunctions: triggered.filter((name) => !selected.includes(name)),
       ...(simulator ? { simulator } : {}),
       workerPids: () => pools.flatMap((pool) => pool.pids),
+      warmWorkers: running.warmWorkers,
       stop: () => {
         stopping ??= cleanUp();
         return stopping;
@@ -305,6 +314,8 @@ interface RunningFunctions {
   readonly runners: EventSourceRunner[];
   readonly servers: { stop(): Promise<void> }[];
   readonly functionUrls: Partial<Record<DeployedFunctionName, string>>;
+  /** Workers started warm (`warmWorkers`) that passed their init. */
+  warmWorkers: number;
 }
 
 /** Starts one function: its worker pool, its function URL if it has one, its event sources. */
@@ -339,7 +350,9 @@ async function startFunction(
   const concurrencyOf = (source: (typeof sources)[number]) =>
     options.concurrency?.[source.queueKey] ?? source.maximumConcurrency;
   if (options.warmWorkers) {
-    await pool.warm(sources.reduce((sum, source) => sum + concurrencyOf(source), 0));
+    running.warmWorkers += await pool.warm(
+      sources.reduce((sum, source) => sum + concurrencyOf(source), 0),
+    );
   }
   for (const source of sources) {
     running.runners.push(

@@ -91,12 +91,15 @@ export class WorkerPool {
 
   /**
    * Starts `count` workers and waits until each has imported its bundle (or failed to): warm
-   * instances before the first event, as provisioned concurrency would keep them.
+   * instances before the first event, as provisioned concurrency would keep them. Resolves with
+   * how many are warm; one that failed its init is gone, and the next invocation starts it cold.
    */
-  async warm(count: number): Promise<void> {
+  async warm(count: number): Promise<number> {
     const workers = Array.from({ length: count }, () => this.#spawn());
-    await Promise.all(workers.map((worker) => worker.ready()));
-    for (const worker of workers) if (worker.alive && !this.#stopped) this.#idle.push(worker);
+    const started = await Promise.all(workers.map((worker) => worker.ready()));
+    const warm = workers.filter((worker, index) => started[index] && worker.alive);
+    if (!this.#stopped) this.#idle.push(...warm);
+    return warm.length;
   }
 
   /** Terminates every worker and waits for all of them to exit. */
@@ -198,9 +201,9 @@ class WorkerProcess {
     return this.#alive;
   }
 
-  /** Resolves once the bundle is imported, or the worker failed to start. */
-  async ready(): Promise<void> {
-    await this.#ready;
+  /** Resolves once the bundle is imported (true), or the worker failed to start (false). */
+  async ready(): Promise<boolean> {
+    return (await this.#ready) === undefined;
   }
 
   get pid(): number | undefined {

@@ -137,18 +137,42 @@ describe('startLocalStack with warm workers', () => {
           source.maximumConcurrency),
       0,
     );
+    const lines: WorkerLogLine[] = [];
     const stack = await startLocalStack({
       functionsDir: bundles.dir,
       functions: ['sync-user'],
       concurrency,
       pollWaitSeconds: 1,
       warmWorkers: true,
-      logSink: () => {},
+      logSink: (entry) => lines.push(entry),
     });
     try {
       expect(expected).toBeGreaterThanOrEqual(5);
-      expect(stack.workerPids()).toHaveLength(expected);
-      expect(stack.workerPids().every(isRunning)).toBe(true);
+      expect(stack.warmWorkers).toBe(expected);
+      const warm = stack.workerPids();
+      expect(warm).toHaveLength(expected);
+      expect(warm.every(isRunning)).toBe(true);
+      // The first event runs on one of them: no worker starts cold for it.
+      const sqs = new SQSClient({
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        endpoint: stack.endpoints.sqs,
+      });
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: stack.queueUrls.userEvents,
+          MessageBody: JSON.stringify({ id: 'warm-1' }),
+          MessageGroupId: 'warm',
+          MessageDeduplicationId: 'warm-1',
+        }),
+      );
+      sqs.destroy();
+      const line = await waitFor(() => {
+        const entry = lines.find((log) => log.line.startsWith(LINE_PREFIX));
+        return entry && (JSON.parse(entry.line.slice(LINE_PREFIX.length)) as InvocationLine);
+      });
+      expect(warm).toContain(line.pid);
+      expect(stack.workerPids().sort()).toEqual([...warm].sort());
     } finally {
       await stack.stop();
     }

@@ -368,7 +368,15 @@ describe('the count of booked slots', () => {
     expect(sentInWindow(undefined, start, params)).toBeUndefined();
   });
 
-  it('is never below the slots booked in the window, whatever the gaps between bookings', () => {
+  it("keeps the oldest bucket's count while bookings in the current one clear the others", () => {
+    const start = 600 * params.windowMs;
+    // Ten slots in each of the eleven buckets up to the current one, read halfway through it:
+    // the current and nine before it whole, the eleventh back by half.
+    const ring = recordSent(steady(start, SENT_BUCKETS_PER_WINDOW, 10), start, 10, params);
+    expect(sentInWindow(ring, start + bucketMs / 2, params)).toBeCloseTo(100 + 5, 9);
+  });
+
+  it('is never below the slots booked in the window but its oldest tenth, whatever the gaps', () => {
     const random = mulberry32(7);
     for (let run = 0; run < 200; run += 1) {
       let ring: number[] | undefined;
@@ -415,6 +423,12 @@ describe('afterRateLimited with the count of booked slots', () => {
     expect(params.windowMs / next.intervalMs).toBeCloseTo(AIMD.estimateShare * 270, 6);
     // Fast recovery aims at the cut rate itself, not back at the rate that drew the 429.
     expect(next.cutFromIntervalMs / AIMD.recoveryShare).toBeCloseTo(next.intervalMs, 9);
+  });
+
+  it('keeps the cut rate through fast recovery: a clean window adds one step', () => {
+    const cut = afterRateLimited(sending(1, 270), AT, undefined, params);
+    const later = afterCleanWindows(cut, cut.cleanSince + params.windowMs, params);
+    expect(1 / later!.intervalMs).toBeCloseTo(1 / cut.intervalMs + params.increasePerWindow, 12);
   });
 
   it('cuts at least by estimateShare and at most by decreaseFactor', () => {
