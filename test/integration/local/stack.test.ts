@@ -41,6 +41,32 @@ const isRunning = (pid: number) => {
   }
 };
 
+/** Sends one message to the user-events queue and waits for the fixture's invocation line. */
+async function invokeOnce(
+  stack: LocalStack,
+  logs: readonly WorkerLogLine[],
+  id: string,
+): Promise<InvocationLine> {
+  const sqs = new SQSClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: stack.endpoints.sqs,
+  });
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: stack.queueUrls.userEvents,
+      MessageBody: JSON.stringify({ id }),
+      MessageGroupId: id,
+      MessageDeduplicationId: id,
+    }),
+  );
+  sqs.destroy();
+  return waitFor(() => {
+    const entry = logs.find((log) => log.line.startsWith(LINE_PREFIX));
+    return entry && (JSON.parse(entry.line.slice(LINE_PREFIX.length)) as InvocationLine);
+  });
+}
+
 describe('startLocalStack', () => {
   let stack: LocalStack | undefined;
   const logs: WorkerLogLine[] = [];
@@ -71,24 +97,7 @@ describe('startLocalStack', () => {
     dynamodb.destroy();
     expect(Table?.GlobalSecondaryIndexes?.[0]?.IndexName).toBe(TABLE.reverseIndex.name);
 
-    const sqs = new SQSClient({
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      endpoint: stack.endpoints.sqs,
-    });
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: stack.queueUrls.userEvents,
-        MessageBody: JSON.stringify({ id: 'env-1' }),
-        MessageGroupId: 'env',
-        MessageDeduplicationId: 'env-1',
-      }),
-    );
-    sqs.destroy();
-    const line = await waitFor(() => {
-      const entry = logs.find((log) => log.line.startsWith(LINE_PREFIX));
-      return entry && (JSON.parse(entry.line.slice(LINE_PREFIX.length)) as InvocationLine);
-    });
+    const line = await invokeOnce(stack, logs, 'env-1');
     expect(line.env).toEqual({
       TABLE_NAME: stack.tableName,
       USER_EVENTS_QUEUE_URL: stack.queueUrls.userEvents,
@@ -153,24 +162,7 @@ describe('startLocalStack with warm workers', () => {
       expect(warm).toHaveLength(expected);
       expect(warm.every(isRunning)).toBe(true);
       // The first event runs on one of them: no worker starts cold for it.
-      const sqs = new SQSClient({
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-        endpoint: stack.endpoints.sqs,
-      });
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: stack.queueUrls.userEvents,
-          MessageBody: JSON.stringify({ id: 'warm-1' }),
-          MessageGroupId: 'warm',
-          MessageDeduplicationId: 'warm-1',
-        }),
-      );
-      sqs.destroy();
-      const line = await waitFor(() => {
-        const entry = lines.find((log) => log.line.startsWith(LINE_PREFIX));
-        return entry && (JSON.parse(entry.line.slice(LINE_PREFIX.length)) as InvocationLine);
-      });
+      const line = await invokeOnce(stack, lines, 'warm-1');
       expect(warm).toContain(line.pid);
       expect(stack.workerPids().sort()).toEqual([...warm].sort());
     } finally {
