@@ -6,6 +6,8 @@
  * One conditional UpdateItem books one slot, and concurrent bookers do not conflict: the common
  * write is `SET tat = tat + intervalMs` guarded only by a range (`tat BETWEEN now AND deadline`),
  * so DynamoDB serialises concurrent bookings and each gets its own slot from `ReturnValues`.
+ * The same write counts the slots it books in the item's ring of buckets (`sent0` … `sent19`,
+ * gcra.ts `recordSent`), which a 429's report sums to measure the share other clients leave.
  * When several callers of one process wait for slots, one write books a lease of consecutive
  * slots for them (`SET tat = tat + k·intervalMs`, up to gcra.ts MAX_LEASE_SLOTS); the slots the
  * booker does not use wait in the process's pool for the next callers, and one that is not taken

@@ -361,7 +361,7 @@ export function sentRingIndex(bucket: number): number {
  * The ring positions a booking in `bucket` clears: those of the next buckets, which hold counts
  * from more than a window ago. The current bucket and the window's worth before it (plus the one
  * partly inside) are kept. A position no booking cleared since (nearly a window without one)
- * keeps an old count: the sum is then too high, never too low.
+ * keeps an old count, which makes the sum too high (`cutAt` bounds what that costs).
  */
 export function staleSentIndexes(bucket: number): number[] {
   return Array.from({ length: SENT_RING_SIZE - SENT_BUCKETS_PER_WINDOW - 1 }, (_, step) =>
