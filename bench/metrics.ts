@@ -196,3 +196,84 @@ export function clientPhaseAt(arrivals: readonly Arrival[], index: number): numb
     ? undefined
     : (phase - first) / TIMELINE_BUCKET_MS;
 }
+
+/**
+ * A second counts as a dip when its calls fall below this share of the steady rate: smaller
+ * shortfalls are the pacing's own second-to-second noise (59 against 60), not lost time.
+ */
+export const DIP_SHARE_OF_STEADY = 0.95;
+
+/** Seconds the switch to clients is looked for on either side of the second the phase began. */
+export const SWITCH_SEARCH_SECONDS = 2;
+
+/** Calls one run fell short of its steady rate, by where the time was lost. */
+export interface Shortfall {
+  /** The median of the run's full seconds (its last, partial second left out), calls per second. */
+  readonly steadyPerSecond: number;
+  /** The start: the seconds before the first at the steady rate (its dips' calls short). */
+  readonly start: { readonly seconds: number; readonly calls: number };
+  /**
+   * The switch to clients: the run of dips that begins within SWITCH_SEARCH_SECONDS of the
+   * second the client phase began (`from` its first second); none when the switch lost nothing.
+   */
+  readonly switchToClients: {
+    readonly from: number;
+    readonly seconds: number;
+    readonly calls: number;
+  };
+  /** Every other dip. */
+  readonly elsewhere: { readonly seconds: number; readonly calls: number };
+}
+
+/**
+ * Where a run's time above the pacing's own went: the calls short of the steady rate in each
+ * dip (a second below DIP_SHARE_OF_STEADY of it), split into the start, the switch to clients
+ * (`clientPhaseAtS`, seconds from the first arrival) and the rest.
+ */
+export function shortfall(
+  perSecond: readonly number[],
+  clientPhaseAtS: number | undefined,
+): Shortfall {
+  const full = perSecond.slice(0, -1);
+  const steady = quantile(full, 0.5);
+  const dip = (second: number) =>
+    second >= 0 && second < full.length && full[second]! < steady * DIP_SHARE_OF_STEADY;
+  const short = (second: number) => Math.max(0, steady - full[second]!);
+  let startEnd = 0;
+  while (dip(startEnd)) startEnd += 1;
+  let switchFrom = -1;
+  let switchEnd = -1;
+  if (clientPhaseAtS !== undefined) {
+    const phase = Math.floor(clientPhaseAtS);
+    for (
+      let second = phase - SWITCH_SEARCH_SECONDS;
+      second <= phase + SWITCH_SEARCH_SECONDS;
+      second += 1
+    ) {
+      if (second >= startEnd && dip(second)) {
+        switchFrom = second;
+        break;
+      }
+    }
+    if (switchFrom >= 0) {
+      while (switchFrom - 1 >= startEnd && dip(switchFrom - 1)) switchFrom -= 1;
+      switchEnd = switchFrom;
+      while (dip(switchEnd)) switchEnd += 1;
+    }
+  }
+  const sum = (seconds: number[]) => seconds.reduce((total, second) => total + short(second), 0);
+  const range = (from: number, to: number) =>
+    Array.from({ length: Math.max(0, to - from) }, (_, index) => from + index);
+  const inSwitch = (second: number) => second >= switchFrom && second < switchEnd;
+  const others = range(startEnd, full.length).filter((second) => dip(second) && !inSwitch(second));
+  return {
+    steadyPerSecond: steady,
+    start: { seconds: startEnd, calls: sum(range(0, startEnd)) },
+    switchToClients: {
+      from: Math.max(0, switchFrom),
+      seconds: Math.max(0, switchEnd - switchFrom),
+      calls: sum(range(switchFrom, switchEnd)),
+    },
+    elsewhere: { seconds: others.length, calls: sum(others) },
+  };
+}

@@ -4,6 +4,7 @@
  * import-mode targets of the create-first and auto scenarios.
  */
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
+import { DIP_SHARE_OF_STEADY, type Shortfall } from './metrics.ts';
 import {
   callsPerMinimum,
   requestsPerCall,
@@ -383,6 +384,18 @@ function phaseTimes(scale: ScaleFigures): string {
   ].join(', ');
 }
 
+/** Where the calls short of the steady rate went (the scale scenario's lost time). */
+function shortfallLine({ steadyPerSecond, start, switchToClients, elsewhere }: Shortfall): string {
+  const switchPart =
+    switchToClients.seconds === 0
+      ? 'none at the switch to clients'
+      : `${fixed(switchToClients.calls, 0)} at the switch to clients (${switchToClients.seconds} s from second ${switchToClients.from})`;
+  return (
+    `calls short of a steady ${fixed(steadyPerSecond, 0)} per second: ${fixed(start.calls, 0)} at the start (${start.seconds} s), ` +
+    `${switchPart}, ${fixed(elsewhere.calls, 0)} in ${elsewhere.seconds} other seconds below ${fixed(DIP_SHARE_OF_STEADY * 100, 0)} % of it`
+  );
+}
+
 /** The scale scenario's figures (time against the floor, peak RSS per worker), if it ran. */
 export function formatScale(results: readonly ScenarioResult[]): string | undefined {
   const lines = results.flatMap((result) => {
@@ -398,6 +411,7 @@ export function formatScale(results: readonly ScenarioResult[]): string | undefi
       `${result.name}: ${result.calls} calls in ${seconds(result.durationMs)}, floor ${seconds(scale.floorMs)}` +
         ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
       `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
+      `${result.name}: ${shortfallLine(scale.shortfall)}`,
       `${result.name}: before the clock, ${scale.warmWorkers} workers started warm with the stack in ${seconds(scale.stackStartMs)}; after the first publish: ${phaseTimes(scale)}`,
     ];
   });

@@ -1,6 +1,6 @@
 /** What one benchmark scenario measured (a row of the table, an entry of latest.json). */
 import type { DynamoCounts } from './dynamo-counter.ts';
-import type { Peaks, Timeline, Utilisation } from './metrics.ts';
+import type { Peaks, Shortfall, Timeline, Utilisation } from './metrics.ts';
 
 /** Which system ran the workload. */
 export const SYSTEMS = {
@@ -100,6 +100,8 @@ export interface ScaleFigures {
    */
   readonly stackStartMs: number;
   readonly warmWorkers: number;
+  /** Calls short of the steady rate at the start, at the switch to clients and elsewhere. */
+  readonly shortfall: Shortfall;
 }
 
 /** Calls per user ÷ the minimum (NaN when the minimum is 0). */

@@ -31,6 +31,7 @@ import {
   clientPhaseAt,
   latencySummary,
   peaks,
+  shortfall,
   TIMELINE_BUCKET_MS,
   timeline,
   utilisation,
@@ -263,6 +264,8 @@ export async function runScaleScenario(
     });
     const problems = applied.problems();
     const clientStart = clientPhaseIndex ?? 0;
+    const perSecond = timeline(arrivals);
+    const clientPhaseAtS = clientPhaseAt(arrivals, clientStart);
     return {
       name,
       system: SYSTEMS.sync,
@@ -283,8 +286,8 @@ export async function runScaleScenario(
       peaks: peaks(arrivals, SCALE_KEY.limit, SCALE_KEY.windowMs),
       dynamo: counter.counts(),
       live: { ...latencySummary(latencies), latenciesMs: latencies },
-      timeline: timeline(arrivals),
-      clientPhaseAtS: clientPhaseAt(arrivals, clientStart),
+      timeline: perSecond,
+      clientPhaseAtS,
       durationMs,
       complete,
       failures: problems.failures,
@@ -303,6 +306,7 @@ export async function runScaleScenario(
         warmWorkers: stack.warmWorkers,
         firstImportAppliedAtMs:
           firstAppliedAt === undefined ? Number.NaN : firstAppliedAt - startedAt,
+        shortfall: shortfall(perSecond.ownOk, clientPhaseAtS),
       },
     };
   } finally {

@@ -55,6 +55,12 @@ const scale = {
   firstImportAppliedAtMs: 4_600,
   stackStartMs: 9_000,
   warmWorkers: 33,
+  shortfall: {
+    steadyPerSecond: 59,
+    start: { seconds: 5, calls: 229 },
+    switchToClients: { from: 20, seconds: 3, calls: 66 },
+    elsewhere: { seconds: 7, calls: 95 },
+  },
 };
 
 describe('the report of the scale scenario', () => {
@@ -84,6 +90,17 @@ describe('the report of the scale scenario', () => {
       '33 workers started warm with the stack in 9.00 s; after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
     );
     expect(formatScale([result()])).toBeUndefined();
+  });
+
+  it('prints where the calls short of the steady rate went', () => {
+    expect(formatScale([result({ scale })])).toContain(
+      'calls short of a steady 59 per second: 229 at the start (5 s), 66 at the switch to clients (3 s from second 20), 95 in 7 other seconds below 95 % of it',
+    );
+    const noSwitch = {
+      ...scale,
+      shortfall: { ...scale.shortfall, switchToClients: { from: 0, seconds: 0, calls: 0 } },
+    };
+    expect(formatScale([result({ scale: noSwitch })])).toContain('none at the switch to clients');
   });
 
   it('prints the most deferrals of one message against the receive limit', () => {
