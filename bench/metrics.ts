@@ -203,7 +203,10 @@ export function clientPhaseAt(arrivals: readonly Arrival[], index: number): numb
  */
 export const DIP_SHARE_OF_STEADY = 0.95;
 
-/** Seconds the switch to clients is looked for on either side of the second the phase began. */
+/**
+ * Seconds on either side of the client phase's second (as the bench saw it) in which a dip is
+ * taken for the switch to clients.
+ */
 export const SWITCH_SEARCH_SECONDS = 2;
 
 /** Calls one run fell short of its steady rate, by where the time was lost. */
@@ -213,8 +216,9 @@ export interface Shortfall {
   /** The start: the seconds before the first at the steady rate (its dips' calls short). */
   readonly start: { readonly seconds: number; readonly calls: number };
   /**
-   * The switch to clients: the run of dips that begins within SWITCH_SEARCH_SECONDS of the
-   * second the client phase began (`from` its first second); none when the switch lost nothing.
+   * The switch to clients: the run of consecutive dips that holds the dip nearest the client
+   * phase's second, if one lies within SWITCH_SEARCH_SECONDS of it (`from`: the run's first
+   * second); none (0 seconds) when the switch lost nothing or the phase was not seen.
    */
   readonly switchToClients: {
     readonly from: number;
@@ -226,9 +230,11 @@ export interface Shortfall {
 }
 
 /**
- * Where a run's time above the pacing's own went: the calls short of the steady rate in each
- * dip (a second below DIP_SHARE_OF_STEADY of it), split into the start, the switch to clients
- * (`clientPhaseAtS`, seconds from the first arrival) and the rest.
+ * Where a run lost calls against its own steady rate, from its first call to its last full
+ * second: the calls short in each dip (a second below DIP_SHARE_OF_STEADY of the steady rate),
+ * split into the start, the switch to clients and the rest. `clientPhaseAtS`: seconds from the
+ * first call to the first call after the bench saw the client phase. The pacing's own ceiling
+ * and the time before the first call are not in it.
  */
 export function shortfall(
   perSecond: readonly number[],
@@ -245,14 +251,10 @@ export function shortfall(
   let switchEnd = -1;
   if (clientPhaseAtS !== undefined) {
     const phase = Math.floor(clientPhaseAtS);
-    for (
-      let second = phase - SWITCH_SEARCH_SECONDS;
-      second <= phase + SWITCH_SEARCH_SECONDS;
-      second += 1
-    ) {
-      if (second >= startEnd && dip(second)) {
-        switchFrom = second;
-        break;
+    // Nearest first: the phase's second, then one before and one after it, and so on.
+    for (let distance = 0; distance <= SWITCH_SEARCH_SECONDS && switchFrom < 0; distance += 1) {
+      for (const second of [phase - distance, phase + distance]) {
+        if (switchFrom < 0 && second >= startEnd && dip(second)) switchFrom = second;
       }
     }
     if (switchFrom >= 0) {

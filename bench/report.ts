@@ -384,15 +384,24 @@ function phaseTimes(scale: ScaleFigures): string {
   ].join(', ');
 }
 
+/** Seconds `from` to `from + count − 1`, as `seconds 3–5` (`second 3` for one). */
+function secondsSpan(from: number, count: number): string {
+  return count === 1 ? `second ${from}` : `seconds ${from}–${from + count - 1}`;
+}
+
 /** Where the calls short of the steady rate went (the scale scenario's lost time). */
 function shortfallLine({ steadyPerSecond, start, switchToClients, elsewhere }: Shortfall): string {
+  const startPart =
+    start.seconds === 0
+      ? 'none at the start'
+      : `${fixed(start.calls, 0)} at the start (${secondsSpan(0, start.seconds)})`;
   const switchPart =
     switchToClients.seconds === 0
       ? 'none at the switch to clients'
-      : `${fixed(switchToClients.calls, 0)} at the switch to clients (${switchToClients.seconds} s from second ${switchToClients.from})`;
+      : `${fixed(switchToClients.calls, 0)} at the switch to clients (${secondsSpan(switchToClients.from, switchToClients.seconds)})`;
   return (
-    `calls short of a steady ${fixed(steadyPerSecond, 0)} per second: ${fixed(start.calls, 0)} at the start (${start.seconds} s), ` +
-    `${switchPart}, ${fixed(elsewhere.calls, 0)} in ${elsewhere.seconds} other seconds below ${fixed(DIP_SHARE_OF_STEADY * 100, 0)} % of it`
+    `calls short of a steady ${fixed(steadyPerSecond, 0)} per second, in seconds below ${fixed(DIP_SHARE_OF_STEADY * 100, 0)} % of it ` +
+    `counted from the first call: ${startPart}, ${switchPart}, ${fixed(elsewhere.calls, 0)} in ${elsewhere.seconds} other seconds`
   );
 }
 

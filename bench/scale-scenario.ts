@@ -265,7 +265,8 @@ export async function runScaleScenario(
     const problems = applied.problems();
     const clientStart = clientPhaseIndex ?? 0;
     const perSecond = timeline(arrivals);
-    const clientPhaseAtS = clientPhaseAt(arrivals, clientStart);
+    const clientPhaseAtS =
+      clientPhaseIndex === undefined ? undefined : clientPhaseAt(arrivals, clientPhaseIndex);
     return {
       name,
       system: SYSTEMS.sync,

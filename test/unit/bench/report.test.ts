@@ -94,13 +94,20 @@ describe('the report of the scale scenario', () => {
 
   it('prints where the calls short of the steady rate went', () => {
     expect(formatScale([result({ scale })])).toContain(
-      'calls short of a steady 59 per second: 229 at the start (5 s), 66 at the switch to clients (3 s from second 20), 95 in 7 other seconds below 95 % of it',
+      'calls short of a steady 59 per second, in seconds below 95 % of it counted from the first call: 229 at the start (seconds 0–4), 66 at the switch to clients (seconds 20–22), 95 in 7 other seconds',
     );
     const noSwitch = {
       ...scale,
       shortfall: { ...scale.shortfall, switchToClients: { from: 0, seconds: 0, calls: 0 } },
     };
     expect(formatScale([result({ scale: noSwitch })])).toContain('none at the switch to clients');
+    const oneSecond = {
+      ...scale,
+      shortfall: { ...scale.shortfall, switchToClients: { from: 21, seconds: 1, calls: 9 } },
+    };
+    expect(formatScale([result({ scale: oneSecond })])).toContain(
+      '9 at the switch to clients (second 21)',
+    );
   });
 
   it('prints the most deferrals of one message against the receive limit', () => {

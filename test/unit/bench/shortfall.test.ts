@@ -33,6 +33,28 @@ describe('shortfall (where a run lost its calls)', () => {
     expect(result.elsewhere).toEqual({ seconds: 1, calls: 30 });
   });
 
+  it('takes the whole run of dips around the client phase, also where it began seconds before', () => {
+    const perSecond = [...steady(10), 50, 40, 30, 20, 10, ...steady(10), 1];
+    const result = shortfall(perSecond, 14.3);
+    expect(result.switchToClients).toEqual({ from: 10, seconds: 5, calls: 150 });
+    expect(result.elsewhere).toEqual({ seconds: 0, calls: 0 });
+  });
+
+  it('takes the dip nearest the client phase for the switch, not an earlier one', () => {
+    const perSecond = [...steady(12), 30, 60, 60, 20, ...steady(10), 1];
+    const result = shortfall(perSecond, 14.5);
+    expect(result.switchToClients).toEqual({ from: 15, seconds: 1, calls: 40 });
+    expect(result.elsewhere).toEqual({ seconds: 1, calls: 30 });
+  });
+
+  it('counts every dip after the start elsewhere when the client phase was not seen', () => {
+    const perSecond = [10, ...steady(5), 30, ...steady(5), 1];
+    const result = shortfall(perSecond, undefined);
+    expect(result.start).toEqual({ seconds: 1, calls: 50 });
+    expect(result.switchToClients.seconds).toBe(0);
+    expect(result.elsewhere).toEqual({ seconds: 1, calls: 30 });
+  });
+
   it('does not take a dip that is part of the start for the switch', () => {
     const perSecond = [5, 10, 20, ...steady(20), 1];
     const result = shortfall(perSecond, 1);
