@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll } from 'vitest';
 import type { DeployedFunctionName } from '#infra/functions.ts';
@@ -53,6 +53,35 @@ export interface LocalStackHandle {
   readonly logs: WorkerLogLine[];
   /** An SQS client for this stack (destroyed in afterAll). */
   readonly sqs: SQSClient;
+}
+
+/**
+ * Sends one FIFO message `{ id }` to a queue of a local stack at `sqsEndpoint` (its own client,
+ * destroyed after the send): what the fixture handlers log an invocation line for.
+ */
+export async function sendFixtureMessage(
+  sqsEndpoint: string,
+  queueUrl: string,
+  id: string,
+  groupId: string,
+): Promise<void> {
+  const sqs = new SQSClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: sqsEndpoint,
+  });
+  try {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({ id }),
+        MessageGroupId: groupId,
+        MessageDeduplicationId: id,
+      }),
+    );
+  } finally {
+    sqs.destroy();
+  }
 }
 
 /**

@@ -8,12 +8,11 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
+import { bundleHandlers, sendFixtureMessage, waitFor } from '#test/helpers/local-stack.ts';
 import { EXIT } from '#tools/cli/command.ts';
 import { main } from '#tools/cli/main.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, PROJECT_ROOT } from '#tools/local/stack.ts';
+import { PROJECT_ROOT } from '#tools/local/stack.ts';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'upheal-sync.ts');
 
@@ -70,20 +69,7 @@ describe('upheal-sync local', () => {
     expect(ready.functions).toEqual(['sync-user']);
     expect(Object.keys(ready.env).filter((name) => /SECRET|API_KEY/.test(name))).toEqual([]);
 
-    const sqs = new SQSClient({
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      endpoint: ready.endpoints.sqs,
-    });
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: ready.queueUrls.userEvents,
-        MessageBody: JSON.stringify({ id: 'cli-1' }),
-        MessageGroupId: 'cli',
-        MessageDeduplicationId: 'cli-1',
-      }),
-    );
-    sqs.destroy();
+    await sendFixtureMessage(ready.endpoints.sqs, ready.queueUrls.userEvents, 'cli-1', 'cli');
     // Worker output reaches the CLI's stderr, prefixed with function and worker.
     await waitFor(() => stderr.some((line) => line.startsWith('[sync-user#1] fixture-invocation')));
     const workers = childrenOf(cli.pid!);

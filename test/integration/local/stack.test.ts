@@ -3,13 +3,12 @@
  * (and nothing of this process's), the simulator runs, and stop() ends every worker process.
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventSourcesOf } from '#infra/functions.ts';
 import { QUEUES, type QueueKey, TABLE } from '#infra/resources.ts';
 import type { FunctionUrlEcho } from '#test/fixtures/handlers/function-url.ts';
 import type { InvocationLine } from '#test/fixtures/handlers/scripted.ts';
-import { bundleHandlers, waitFor } from '#test/helpers/local-stack.ts';
+import { bundleHandlers, sendFixtureMessage, waitFor } from '#test/helpers/local-stack.ts';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -47,20 +46,7 @@ async function invokeOnce(
   logs: readonly WorkerLogLine[],
   id: string,
 ): Promise<InvocationLine> {
-  const sqs = new SQSClient({
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint: stack.endpoints.sqs,
-  });
-  await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: stack.queueUrls.userEvents,
-      MessageBody: JSON.stringify({ id }),
-      MessageGroupId: id,
-      MessageDeduplicationId: id,
-    }),
-  );
-  sqs.destroy();
+  await sendFixtureMessage(stack.endpoints.sqs, stack.queueUrls.userEvents, id, id);
   return waitFor(() => {
     const entry = logs.find((log) => log.line.startsWith(LINE_PREFIX));
     return entry && (JSON.parse(entry.line.slice(LINE_PREFIX.length)) as InvocationLine);
