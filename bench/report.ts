@@ -422,6 +422,7 @@ export function formatScale(results: readonly ScenarioResult[]): string | undefi
       `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
       `${result.name}: ${shortfallLine(scale.shortfall)}`,
       `${result.name}: before the clock, ${scale.warmWorkers} workers started warm with the stack in ${seconds(scale.stackStartMs)}; after the first publish: ${phaseTimes(scale)}`,
+      `${result.name}: the switch to clients: last provider applied at ${seconds(scale.switchMs.lastProviderApplied)}, client phase seen at ${seconds(scale.phaseSeenAtMs.clients ?? Number.NaN)}, first client applied at ${seconds(scale.switchMs.firstClientApplied)}, every client queued by ${seconds(scale.switchMs.clientsQueued)}`,
     ];
   });
   return lines.length === 0 ? undefined : lines.join('\n');

@@ -95,6 +95,16 @@ export interface ScaleFigures {
   /** Ms from the first publish to the first import record applied (live events aside). */
   readonly firstImportAppliedAtMs: number;
   /**
+   * The switch to clients, ms after the first publish: the last provider applied, the first
+   * client applied, and the first poll that saw every client queued (the job's cursor at the
+   * file's last line). With `phaseSeenAtMs.clients`, where the switch's time goes.
+   */
+  readonly switchMs: {
+    readonly lastProviderApplied: number;
+    readonly firstClientApplied: number;
+    readonly clientsQueued: number;
+  };
+  /**
    * Before the clock: the stack's start, its workers started and warm (Lambda starts its
    * instances side by side; two shared cores would run these cold starts one after another).
    */

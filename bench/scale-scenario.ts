@@ -201,12 +201,19 @@ export async function runScaleScenario(
     let clientPhaseIndex: number | undefined;
     let phase: string = JOB_PHASES.planning;
     const phaseSeenAtMs: Record<string, number> = {};
+    let clientsQueuedAtMs = Number.NaN;
     const phaseTimer = setInterval(() => {
       target.jobs
         .get(JOB_ID)
         .then(async (job) => {
           if (!job) return;
           phaseSeenAtMs[job.phase] ??= Date.now() - startedAt;
+          if (
+            job.phase === JOB_PHASES.clients &&
+            job.cursor >= users.length &&
+            Number.isNaN(clientsQueuedAtMs)
+          )
+            clientsQueuedAtMs = Date.now() - startedAt;
           if (job.phase === JOB_PHASES.clients && clientPhaseIndex === undefined)
             clientPhaseIndex = (await upheal.stats()).arrivals;
           phase = job.phase;
@@ -252,6 +259,9 @@ export async function runScaleScenario(
     const peakRssMb = await peakRssByFunction(stack.workerPids());
     const appliedTimes = providerIds.flatMap((id) => applied.get('sync-user', id)?.at ?? []);
     const firstAppliedAt = appliedTimes.length > 0 ? Math.min(...appliedTimes) : undefined;
+    const clientTimes = clientIds.flatMap((id) => applied.get('sync-user', id)?.at ?? []);
+    const sinceStart = (times: number[], pick: (...values: number[]) => number) =>
+      times.length > 0 ? pick(...times) - startedAt : Number.NaN;
     target.close();
 
     const arrivals = await simulator.arrivals();
@@ -307,6 +317,11 @@ export async function runScaleScenario(
         warmWorkers: stack.warmWorkers,
         firstImportAppliedAtMs:
           firstAppliedAt === undefined ? Number.NaN : firstAppliedAt - startedAt,
+        switchMs: {
+          lastProviderApplied: sinceStart(appliedTimes, Math.max),
+          firstClientApplied: sinceStart(clientTimes, Math.min),
+          clientsQueued: clientsQueuedAtMs,
+        },
         shortfall: shortfall(perSecond.ownOk, clientPhaseAtS),
       },
     };

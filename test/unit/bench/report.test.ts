@@ -53,6 +53,7 @@ const scale = {
   peakRssMb: { 'sync-user': [120, 150, 180] },
   phaseSeenAtMs: { planning: 200, providers: 3_400 },
   firstImportAppliedAtMs: 4_600,
+  switchMs: { lastProviderApplied: 20_100, firstClientApplied: 21_900, clientsQueued: 30_250 },
   stackStartMs: 9_000,
   warmWorkers: 33,
   shortfall: {
@@ -90,6 +91,14 @@ describe('the report of the scale scenario', () => {
       '33 workers started warm with the stack in 9.00 s; after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
     );
     expect(formatScale([result()])).toBeUndefined();
+  });
+
+  it('prints where the switch to clients spent its time, a phase never seen as a dash', () => {
+    const withClients = { ...scale, phaseSeenAtMs: { ...scale.phaseSeenAtMs, clients: 20_600 } };
+    expect(formatScale([result({ scale: withClients })])).toContain(
+      'the switch to clients: last provider applied at 20.10 s, client phase seen at 20.60 s, first client applied at 21.90 s, every client queued by 30.25 s',
+    );
+    expect(formatScale([result({ scale })])).toContain('client phase seen at —,');
   });
 
   it('prints where the calls short of the steady rate went', () => {
