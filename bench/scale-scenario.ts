@@ -146,6 +146,8 @@ export async function runScaleScenario(
       pollWaitSeconds: POLL_WAIT_SECONDS,
       drainMs: STOP_DRAIN_MS,
       warmWorkers: true,
+      // On Lambda, initial-sync's planning and fan-out run on CPU of their own (docs/benchmark.md).
+      lowPriorityFunctions: ['initial-sync'],
     });
     const stackStartMs = Date.now() - warmingFrom;
     counter.setUpstream(stack.endpoints.dynamodb);

@@ -116,6 +116,13 @@ export interface LocalStackOptions {
    * starts at once queue for the CPU, where Lambda runs them side by side.
    */
   readonly warmWorkers?: boolean;
+  /**
+   * Functions whose workers run at the lowest CPU priority (niceness 19): they take only the CPU
+   * the others leave. A benchmark uses it for `initial-sync`, which on Lambda runs on CPU of its
+   * own; on a machine of a few cores its planning and fan-out would take CPU from the workers
+   * whose calls are being timed.
+   */
+  readonly lowPriorityFunctions?: readonly DeployedFunctionName[];
 }
 
 /** A running local stack. */
@@ -338,6 +345,7 @@ async function startFunction(
     timeoutSeconds: options.timeoutSeconds?.[functionName] ?? timeoutOf(functionName),
     memoryLimitInMB: FUNCTIONS[functionName].memoryMb,
     region: LOCAL_REGION,
+    lowPriority: options.lowPriorityFunctions?.includes(functionName) ?? false,
     ...(options.logSink ? { logSink: options.logSink } : {}),
   });
   running.pools.push(pool);

@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { MS_PER_SECOND } from '#lib/time.ts';
@@ -20,6 +21,8 @@ const WORKER_HOST_PATH = fileURLToPath(new URL('./worker-host.ts', import.meta.u
 const INIT_TIMEOUT_MS = 10_000;
 /** How long a worker may take to exit after SIGTERM before it is SIGKILLed. */
 const TERMINATE_GRACE_MS = 2_000;
+/** The niceness of a low-priority worker: the lowest priority, CPU only when others leave it. */
+export const LOW_PRIORITY_NICENESS = 19;
 /** Lambda's Node runtime leaves ~10 % of the memory to the runtime outside the V8 heap. */
 const HEAP_SHARE_OF_MEMORY = 0.9;
 
@@ -58,6 +61,8 @@ export interface WorkerPoolOptions {
   readonly timeoutSeconds: number;
   readonly memoryLimitInMB: number;
   readonly region: string;
+  /** Run the workers at the lowest CPU priority (LOW_PRIORITY_NICENESS; default false). */
+  readonly lowPriority?: boolean;
   readonly logSink?: LogSink;
 }
 
@@ -149,6 +154,19 @@ class WorkerProcess {
       serialization: 'json',
     });
     const sink = options.logSink ?? stderrLogSink;
+    if (options.lowPriority && this.#child.pid !== undefined) {
+      try {
+        setPriority(this.#child.pid, LOW_PRIORITY_NICENESS);
+      } catch (error) {
+        // Not permitted here (or the process is gone): it runs at normal priority, and says so.
+        sink({
+          functionName: options.functionName,
+          workerId: id,
+          stream: 'stderr',
+          line: `worker priority not lowered: ${(error as Error).message}`,
+        });
+      }
+    }
     this.#child.on('error', (error) =>
       sink({
         functionName: options.functionName,

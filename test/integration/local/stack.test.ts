@@ -2,6 +2,7 @@
  * startLocalStack: the resources exist on the emulators, workers get the function environment
  * (and nothing of this process's), the simulator runs, and stop() ends every worker process.
  */
+import { getPriority } from 'node:os';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventSourcesOf } from '#infra/functions.ts';
@@ -15,7 +16,7 @@ import {
   type LocalStack,
   startLocalStack,
 } from '#tools/local/stack.ts';
-import type { WorkerLogLine } from '#tools/local/worker-pool.ts';
+import { LOW_PRIORITY_NICENESS, type WorkerLogLine } from '#tools/local/worker-pool.ts';
 
 const LINE_PREFIX = 'fixture-invocation ';
 const SENTINEL = 'PARENT_ONLY_SENTINEL';
@@ -147,10 +148,31 @@ describe('startLocalStack with warm workers', () => {
       const warm = stack.workerPids();
       expect(warm).toHaveLength(expected);
       expect(warm.every(isRunning)).toBe(true);
+      // At this process's priority, unless asked otherwise (below).
+      expect(warm.map((pid) => getPriority(pid))).toEqual(warm.map(() => getPriority()));
       // The first event runs on one of them: no worker starts cold for it.
       const line = await invokeOnce(stack, lines, 'warm-1');
       expect(warm).toContain(line.pid);
       expect(stack.workerPids().sort()).toEqual([...warm].sort());
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('runs the workers of a low-priority function at the lowest CPU priority', async () => {
+    const stack = await startLocalStack({
+      functionsDir: bundles.dir,
+      functions: ['sync-user'],
+      concurrency: { userEvents: 2, imports: 2 },
+      pollWaitSeconds: 1,
+      warmWorkers: true,
+      lowPriorityFunctions: ['sync-user'],
+      logSink: () => {},
+    });
+    try {
+      const pids = stack.workerPids();
+      expect(pids.length).toBeGreaterThanOrEqual(4);
+      expect(pids.map((pid) => getPriority(pid))).toEqual(pids.map(() => LOW_PRIORITY_NICENESS));
     } finally {
       await stack.stop();
     }
