@@ -421,7 +421,8 @@ export function formatScale(results: readonly ScenarioResult[]): string | undefi
         ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
       `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
       `${result.name}: ${shortfallLine(scale.shortfall)}`,
-      `${result.name}: before the clock, ${scale.warmWorkers} workers started warm with the stack in ${seconds(scale.stackStartMs)}; after the first publish: ${phaseTimes(scale)}`,
+      `${result.name}: before the clock, ${scale.warmWorkers} workers started warm with the stack in ${seconds(scale.stackStartMs)}` +
+        ` (initial-sync at niceness ${scale.initialSyncNiceness.join(', ') || '—'}); after the first publish: ${phaseTimes(scale)}`,
       `${result.name}: the switch to clients: last provider applied at ${seconds(scale.switchMs.lastProviderApplied)}, client phase seen at ${seconds(scale.phaseSeenAtMs.clients ?? Number.NaN)}, first client applied at ${seconds(scale.switchMs.firstClientApplied)}, every client queued by ${seconds(scale.switchMs.clientsQueued)}`,
     ];
   });

@@ -94,6 +94,8 @@ export interface ScaleFigures {
   readonly phaseSeenAtMs: Readonly<Record<string, number>>;
   /** Ms from the first publish to the first import record applied (live events aside). */
   readonly firstImportAppliedAtMs: number;
+  /** The niceness of each warm `initial-sync` worker (19: run at the lowest CPU priority). */
+  readonly initialSyncNiceness: readonly number[];
   /**
    * The switch to clients, ms after the first publish: the last provider applied, the first
    * client applied, and the first poll that saw every client queued (the job's cursor at the

@@ -11,6 +11,7 @@
  * figures honest is in docs/benchmark.md ("The scale scenario").
  */
 import { readFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { importEventId } from '#lib/jobs/import-queue.ts';
@@ -94,6 +95,20 @@ function importLine(user: BenchUser): string {
   return JSON.stringify({ kind: user.kind, partnerUserId: user.partnerUserId, ...user.fields });
 }
 
+/** The CPU priorities (niceness) of the live workers of `functionName`, ascending. */
+async function nicenessOf(pids: readonly number[], functionName: string): Promise<number[]> {
+  const values: number[] = [];
+  for (const pid of pids) {
+    try {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes(`"functionName":"${functionName}"`)) values.push(getPriority(pid));
+    } catch {
+      // The worker ended meanwhile (or no /proc): nothing to report for it.
+    }
+  }
+  return values.sort((a, b) => a - b);
+}
+
 /** Peak RSS (VmHWM) of each live worker, by function; empty where /proc is not there. */
 async function peakRssByFunction(pids: readonly number[]): Promise<Record<string, number[]>> {
   const byFunction: Record<string, number[]> = {};
@@ -150,6 +165,7 @@ export async function runScaleScenario(
       lowPriorityFunctions: ['initial-sync'],
     });
     const stackStartMs = Date.now() - warmingFrom;
+    const initialSyncNiceness = await nicenessOf(stack.workerPids(), 'initial-sync');
     counter.setUpstream(stack.endpoints.dynamodb);
     if (workload.seeded.length > 0) await simulator.seedUsers(workload.seeded);
     // The bench's own reads (the job's phase) go straight to dynalite, uncounted.
@@ -210,12 +226,12 @@ export async function runScaleScenario(
         .then(async (job) => {
           if (!job) return;
           phaseSeenAtMs[job.phase] ??= Date.now() - startedAt;
-          if (
-            job.phase === JOB_PHASES.clients &&
-            job.cursor >= users.length &&
-            Number.isNaN(clientsQueuedAtMs)
-          )
-            clientsQueuedAtMs = Date.now() - startedAt;
+          // Every client queued: the cursor at the file's last line (clients come last), or
+          // the job already completed between two polls.
+          const queued =
+            (job.phase === JOB_PHASES.clients && job.cursor >= users.length) ||
+            job.phase === JOB_PHASES.completed;
+          if (queued && Number.isNaN(clientsQueuedAtMs)) clientsQueuedAtMs = Date.now() - startedAt;
           if (job.phase === JOB_PHASES.clients && clientPhaseIndex === undefined)
             clientPhaseIndex = (await upheal.stats()).arrivals;
           phase = job.phase;
@@ -319,6 +335,7 @@ export async function runScaleScenario(
         warmWorkers: stack.warmWorkers,
         firstImportAppliedAtMs:
           firstAppliedAt === undefined ? Number.NaN : firstAppliedAt - startedAt,
+        initialSyncNiceness,
         switchMs: {
           lastProviderApplied: sinceStart(appliedTimes, Math.max),
           firstClientApplied: sinceStart(clientTimes, Math.min),

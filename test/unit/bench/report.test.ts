@@ -53,6 +53,7 @@ const scale = {
   peakRssMb: { 'sync-user': [120, 150, 180] },
   phaseSeenAtMs: { planning: 200, providers: 3_400 },
   firstImportAppliedAtMs: 4_600,
+  initialSyncNiceness: [19, 19],
   switchMs: { lastProviderApplied: 20_100, firstClientApplied: 21_900, clientsQueued: 30_250 },
   stackStartMs: 9_000,
   warmWorkers: 33,
@@ -88,7 +89,7 @@ describe('the report of the scale scenario', () => {
   it('prints the peak RSS per worker by function', () => {
     expect(formatScale([result({ scale })])).toContain('sync-user 3 × (max 180, median 150 MiB)');
     expect(formatScale([result({ scale })])).toContain(
-      '33 workers started warm with the stack in 9.00 s; after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
+      '33 workers started warm with the stack in 9.00 s (initial-sync at niceness 19, 19); after the first publish: planning seen at 0.20 s, providers seen at 3.40 s, first import record applied at 4.60 s',
     );
     expect(formatScale([result()])).toBeUndefined();
   });
