@@ -496,10 +496,21 @@ describe('DynamoRateLimiter on dynalite', () => {
       slotsDropped: 0,
     });
     const before = Number((await itemOf(apiKey))?.tat?.N);
+    const first = limiter.stats();
     await Promise.all(Array.from({ length: 3 }, () => limiter.acquire(LANES.live)));
     const after = Number((await itemOf(apiKey))?.tat?.N);
-    // The schedule moved exactly as far as three single bookings would have moved it.
-    expect(after - before).toBeCloseTo(3 * T, 2);
+    const second = limiter.stats();
+    expect(second.slotsBooked - first.slotsBooked).toBe(3);
+    if (second.writes - first.writes === 1) {
+      // One lease for the three: the schedule moved exactly as far as three single bookings
+      // would have moved it.
+      expect(after - before).toBeCloseTo(3 * T, 2);
+    } else {
+      // On a loaded machine the read of `before` can outlast the schedule (its last slot was
+      // about one interval ahead): the first caller restarts it later, the other two lease.
+      expect(second.writes - first.writes).toBe(2);
+      expect(after - before).toBeGreaterThan(3 * T);
+    }
   });
 
   it('names the item after a hash of the key and never stores the key', async () => {
