@@ -4,6 +4,7 @@
  * import-mode targets of the create-first and auto scenarios.
  */
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
+import { cpuInDips, STEAL_NOTABLE_SHARE } from './machine-load.ts';
 import { DIP_SHARE_OF_STEADY, type Shortfall } from './metrics.ts';
 import {
   callsPerMinimum,
@@ -405,6 +406,22 @@ function shortfallLine({ steadyPerSecond, start, switchToClients, elsewhere }: S
   );
 }
 
+/** The machine's CPU in the seconds that dipped against the others, and its steal. */
+function cpuLine(scale: ScaleFigures, perSecond: readonly number[]): string {
+  const steady = scale.shortfall.steadyPerSecond;
+  const last = perSecond.length - 1;
+  // The last, partial second is left out, as in the shortfall.
+  const full = { busy: scale.cpu.busy.slice(0, last), steal: scale.cpu.steal.slice(0, last) };
+  const { dipBusyMedian, otherBusyMedian, stealSeconds } = cpuInDips(
+    full,
+    (second) => perSecond[second]! < steady * DIP_SHARE_OF_STEADY,
+  );
+  return (
+    `the machine's CPU busy (median of seconds) ${percent(dipBusyMedian)} in those seconds, ` +
+    `${percent(otherBusyMedian)} in the others; steal above ${fixed(STEAL_NOTABLE_SHARE * 100, 0)} % in ${stealSeconds} seconds`
+  );
+}
+
 /** The scale scenario's figures (time against the floor, peak RSS per worker), if it ran. */
 export function formatScale(results: readonly ScenarioResult[]): string | undefined {
   const lines = results.flatMap((result) => {
@@ -421,6 +438,7 @@ export function formatScale(results: readonly ScenarioResult[]): string | undefi
         ` (time ÷ floor ${fixed(result.durationMs / scale.floorMs, 3)}), rate ${fixed(scale.rate, 3)} of ${scale.limit} per ${scale.windowMs / MS_PER_SECOND} s`,
       `${result.name}: peak RSS per worker: ${rss || 'not measured'}`,
       `${result.name}: ${shortfallLine(scale.shortfall)}`,
+      `${result.name}: ${cpuLine(scale, result.timeline.ownOk)}`,
       `${result.name}: before the clock, ${scale.warmWorkers} workers started warm with the stack in ${seconds(scale.stackStartMs)}` +
         ` (initial-sync at niceness ${scale.initialSyncNiceness.join(', ') || '—'}); after the first publish: ${phaseTimes(scale)}`,
       `${result.name}: the switch to clients: last provider applied at ${seconds(scale.switchMs.lastProviderApplied)}, client phase seen at ${seconds(scale.phaseSeenAtMs.clients ?? Number.NaN)}, first client applied at ${seconds(scale.switchMs.firstClientApplied)}, every client queued by ${seconds(scale.switchMs.clientsQueued)}`,

@@ -1,5 +1,6 @@
 /** What one benchmark scenario measured (a row of the table, an entry of latest.json). */
 import type { DynamoCounts } from './dynamo-counter.ts';
+import type { CpuPerSecond } from './machine-load.ts';
 import type { Peaks, Shortfall, Timeline, Utilisation } from './metrics.ts';
 
 /** Which system ran the workload. */
@@ -114,6 +115,8 @@ export interface ScaleFigures {
   readonly warmWorkers: number;
   /** Calls short of the steady rate at the start, at the switch to clients and elsewhere. */
   readonly shortfall: Shortfall;
+  /** The machine's CPU per second of `timeline` (busy and stolen shares, from /proc/stat). */
+  readonly cpu: CpuPerSecond;
 }
 
 /** Calls per user ÷ the minimum (NaN when the minimum is 0). */

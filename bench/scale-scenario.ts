@@ -27,6 +27,7 @@ import { DEFAULT_API_KEY } from '#tools/simulator/options.ts';
 import { AppliedLog } from './applied-log.ts';
 import { startDynamoCounter } from './dynamo-counter.ts';
 import { LiveTrickle } from './live-trickle.ts';
+import { CpuSampler, cpuPerSecond } from './machine-load.ts';
 import {
   callCounts,
   clientPhaseAt,
@@ -206,6 +207,8 @@ export async function runScaleScenario(
       );
     });
 
+    const cpuSampler = new CpuSampler();
+    cpuSampler.start();
     // The first publish: the job's start, as `upheal-sync import` sends it.
     const startedAt = Date.now();
     trickle.start();
@@ -268,6 +271,7 @@ export async function runScaleScenario(
         { timeoutMs: options.phaseTimeoutMs, progressMs: PROGRESS_MS, progress: () => {} },
       )) && complete;
     clearInterval(phaseTimer);
+    const cpuSamples = cpuSampler.stop();
     const finishedAt = Math.max(
       ...[...providerIds, ...clientIds, ...liveIds].map(
         (id) => applied.get('sync-user', id)?.at ?? 0,
@@ -342,6 +346,7 @@ export async function runScaleScenario(
           clientsQueued: clientsQueuedAtMs,
         },
         shortfall: shortfall(perSecond.ownOk, clientPhaseAtS),
+        cpu: cpuPerSecond(cpuSamples, perSecond.start, perSecond.ownOk.length),
       },
     };
   } finally {

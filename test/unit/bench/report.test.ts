@@ -54,6 +54,7 @@ const scale = {
   phaseSeenAtMs: { planning: 200, providers: 3_400 },
   firstImportAppliedAtMs: 4_600,
   initialSyncNiceness: [19, 19],
+  cpu: { busy: [0.99, 0.98, 0.7, 0.72, 0.74, 0.5], steal: [0, 0.08, 0, 0, 0, 0] },
   switchMs: { lastProviderApplied: 20_100, firstClientApplied: 21_900, clientsQueued: 30_250 },
   stackStartMs: 9_000,
   warmWorkers: 33,
@@ -117,6 +118,14 @@ describe('the report of the scale scenario', () => {
     };
     expect(formatScale([result({ scale: oneSecond })])).toContain(
       '9 at the switch to clients (second 21)',
+    );
+  });
+
+  it("prints the machine's CPU in the seconds that dipped against the others", () => {
+    // Steady 59 (the median of the full seconds); seconds 0 and 1 dip; the last is partial.
+    const timeline = { start: 0, ownOk: [10, 20, 59, 59, 60, 5], own429: [], foreignOk: [] };
+    expect(formatScale([result({ scale, timeline })])).toContain(
+      "the machine's CPU busy (median of seconds) 98.0 % in those seconds, 72.0 % in the others; steal above 5 % in 1 seconds",
     );
   });
 
