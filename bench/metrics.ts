@@ -209,6 +209,14 @@ export const DIP_SHARE_OF_STEADY = 0.95;
  */
 export const SWITCH_SEARCH_SECONDS = 2;
 
+/**
+ * Whether `second` of a run's full seconds (`full`: its last, partial second left out) is a dip:
+ * its calls below DIP_SHARE_OF_STEADY of the steady rate.
+ */
+export function isDip(full: readonly number[], steady: number, second: number): boolean {
+  return second >= 0 && second < full.length && full[second]! < steady * DIP_SHARE_OF_STEADY;
+}
+
 /** Calls one run fell short of its steady rate, by where the time was lost. */
 export interface Shortfall {
   /** The median of the run's full seconds (its last, partial second left out), calls per second. */
@@ -242,8 +250,7 @@ export function shortfall(
 ): Shortfall {
   const full = perSecond.slice(0, -1);
   const steady = quantile(full, 0.5);
-  const dip = (second: number) =>
-    second >= 0 && second < full.length && full[second]! < steady * DIP_SHARE_OF_STEADY;
+  const dip = (second: number) => isDip(full, steady, second);
   const short = (second: number) => Math.max(0, steady - full[second]!);
   let startEnd = 0;
   while (dip(startEnd)) startEnd += 1;

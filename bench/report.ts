@@ -5,7 +5,7 @@
  */
 import { BACKSTOP_MAX_RECEIVES } from '#infra/resources.ts';
 import { cpuInDips, STEAL_NOTABLE_SHARE } from './machine-load.ts';
-import { DIP_SHARE_OF_STEADY, type Shortfall } from './metrics.ts';
+import { DIP_SHARE_OF_STEADY, isDip, type Shortfall } from './metrics.ts';
 import {
   callsPerMinimum,
   requestsPerCall,
@@ -408,13 +408,14 @@ function shortfallLine({ steadyPerSecond, start, switchToClients, elsewhere }: S
 
 /** The machine's CPU in the seconds that dipped against the others, and its steal. */
 function cpuLine(scale: ScaleFigures, perSecond: readonly number[]): string {
-  const steady = scale.shortfall.steadyPerSecond;
-  const last = perSecond.length - 1;
   // The last, partial second is left out, as in the shortfall.
-  const full = { busy: scale.cpu.busy.slice(0, last), steal: scale.cpu.steal.slice(0, last) };
-  const { dipBusyMedian, otherBusyMedian, stealSeconds } = cpuInDips(
-    full,
-    (second) => perSecond[second]! < steady * DIP_SHARE_OF_STEADY,
+  const full = perSecond.slice(0, -1);
+  const cpu = {
+    busy: scale.cpu.busy.slice(0, full.length),
+    steal: scale.cpu.steal.slice(0, full.length),
+  };
+  const { dipBusyMedian, otherBusyMedian, stealSeconds } = cpuInDips(cpu, (second) =>
+    isDip(full, scale.shortfall.steadyPerSecond, second),
   );
   return (
     `the machine's CPU busy (median of seconds) ${percent(dipBusyMedian)} in those seconds, ` +

@@ -96,13 +96,18 @@ function importLine(user: BenchUser): string {
   return JSON.stringify({ kind: user.kind, partnerUserId: user.partnerUserId, ...user.fields });
 }
 
+/** The function a live worker process runs (from its command line), or undefined. */
+async function functionOfWorker(pid: number): Promise<string | undefined> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+  return cmdline.match(/"functionName":"([a-z-]+)"/)?.[1];
+}
+
 /** The CPU priorities (niceness) of the live workers of `functionName`, ascending. */
 async function nicenessOf(pids: readonly number[], functionName: string): Promise<number[]> {
   const values: number[] = [];
   for (const pid of pids) {
     try {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(`"functionName":"${functionName}"`)) values.push(getPriority(pid));
+      if ((await functionOfWorker(pid)) === functionName) values.push(getPriority(pid));
     } catch {
       // The worker ended meanwhile (or no /proc): nothing to report for it.
     }
@@ -115,12 +120,12 @@ async function peakRssByFunction(pids: readonly number[]): Promise<Record<string
   const byFunction: Record<string, number[]> = {};
   for (const pid of pids) {
     try {
-      const [status, cmdline] = await Promise.all([
+      const [status, functionName] = await Promise.all([
         readFile(`/proc/${pid}/status`, 'utf8'),
-        readFile(`/proc/${pid}/cmdline`, 'utf8'),
+        functionOfWorker(pid),
       ]);
       const kb = Number(status.match(/^VmHWM:\s+(\d+)\s+kB/m)?.[1]);
-      const name = cmdline.match(/"functionName":"([a-z-]+)"/)?.[1] ?? 'unknown';
+      const name = functionName ?? 'unknown';
       if (!Number.isFinite(kb)) continue;
       const sizes = byFunction[name] ?? [];
       sizes.push((kb * 1024) / BYTES_PER_MB);
